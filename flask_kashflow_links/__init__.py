@@ -1,0 +1,59 @@
+"""flask-kashflow-links: a client invoice portal for KashFlow inside your Flask site.
+
+A business sends its client a link; the client sees one invoice, all their invoices, or only
+the unpaid ones, with no login. The link is the permission: encrypted (Fernet) and signed
+(itsdangerous), permanent unless minted with an expiry, and revocable.
+"""
+
+from __future__ import annotations
+
+from .accounts import Account as Account
+from .accounts import Brand as Brand
+from .exceptions import ConfigurationError as ConfigurationError
+from .exceptions import KashFlowAccountLocked as KashFlowAccountLocked
+from .exceptions import KashFlowAuthError as KashFlowAuthError
+from .exceptions import KashFlowBadResponse as KashFlowBadResponse
+from .exceptions import KashFlowError as KashFlowError
+from .exceptions import KashFlowLinksError as KashFlowLinksError
+from .exceptions import KashFlowNotFound as KashFlowNotFound
+from .exceptions import KashFlowUnavailable as KashFlowUnavailable
+from .exceptions import LinkError as LinkError
+from .exceptions import LinkExpired as LinkExpired
+from .exceptions import LinkInvalid as LinkInvalid
+from .exceptions import LinkRevoked as LinkRevoked
+from .exceptions import LinkURLError as LinkURLError
+from .exceptions import StoreUnavailable as StoreUnavailable
+from .extension import KashFlowLinks as KashFlowLinks
+from .links import Link as Link
+from .revocation import LinkRecord as LinkRecord
+from .tokens import Credentials as Credentials
+from .tokens import LinkClaims as LinkClaims
+from .tokens import Scope as Scope
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Account",
+    "Brand",
+    "ConfigurationError",
+    "Credentials",
+    "KashFlowAccountLocked",
+    "KashFlowAuthError",
+    "KashFlowBadResponse",
+    "KashFlowError",
+    "KashFlowLinks",
+    "KashFlowLinksError",
+    "KashFlowNotFound",
+    "KashFlowUnavailable",
+    "Link",
+    "LinkClaims",
+    "LinkError",
+    "LinkExpired",
+    "LinkInvalid",
+    "LinkRecord",
+    "LinkRevoked",
+    "LinkURLError",
+    "Scope",
+    "StoreUnavailable",
+    "__version__",
+]

@@ -1,0 +1,258 @@
+"""KashFlow accounts (credentials and branding) and how they are loaded."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from .tokens import Credentials
+
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
+
+#: Brand fields and what they mean (the keys of ``KASHFLOW_LINKS_BRAND``).
+BRAND_FIELDS = {
+    "name": "the business's name, shown in headings, page titles and emails",
+    "logo_url": "URL of the logo (https:// or a path on the site); empty for none",
+    "accent_colour": "accent colour for buttons and links, as #rgb or #rrggbb",
+    "email": "contact email address shown on every page",
+    "phone": "contact telephone number shown on every page",
+    "website": "the business's website (https://...)",
+    "address": "postal address, one line per line",
+    "payment_instructions": "how to pay, e.g. bank details, shown on unpaid invoices",
+    "pay_url": "optional online payment page; {number} and {amount} are filled in",
+}
+
+
+@dataclass(frozen=True)
+class Brand:
+    """How the portal presents the business to its clients."""
+
+    name: str = "Our business"
+    logo_url: str = ""
+    accent_colour: str = "#1f5fa8"
+    email: str = ""
+    phone: str = ""
+    website: str = ""
+    address: str = ""
+    payment_instructions: str = ""
+    pay_url: str = ""
+
+    @property
+    def accent_text_colour(self) -> str:
+        """Black or white, whichever reads better on the accent colour (WCAG contrast)."""
+        return (
+            "#000000"
+            if _contrast(self.accent_colour, "#000000") >= _contrast(self.accent_colour, "#ffffff")
+            else "#ffffff"
+        )
+
+    @property
+    def has_contact(self) -> bool:
+        """Whether any contact detail is configured."""
+        return bool(self.email or self.phone or self.website or self.address)
+
+    def merged(self, overrides: t.Mapping[str, t.Any] | None) -> Brand:
+        """A copy with *overrides* (a brand dict) applied, validated."""
+        if not overrides:
+            return self
+        return replace(self, **validate_brand(overrides))
+
+
+def _luminance(colour: str) -> float:
+    colour = colour.lstrip("#")
+    if len(colour) == 3:
+        colour = "".join(c * 2 for c in colour)
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def validate_brand(data: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """Check a brand dict; returns the cleaned fields or raises :class:`ValueError`."""
+    if not isinstance(data, t.Mapping):
+        raise ValueError("must be a dict of brand fields")
+    unknown = set(data) - set(BRAND_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"unknown brand field(s) {', '.join(sorted(unknown))}; "
+            f"known fields: {', '.join(BRAND_FIELDS)}"
+        )
+    clean: dict[str, str] = {}
+    for key, value in data.items():
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise ValueError(f"brand field {key!r} must be a string")
+        clean[key] = value.strip()
+    colour = clean.get("accent_colour")
+    if colour and not _HEX_COLOUR.fullmatch(colour):
+        raise ValueError(f"accent_colour must look like #1f5fa8, not {colour!r}")
+    for key in ("logo_url", "website", "pay_url"):
+        url = clean.get(key)
+        if url and not _safe_url(url):
+            raise ValueError(f"{key} must be an https:// URL or a path starting with /")
+    email = clean.get("email")
+    if email and not _EMAIL.fullmatch(email):
+        raise ValueError(f"email does not look like an email address: {email!r}")
+    return clean
+
+
+def _safe_url(url: str) -> bool:
+    if url.startswith("/") and not url.startswith("//"):
+        return True
+    parts = urlsplit(url)
+    return parts.scheme in ("https", "http") and bool(parts.netloc)
+
+
+@dataclass(frozen=True)
+class Account:
+    """One KashFlow account the portal reads from.
+
+    In embed mode the serving site may hold no credentials at all (they travel encrypted in each
+    link); the account then only names the brand.
+    """
+
+    #: The account id used in links and config (short ids keep links short).
+    id: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    memorable_word: str = field(default="", repr=False)
+    brand: Brand = field(default_factory=Brand)
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """The login credentials, or ``None`` when this site holds none."""
+        if self.username and self.password and self.memorable_word:
+            return Credentials(self.username, self.password, self.memorable_word)
+        return None
+
+    def with_credentials(self, credentials: Credentials) -> Account:
+        """A copy that logs in with *credentials* (from an embed-mode link)."""
+        return replace(
+            self,
+            username=credentials.username,
+            password=credentials.password,
+            memorable_word=credentials.memorable_word,
+        )
+
+
+AccountLoader = t.Callable[[str], "Account | t.Mapping[str, t.Any] | None"]
+
+_ACCOUNT_FIELDS = {"username", "password", "memorable_word", "brand"}
+
+
+def account_from_mapping(
+    account_id: str, data: t.Mapping[str, t.Any], base_brand: Brand, *, need_credentials: bool
+) -> Account:
+    """Build an :class:`Account` from a config dict; raises :class:`ValueError` with the fix."""
+    if not isinstance(data, t.Mapping):
+        raise ValueError(f"account {account_id!r} must be a dict")
+    unknown = set(data) - _ACCOUNT_FIELDS
+    if unknown:
+        raise ValueError(
+            f"account {account_id!r} has unknown field(s) {', '.join(sorted(unknown))}; "
+            f"known fields: {', '.join(sorted(_ACCOUNT_FIELDS))}"
+        )
+    values = {key: data.get(key) or "" for key in ("username", "password", "memorable_word")}
+    for key, value in values.items():
+        if not isinstance(value, str):
+            raise ValueError(f"account {account_id!r}: {key} must be a string")
+    missing = [key for key, value in values.items() if not value]
+    if need_credentials and missing:
+        raise ValueError(
+            f"account {account_id!r} is missing {', '.join(missing)}: KashFlow's login needs the "
+            "web username, password and the whole memorable word (or turn on "
+            "KASHFLOW_LINKS_EMBED_CREDENTIALS to carry them in links instead)"
+        )
+    if values["memorable_word"] and len(values["memorable_word"]) < 3:
+        raise ValueError(
+            f"account {account_id!r}: the memorable word is shorter than 3 characters; KashFlow "
+            "asks for three of its letters"
+        )
+    try:
+        brand = base_brand.merged(data.get("brand"))
+    except ValueError as e:
+        raise ValueError(f"account {account_id!r} brand: {e}") from None
+    return Account(id=account_id, brand=brand, **values)
+
+
+class AccountRegistry:
+    """Resolves account ids to :class:`Account` objects from a dict or a loader callable."""
+
+    def __init__(
+        self,
+        source: t.Mapping[str, t.Any] | AccountLoader,
+        *,
+        base_brand: Brand,
+        default: str | None,
+        need_credentials: bool,
+    ) -> None:
+        self._base_brand = base_brand
+        self._need_credentials = need_credentials
+        self._loader: AccountLoader | None = None
+        self._accounts: dict[str, Account] = {}
+        if callable(source):
+            self._loader = source
+        else:
+            for account_id, data in source.items():
+                if not isinstance(account_id, str) or not account_id:
+                    raise ValueError("account ids must be non-empty strings")
+                if isinstance(data, Account):
+                    self._accounts[account_id] = data
+                else:
+                    self._accounts[account_id] = account_from_mapping(
+                        account_id, data, base_brand, need_credentials=need_credentials
+                    )
+        if default is None and self._loader is None and len(self._accounts) == 1:
+            default = next(iter(self._accounts))
+        if default is not None and self._loader is None and default not in self._accounts:
+            known = ", ".join(sorted(self._accounts)) or "none configured"
+            raise KeyError(f"unknown default account {default!r} (known: {known})")
+        #: The account used when ``account=`` is not given, if any.
+        self.default = default
+
+    @property
+    def known_ids(self) -> list[str]:
+        """The ids of dict-configured accounts (empty with a loader)."""
+        return sorted(self._accounts)
+
+    def get(self, account_id: str | None) -> Account:
+        """Return the account *account_id* (or the default); :class:`LookupError` if unknown."""
+        if account_id is None:
+            if self.default is None:
+                raise LookupError(
+                    "no account given and no KASHFLOW_LINKS_DEFAULT_ACCOUNT configured"
+                )
+            account_id = self.default
+        if account_id in self._accounts:
+            return self._accounts[account_id]
+        if self._loader is None:
+            raise LookupError(f"unknown account {account_id!r}")
+        loaded = self._loader(account_id)
+        if loaded is None:
+            raise LookupError(f"unknown account {account_id!r}")
+        if isinstance(loaded, Account):
+            return loaded
+        return account_from_mapping(
+            account_id, loaded, self._base_brand, need_credentials=self._need_credentials
+        )
+
+    def brand_for(self, account_id: str | None) -> Brand:
+        """The brand of *account_id*, or the site brand if the account is unknown."""
+        try:
+            return self.get(account_id).brand
+        except (LookupError, ValueError):
+            return self._base_brand
+
+
+__all__ = ["BRAND_FIELDS", "Account", "AccountRegistry", "Brand"]

@@ -1,0 +1,188 @@
+"""The exception tree of flask-kashflow-links.
+
+Every exception the extension raises on purpose derives from :class:`KashFlowLinksError`.
+They carry data (the link id, the expiry, the HTTP request and response) so callers can act on
+them, and they are free of HTTP semantics so they work outside a request; the blueprint turns
+them into pages.
+
+::
+
+    KashFlowLinksError
+    ├── ConfigurationError          init_app: a KASHFLOW_LINKS_* key is missing or wrong
+    ├── LinkURLError                Link.url outside a request with no public URL configured
+    ├── LinkError                   a link that must not open (the outside sees one generic answer)
+    │   ├── LinkInvalid             malformed, forged, another app's or another purpose's token
+    │   ├── LinkExpired             genuine but past its per-link expiry (.claims, .expired_at)
+    │   └── LinkRevoked             genuine but withdrawn by the business (.link_id)
+    ├── StoreUnavailable            the revocation store cannot be reached (fail closed)
+    └── KashFlowError               talking to KashFlow failed (.request, .response)
+        ├── KashFlowNotFound        no such invoice, customer or document
+        ├── KashFlowAuthError       login refused: wrong username, password or memorable word
+        │   └── KashFlowAccountLocked   KashFlow locked the user, or logins are paused (.retry_at)
+        ├── KashFlowUnavailable     timeouts, connection errors, 5xx, 429 after retries
+        └── KashFlowBadResponse     a body that is not what the documented API returns
+"""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import datetime
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+    from .tokens import LinkClaims
+
+
+class KashFlowLinksError(Exception):
+    """Base class of every error raised by flask-kashflow-links."""
+
+
+class ConfigurationError(KashFlowLinksError, ValueError):
+    """A ``KASHFLOW_LINKS_*`` setting is missing or invalid.
+
+    Raised by :meth:`KashFlowLinks.init_app` so a misconfigured site fails at start-up, not on
+    the first click. The message names the key and the fix.
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        #: The configuration key at fault, e.g. ``"KASHFLOW_LINKS_FERNET_KEYS"``.
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+class LinkURLError(KashFlowLinksError, RuntimeError):
+    """An absolute link URL was asked for outside a request, with no base URL configured.
+
+    Set ``KASHFLOW_LINKS_PUBLIC_URL`` (or Flask's ``SERVER_NAME``). The token itself can always
+    be minted.
+    """
+
+
+class LinkError(KashFlowLinksError):
+    """A link that must not be opened.
+
+    The blueprint shows clients one page per subclass and never says which check failed; the
+    reason is logged at debug level with the link id (never the token).
+    """
+
+    def __init__(self, reason: str, *, link_id: str | None = None) -> None:
+        #: Why the link was refused, for logs only.
+        self.reason = reason
+        #: The link id when the token could be decrypted, else ``None``.
+        self.link_id = link_id
+        super().__init__(reason)
+
+
+class LinkInvalid(LinkError):
+    """Malformed, tampered, forged, or minted by another application or for another purpose."""
+
+
+class LinkExpired(LinkError):
+    """A genuine link whose per-link expiry has passed.
+
+    It still carries its :attr:`claims` so the client can be offered a fresh link with the same
+    scope.
+    """
+
+    def __init__(self, reason: str, *, claims: LinkClaims, expired_at: datetime) -> None:
+        super().__init__(reason, link_id=claims.link_id)
+        #: The decrypted claims of the expired link.
+        self.claims = claims
+        #: When the link expired (timezone-aware UTC).
+        self.expired_at = expired_at
+
+
+class LinkRevoked(LinkError):
+    """A genuine link that the business has withdrawn (by id, or every link of a customer)."""
+
+
+class StoreUnavailable(KashFlowLinksError):
+    """The revocation store could not be reached.
+
+    Links are refused while this lasts: a link that cannot be checked is never admitted.
+    """
+
+
+class KashFlowError(KashFlowLinksError):
+    """Something went wrong talking to KashFlow.
+
+    Like :mod:`requests`' exceptions, it carries the :attr:`request` and :attr:`response` when
+    there were any. Messages are written for an operator and never contain a password,
+    memorable word or session token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: requests.PreparedRequest | None = None,
+        response: requests.Response | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        #: The request that failed, if one was sent (its Authorization header is redacted).
+        self.request = request
+        #: The response, if one was received.
+        self.response = response
+        #: KashFlow's ``Error`` field from the body, e.g. ``"InvalidSessionToken"``.
+        self.error_code = error_code
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP status of the response, if there was one."""
+        return self.response.status_code if self.response is not None else None
+
+
+class KashFlowNotFound(KashFlowError):
+    """KashFlow has no such invoice, customer or document."""
+
+
+class KashFlowAuthError(KashFlowError):
+    """KashFlow refused the login: wrong username, password or memorable word, or the API is off.
+
+    :attr:`step` is ``"password"`` or ``"memorable_word"``: which of the two login steps failed.
+    """
+
+    def __init__(self, message: str, *, step: str | None = None, **kwargs: t.Any) -> None:
+        super().__init__(message, **kwargs)
+        #: ``"password"`` (``POST /sessiontoken``) or ``"memorable_word"`` (``PUT``).
+        self.step = step
+
+
+class KashFlowAccountLocked(KashFlowAuthError):
+    """The KashFlow user is locked, or logins are paused after failures.
+
+    No login is attempted before :attr:`retry_at`; pages are served from the cache meanwhile.
+    """
+
+    def __init__(self, message: str, *, retry_at: datetime | None = None, **kwargs: t.Any) -> None:
+        super().__init__(message, **kwargs)
+        #: When logins may be tried again (timezone-aware UTC), if known.
+        self.retry_at = retry_at
+
+
+class KashFlowUnavailable(KashFlowError):
+    """KashFlow did not answer usefully: timeout, connection error, 5xx, or 429 after retries."""
+
+
+class KashFlowBadResponse(KashFlowError):
+    """KashFlow answered with something that is not the documented shape (bad JSON, bad PDF)."""
+
+
+__all__ = [
+    "ConfigurationError",
+    "KashFlowAccountLocked",
+    "KashFlowAuthError",
+    "KashFlowBadResponse",
+    "KashFlowError",
+    "KashFlowLinksError",
+    "KashFlowNotFound",
+    "KashFlowUnavailable",
+    "LinkError",
+    "LinkExpired",
+    "LinkInvalid",
+    "LinkRevoked",
+    "LinkURLError",
+    "StoreUnavailable",
+]
