@@ -1,0 +1,214 @@
+"""``flask kashflow-links ...``: mint, list and withdraw links, make keys, check the account."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from datetime import datetime
+from datetime import timedelta
+
+import click
+from cryptography.fernet import Fernet
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .exceptions import KashFlowLinksError
+from .exceptions import LinkURLError
+from .extension import get_state
+from .links import Link
+from .tokens import STATUSES
+
+_DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``90d``, ``12h``, ``1w2d``, ``30m`` or ``45s`` into a timedelta.
+
+    :raises ValueError: with an example of the accepted form.
+    """
+    compact = text.strip().lower().replace(" ", "")
+    if not compact or _DURATION_PART.sub("", compact):
+        raise ValueError(f"{text!r} is not a duration; use forms like 90d, 12h, 1w2d, 30m, 45s")
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
+    if seconds < 1:
+        raise ValueError("a duration must be at least one second")
+    return timedelta(seconds=seconds)
+
+
+def _duration_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> timedelta | None:
+    """Click callback turning ``--expires-in 90d`` into a timedelta (or a usage error)."""
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param) from None
+
+
+_EXPIRES_HELP = "Lifetime such as 90d, 12h or 1w2d; permanent if omitted."
+
+
+def _links() -> t.Any:
+    from .extension import KashFlowLinks
+
+    get_state()  # a clear error if the app has no KashFlowLinks
+    return KashFlowLinks()
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "never"
+    zone = get_state().settings.timezone
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _print_link(link: Link) -> None:
+    try:
+        click.echo(link.url)
+    except LinkURLError as e:
+        click.echo(link.token)
+        click.echo(f"note: printed the token only. {e}", err=True)
+    click.echo(f"  link id: {link.link_id}", err=True)
+    click.echo(f"  opens:   {link.scope.describe()} (account {link.scope.account})", err=True)
+    click.echo(f"  expires: {_when(link.expires_at)}", err=True)
+
+
+def _guard(action: t.Callable[[], t.Any]) -> t.Any:
+    """Run *action*, turning expected errors into a clean message and exit status 1."""
+    try:
+        return action()
+    except (ValueError, TypeError, KashFlowLinksError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group("kashflow-links")
+def cli_group() -> None:
+    """Client invoice links for KashFlow: mint, list, withdraw, keys, account check."""
+
+
+@cli_group.group("mint")
+def mint_group() -> None:
+    """Mint a link to one invoice or to a customer's invoices."""
+
+
+@mint_group.command("invoice")
+@click.argument("number", type=click.IntRange(min=1))
+@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--expires-in", callback=_duration_option, metavar="DURATION", help=_EXPIRES_HELP)
+@click.option("--customer", help="The invoice's customer code, to list the link under it now.")
+@with_appcontext
+def mint_invoice(
+    number: int, account: str | None, expires_in: timedelta | None, customer: str | None
+) -> None:
+    """Mint a link to invoice NUMBER and print its URL."""
+    link = _guard(
+        lambda: _links().mint_invoice(
+            number, account=account, expires_in=expires_in, customer=customer
+        )
+    )
+    _print_link(link)
+
+
+@mint_group.command("customer")
+@click.argument("code")
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES),
+    default="all",
+    show_default=True,
+    help="Which invoices: unpaid means Unpaid and Overdue; paid means Paid and Overpaid.",
+)
+@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--expires-in", callback=_duration_option, metavar="DURATION", help=_EXPIRES_HELP)
+@with_appcontext
+def mint_customer(
+    code: str, status: str, account: str | None, expires_in: timedelta | None
+) -> None:
+    """Mint a link to the invoices of customer CODE and print its URL."""
+    link = _guard(
+        lambda: _links().mint_customer(code, status=status, account=account, expires_in=expires_in)
+    )
+    _print_link(link)
+
+
+@cli_group.command("list")
+@click.option("--customer", help="Only links for this customer code.")
+@click.option("--account", help="Only links of this account id.")
+@with_appcontext
+def list_links(customer: str | None, account: str | None) -> None:
+    """List live links (not withdrawn, not expired). Tokens are never stored or shown."""
+    records = _guard(lambda: _links().active_links(customer=customer, account=account))
+    if not records:
+        click.echo("No live links.")
+        return
+    click.echo(f"{'LINK ID':<14} {'OPENS':<40} {'MINTED':<22} {'EXPIRES':<22} LAST OPENED")
+    for record in records:
+        scope = record.scope.describe()
+        if record.scope.is_invoice and record.customer:
+            scope += f" ({record.customer})"
+        click.echo(
+            f"{record.link_id:<14} {scope[:40]:<40} {_when(record.minted_at):<22} "
+            f"{_when(record.expires_at):<22} "
+            f"{_when(record.last_opened_at) if record.last_opened_at else 'not yet'}"
+        )
+
+
+@cli_group.command("revoke")
+@click.argument("token_or_link_id")
+@with_appcontext
+def revoke(token_or_link_id: str) -> None:
+    """Withdraw one link, by its link id or its token."""
+    value = token_or_link_id.rstrip("/").rsplit("/", 1)[-1]  # a whole URL works too
+    links = _links()
+    link_id = _guard(lambda: links.link_id_of(value))
+    known = _guard(lambda: links.revoke(link_id))
+    note = "" if known else " (it was not in the register, but is withdrawn all the same)"
+    click.echo(f"Withdrawn link {link_id}{note}.")
+
+
+@cli_group.command("revoke-customer")
+@click.argument("code")
+@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.confirmation_option(prompt="Withdraw every link sent to this customer so far?")
+@with_appcontext
+def revoke_customer(code: str, account: str | None) -> None:
+    """Withdraw every link for customer CODE minted until now, invoice links included."""
+    count = _guard(lambda: _links().revoke_customer(code, account=account))
+    click.echo(
+        f"Withdrew every link for customer {code} minted until now "
+        f"({count} in the register; invoice links not yet opened are caught on first open)."
+    )
+
+
+@cli_group.command("generate-key")
+def generate_key() -> None:
+    """Print a new Fernet key and how to rotate keys."""
+    key = Fernet.generate_key().decode()
+    click.echo(key)
+    click.echo(
+        "\nPut it FIRST in KASHFLOW_LINKS_FERNET_KEYS (newest first). To rotate, add the new\n"
+        "key in front and keep the old ones after it: links already sent keep opening, new\n"
+        "links use the new key. Remove an old key only to retire every link minted under it.\n"
+        "Signing keys (KASHFLOW_LINKS_SIGNING_KEYS, or SECRET_KEY + SECRET_KEY_FALLBACKS) run\n"
+        "the other way: oldest first, newest LAST.",
+        err=True,
+    )
+
+
+@cli_group.command("config")
+@with_appcontext
+def show_config() -> None:
+    """Show the portal's effective settings (without secrets)."""
+    settings = get_state().settings
+    click.echo(f"API base URL:     {settings.api_base_url}")
+    click.echo(f"default account:  {get_state().accounts.default}")
+    click.echo(f"embed mode:       {settings.embed_credentials}")
+    click.echo(f"link store:       {get_state().store.location}")
+    click.echo(f"cache type:       {settings.cache_config.get('CACHE_TYPE')}")
+    click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
+
+
+__all__ = ["cli_group", "parse_duration"]

@@ -1,0 +1,80 @@
+"""The :class:`Link` returned by minting, and how its absolute URL is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+
+from flask import current_app
+from flask import has_request_context
+from flask import url_for
+
+from .exceptions import LinkURLError
+from .tokens import LinkClaims
+from .tokens import Scope
+
+ENDPOINT = "kashflow_links.open_link"
+
+
+@dataclass(frozen=True)
+class Link:
+    """A minted link: hand :attr:`url` to the client, keep :attr:`link_id` to withdraw it."""
+
+    #: The token (the secret part of the URL). Treat it like a password: never log it.
+    token: str = field(repr=False)
+    #: The link's id, for listing and revoking; safe to log and show to staff.
+    link_id: str
+    #: What the link opens.
+    scope: Scope
+    #: When the link was minted (UTC).
+    minted_at: datetime
+    #: When it expires (UTC), or ``None`` for a permanent link.
+    expires_at: datetime | None
+    _url: str | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The absolute URL of the link.
+
+        :raises LinkURLError: if it was minted outside a request with neither
+            ``KASHFLOW_LINKS_PUBLIC_URL`` nor ``SERVER_NAME`` configured.
+        """
+        if self._url is None:
+            raise LinkURLError(
+                "cannot build an absolute link URL outside a request: set "
+                "KASHFLOW_LINKS_PUBLIC_URL (e.g. 'https://www.example.co.uk/billing') or Flask's "
+                "SERVER_NAME. The token itself is in Link.token."
+            )
+        return self._url
+
+    @classmethod
+    def from_claims(cls, token: str, claims: LinkClaims, public_url: str | None) -> Link:
+        """Wrap freshly minted claims, building the URL if the context allows."""
+        return cls(
+            token=token,
+            link_id=claims.link_id,
+            scope=claims.scope,
+            minted_at=claims.minted_at,
+            expires_at=claims.expires_at,
+            _url=link_url(token, public_url),
+        )
+
+
+def link_url(token: str, public_url: str | None) -> str | None:
+    """The absolute URL of *token*, or ``None`` when no base URL is known.
+
+    Inside a request the URL follows the request (host, scheme, prefix). Outside one (CLI, jobs)
+    ``KASHFLOW_LINKS_PUBLIC_URL`` wins, then Flask's ``SERVER_NAME``/``APPLICATION_ROOT``/
+    ``PREFERRED_URL_SCHEME``.
+    """
+    if has_request_context():
+        return url_for(ENDPOINT, token=token, _external=True)
+    if public_url:
+        return f"{public_url}/invoices/{token}"
+    if current_app.config.get("SERVER_NAME"):
+        return url_for(ENDPOINT, token=token, _external=True)
+    return None
+
+
+__all__ = ["Link", "link_url"]

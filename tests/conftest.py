@@ -1,0 +1,88 @@
+"""Shared fixtures: an application factory, real services, frozen clocks.
+
+Modules refine the app with markers, as in Flask-Security's tests::
+
+    @pytest.mark.settings(default_account="acme", embed_credentials=True)
+    def test_something(app): ...
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from flask_kashflow_links import KashFlowLinks
+
+from .services import RedisServer
+from .services import redis_server
+
+FERNET_KEY = Fernet.generate_key().decode()
+SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+
+ACCOUNT = {
+    "username": "sandbox@example.test",
+    "password": "correct horse battery",
+    "memorable_word": "pineapple",
+}
+
+
+def make_app(tmp_path: t.Any, name: str = "kfl_test", **config: t.Any) -> Flask:
+    """A Flask app with the portal configured for tests.
+
+    Lower-case *config* keys are portal settings without the prefix (``cache_timeout=5``);
+    upper-case keys are set as given (``SERVER_NAME=None``).
+    """
+    app = Flask(name, instance_path=str(tmp_path / f"instance-{name}"))
+    app.config.update(
+        TESTING=True,
+        SECRET_KEY=SECRET_KEY,
+        SERVER_NAME="portal.example.test",
+        KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY],
+        KASHFLOW_LINKS_ACCOUNTS={"acme": dict(ACCOUNT)},
+        KASHFLOW_LINKS_BRAND={"name": "Acme Accounts", "email": "billing@acme.example.com"},
+    )
+    for key, value in config.items():
+        app.config[key if key.isupper() else "KASHFLOW_LINKS_" + key.upper()] = value
+
+    KashFlowLinks(app)
+    return app
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, tmp_path: t.Any) -> Iterator[Flask]:
+    marker = request.node.get_closest_marker("settings")
+    config = dict(marker.kwargs) if marker else {}
+    app = make_app(tmp_path, **config)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def links() -> KashFlowLinks:
+    """An extension object; its methods act on the current app."""
+    return KashFlowLinks()
+
+
+@pytest.fixture
+def client(app: Flask) -> t.Any:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_session() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_session: RedisServer) -> str:
+    redis_session.flush()
+    return redis_session.url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "settings(**kwargs): KASHFLOW_LINKS_* settings for `app`")
