@@ -1,0 +1,44 @@
+# The two commands of the README:
+#   make demo   set everything up and serve the example site on the KashFlow sandbox
+#   make test   set everything up (Python packages, redis-server, chromium) and run the tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+
+.PHONY: demo test lint docs bench system-deps install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Reinstall when the project's metadata changes.
+$(VENV)/.installed: pyproject.toml setup.cfg | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[redis,test,lint,docs,bench]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	./scripts/install-system-deps.sh
+
+demo: install
+	FLASK_RUN_PORT=$(PORT) $(BIN)/flask --app example_app run
+
+test: install system-deps
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r flask_kashflow_links
+
+docs: install
+	$(BIN)/sphinx-build -W --keep-going -b html -q docs docs/_build/html
+
+bench: install system-deps
+	$(BIN)/python bench/bench_tokens.py
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
