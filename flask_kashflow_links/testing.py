@@ -1,0 +1,72 @@
+"""Test and demo helpers: :class:`KashFlowSandbox`, a local KashFlow REST API v2.
+
+The sandbox is a real HTTP server on a free local port that speaks the part of KashFlow's
+REST API v2 an invoice portal needs, with KashFlow's field names, status codes, error
+bodies, date strings and four-decimal amounts:
+
+- ``POST /v2/sessiontoken`` then ``PUT /v2/sessiontoken`` (username and password, then three
+  characters of the memorable word), ``DELETE /v2/sessiontoken/{token}``;
+- ``GET /v2/invoices`` (paged, sorted, filtered by ``customercode`` and ``filterby``),
+  ``GET /v2/invoices/{number}``, ``GET /v2/customers/{code}``;
+- the PDF permalinks ``/v2/documents/invoice/{key}``,
+  ``/v2/documents/invoice/payment/{key}``, ``/v2/documents/packingslip/{key}`` and
+  ``/v2/documents/customerstatement/{key}``.
+
+Everything but the login needs ``Authorization: KfToken <SessionToken>``.
+
+Use it in your own tests, one server per module and a clean slate per test::
+
+    import pytest
+    from flask_kashflow_links.testing import KashFlowSandbox
+
+    from myshop import create_app, links  # your factory and its KashFlowLinks()
+
+    @pytest.fixture(scope="module")
+    def kashflow():
+        with KashFlowSandbox() as sandbox:
+            yield sandbox
+
+    @pytest.fixture
+    def app(kashflow):
+        kashflow.clear_faults()
+        kashflow.reset_counters()
+        return create_app({
+            "KASHFLOW_LINKS_API_BASE_URL": kashflow.url,
+            "KASHFLOW_LINKS_ACCOUNTS": {"main": kashflow.account_config()},
+            # ... your keys and other settings
+        })
+
+    def test_invoice_page_survives_a_kashflow_outage(app, kashflow):
+        with app.test_request_context():
+            url = links.mint_invoice(1043).url
+        client = app.test_client()
+        assert client.get(url).status_code == 200   # fetched from the sandbox
+        kashflow.fail_next(3, 503)
+        assert client.get(url).status_code == 200   # still shown while KashFlow fails
+        assert kashflow.logins == 1                 # the session token was reused
+
+The demo data is deterministic for a given ``seed`` and ``today`` (dates are relative to
+``today``). Highlights: ``ACME01`` (Acme Trading Ltd, 12 invoices of mixed statuses,
+including the Overdue invoice 1043), ``BIGCO01`` (260 invoices of every status),
+``MULLER01`` (euros, symbol on the right), customers with very long, Arabic and Japanese
+names, and KashFlow's documented examples (``TCUST01``, ``TCUST02``, ``BALA01``,
+``BALA02``, ``PDRI91``; invoices 1-4). Read :attr:`KashFlowSandbox.invoices` and
+:attr:`KashFlowSandbox.customers` for the exact values to assert on.
+
+Faults are queued one-shot (``fail_next``, ``sql_timeout_next``, ``rate_limit_next``,
+``malformed_next``, ``truncate_pdf_next``, ``hang_next``, ``drop_next``) or standing
+(``set_latency``, ``lock_account``, ``set_max_perpage``, ``ignore_filters``); an
+``endpoint`` such as ``"invoices.get"`` or the prefix ``"invoices"`` narrows them.
+Processes that cannot call these methods (a portal under gunicorn, a benchmark) use the
+unauthenticated control routes ``GET /_sandbox/stats`` and ``POST /_sandbox/faults``
+(``{"action": "fail_next", "n": 2, "status": 503}``).
+
+Run one by hand with ``python -m flask_kashflow_links._sandbox --port 8765``.
+"""
+
+from __future__ import annotations
+
+from ._sandbox.data import SandboxData
+from ._sandbox.server import KashFlowSandbox
+
+__all__ = ["KashFlowSandbox", "SandboxData"]
