@@ -6,13 +6,18 @@ import re
 import typing as t
 from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 
 import click
 from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .exceptions import KashFlowAccountLocked
+from .exceptions import KashFlowAuthError
+from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
+from .exceptions import KashFlowUnavailable
 from .exceptions import LinkURLError
 from .extension import get_state
 from .links import Link
@@ -196,6 +201,98 @@ def generate_key() -> None:
         "the other way: oldest first, newest LAST.",
         err=True,
     )
+
+
+@cli_group.command("check")
+@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--force", is_flag=True, help="Try a login even while logins are paused.")
+@with_appcontext
+def check(account: str | None, force: bool) -> None:
+    """Log in to KashFlow with the configured account and say plainly what is wrong."""
+    state = get_state()
+    client = state.client
+    acct = _guard(lambda: state.accounts.get(account))
+    if acct.credentials is None:
+        raise click.ClickException(
+            f"account {acct.id!r} has no credentials here (username, password and memorable word "
+            "in KASHFLOW_LINKS_ACCOUNTS)"
+        )
+    login = state.fetcher.login_for(acct)
+    until = client.tokens.cooldown_until(login.namespace)
+    if until is not None and not force:
+        raise click.ClickException(
+            f"logins for account {acct.id!r} are paused until {_when(_utc(until))} after KashFlow "
+            "refused a login or locked the user. Fix the cause, then run check --force."
+        )
+    click.echo(f"Checking account {acct.id!r} at {client.base_url} ...")
+    try:
+        result = client.login(acct.credentials)
+    except KashFlowLinksError as e:
+        raise click.ClickException(_explain_login_failure(e)) from None
+    client.tokens.store(login.namespace, result.session_token)
+    client.tokens.clear_cooldown(login.namespace)
+    click.echo(f"  logged in{f' to {result.company_name}' if result.company_name else ''}")
+    if result.has_temporary_password:
+        click.echo("  warning: the user has a temporary password; change it in KashFlow", err=True)
+    if result.subscription_expired:
+        click.echo("  warning: KashFlow says the subscription has expired", err=True)
+    try:
+        total = client.count_invoices(login)
+    except KashFlowAuthError as e:
+        raise click.ClickException(
+            "logged in, but KashFlow refused the session for API calls: an IP restriction is "
+            "likely. Allow this server's address in Apps > API Settings > Restrict Access. "
+            f"({e})"
+        ) from None
+    except KashFlowLinksError as e:
+        raise click.ClickException(f"logged in, but listing invoices failed: {e}") from None
+    seen = f"{total} invoices visible" if total is not None else "invoice list readable"
+    click.echo(f"  {seen}; the session is shared by every worker through the cache")
+    click.echo("OK")
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+
+
+def _explain_login_failure(error: Exception) -> str:
+    """Plain words for an operator, from a failed login (never the secrets themselves)."""
+    if isinstance(error, KashFlowUnavailable):
+        return (
+            f"cannot reach KashFlow ({error}). Check KASHFLOW_LINKS_API_BASE_URL, DNS, the "
+            "firewall and any proxy; KashFlow may also be down."
+        )
+    if isinstance(error, KashFlowAccountLocked):
+        return (
+            "KashFlow says the user is locked after too many failed logins. Unlock it in "
+            "KashFlow (or wait for the lock to lapse), correct the password or memorable word, "
+            "then run check again."
+        )
+    if isinstance(error, KashFlowAuthError):
+        if error.status_code == 403:
+            return (
+                f"KashFlow refused API access ({error}). Enable the API in KashFlow under "
+                "Apps > API Settings; if 'Restrict Access' is on, allow this server's IP address."
+            )
+        if error.step == "password":
+            return (
+                "wrong username or password. Use the KashFlow web login of the user (a "
+                "separate SOAP 'API password' does not work with the REST API). "
+                f"KashFlow said: {error}"
+            )
+        if error.step == "memorable_word":
+            return (
+                "the password was accepted but the memorable word was not. KashFlow asks for "
+                "three of its letters; configure the whole word exactly. "
+                f"KashFlow said: {error}"
+            )
+        return str(error)
+    if isinstance(error, KashFlowBadResponse):
+        return (
+            f"KashFlow answered unexpectedly ({error}). Is KASHFLOW_LINKS_API_BASE_URL the REST "
+            "v2 API (https://api.kashflow.com/v2)?"
+        )
+    return str(error)
 
 
 @cli_group.command("config")
