@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import logging
 import typing as t
+from datetime import date
 
+from .accounts import Account
+from .exceptions import LinkInvalid
 from .exceptions import LinkRevoked
+from .kashflow.models import Invoice
+from .tokens import INVOICE
 from .tokens import LinkClaims
+from .tokens import Scope
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .extension import State
@@ -37,6 +43,51 @@ def check_link(state: State, token: str, *, allow_expired: bool = False) -> Link
     return claims
 
 
+def status_allows(status: str, invoice: Invoice, today: date) -> bool:
+    """Whether a status filter (``all``, ``unpaid``, ``overdue``, ``paid``) admits *invoice*,
+    judged from the invoice's own Status and due date."""
+    if status == "all":
+        return True
+    if status == "unpaid":
+        return invoice.is_unpaid
+    if status == "overdue":
+        return invoice.is_overdue(today)
+    if status == "paid":
+        return invoice.is_paid
+    return False
+
+
+def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
+    """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
+
+    Never from what a list endpoint was asked for: a server may ignore ``customercode`` or
+    ``filterby``. Customer codes match exactly here (deciding what is shown errs narrow;
+    revocation, which decides what is withdrawn, errs broad).
+    """
+    if scope.kind == INVOICE:
+        return invoice.number == scope.invoice
+    return invoice.customer_code == scope.customer and status_allows(scope.status, invoice, today)
+
+
+def account_for(state: State, claims: LinkClaims) -> Account:
+    """The account a link reads from: the site's, or one carrying the link's credentials.
+
+    :raises LinkInvalid: the link names an account this site does not know (and carries no
+        credentials of its own).
+    """
+    account_id = claims.scope.account
+    try:
+        account = state.accounts.get(account_id)
+    except (LookupError, ValueError):
+        if claims.credentials is None:
+            log.warning("link %s names unknown account %r", claims.link_id, account_id)
+            raise LinkInvalid("unknown account", link_id=claims.link_id) from None
+        account = Account(id=account_id, brand=state.settings.brand)
+    if claims.credentials is not None:
+        return account.with_credentials(claims.credentials)
+    return account
+
+
 def check_customer(state: State, claims: LinkClaims, customer: str) -> None:
     """Check an invoice link against its invoice's customer (``revoke_customer``).
 
@@ -54,4 +105,4 @@ def _check_revoked(state: State, claims: LinkClaims, customer: str | None) -> No
         raise LinkRevoked(f"withdrawn ({reason})", link_id=claims.link_id)
 
 
-__all__ = ["check_customer", "check_link"]
+__all__ = ["account_for", "check_customer", "check_link", "in_scope", "status_allows"]

@@ -128,6 +128,8 @@ class Account:
     password: str = field(default="", repr=False)
     memorable_word: str = field(default="", repr=False)
     brand: Brand = field(default_factory=Brand)
+    #: True when the credentials came from an embed-mode link rather than this site's config.
+    embedded: bool = False
 
     @property
     def credentials(self) -> Credentials | None:
@@ -143,6 +145,7 @@ class Account:
             username=credentials.username,
             password=credentials.password,
             memorable_word=credentials.memorable_word,
+            embedded=True,
         )
 
 
@@ -183,7 +186,13 @@ def account_from_mapping(
         brand = base_brand.merged(data.get("brand"))
     except ValueError as e:
         raise ValueError(f"account {account_id!r} brand: {e}") from None
-    return Account(id=account_id, brand=brand, **values)
+    return Account(
+        id=account_id,
+        username=values["username"],
+        password=values["password"],
+        memorable_word=values["memorable_word"],
+        brand=brand,
+    )
 
 
 class AccountRegistry:

@@ -13,12 +13,16 @@ from flask_caching import Cache
 
 from .accounts import Account
 from .accounts import AccountRegistry
+from .cache import SafeCache
 from .config import Settings
 from .config import load_settings
 from .config import redact_url
 from .exceptions import ConfigurationError
 from .exceptions import LinkError
 from .exceptions import StoreUnavailable
+from .fetch import Fetcher
+from .kashflow.client import KashFlowClient
+from .kashflow.session import SessionTokens
 from .links import Link
 from .revocation import LinkRecord
 from .revocation import RevocationStore
@@ -42,7 +46,12 @@ class State:
     codec: TokenCodec
     accounts: AccountRegistry
     store: RevocationStore
+    #: The flask-caching object (private, or the one passed as ``cache=``).
     cache: Cache
+    #: The same cache with its failures contained.
+    safe_cache: SafeCache
+    client: KashFlowClient
+    fetcher: Fetcher
 
 
 def get_state(app: Flask | None = None) -> State:
@@ -108,8 +117,34 @@ class KashFlowLinks:
         accounts = self._accounts(settings)
         store = self._store(settings)
         cache = self._make_cache(app, settings)
+        safe_cache = SafeCache(cache)
+        client = KashFlowClient(
+            settings.api_base_url,
+            tokens=SessionTokens(safe_cache, codec.seal, codec.unseal),
+            timeout=settings.api_timeout,
+            retries=settings.api_retries,
+            backoff=settings.api_backoff,
+            max_retry_after=settings.api_max_retry_after,
+            login_cooldown=settings.login_cooldown,
+        )
+        fetcher = Fetcher(
+            safe_cache,
+            client,
+            namespace_key=codec.derive_key("cache-namespace"),
+            fresh=settings.cache_timeout,
+            stale=settings.stale_timeout,
+            pdf_cache_max_bytes=settings.pdf_cache_max_bytes,
+            pdf_max_bytes=settings.pdf_max_bytes,
+        )
         app.extensions[EXTENSION_KEY] = State(
-            settings=settings, codec=codec, accounts=accounts, store=store, cache=cache
+            settings=settings,
+            codec=codec,
+            accounts=accounts,
+            store=store,
+            cache=cache,
+            safe_cache=safe_cache,
+            client=client,
+            fetcher=fetcher,
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         if "kashflow-links" not in app.cli.commands:

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.testing import KashFlowSandbox
 
 from .services import RedisServer
 from .services import redis_server
@@ -70,6 +71,47 @@ def links() -> KashFlowLinks:
 @pytest.fixture
 def client(app: Flask) -> t.Any:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[KashFlowSandbox]:
+    with KashFlowSandbox() as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
+    """The shared sandbox, with faults cleared and counters zeroed around each test."""
+    sandbox_server.clear_faults()
+    sandbox_server.reset_counters()
+    sandbox_server.expire_sessions()
+    yield sandbox_server
+    sandbox_server.clear_faults()
+
+
+def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
+    """Settings pointing the portal at *sandbox*, for :func:`make_app`."""
+    base: dict[str, t.Any] = {
+        "api_base_url": sandbox.url,
+        "accounts": {"acme": sandbox.account_config()},
+        # Keep failure tests quick: short timeouts, no real backoff.
+        "api_timeout": (2.0, 3.0),
+        "api_backoff": 0.0,
+        "api_max_retry_after": 0.2,
+    }
+    base.update(config)
+    return base
+
+
+@pytest.fixture
+def portal(
+    request: pytest.FixtureRequest, tmp_path: t.Any, sandbox: KashFlowSandbox
+) -> Iterator[Flask]:
+    """An app reading from the sandbox; refine with ``@pytest.mark.settings(...)``."""
+    marker = request.node.get_closest_marker("settings")
+    app = make_app(tmp_path, **portal_config(sandbox, **(dict(marker.kwargs) if marker else {})))
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture(scope="session")

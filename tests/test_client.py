@@ -55,13 +55,21 @@ def client(cache: SafeCache) -> KashFlowClient:
 
     tokens = SessionTokens(cache, fernet.encrypt, unseal)
     return KashFlowClient(
-        BASE, tokens=tokens, retries=2, backoff=0.0, max_retry_after=0.1, login_cooldown=600,
+        BASE,
+        tokens=tokens,
+        retries=2,
+        backoff=0.0,
+        max_retry_after=0.1,
+        login_cooldown=600,
         sleep=lambda s: None,
     )
 
 
 def add_login(
-    rsps: responses.RequestsMock, *, positions: t.Sequence[int] = (3, 4, 6), token: str = "SESSION-1"
+    rsps: responses.RequestsMock,
+    *,
+    positions: t.Sequence[int] = (3, 4, 6),
+    token: str = "SESSION-1",
 ) -> None:
     rsps.post(
         f"{BASE}/sessiontoken",
@@ -72,7 +80,9 @@ def add_login(
             "HasTemporaryPassword": False,
         },
     )
-    rsps.put(f"{BASE}/sessiontoken", status=200, json={"SessionToken": token, "CompanyName": "Acme"})
+    rsps.put(
+        f"{BASE}/sessiontoken", status=200, json={"SessionToken": token, "CompanyName": "Acme"}
+    )
 
 
 def invoice_json(number: int = 1043, **extra: t.Any) -> dict[str, t.Any]:
@@ -250,7 +260,9 @@ def test_api_disabled_or_ip_refused_is_explained(client: KashFlowClient) -> None
 @responses.activate
 def test_login_answer_without_session_token_is_a_bad_response(client: KashFlowClient) -> None:
     responses.post(
-        f"{BASE}/sessiontoken", status=201, json={"TemporaryToken": "t", "MemorableWordList": [{"Position": 1}]}
+        f"{BASE}/sessiontoken",
+        status=201,
+        json={"TemporaryToken": "t", "MemorableWordList": [{"Position": 1}]},
     )
     responses.put(f"{BASE}/sessiontoken", status=200, json={"CompanyName": "x"})
     with pytest.raises(KashFlowBadResponse):
@@ -295,7 +307,10 @@ def test_other_failures_are_not_retried(client: KashFlowClient, status: int) -> 
 def test_sql_timeout_400_is_retried_with_backoff(cache: SafeCache) -> None:
     sleeps: list[float] = []
     client = KashFlowClient(
-        BASE, tokens=SessionTokens(cache, lambda b: b, lambda b: b), retries=2, backoff=0.5,
+        BASE,
+        tokens=SessionTokens(cache, lambda b: b, lambda b: b),
+        retries=2,
+        backoff=0.5,
         sleep=sleeps.append,
     )
     add_login(responses.mock)
@@ -372,7 +387,9 @@ def test_not_found(client: KashFlowClient) -> None:
 @responses.activate
 def test_malformed_json_is_a_bad_response(client: KashFlowClient) -> None:
     add_login(responses.mock)
-    responses.get(f"{BASE}/invoices/1043", body='{"Number": 1043, "Gross', content_type="application/json")
+    responses.get(
+        f"{BASE}/invoices/1043", body='{"Number": 1043, "Gross', content_type="application/json"
+    )
     with pytest.raises(KashFlowBadResponse, match="malformed"):
         client.get_invoice(LOGIN, 1043)
 
@@ -417,7 +434,7 @@ def test_customer_answer_for_another_code_is_refused(client: KashFlowClient) -> 
 # -- paging -------------------------------------------------------------------------------------
 
 
-def page(numbers: range, total: int | None, next_url: str | None | bool = True) -> dict[str, t.Any]:
+def page(numbers: range, total: int | None, next_url: str | bool | None = True) -> dict[str, t.Any]:
     meta: dict[str, t.Any] = {}
     if total is not None:
         meta["TotalRecords"] = total
@@ -437,8 +454,12 @@ def test_paging_asks_documented_parameters_and_follows_to_the_end(client: KashFl
     gets = [c.request for c in responses.calls if c.request.method == "GET"]
     assert len(gets) == 3
     assert gets[0].params == {
-        "perpage": "100", "sortby": "Number", "order": "Asc", "customercode": "ACME01",
-        "filterby": "Unpaid", "page": "1",
+        "perpage": "100",
+        "sortby": "Number",
+        "order": "Asc",
+        "customercode": "ACME01",
+        "filterby": "Unpaid",
+        "page": "1",
     }
     assert [g.params["page"] for g in gets] == ["1", "2", "3"]
 
@@ -501,7 +522,9 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
         ),
     ],
 )
-def test_document_urls_stay_on_the_api_host(client: KashFlowClient, permalink: str, url: str) -> None:
+def test_document_urls_stay_on_the_api_host(
+    client: KashFlowClient, permalink: str, url: str
+) -> None:
     assert client.document_url(permalink) == url
 
 

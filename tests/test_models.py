@@ -91,9 +91,15 @@ def test_invoice_from_the_documented_example() -> None:
             "PaidDate": None,
             "Currency": {"Code": "GBP", "Symbol": "£", "DisplaySymbolOnRight": False},
             "Address": {"Line1": "123 Tooley Street", "Line2": None, "CountryName": "Brazil"},
-            "LineItems": [{"Quantity": Decimal(10), "Rate": Decimal(10), "VATAmount": Decimal("17.5")}],
+            "LineItems": [
+                {"Quantity": Decimal(10), "Rate": Decimal(10), "VATAmount": Decimal("17.5")}
+            ],
             "PaymentLines": [
-                {"Amount": Decimal("110.5"), "Date": "2012-10-09 12:00:00 +05:30", "Note": "Test Payment"},
+                {
+                    "Amount": Decimal("110.5"),
+                    "Date": "2012-10-09 12:00:00 +05:30",
+                    "Note": "Test Payment",
+                },
                 {"Amount": Decimal(7), "Date": "2012-10-09 12:00:00 +05:30", "Note": ""},
             ],
             "Permalink": "/v2/documents/invoice/3a22b041",
@@ -111,14 +117,22 @@ def test_invoice_from_the_documented_example() -> None:
     assert [p.amount for p in invoice.payments] == [Decimal("110.5"), Decimal(7)]
 
 
-@pytest.mark.parametrize("data", [{}, {"Number": None}, {"Number": "abc"}, {"Number": -1}, [], None, "x"])
+@pytest.mark.parametrize(
+    "data", [{}, {"Number": None}, {"Number": "abc"}, {"Number": -1}, [], None, "x"]
+)
 def test_invoice_without_a_number_is_none(data: object) -> None:
     assert Invoice.from_api(data) is None
 
 
 def test_invoice_with_every_field_missing_or_wrong_still_builds() -> None:
     invoice = Invoice.from_api(
-        {"Number": 5, "GrossAmount": "lots", "Currency": "GBP", "LineItems": "x", "PaymentLines": [None, 3]}
+        {
+            "Number": 5,
+            "GrossAmount": "lots",
+            "Currency": "GBP",
+            "LineItems": "x",
+            "PaymentLines": [None, 3],
+        }
     )
     assert invoice is not None
     assert invoice.gross is None and invoice.currency.code == "" and invoice.line_items == ()

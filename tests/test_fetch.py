@@ -1,0 +1,406 @@
+"""The client and the fetch layer over real HTTP against the sandbox, with counted calls.
+
+Counted upstream calls are the sandbox's own counters (what KashFlow would have seen).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from datetime import date
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask import current_app
+
+from flask_kashflow_links import KashFlowAccountLocked
+from flask_kashflow_links import KashFlowAuthError
+from flask_kashflow_links import KashFlowNotFound
+from flask_kashflow_links import KashFlowUnavailable
+from flask_kashflow_links import Scope
+from flask_kashflow_links.access import in_scope
+from flask_kashflow_links.extension import State
+from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .conftest import FERNET_KEY
+from .conftest import SECRET_KEY
+from .conftest import make_app
+from .conftest import portal_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def state(portal: Flask) -> State:
+    return get_state()
+
+
+def account(state: State) -> t.Any:
+    return state.accounts.get(None)
+
+
+# -- login -------------------------------------------------------------------------------------
+
+
+def test_login_over_http_and_one_session_for_many_calls(
+    state: State, sandbox: KashFlowSandbox
+) -> None:
+    for number in (1043, 1004, 1015):
+        state.fetcher.invoice(account(state), number)
+    state.fetcher.customer(account(state), "ACME01")
+    assert sandbox.logins == 1
+    assert sandbox.calls["sessiontoken.post"] == 1 and sandbox.calls["sessiontoken.put"] == 1
+
+
+def test_relogin_after_the_session_expires(state: State, sandbox: KashFlowSandbox) -> None:
+    state.fetcher.invoice(account(state), 1043)
+    sandbox.expire_sessions()
+    state.fetcher.invoice(account(state), 1004)
+    assert sandbox.logins == 2 and state.client.stats.logins == 2
+
+
+def test_relogin_after_idle_expiry(tmp_path: Path) -> None:
+    with KashFlowSandbox(session_idle_timeout=0.3) as idle:
+        app = make_app(tmp_path, **portal_config(idle))
+        with app.app_context():
+            s = get_state()
+            s.fetcher.invoice(account(s), 1043)
+            time.sleep(0.5)
+            s.fetcher.invoice(account(s), 1004)
+            assert idle.logins == 2
+
+
+def test_lockout_stops_logins_for_the_cooldown(state: State, sandbox: KashFlowSandbox) -> None:
+    sandbox.lock_account()
+    with pytest.raises(KashFlowAccountLocked):
+        state.fetcher.invoice(account(state), 1043)
+    for number in (1004, 1015, 1027):
+        with pytest.raises(KashFlowAccountLocked):
+            state.fetcher.invoice(account(state), number)
+    assert sandbox.calls["sessiontoken.post"] == 1  # one attempt, then the cool-down holds
+
+
+def test_wrong_memorable_word_is_refused_once_then_paused(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    config = portal_config(
+        sandbox, accounts={"acme": sandbox.account_config(memorable_word="wrongword")}
+    )
+    app = make_app(tmp_path, **config)
+    with app.app_context():
+        s = get_state()
+        with pytest.raises(KashFlowAuthError) as info:
+            s.fetcher.invoice(account(s), 1043)
+        assert info.value.step == "memorable_word"
+        with pytest.raises(KashFlowAuthError):
+            s.fetcher.invoice(account(s), 1043)
+    assert sandbox.failed_logins == 1
+
+
+# -- paging and scope --------------------------------------------------------------------------
+
+
+def test_a_customer_with_260_invoices_costs_three_list_calls(
+    state: State, sandbox: KashFlowSandbox
+) -> None:
+    invoices = state.fetcher.customer_invoices(account(state), "BIGCO01").value
+    assert len(invoices) == 260
+    assert len({i.number for i in invoices}) == 260
+    assert sandbox.calls["invoices.list"] <= 3
+
+
+def test_paging_copes_with_a_lower_page_cap(state: State, sandbox: KashFlowSandbox) -> None:
+    sandbox.set_max_perpage(40)
+    invoices = state.fetcher.customer_invoices(account(state), "BIGCO01").value
+    assert len(invoices) == 260
+    assert sandbox.calls["invoices.list"] == 7
+
+
+def test_scope_is_decided_from_each_invoice_even_when_filters_are_ignored(
+    state: State, sandbox: KashFlowSandbox
+) -> None:
+    sandbox.ignore_filters()
+    listed = state.fetcher.customer_invoices(account(state), "ACME01").value
+    assert {i.customer_code for i in listed} != {"ACME01"}  # the server sent everyone's
+    today = date.today()
+    for status in ("all", "unpaid", "overdue", "paid"):
+        scope = Scope.for_customer("acme", "ACME01", status)
+        shown = [i for i in listed if in_scope(scope, i, today)]
+        expected = [
+            n
+            for n, inv in sandbox.invoices.items()
+            if inv["CustomerCode"] == "ACME01"
+            and (
+                status == "all"
+                or (status == "unpaid" and inv["Status"] in ("Unpaid", "Overdue"))
+                or (status == "overdue" and inv["Status"] == "Overdue")
+                or (status == "paid" and inv["Status"] in ("Paid", "Overpaid"))
+            )
+        ]
+        assert sorted(i.number for i in shown) == sorted(expected), status
+        assert shown, status
+
+
+def test_not_found(state: State) -> None:
+    with pytest.raises(KashFlowNotFound):
+        state.fetcher.invoice(account(state), 999_999)
+
+
+# -- caching and single flight -----------------------------------------------------------------
+
+
+def test_warm_fetches_make_no_upstream_calls(state: State, sandbox: KashFlowSandbox) -> None:
+    acct = account(state)
+    state.fetcher.invoice(acct, 1043)
+    state.fetcher.customer_invoices(acct, "ACME01")
+    state.fetcher.customer(acct, "ACME01")
+    sandbox.reset_counters()
+    for _ in range(20):
+        state.fetcher.invoice(acct, 1043)
+        state.fetcher.customer_invoices(acct, "ACME01")
+        state.fetcher.customer(acct, "ACME01")
+    assert sum(sandbox.calls.values()) == 0
+    assert state.fetcher.stats.hits >= 60
+
+
+def test_warm_data_in_the_shared_cache_serves_a_new_process(
+    state: State, sandbox: KashFlowSandbox
+) -> None:
+    state.fetcher.invoice(account(state), 1043)
+    state.fetcher.forget()  # as if another worker, with the same shared cache
+    sandbox.reset_counters()
+    state.fetcher.invoice(account(state), 1043)
+    assert sum(sandbox.calls.values()) == 0
+
+
+def test_32_concurrent_cold_requests_make_one_upstream_call(
+    state: State, sandbox: KashFlowSandbox
+) -> None:
+    sandbox.set_latency(0.3, "invoices.get")
+    acct = account(state)
+    barrier = threading.Barrier(32)
+    errors: list[BaseException] = []
+
+    def work(flask_app: Flask) -> None:
+        with flask_app.app_context():
+            barrier.wait()
+            try:
+                get_state().fetcher.invoice(acct, 1043)
+            except BaseException as e:  # collected and asserted below
+                errors.append(e)
+
+    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
+    threads = [threading.Thread(target=work, args=(flask_app,)) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sandbox.calls["invoices.get"] == 1
+    assert sandbox.logins == 1
+    assert state.fetcher.stats.upstream == 1
+
+
+@pytest.mark.redis
+def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
+    tmp_path: Path, sandbox: KashFlowSandbox, redis_url: str
+) -> None:
+    sandbox.set_latency(0.5, "invoices.get")
+    cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
+    settings = portal_config(sandbox, cache=cache, revocation_url=redis_url)
+    config = {
+        "SECRET_KEY": SECRET_KEY,
+        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
+        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
+    }
+    start_at = time.time() + 3.0
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        KFL_PEER_CONFIG=json.dumps(config),
+        KFL_START_AT=str(start_at),
+        KFL_THREADS="16",
+        KFL_INVOICE="1066",
+    )
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "tests.stampede"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    app = make_app(tmp_path, **settings)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        with app.app_context():
+            s = get_state()
+            acct = s.accounts.get(None)
+            time.sleep(max(0.0, start_at - time.time()))
+            try:
+                s.fetcher.invoice(acct, 1066)
+            except BaseException as e:  # collected and asserted below
+                errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out, _ = peer.communicate(timeout=60)
+    other = json.loads(out.strip().splitlines()[-1])
+    assert not errors and other["errors"] == [] and other["ok"] == 16
+    assert sandbox.calls["invoices.get"] == 1
+    assert sandbox.logins == 1  # one KashFlow login served both processes
+    with app.app_context():
+        assert get_state().fetcher.stats.upstream + other["upstream"] == 1
+
+
+# -- stale-if-error ----------------------------------------------------------------------------
+
+
+def age_cache(state: State, seconds: float) -> None:
+    """Move the fetch layer's clock so cached data is past its fresh window."""
+    real = state.fetcher.clock
+    state.fetcher.clock = lambda: real() + seconds
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "500",
+        "503",
+        "timeout",
+        "refused",
+        "locked",
+        "malformed",
+        "sql-timeout",
+        "expired-and-locked",
+    ],
+)
+def test_stale_data_is_served_while_kashflow_fails(
+    state: State, sandbox: KashFlowSandbox, fault: str
+) -> None:
+    acct = account(state)
+    warm = state.fetcher.invoice(acct, 1043)
+    assert not warm.stale
+    age_cache(state, state.fetcher.fresh + 10)
+    state.fetcher.forget()
+    if fault in ("500", "503"):
+        sandbox.fail_next(10, int(fault))
+    elif fault == "timeout":
+        sandbox.hang_next(1, 5.0, "invoices.get")
+    elif fault == "refused":
+        sandbox.drop_next(10)
+    elif fault == "locked":
+        sandbox.lock_account()
+        sandbox.expire_sessions()
+    elif fault == "malformed":
+        sandbox.malformed_next(1, "invoices.get")
+    elif fault == "sql-timeout":
+        sandbox.sql_timeout_next(10, "invoices.get")
+    else:
+        sandbox.expire_sessions()
+        sandbox.lock_account()
+    stale = state.fetcher.invoice(acct, 1043)
+    assert stale.stale
+    assert stale.value.number == 1043 and stale.fetched_at == warm.fetched_at
+    assert state.fetcher.stats.stale == 1
+
+
+def test_no_stale_data_when_the_invoice_is_gone(state: State, sandbox: KashFlowSandbox) -> None:
+    acct = account(state)
+    number = 1027
+    saved = dict(sandbox.invoices[number])
+    state.fetcher.invoice(acct, number)
+    age_cache(state, state.fetcher.fresh + 10)
+    state.fetcher.forget()
+    sandbox.remove_invoice(number)
+    try:
+        with pytest.raises(KashFlowNotFound):
+            state.fetcher.invoice(acct, number)
+    finally:
+        sandbox.add_invoice(saved)
+
+
+def test_nothing_cached_and_kashflow_down_raises_unavailable(
+    state: State, sandbox: KashFlowSandbox
+) -> None:
+    sandbox.fail_next(10, 503)
+    with pytest.raises(KashFlowUnavailable):
+        state.fetcher.invoice(account(state), 1043)
+
+
+def test_stale_data_expires_after_the_stale_window(state: State, sandbox: KashFlowSandbox) -> None:
+    acct = account(state)
+    state.fetcher.invoice(acct, 1043)
+    age_cache(state, state.fetcher.fresh + state.fetcher.stale + 10)
+    state.fetcher.forget()
+    sandbox.fail_next(10, 503)
+    with pytest.raises(KashFlowUnavailable):
+        state.fetcher.invoice(acct, 1043)
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def test_pdfs_are_cached_up_to_a_size_bound(state: State, sandbox: KashFlowSandbox) -> None:
+    acct = account(state)
+    permalink = state.fetcher.invoice(acct, 1043).value.permalink
+    first = state.fetcher.document(acct, permalink).value
+    second = state.fetcher.document(acct, permalink).value
+    assert first == second and first.startswith(b"%PDF-")
+    assert sandbox.calls["documents.get"] == 1
+    state.fetcher.pdf_cache_max_bytes = 10
+    other = state.fetcher.invoice(acct, 1004).value.permalink
+    state.fetcher.document(acct, other)
+    state.fetcher.document(acct, other)
+    assert sandbox.calls["documents.get"] == 3
+
+
+def test_a_truncated_pdf_is_refused(state: State, sandbox: KashFlowSandbox) -> None:
+    acct = account(state)
+    permalink = state.fetcher.invoice(acct, 1043).value.permalink
+    sandbox.truncate_pdf_next(1)
+    with pytest.raises(Exception, match="incomplete") as info:
+        state.fetcher.document(acct, permalink)
+    assert type(info.value).__name__ == "KashFlowBadResponse"
+
+
+# -- a failing cache backend -------------------------------------------------------------------
+
+
+@pytest.mark.redis
+def test_a_dead_cache_backend_degrades_to_direct_fetches(
+    tmp_path: Path, sandbox: KashFlowSandbox, redis_session: t.Any
+) -> None:
+    cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_session.url}
+    app = make_app(tmp_path, **portal_config(sandbox, cache=cache))
+    with app.app_context():
+        s = get_state()
+        acct = account(s)
+        s.fetcher.invoice(acct, 1043)
+        redis_session.stop()
+        try:
+            s.fetcher.forget()
+            started = time.monotonic()
+            for number in (1043, 1004, 1015):
+                assert s.fetcher.invoice(acct, number).value.number == number
+            assert time.monotonic() - started < 5
+            assert s.safe_cache.errors >= 1
+        finally:
+            redis_session.start()
+        # Back without a restart: the cache is used again once its back-off passes.
+        time.sleep(2.1)
+        s.fetcher.invoice(acct, 1027)
+        s.fetcher.forget()
+        sandbox.reset_counters()
+        s.fetcher.invoice(acct, 1027)
+        assert sandbox.calls["invoices.get"] == 0
