@@ -91,6 +91,8 @@ DEFAULTS: dict[str, t.Any] = {
     "LAST_OPENED_INTERVAL": 60,
     #: Content-Security-Policy for portal pages; None for the strict built-in policy.
     "CONTENT_SECURITY_POLICY": None,
+    #: Remove link tokens from werkzeug's and gunicorn's access logs.
+    "REDACT_ACCESS_LOGS": True,
 }
 
 
@@ -146,6 +148,7 @@ class Settings:
     renew_limit_per_address: int
     last_opened_interval: int
     content_security_policy: str | None
+    redact_access_logs: bool
 
     def __repr__(self) -> str:  # keys and credentials never appear in reprs or logs
         return (
@@ -462,6 +465,7 @@ def load_settings(app: Flask) -> Settings:
         renew_limit_per_address=_int(config, "RENEW_LIMIT_PER_ADDRESS", minimum=1),
         last_opened_interval=_seconds(config, "LAST_OPENED_INTERVAL"),
         content_security_policy=csp,
+        redact_access_logs=bool(config[_key("REDACT_ACCESS_LOGS")]),
     )
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
 import typing as t
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import timedelta
 
 from flask import Flask
 from flask import current_app
 from flask_caching import Cache
 
+from . import redaction
 from .accounts import Account
 from .accounts import AccountRegistry
 from .cache import SafeCache
@@ -24,9 +27,12 @@ from .fetch import Fetcher
 from .kashflow.client import KashFlowClient
 from .kashflow.session import SessionTokens
 from .links import Link
+from .presenters import Formatter
+from .presenters import ViewCache
 from .revocation import LinkRecord
 from .revocation import RevocationStore
 from .revocation import open_store
+from .throttle import Throttle
 from .tokens import Credentials
 from .tokens import LinkClaims
 from .tokens import Scope
@@ -52,6 +58,22 @@ class State:
     safe_cache: SafeCache
     client: KashFlowClient
     fetcher: Fetcher
+    throttle: Throttle
+    formatter: Formatter
+    #: Formatted view models, per process.
+    views: ViewCache = field(default_factory=ViewCache)
+    #: Debounced register writes ("last opened", learnt customers), per process.
+    activity: LinkActivity = field(default_factory=lambda: LinkActivity())
+
+
+class LinkActivity:
+    """Which links this process recently recorded as opened, so the register is written at
+    most once per interval per link rather than on every page view."""
+
+    def __init__(self) -> None:
+        self.opened: dict[str, float] = {}
+        self.learnt: set[str] = set()
+        self.lock = threading.Lock()
 
 
 def get_state(app: Flask | None = None) -> State:
@@ -145,8 +167,12 @@ class KashFlowLinks:
             safe_cache=safe_cache,
             client=client,
             fetcher=fetcher,
+            throttle=Throttle(safe_cache, codec.derive_key("throttle")),
+            formatter=Formatter(settings.locale, settings.timezone),
         )
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        if settings.redact_access_logs:
+            redaction.install()
         if "kashflow-links" not in app.cli.commands:
             app.cli.add_command(cli_group)
 

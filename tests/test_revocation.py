@@ -28,6 +28,7 @@ from .conftest import ACCOUNT
 from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
 from .conftest import make_app
+from .conftest import portal_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CODEC = TokenCodec([FERNET_KEY], [SECRET_KEY])
@@ -228,8 +229,8 @@ def test_second_process_on_sqlite_sees_revocations_at_once(tmp_path: Path) -> No
 
 
 @pytest.mark.redis
-def test_redis_down_fails_closed(tmp_path: Path, redis_session: t.Any) -> None:
-    app = make_app(tmp_path, revocation_url=redis_session.url)
+def test_redis_down_fails_closed(tmp_path: Path, redis_session: t.Any, sandbox: t.Any) -> None:
+    app = make_app(tmp_path, **portal_config(sandbox, revocation_url=redis_session.url))
     with app.app_context():
         link = KashFlowLinks().mint_invoice(1043)
         client = app.test_client()

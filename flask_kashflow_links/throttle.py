@@ -1,0 +1,65 @@
+"""Counting attempts per client address or per link, shared across workers through the cache.
+
+Used to answer 429 to an address that keeps trying bad tokens, and to limit "email me a fresh
+link" per link and per address. Counters live in fixed windows in the shared cache; addresses
+are stored as keyed hashes, never in clear. If the cache is unreachable, each process counts on
+its own, so throttling weakens but never stops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+import typing as t
+
+from .cache import SafeCache
+
+
+class Throttle:
+    """Fixed-window counters.
+
+    :param cache: the shared cache.
+    :param key: secret for hashing identifiers (client addresses, link ids).
+    """
+
+    def __init__(
+        self, cache: SafeCache, key: bytes, *, clock: t.Callable[[], float] = time.time
+    ) -> None:
+        self._cache = cache
+        self._key = key
+        self._clock = clock
+        self._local: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _name(self, bucket: str, ident: str, window: int) -> str:
+        digest = hmac.new(self._key, ident.encode(), hashlib.sha256).hexdigest()[:20]
+        return f"thr:{bucket}:{digest}:{int(self._clock() // window)}"
+
+    def hit(self, bucket: str, ident: str, window: int) -> int:
+        """Count one attempt; returns the count in the current window (this one included)."""
+        name = self._name(bucket, ident, window)
+        count = self._cache.incr(name, window)
+        if count is not None:
+            return count
+        with self._lock:  # no shared cache right now: count in this process
+            if len(self._local) > 50_000:
+                self._local.clear()
+            self._local[name] = self._local.get(name, 0) + 1
+            return self._local[name]
+
+    def count(self, bucket: str, ident: str, window: int) -> int:
+        """The count in the current window, without counting."""
+        name = self._name(bucket, ident, window)
+        value = self._cache.get(name)
+        if isinstance(value, int | str) and str(value).isdigit():
+            return int(value)
+        return self._local.get(name, 0)
+
+    def retry_after(self, window: int) -> int:
+        """Seconds until the current window ends."""
+        return max(1, int(window - self._clock() % window))
+
+
+__all__ = ["Throttle"]
