@@ -697,7 +697,10 @@ def _security_headers(response: Response) -> Response:
     response.headers["X-Robots-Tag"] = "noindex, nofollow"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
-        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'self'"
+        # Pages set their own policy; anything else HTML (a redirect body) gets the strictest.
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        )
     return response
 
 

@@ -1,0 +1,363 @@
+"""Portal behaviour: pages, errors, headers, side effects, signals, throttling, embed mode."""
+
+from __future__ import annotations
+
+import re
+import time
+import typing as t
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links import Link
+from flask_kashflow_links import signals
+from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .conftest import make_app
+from .conftest import portal_config
+
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def mint(app: Flask, kind: str = "invoice", **kwargs: t.Any) -> Link:
+    links = KashFlowLinks()
+    with app.test_request_context():
+        if kind == "invoice":
+            return links.mint_invoice(kwargs.pop("number", 1043), **kwargs)
+        return links.mint_customer(kwargs.pop("code", "ACME01"), **kwargs)
+
+
+def path(link: Link) -> str:
+    return link.url.split("portal.example.test", 1)[1]
+
+
+@contextmanager
+def captured(signal: t.Any) -> t.Iterator[list[dict[str, t.Any]]]:
+    seen: list[dict[str, t.Any]] = []
+
+    def record(sender: t.Any, **kwargs: t.Any) -> None:
+        seen.append(kwargs)
+
+    signal.connect(record)
+    try:
+        yield seen
+    finally:
+        signal.disconnect(record)
+
+
+# -- headers on every response type -------------------------------------------------------------
+
+
+def every_response(app: Flask, sandbox: KashFlowSandbox) -> dict[str, t.Any]:
+    client = app.test_client()
+    invoice = mint(app)
+    customer = mint(app, "customer")
+    expired = mint(app, expires_in=1)
+    withdrawn = mint(app)
+    KashFlowLinks().revoke(withdrawn.link_id)
+    responses = {
+        "invoice page": client.get(path(invoice)),
+        "customer page": client.get(path(customer)),
+        "invoice in list": client.get(path(customer) + "/1043"),
+        "invoice pdf": client.get(path(invoice) + "/pdf"),
+        "statement pdf": client.get(path(customer) + "/pdf"),
+        "not found": client.get("/invoices/not-a-token"),
+        "out of scope": client.get(path(customer) + "/1005"),
+        "withdrawn": client.get(path(withdrawn)),
+        "head": client.head(path(invoice)),
+        "stylesheet": client.get("/kashflow-links-static/kashflow_links/portal.css"),
+        "brand css": client.get("/kashflow-links/brand/1f5fa8-ffffff.css"),
+        "renew of live link": client.post(path(invoice) + "/renew"),
+    }
+    time.sleep(1.1)
+    responses["expired"] = client.get(path(expired))
+    responses["renew without form token"] = client.post(path(expired) + "/renew")
+    sandbox.fail_next(20, 503)
+    responses["unavailable"] = client.get(path(mint(app, number=1004)))
+    sandbox.clear_faults()
+    return responses
+
+
+@pytest.mark.settings(mail=lambda message: None)
+def test_security_headers_on_every_response_type(portal: Flask, sandbox: KashFlowSandbox) -> None:
+    responses = every_response(portal, sandbox)
+    expected_status = {
+        "invoice page": 200,
+        "customer page": 200,
+        "invoice in list": 200,
+        "invoice pdf": 200,
+        "statement pdf": 200,
+        "not found": 404,
+        "out of scope": 404,
+        "withdrawn": 410,
+        "head": 200,
+        "stylesheet": 200,
+        "brand css": 200,
+        "renew of live link": 303,
+        "expired": 410,
+        "renew without form token": 400,
+        "unavailable": 503,
+    }
+    for name, response in responses.items():
+        assert response.status_code == expected_status[name], name
+        for header, value in SECURITY_HEADERS.items():
+            assert response.headers.get(header) == value, (name, header)
+        if response.mimetype == "text/html":
+            csp = response.headers["Content-Security-Policy"]
+            assert "default-src 'none'" in csp and "script-src" not in csp, name
+            assert "frame-ancestors 'none'" in csp, name
+    assert responses["unavailable"].headers["Retry-After"]
+    assert responses["invoice pdf"].mimetype == "application/pdf"
+
+
+def test_a_server_error_inside_the_portal_gets_a_page_with_headers(
+    portal: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    portal.testing = False  # let Flask handle the error as in production
+    portal.config["PROPAGATE_EXCEPTIONS"] = False
+    link = mint(portal)
+
+    def explode(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(get_state().fetcher, "invoice", explode)
+    response = portal.test_client().get(path(link))
+    assert response.status_code == 500
+    assert "Acme Accounts" in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+# -- what each page says ---------------------------------------------------------------------------
+
+
+def test_invoice_page_contents(portal: Flask, sandbox: KashFlowSandbox) -> None:
+    html = portal.test_client().get(path(mint(portal))).get_data(as_text=True)
+    invoice = sandbox.invoices[1043]
+    assert "Invoice 1043" in html
+    assert re.search(r"Overdue by \d+ days?", html)
+    assert "Amount due" in html and "Download PDF" in html
+    for line in invoice["LineItems"]:
+        assert line["Description"] in html
+    assert "Billed to" in html and invoice["CustomerName"] in html
+    assert "billing@acme.example.com" in html  # the business's contact details
+
+
+def test_customer_page_is_paged_newest_first(portal: Flask, sandbox: KashFlowSandbox) -> None:
+    link = mint(portal, "customer", code="BIGCO01")
+    client = portal.test_client()
+    first = client.get(path(link)).get_data(as_text=True)
+    numbers = [int(n) for n in re.findall(r"/invoices/[^/\"]+/(\d+)\"", first)]
+    assert len(numbers) == 20
+    issued = [sandbox.invoices[n]["IssuedDate"][:10] for n in numbers]
+    assert issued == sorted(issued, reverse=True)
+    assert "Page 1 of 13" in first
+    last = client.get(path(link) + "?page=13").get_data(as_text=True)
+    assert len(re.findall(r"/invoices/[^/\"]+/(\d+)\"", last)) == 260 - 12 * 20
+    assert "Outstanding balance" in first
+
+
+def test_stale_pages_say_as_of_when(portal: Flask, sandbox: KashFlowSandbox) -> None:
+    link = mint(portal)
+    client = portal.test_client()
+    assert "as of" not in client.get(path(link)).get_data(as_text=True)
+    fetcher = get_state().fetcher
+    real = fetcher.clock
+    fetcher.clock = lambda: real() + fetcher.fresh + 5
+    fetcher.forget()
+    sandbox.fail_next(20, 503)
+    response = client.get(path(link))
+    assert response.status_code == 200
+    assert "as of" in response.get_data(as_text=True)
+
+
+def test_unavailable_only_when_nothing_cached(portal: Flask, sandbox: KashFlowSandbox) -> None:
+    sandbox.fail_next(20, 502)
+    response = portal.test_client().get(path(mint(portal)))
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert "try again" in response.get_data(as_text=True)
+
+
+def test_error_pages_do_not_say_which_check_failed(portal: Flask) -> None:
+    client = portal.test_client()
+    good = mint(portal)
+    tampered = good.token[:-2] + ("AA" if not good.token.endswith("AA") else "BB")
+    pages = [
+        client.get("/invoices/garbage"),
+        client.get(f"/invoices/{tampered}"),
+        client.get(f"/invoices/{good.token}x"),
+        client.get(path(mint(portal, "customer")) + "/1005"),
+    ]
+    bodies = {p.get_data(as_text=True) for p in pages}
+    assert {p.status_code for p in pages} == {404}
+    assert len(bodies) == 1  # the same page whatever failed
+    assert good.token not in next(iter(bodies))
+
+
+def test_withdrawn_and_expired_says_withdrawn_and_offers_nothing(portal: Flask) -> None:
+    portal.config["KASHFLOW_LINKS_MAIL"] = None
+    link = mint(portal, expires_in=1)
+    KashFlowLinks().revoke(link.link_id)
+    time.sleep(1.1)
+    response = portal.test_client().get(path(link))
+    assert response.status_code == 410
+    body = response.get_data(as_text=True)
+    assert "withdrawn" in body and "fresh link" not in body
+
+
+def test_expired_page_offers_a_fresh_link_only_with_mail(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    for mail, offered in ((None, False), (lambda m: None, True)):
+        app = make_app(tmp_path, f"mail{offered}", **portal_config(sandbox, mail=mail))
+        link = mint(app, expires_in=1)
+        time.sleep(1.1)
+        response = app.test_client().get(path(link))
+        assert response.status_code == 410
+        assert ("Email me a fresh link" in response.get_data(as_text=True)) is offered
+
+
+# -- GET and HEAD, last opened, signals ----------------------------------------------------------
+
+
+def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
+    link = mint(portal)
+    store = get_state().store
+    with captured(signals.link_opened) as opened, captured(signals.invoice_viewed) as viewed:
+        assert portal.test_client().head(path(link)).status_code == 200
+    assert opened == [] and viewed == []
+    record = store.get(link.link_id)
+    assert record is not None and record.last_opened_at is None
+    assert record.customer is None  # not even the learnt customer
+
+
+def test_get_records_last_opened_once_per_interval(portal: Flask) -> None:
+    link = mint(portal)
+    client = portal.test_client()
+    store = get_state().store
+    client.get(path(link))
+    first = store.get(link.link_id)
+    assert first is not None and first.last_opened_at is not None
+    assert first.customer == "ACME01"  # learnt from the invoice
+    client.get(path(link))
+    assert store.get(link.link_id).last_opened_at == first.last_opened_at  # type: ignore[union-attr]
+
+
+def test_signals_carry_ids_never_the_token(portal: Flask) -> None:
+    link = mint(portal, "customer")
+    client = portal.test_client()
+    with (
+        captured(signals.link_opened) as opened,
+        captured(signals.invoice_viewed) as viewed,
+        captured(signals.pdf_downloaded) as downloaded,
+        captured(signals.link_rejected) as rejected,
+    ):
+        client.get(path(link), headers={"User-Agent": "Mail/1.0"})
+        client.get(path(link) + "/1043")
+        client.get(path(link) + "/1043/pdf")
+        client.get("/invoices/nope")
+    assert opened[0]["link_id"] == link.link_id and opened[0]["customer"] == "ACME01"
+    assert opened[0]["user_agent"] == "Mail/1.0" and opened[0]["account"] == "acme"
+    assert viewed[0]["invoice"] == 1043
+    assert downloaded[0]["invoice"] == 1043
+    assert rejected[0]["reason"] == "invalid" and rejected[0]["link_id"] is None
+    for payload in opened + viewed + downloaded + rejected:
+        assert link.token not in repr(payload)
+
+
+def test_get_consumes_nothing(portal: Flask) -> None:
+    link = mint(portal)
+    client = portal.test_client()
+    for _ in range(5):  # mail scanners open links before people do
+        assert client.get(path(link)).status_code == 200
+    assert KashFlowLinks().active_links()[0].link_id == link.link_id
+
+
+# -- throttling -------------------------------------------------------------------------------
+
+
+@pytest.mark.settings(throttle_limit=5)
+def test_bad_tokens_are_throttled_per_address(portal: Flask) -> None:
+    client = portal.test_client()
+    statuses = [
+        client.get("/invoices/bad-token", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code
+        for _ in range(8)
+    ]
+    assert statuses[:5] == [404] * 5 and statuses[5:] == [429] * 3
+    throttled = client.get("/invoices/bad", environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert int(throttled.headers["Retry-After"]) > 0
+    # Another address is unaffected; a genuine link from the same address still opens.
+    assert (
+        client.get("/invoices/bad", environ_base={"REMOTE_ADDR": "198.51.100.1"}).status_code == 404
+    )
+    good = path(mint(portal))
+    assert client.get(good, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 200
+
+
+# -- embed mode --------------------------------------------------------------------------------
+
+
+def test_embed_mode_needs_no_credentials_on_the_server(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    minting = make_app(tmp_path, "minting", **portal_config(sandbox, embed_credentials=True))
+    serving = make_app(
+        tmp_path,
+        "serving",
+        **portal_config(
+            sandbox, embed_credentials=True, accounts={"acme": {"brand": {"name": "Acme"}}}
+        ),
+    )
+    link = mint(minting, "customer")
+    assert "pineapple" not in link.token
+    response = serving.test_client().get(path(link))
+    assert response.status_code == 200 and "Invoice 1043" in response.get_data(as_text=True)
+
+
+def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
+    tmp_path: Path,
+) -> None:
+    with KashFlowSandbox() as sandbox:
+        app = make_app(
+            tmp_path,
+            **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}}),
+        )
+        with app.app_context():
+            creds = __import__("flask_kashflow_links").Credentials(
+                sandbox.username, sandbox.password, sandbox.memorable_word
+            )
+        with app.test_request_context():
+            link = KashFlowLinks().mint_invoice(1043, credentials=creds)
+        client = app.test_client()
+        assert client.get(path(link)).status_code == 200
+        sandbox.password = "a brand new password"
+        sandbox.expire_sessions()
+        with app.app_context():
+            fetcher = get_state().fetcher
+            real = fetcher.clock
+            fetcher.clock = lambda: real() + fetcher.fresh + 5
+            fetcher.forget()
+        response = client.get(path(link))
+        assert response.status_code == 503
+        assert "Invoice 1043" not in response.get_data(as_text=True)
+
+
+def test_a_link_for_an_account_the_site_no_longer_has_is_404(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    first = make_app(tmp_path, "first", **portal_config(sandbox))
+    link = mint(first)
+    later = make_app(
+        tmp_path, "later", **portal_config(sandbox, accounts={"other": sandbox.account_config()})
+    )
+    assert later.test_client().get(path(link)).status_code == 404

@@ -1,0 +1,249 @@
+"""The scope matrix: every route x every link kind x an invoice inside and outside the scope.
+
+Nothing outside a link's scope is ever shown or downloadable, whatever the URL, the query
+string, or the list the server returned.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from datetime import date
+
+import pytest
+from flask import Flask
+
+from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .conftest import make_app
+from .conftest import portal_config
+
+KINDS = ["invoice", "all", "unpaid", "overdue", "paid"]
+NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, t.Any]]:
+    """One sandbox, one app, and a link of every kind (module-wide: reads only)."""
+    with KashFlowSandbox() as sandbox:
+        app = make_app(tmp_path_factory.mktemp("matrix"), **portal_config(sandbox))
+        links = KashFlowLinks()
+        with app.test_request_context():
+            minted = {"invoice": links.mint_invoice(1043)}
+            for status in ("all", "unpaid", "overdue", "paid"):
+                minted[status] = links.mint_customer("ACME01", status=status)
+        yield {"app": app, "sandbox": sandbox, "links": minted}
+
+
+def expected_numbers(sandbox: KashFlowSandbox, kind: str) -> set[int]:
+    if kind == "invoice":
+        return {1043}
+    statuses = {
+        "all": {"Paid", "Overpaid", "Unpaid", "Overdue", "NA"},
+        "unpaid": {"Unpaid", "Overdue"},
+        "overdue": {"Overdue"},
+        "paid": {"Paid", "Overpaid"},
+    }[kind]
+    return {
+        n
+        for n, inv in sandbox.invoices.items()
+        if inv["CustomerCode"] == "ACME01" and inv["Status"] in statuses
+    }
+
+
+def outside_numbers(sandbox: KashFlowSandbox, kind: str) -> list[int]:
+    """Invoices a link of *kind* must never show: another customer's, and (for status
+    links) the same customer's with another status."""
+    inside = expected_numbers(sandbox, kind)
+    same_customer = sorted(
+        n
+        for n, inv in sandbox.invoices.items()
+        if inv["CustomerCode"] == "ACME01" and n not in inside
+    )
+    other_customer = [n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] == "BIGCO01"][
+        :2
+    ]
+    return same_customer[:3] + other_customer
+
+
+def get(world: dict[str, t.Any], url: str) -> t.Any:
+    return world["app"].test_client().get(url)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_main_route_shows_exactly_the_scope(world: dict[str, t.Any], kind: str) -> None:
+    sandbox, link = world["sandbox"], world["links"][kind]
+    expected = expected_numbers(sandbox, kind)
+    assert expected, "the demo data must have invoices for every scope"
+    response = get(world, link.url)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    if kind == "invoice":
+        assert "Invoice 1043" in html
+        shown = {1043}
+    else:
+        shown = {int(n) for n in NUMBER_IN_PAGE.findall(html)}
+    assert shown == expected
+    for number in outside_numbers(sandbox, kind):
+        assert f"Invoice {number}" not in html
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_invoice_route_inside_the_scope(world: dict[str, t.Any], kind: str) -> None:
+    link = world["links"][kind]
+    for number in sorted(expected_numbers(world["sandbox"], kind))[:3]:
+        page = get(world, f"{link.url}/{number}")
+        assert page.status_code == 200, number
+        assert f"Invoice {number}" in page.get_data(as_text=True)
+        pdf = get(world, f"{link.url}/{number}/pdf")
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+        assert pdf.data.startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_invoice_route_outside_the_scope_is_404(world: dict[str, t.Any], kind: str) -> None:
+    link, sandbox = world["links"][kind], world["sandbox"]
+    for number in outside_numbers(sandbox, kind):
+        for suffix in ("", "/pdf"):
+            response = get(world, f"{link.url}/{number}{suffix}")
+            assert response.status_code == 404, (kind, number, suffix)
+            body = response.get_data(as_text=True)
+            assert response.mimetype == "text/html"
+            assert str(sandbox.invoices[number]["GrossAmount"]) not in body
+            assert sandbox.invoices[number]["CustomerName"] not in body
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pdf_route(world: dict[str, t.Any], kind: str) -> None:
+    response = get(world, f"{world['links'][kind].url}/pdf")
+    if kind in ("invoice", "all"):
+        # The invoice's own PDF; a statement only for a link to all of a customer's invoices.
+        assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+        expected = "invoice-1043.pdf" if kind == "invoice" else "statement-ACME01.pdf"
+        assert expected in response.headers["Content-Disposition"]
+    else:
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("kind", "tab", "status"),
+    [
+        ("all", "all", 200),
+        ("all", "unpaid", 200),
+        ("all", "overdue", 200),
+        ("all", "paid", 200),
+        ("unpaid", "unpaid", 200),
+        ("unpaid", "overdue", 200),
+        ("unpaid", "paid", 404),
+        ("unpaid", "all", 404),
+        ("overdue", "unpaid", 404),
+        ("overdue", "paid", 404),
+        ("paid", "unpaid", 404),
+        ("paid", "all", 404),
+        ("all", "outstanding", 404),
+        ("all", "<script>", 404),
+    ],
+)
+def test_status_tabs_stay_within_the_scope(
+    world: dict[str, t.Any], kind: str, tab: str, status: int
+) -> None:
+    response = get(world, f"{world['links'][kind].url}?status={tab}")
+    assert response.status_code == status
+    if status == 200:
+        shown = {int(n) for n in NUMBER_IN_PAGE.findall(response.get_data(as_text=True))}
+        assert shown <= expected_numbers(world["sandbox"], kind)
+        assert shown <= expected_numbers(world["sandbox"], tab if tab != "all" else kind)
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "99", "1.5", "9" * 30])
+def test_bad_page_numbers_are_404(world: dict[str, t.Any], page: str) -> None:
+    assert get(world, f"{world['links']['all'].url}?page={page}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path", ["/99999999999999999999999", "/-1", "/1043abc", "/0", "/1043/pdf/x"]
+)
+def test_odd_paths_are_404(world: dict[str, t.Any], path: str) -> None:
+    assert get(world, f"{world['links']['all'].url}{path}").status_code == 404
+
+
+def test_an_invoice_link_cannot_reach_other_invoices(world: dict[str, t.Any]) -> None:
+    link = world["links"]["invoice"]
+    assert get(world, f"{link.url}/1043").status_code == 200
+    for number in (1004, 1, 1044, 1283):
+        assert get(world, f"{link.url}/{number}").status_code == 404
+        assert get(world, f"{link.url}/{number}/pdf").status_code == 404
+
+
+def test_renew_of_a_live_link_changes_nothing(world: dict[str, t.Any]) -> None:
+    link = world["links"]["unpaid"]
+    response = world["app"].test_client().post(f"{link.url}/renew")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(link.url.split("portal.example.test")[1])
+
+
+def test_scope_holds_when_the_server_ignores_filters(
+    tmp_path: t.Any, sandbox: KashFlowSandbox
+) -> None:
+    sandbox.ignore_filters()
+    app = make_app(tmp_path, **portal_config(sandbox))
+    with app.test_request_context():
+        link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
+    html = app.test_client().get(link.url).get_data(as_text=True)
+    shown = {int(n) for n in NUMBER_IN_PAGE.findall(html)}
+    assert shown == expected_numbers(sandbox, "unpaid")
+
+
+def test_an_invoice_moved_to_another_customer_leaves_the_scope(
+    tmp_path: t.Any, sandbox: KashFlowSandbox
+) -> None:
+    app = make_app(tmp_path, **portal_config(sandbox, cache_timeout=1))
+    number = 1283
+    with app.test_request_context():
+        link = KashFlowLinks().mint_customer("ACME01")
+    client = app.test_client()
+    assert client.get(f"{link.url}/{number}").status_code == 200
+    original = sandbox.invoices[number]["CustomerCode"]
+    sandbox.update_invoice(number, CustomerCode="BIGCO01")
+    try:
+        with app.app_context():
+            from flask_kashflow_links.extension import get_state
+
+            get_state().fetcher.clock = lambda: 10**10  # everything cached is now stale
+            get_state().fetcher.forget()
+        assert client.get(f"{link.url}/{number}").status_code == 404
+    finally:
+        sandbox.update_invoice(number, CustomerCode=original)
+
+
+def test_a_paid_invoice_leaves_an_unpaid_link(tmp_path: t.Any, sandbox: KashFlowSandbox) -> None:
+    number = 1283  # Unpaid in the demo data
+    app = make_app(tmp_path, **portal_config(sandbox))
+    with app.test_request_context():
+        link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
+    assert app.test_client().get(f"{link.url}/{number}").status_code == 200
+    saved = sandbox.invoices[number]
+    gross = saved["GrossAmount"]
+    sandbox.update_invoice(
+        number, PaymentLines=[{"Amount": gross, "Date": f"{date.today():%Y-%m-%d} 12:00:00"}]
+    )
+    try:
+        fresh = make_app(tmp_path, "fresh", **portal_config(sandbox))
+        assert fresh.test_client().get(f"{link.url}/{number}").status_code == 404
+    finally:
+        sandbox.update_invoice(number, PaymentLines=[])
+
+
+def test_revoke_customer_withdraws_an_invoice_link_once_its_invoice_is_fetched(
+    portal: Flask,
+) -> None:
+    links = KashFlowLinks()
+    with portal.test_request_context():
+        link = links.mint_invoice(1043)  # the register does not know its customer yet
+        other = links.mint_invoice(1005)  # BIGCO01's
+    client = portal.test_client()
+    links.revoke_customer("ACME01")
+    assert client.get(link.url).status_code == 410
+    assert client.get(f"{link.url}/pdf").status_code == 410
+    assert client.get(other.url).status_code == 200
