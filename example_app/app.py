@@ -1,83 +1,141 @@
-"""The example site's application factory."""
+"""The example site: Harbour Lane Joinery, a small business that mounts the portal at /billing.
+
+* With no ``KASHFLOW_USERNAME`` in the environment it starts the KashFlow sandbox (a local,
+  KashFlow-compatible API with demo data) and prints demo links; with
+  ``KASHFLOW_USERNAME``, ``KASHFLOW_PASSWORD`` and ``KASHFLOW_MEMORABLE_WORD`` it talks to
+  KashFlow itself.
+* The portal wears the site's own layout (``KASHFLOW_LINKS_BASE_TEMPLATE``) and brand.
+* ``/staff`` (demo login) mints, lists and withdraws links: the everyday workflow.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import sys
 import typing as t
+from pathlib import Path
 
 from cryptography.fernet import Fernet
 from flask import Flask
+from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
 
+from .staff import staff
+
+#: The portal extension, shared by the site's views (acts on the current app).
 links = KashFlowLinks()
 
+BRAND = {
+    "name": "Harbour Lane Joinery",
+    "email": "accounts@harbourlane.example",
+    "phone": "01632 960 123",
+    "website": "https://harbourlane.example",
+    "address": "4 Harbour Lane\nFalmouth TR11 3XX",
+    "accent_colour": "#0f5c55",
+    "payment_instructions": "Bank transfer to Harbour Lane Joinery Ltd\n"
+    "Sort code 00-00-00, account 12345678\nPlease quote the invoice number.",
+}
 
-def _demo_keys(instance_path: str) -> dict[str, t.Any]:
+
+def _instance_secrets(instance_path: str) -> dict[str, str]:
     """Keys kept in the instance folder so demo links survive restarts (never commit these)."""
     os.makedirs(instance_path, exist_ok=True)
-    path = os.path.join(instance_path, "demo-keys.json")
-    if not os.path.exists(path):
-        keys = {
-            "secret_key": secrets.token_urlsafe(48),
-            "fernet_key": Fernet.generate_key().decode(),
-        }
-        with open(path, "w") as handle:
-            json.dump(keys, handle)
-        os.chmod(path, 0o600)
-    with open(path) as handle:
-        return t.cast(dict[str, t.Any], json.load(handle))
+    path = Path(instance_path) / "demo-keys.json"
+    keys = t.cast(dict[str, str], json.loads(path.read_text())) if path.exists() else {}
+    wanted = {
+        "secret_key": lambda: secrets.token_urlsafe(48),
+        "fernet_key": lambda: Fernet.generate_key().decode(),
+        "staff_password": lambda: secrets.token_urlsafe(9),
+    }
+    missing = {name: make() for name, make in wanted.items() if name not in keys}
+    if missing:
+        keys.update(missing)
+        path.write_text(json.dumps(keys))
+        path.chmod(0o600)
+    return keys
 
 
 def create_app(config: dict[str, t.Any] | None = None) -> Flask:
-    """Build the example site. *config* overrides everything (tests use it)."""
+    """Build the site. *config* overrides everything (tests pass their own)."""
     app = Flask(__name__)
-    keys = _demo_keys(app.instance_path)
-    port = os.environ.get("FLASK_RUN_PORT", "5000")
+    keys = _instance_secrets(app.instance_path)
+    port = int(os.environ.get("FLASK_RUN_PORT", "5000"))
     app.config.update(
         SECRET_KEY=os.environ.get("SECRET_KEY", keys["secret_key"]),
+        STAFF_PASSWORD=os.environ.get("EXAMPLE_STAFF_PASSWORD", keys["staff_password"]),
         KASHFLOW_LINKS_FERNET_KEYS=[
             os.environ.get("KASHFLOW_LINKS_FERNET_KEY", keys["fernet_key"])
         ],
-        KASHFLOW_LINKS_PUBLIC_URL=os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}"),
-        KASHFLOW_LINKS_ACCOUNTS={
-            "demo": {
-                "username": os.environ.get("KASHFLOW_USERNAME", "sandbox@example.test"),
-                "password": os.environ.get("KASHFLOW_PASSWORD", "correct horse battery"),
-                "memorable_word": os.environ.get("KASHFLOW_MEMORABLE_WORD", "pineapple"),
-            }
-        },
-        KASHFLOW_LINKS_BRAND={
-            "name": "Harbour Lane Joinery",
-            "email": "accounts@harbourlane.example",
-        },
+        KASHFLOW_LINKS_URL_PREFIX="/billing",
+        KASHFLOW_LINKS_PUBLIC_URL=os.environ.get("PUBLIC_URL", f"http://127.0.0.1:{port}/billing"),
+        KASHFLOW_LINKS_BASE_TEMPLATE="layout.html",
+        KASHFLOW_LINKS_BRAND=BRAND,
+        KASHFLOW_LINKS_LOCALE="en_GB",
     )
+    sandbox = None
+    if os.environ.get("KASHFLOW_USERNAME"):
+        app.config["KASHFLOW_LINKS_ACCOUNTS"] = {
+            "main": {
+                "username": os.environ["KASHFLOW_USERNAME"],
+                "password": os.environ.get("KASHFLOW_PASSWORD", ""),
+                "memorable_word": os.environ.get("KASHFLOW_MEMORABLE_WORD", ""),
+            }
+        }
+    elif not (config or {}).get("KASHFLOW_LINKS_ACCOUNTS"):
+        sandbox = _start_sandbox()
+        app.config["KASHFLOW_LINKS_ACCOUNTS"] = {"main": sandbox.account_config()}
+        app.config["KASHFLOW_LINKS_API_BASE_URL"] = sandbox.url
+        app.extensions["example_sandbox"] = sandbox
     app.config.update(config or {})
     links.init_app(app)
-    if app.config.get("EXAMPLE_PRINT_DEMO_LINKS", True) and not app.testing:
+    app.register_blueprint(staff)
+
+    @app.route("/")
+    def home() -> str:
+        return render_template("home.html")
+
+    @app.route("/services")
+    def services() -> str:
+        return render_template("services.html")
+
+    if sandbox is not None and app.config.get("EXAMPLE_PRINT_DEMO_LINKS", not app.testing):
         with app.app_context():
-            print_demo_links()
+            print_demo_links(app)
     return app
 
 
-def print_demo_links() -> None:
-    """Mint and print one link of each kind, for trying the portal."""
-    invoice = links.mint_invoice(1043)
-    everything = links.mint_customer("ACME01")
-    unpaid = links.mint_customer("ACME01", status="unpaid")
-    expired = links.mint_invoice(1043, expires_in=1)
+def _start_sandbox() -> t.Any:
+    from flask_kashflow_links.testing import KashFlowSandbox
+
+    port = int(os.environ.get("SANDBOX_PORT", "0"))
+    sandbox = KashFlowSandbox(port=port).start()
+    logging.getLogger(__name__).info("KashFlow sandbox at %s", sandbox.url)
+    return sandbox
+
+
+def demo_links() -> dict[str, t.Any]:
+    """One link of each kind, for trying the portal (also used by the screenshot script)."""
     withdrawn = links.mint_customer("BIGCO01")
     links.revoke(withdrawn.link_id)
-    print("\nDemo links:", file=sys.stderr)
-    for label, link in [
-        ("one invoice", invoice),
-        ("all invoices", everything),
-        ("unpaid only", unpaid),
-        ("expired", expired),
-        ("withdrawn", withdrawn),
-    ]:
-        print(f"  {label:<13} {link.url}", file=sys.stderr)
-    print(file=sys.stderr)
+    return {
+        "one invoice": links.mint_invoice(1043, customer="ACME01"),
+        "all invoices": links.mint_customer("ACME01"),
+        "unpaid only": links.mint_customer("ACME01", status="unpaid"),
+        "260 invoices": links.mint_customer("BIGCO01"),
+        "expired": links.mint_invoice(1043, expires_in=1, customer="ACME01"),
+        "withdrawn": withdrawn,
+    }
+
+
+def print_demo_links(app: Flask) -> None:
+    """Print the demo links and the staff login (to stderr, for the person running the demo)."""
+    out = sys.stderr
+    print("\nHarbour Lane Joinery demo, on the KashFlow sandbox. Try these links:", file=out)
+    for label, link in demo_links().items():
+        print(f"  {label:<13} {link.url}", file=out)
+    home = app.config["KASHFLOW_LINKS_PUBLIC_URL"].rsplit("/billing", 1)[0]
+    print(f"\nStaff page: {home}/staff  (password: {app.config['STAFF_PASSWORD']})\n", file=out)

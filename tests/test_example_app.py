@@ -1,0 +1,151 @@
+"""The example site: started the way the README says, and the staff workflow."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+import requests
+from flask import Flask
+
+from example_app import create_app
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .services import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+LINK_LINE = re.compile(
+    r"^\s+(one invoice|all invoices|unpaid only|260 invoices|expired|withdrawn)\s+(\S+)$"
+)
+
+
+@pytest.mark.slow
+def test_make_demo_serves_the_site_with_working_demo_links(tmp_path: Path) -> None:
+    port = free_port()
+    env = dict(os.environ, SANDBOX_PORT="0")
+    process = subprocess.Popen(
+        ["make", "-s", "demo", f"PORT={port}"],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        start_new_session=True,  # make runs flask: stop the whole group afterwards
+    )
+    links: dict[str, str] = {}
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 120
+        for line in process.stderr:
+            match = LINK_LINE.match(line.rstrip())
+            if match:
+                links[match.group(1)] = match.group(2)
+            if line.startswith("Staff page:") or time.monotonic() > deadline:
+                break
+        assert set(links) == {
+            "one invoice",
+            "all invoices",
+            "unpaid only",
+            "260 invoices",
+            "expired",
+            "withdrawn",
+        }
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):  # the server starts right after printing
+            try:
+                requests.get(base + "/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        home = requests.get(base + "/", timeout=5)
+        assert home.status_code == 200 and "Harbour Lane" in home.text
+        invoice = requests.get(links["one invoice"], timeout=10)
+        assert invoice.status_code == 200
+        assert "Invoice 1043" in invoice.text
+        assert 'class="site-header' in invoice.text  # inside the site's own layout
+        assert invoice.headers["Referrer-Policy"] == "no-referrer"
+        listing = requests.get(links["unpaid only"], timeout=10)
+        assert listing.status_code == 200 and "Outstanding balance" in listing.text
+        assert requests.get(links["withdrawn"], timeout=10).status_code == 410
+        time.sleep(1.1)
+        expired = requests.get(links["expired"], timeout=10)
+        assert expired.status_code == 410 and "expired" in expired.text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def site(tmp_path: Path, sandbox: KashFlowSandbox) -> Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SERVER_NAME": "shop.example.test",
+            "STAFF_PASSWORD": "demo-password",
+            "KASHFLOW_LINKS_ACCOUNTS": {"main": sandbox.account_config()},
+            "KASHFLOW_LINKS_API_BASE_URL": sandbox.url,
+            "KASHFLOW_LINKS_PUBLIC_URL": "http://shop.example.test/billing",
+            "KASHFLOW_LINKS_REVOCATION_URL": f"sqlite:///{tmp_path / 'links.sqlite3'}",
+        }
+    )
+    return app
+
+
+def csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_staff_send_a_client_a_link_and_withdraw_it(site: Flask) -> None:
+    client = site.test_client()
+    assert client.get("/staff/").status_code == 302  # sign-in first
+    page = client.get("/staff/login").get_data(as_text=True)
+    wrong = client.post("/staff/login", data={"csrf": csrf(page), "password": "nope"})
+    assert "not right" in wrong.get_data(as_text=True)
+    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
+
+    page = client.get("/staff/").get_data(as_text=True)
+    # "Send a client a link to all their unpaid invoices"
+    client.post(
+        "/staff/mint",
+        data={"csrf": csrf(page), "kind": "customer", "code": "ACME01", "status": "unpaid"},
+    )
+    page = client.get("/staff/").get_data(as_text=True)
+    url = re.search(r'value="(http://shop\.example\.test/billing/invoices/[^"]+)"', page).group(1)  # type: ignore[union-attr]
+    assert "unpaid invoices of ACME01" in page
+    opened = client.get(url)
+    assert opened.status_code == 200 and "Outstanding balance" in opened.get_data(as_text=True)
+
+    # "Withdraw a link sent to the wrong person"
+    page = client.get("/staff/?customer=ACME01").get_data(as_text=True)
+    link_id = re.search(r"<code>([a-z2-7]{13})</code>", page).group(1)  # type: ignore[union-attr]
+    assert url.split("/")[-1] not in page  # the list never shows tokens
+    client.post("/staff/revoke", data={"csrf": csrf(page), "link_id": link_id})
+    assert client.get(url).status_code == 410
+    page = client.get("/staff/?customer=ACME01").get_data(as_text=True)
+    assert f"Link {link_id} withdrawn" in page
+    assert f"<code>{link_id}</code>" not in page  # gone from the live list
+
+
+def test_staff_forms_need_the_csrf_token(site: Flask) -> None:
+    client = site.test_client()
+    page = client.get("/staff/login").get_data(as_text=True)
+    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
+    response = client.post("/staff/mint", data={"kind": "invoice", "number": "1043"})
+    assert response.status_code == 400
+
+
+def test_without_credentials_the_site_runs_on_the_sandbox(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "EXAMPLE_PRINT_DEMO_LINKS": False})
+    sandbox = t.cast(KashFlowSandbox, app.extensions["example_sandbox"])
+    try:
+        assert app.config["KASHFLOW_LINKS_API_BASE_URL"] == sandbox.url
+    finally:
+        sandbox.stop()
