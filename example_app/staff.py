@@ -99,7 +99,7 @@ def index() -> str:
 def mint() -> Response:
     _check_csrf()
     kind = request.form.get("kind", "customer")
-    expires_in = EXPIRY_CHOICES.get(request.form.get("expires", ""), None)
+    expires_in = EXPIRY_CHOICES.get(request.form.get("expires", ""))
     try:
         if kind == "invoice":
             link: Link = links.mint_invoice(

@@ -228,6 +228,9 @@ def check(account: str | None, force: bool) -> None:
     try:
         result = client.login(acct.credentials)
     except KashFlowLinksError as e:
+        if isinstance(e, KashFlowAuthError):
+            # Like the portal: a refused login pauses logins, so retries cannot lock the user.
+            client.tokens.start_cooldown(login.namespace, client.login_cooldown)
         raise click.ClickException(_explain_login_failure(e)) from None
     client.tokens.store(login.namespace, result.session_token)
     client.tokens.clear_cooldown(login.namespace)
@@ -293,6 +296,29 @@ def _explain_login_failure(error: Exception) -> str:
             "v2 API (https://api.kashflow.com/v2)?"
         )
     return str(error)
+
+
+@cli_group.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+def sandbox(host: str, port: int) -> None:
+    """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C."""
+    import threading
+
+    from .testing import KashFlowSandbox
+
+    with KashFlowSandbox(host=host, port=port) as server:
+        click.echo(f"KashFlow sandbox serving {server.url}")
+        click.echo(f"  KASHFLOW_LINKS_API_BASE_URL = {server.url!r}")
+        click.echo(
+            "  KASHFLOW_LINKS_ACCOUNTS = {'demo': KashFlowSandbox().account_config()}  "
+            f"(user {server.username!r}; the sandbox's documented demo password)"
+        )
+        click.echo(f"  counters: {server.origin}/_sandbox/stats   Ctrl-C stops it")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("stopped")
 
 
 @cli_group.command("config")
