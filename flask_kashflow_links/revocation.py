@@ -16,6 +16,7 @@ links (fail closed) rather than admitting one it could not check.
 from __future__ import annotations
 
 import abc
+import logging
 import os
 import sqlite3
 import tempfile
@@ -32,6 +33,8 @@ from .exceptions import StoreUnavailable
 from .tokens import INVOICE
 from .tokens import LinkClaims
 from .tokens import Scope
+
+log = logging.getLogger(__name__)
 
 
 def customer_key(code: str) -> str:
@@ -455,6 +458,21 @@ class RedisStore(RevocationStore):
 
     def ping(self) -> None:
         self._call(lambda c: c.ping())
+        self._warn_without_persistence()
+
+    def _warn_without_persistence(self) -> None:
+        """Revocations must outlive a Redis restart: warn if the server keeps nothing."""
+        try:
+            config = self._client.config_get("appendonly")
+            config.update(self._client.config_get("save"))
+        except self._redis_errors:  # CONFIG is often disabled on managed Redis: say nothing
+            return
+        if config.get("appendonly") != "yes" and not config.get("save"):
+            log.warning(
+                "the link store %s has no persistence (appendonly no, no save points): a Redis "
+                "restart would forget revocations. Turn on appendonly (or RDB saves).",
+                self.location,
+            )
 
     def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
         values = _record_values(claims, customer)

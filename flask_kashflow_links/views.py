@@ -247,9 +247,24 @@ def _open(token: str) -> tuple[LinkClaims, Account]:
     except LinkExpired as e:
         _send(signals.link_rejected, e.claims, reason="expired")
         raise Refused(expired_page(token, e)) from None
-    except StoreUnavailable:
-        log.error("link store unavailable: refusing links until it is back", exc_info=True)
+    except StoreUnavailable as e:
+        _store_down(e)
         raise Refused(unavailable_page(_site_brand(), retry_after=30)) from None
+
+
+_store_down_logged = 0.0
+
+
+def _store_down(error: StoreUnavailable) -> None:
+    """Log that links are being refused because the store is down (once per few seconds:
+    an outage under load must not flood the log)."""
+    global _store_down_logged
+    now = time.monotonic()
+    if now - _store_down_logged >= 5.0:
+        _store_down_logged = now
+        log.error("link store unavailable, refusing links until it is back: %s", error)
+    else:
+        log.debug("link store still unavailable: %s", error)
 
 
 def _claims_quietly(state: State, token: str) -> LinkClaims | None:
@@ -268,6 +283,11 @@ def portal_route(view: t.Callable[..., Response]) -> t.Callable[..., Response]:
             return view(*args, **kwargs)
         except Refused as refused:
             return refused.response
+        except StoreUnavailable as e:
+            # Any store check, including the customer check after an invoice is fetched:
+            # a link that cannot be checked is refused, never admitted.
+            _store_down(e)
+            return unavailable_page(_site_brand(), retry_after=30)
         except KashFlowNotFound:
             return not_found_page()
         except KashFlowError as e:
@@ -586,7 +606,8 @@ def renew(token: str) -> Response:
         raise _refuse_invalid() from None
     except LinkRevoked:
         raise Refused(withdrawn_page(_claims_quietly(state, token))) from None
-    except StoreUnavailable:
+    except StoreUnavailable as e:
+        _store_down(e)
         raise Refused(unavailable_page(_site_brand(), retry_after=30)) from None
     expires_at = claims.expires_at
     if expires_at is None or time.time() < expires_at.timestamp():
@@ -707,7 +728,8 @@ def _security_headers(response: Response) -> Response:
 @blueprint.errorhandler(500)
 def _server_error(error: Exception) -> Response:
     # A bug must still give the client a page with the business's contacts, not a traceback.
-    log.error("portal error", exc_info=error)
+    original = getattr(error, "original_exception", None) or error
+    log.error("portal error", exc_info=original)
     return _page("kashflow_links/unavailable.html", 500, _site_brand(), "Something went wrong")
 
 

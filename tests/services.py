@@ -41,11 +41,17 @@ def redis_server_path() -> str | None:
 
 
 class RedisServer:
-    """A throwaway redis-server process on a free port (no persistence)."""
+    """A throwaway redis-server process on a free port (persistent only if asked)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, persistent: bool = False) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="kfl-redis-")
+        # A revocation store must survive a restart: persistent servers write every change.
+        self.persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if persistent
+            else ["--appendonly", "no"]
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -64,8 +70,7 @@ class RedisServer:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *self.persistence,
                 "--dir",
                 self.dir,
             ],
@@ -103,10 +108,124 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
+def redis_server(*, persistent: bool = False) -> Iterator[RedisServer]:
     require("redis-server", redis_server_path() is not None, "sudo apt-get install redis-server")
-    server = RedisServer().start()
+    server = RedisServer(persistent=persistent).start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of *pid* (gunicorn's workers), from /proc."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry))
+    return sorted(children)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of *pid* in KiB."""
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Gunicorn:
+    """A gunicorn server running ``tests.apps:make_portal()`` with *config*, on a free port."""
+
+    def __init__(
+        self, config: dict[str, object], *, workers: int = 2, log_dir: str | None = None
+    ) -> None:
+        import json
+        import sys
+
+        self.port = free_port()
+        self.log_dir = log_dir or tempfile.mkdtemp(prefix="kfl-gunicorn-logs-")
+        self.access_log = os.path.join(self.log_dir, f"access-{self.port}.log")
+        self.error_log = os.path.join(self.log_dir, f"error-{self.port}.log")
+        self.stderr_log = os.path.join(self.log_dir, f"stderr-{self.port}.log")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--access-logfile",
+            self.access_log,
+            "--error-logfile",
+            self.error_log,
+            "--log-level",
+            "info",
+            "--timeout",
+            "60",
+            "tests.apps:make_portal()",
+        ]
+        self.env = dict(os.environ, KFL_APP_CONFIG=json.dumps(config), PYTHONPATH=root)
+        self.cwd = root
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Gunicorn:
+        # The app's own log records (no handler configured) reach the workers' stderr.
+        self._stderr = open(self.stderr_log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            self.command, cwd=self.cwd, env=self.env, stdout=self._stderr, stderr=self._stderr
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.logs()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    pass
+                if len(child_pids(self.proc.pid)) >= 1:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("gunicorn did not start")
+
+    def workers(self) -> list[int]:
+        assert self.proc is not None
+        return child_pids(self.proc.pid)
+
+    def logs(self) -> str:
+        text = ""
+        for path in (self.error_log, self.stderr_log, self.access_log):
+            if os.path.exists(path):
+                with open(path, errors="replace") as handle:
+                    text += handle.read()
+        return text
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self._stderr.close()
+        self.proc = None
+
+    def __enter__(self) -> Gunicorn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -254,3 +254,11 @@ def test_revoked_link_stays_revoked_when_the_cache_is_cleared(app: Flask) -> Non
     get_state().cache.clear()
     with pytest.raises(LinkRevoked):
         links.verify(link.token)
+
+
+@pytest.mark.redis
+def test_a_redis_store_without_persistence_is_flagged_at_start(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    RedisStore(redis_url).ping()  # the session server runs without persistence
+    assert "would forget revocations" in caplog.text

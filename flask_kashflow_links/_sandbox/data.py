@@ -242,7 +242,8 @@ class SandboxData:
         self.customers: dict[str, JSONDict] = {}
         #: Full invoice details by ``Number``.
         self.invoices: dict[int, JSONDict] = {}
-        self._rng = random.Random(seed)  # noqa: S311 - demo data, not security
+        # Demo data only needs to be reproducible, not unpredictable.
+        self._rng = random.Random(seed)  # noqa: S311  # nosec B311
         self._next_customer_id = 9100001
         self._next_payment_id = 1000
         # While True, per-insert recomputation is skipped; see _bulk_load().

@@ -70,6 +70,8 @@ ENDPOINTS = (
 _ENDPOINT_FILTERS = frozenset(ENDPOINTS) | {name.split(".")[0] for name in ENDPOINTS}
 
 JSON_TYPE = "application/json; charset=utf-8"
+# Not a bind: where to *connect* when the server was bound to a wildcard address.
+_LOOPBACK_FOR_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 # nosec
 SQL_TIMEOUT_BODY: JSONDict = {
     "Error": "-2146232060",
     "Message": (
@@ -378,7 +380,7 @@ class KashFlowSandbox:
             else SandboxData(today=self.today, seed=seed)
         )
         # Positions asked for are reproducible for a given seed and call order.
-        self._rng = random.Random(seed)  # noqa: S311 - not security
+        self._rng = random.Random(seed)  # noqa: S311  # nosec B311
         self._calls: collections.Counter[str] = collections.Counter()
         self._logins = 0
         self._failed_logins = 0
@@ -485,7 +487,7 @@ class KashFlowSandbox:
     @property
     def _connect_host(self) -> str:
         # A wildcard bind is reachable on loopback.
-        return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)  # noqa: S104
+        return _LOOPBACK_FOR_WILDCARD.get(self.host, self.host)
 
     @property
     def port(self) -> int:
