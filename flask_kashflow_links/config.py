@@ -418,6 +418,18 @@ def load_settings(app: Flask) -> Settings:
             )
         public_url = public_url.rstrip("/")
 
+    mail = _mail(config)
+    if mail is not None and not (
+        public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")
+    ):
+        raise ConfigurationError(
+            _key("PUBLIC_URL"),
+            "fresh links are emailed (KASHFLOW_LINKS_MAIL is set), so their address must not "
+            "come from a request's Host header, which anyone can forge. Set "
+            "KASHFLOW_LINKS_PUBLIC_URL (e.g. 'https://www.example.co.uk/billing'), or Flask's "
+            "SERVER_NAME or TRUSTED_HOSTS.",
+        )
+
     url_prefix = config[_key("URL_PREFIX")]
     if url_prefix is not None and (
         not isinstance(url_prefix, str) or not url_prefix.startswith("/")
@@ -455,7 +467,7 @@ def load_settings(app: Flask) -> Settings:
         brand=brand,
         locale=str(locale),
         timezone=zone,
-        mail=_mail(config),
+        mail=mail,
         public_url=public_url,
         url_prefix=url_prefix,
         page_size=_int(config, "PAGE_SIZE", minimum=1),

@@ -77,4 +77,20 @@ def link_url(token: str, public_url: str | None) -> str | None:
     return None
 
 
-__all__ = ["Link", "link_url"]
+def trusted_link_url(token: str, public_url: str | None) -> str | None:
+    """The absolute URL of *token* for sending by email: never from an unchecked Host header.
+
+    Inside a request, :func:`link_url` follows the request's host, which a client can forge.
+    A link mailed to a customer must point at this site whatever a request claimed, so this
+    uses ``KASHFLOW_LINKS_PUBLIC_URL``, else ``SERVER_NAME``, else the request's host only when
+    Flask's ``TRUSTED_HOSTS`` has vetted it; ``None`` otherwise.
+    """
+    if public_url:
+        return f"{public_url}/invoices/{token}"
+    config = current_app.config
+    if config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS"):
+        return url_for(ENDPOINT, token=token, _external=True)
+    return None
+
+
+__all__ = ["Link", "link_url", "trusted_link_url"]

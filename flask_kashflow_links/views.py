@@ -16,6 +16,7 @@ client can see; a GET records "last opened", a HEAD records nothing and sends no
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import re
@@ -55,6 +56,7 @@ from .extension import get_state
 from .fetch import Fetched
 from .kashflow.models import Invoice
 from .links import Link
+from .links import trusted_link_url
 from .mail import MailError
 from .mail import build_message
 from .mail import mask_address
@@ -103,18 +105,40 @@ def _brand_css_url(brand: Brand) -> str:
     return url_for("kashflow_links.brand_css", colours=f"{accent}-{ink}")
 
 
-def _page(template: str, status: int, brand: Brand, title: str, **context: t.Any) -> Response:
-    """Render a portal page in the configured layout, with the page context ``kfl``."""
+def _page(
+    template: str,
+    status: int,
+    brand: Brand,
+    title: str,
+    *,
+    static: bool = False,
+    **context: t.Any,
+) -> Response:
+    """Render a portal page in the configured layout, with the page context ``kfl``.
+
+    *static* pages (the error pages) have no per-request content and are rendered once per
+    brand and mount point: they are what a flood of bad tokens gets, so they must be cheap.
+    """
     state = get_state()
-    kfl = {
-        "brand": brand,
-        "title": title,
-        "base_template": state.settings.base_template,
-        "stylesheet_url": url_for("kashflow_links.static", filename="kashflow_links/portal.css"),
-        "brand_css_url": _brand_css_url(brand),
-        "lang": state.settings.locale.split("_")[0],
-    }
-    html = render_template(template, kfl=kfl, brand=brand, **context)
+
+    def render() -> str:
+        kfl = {
+            "brand": brand,
+            "title": title,
+            "base_template": state.settings.base_template,
+            "stylesheet_url": url_for(
+                "kashflow_links.static", filename="kashflow_links/portal.css"
+            ),
+            "brand_css_url": _brand_css_url(brand),
+            "lang": state.settings.locale.split("_")[0],
+        }
+        return render_template(template, kfl=kfl, brand=brand, **context)
+
+    if static:
+        key = ("page", template, brand, title, request.script_root)
+        html = t.cast(str, state.views.get_or_make(key, render))
+    else:
+        html = render()
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = _csp(brand)
     return response
@@ -149,13 +173,17 @@ def _brand_of(claims: LinkClaims | None) -> Brand:
 
 def not_found_page() -> Response:
     """404: the link opens nothing (malformed, forged, unknown, or outside its scope)."""
-    return _page("kashflow_links/not_found.html", 404, _site_brand(), "Link not found")
+    return _page("kashflow_links/not_found.html", 404, _site_brand(), "Link not found", static=True)
 
 
 def withdrawn_page(claims: LinkClaims | None) -> Response:
     """410: the business withdrew this link."""
     return _page(
-        "kashflow_links/withdrawn.html", 410, _brand_of(claims), "This link is no longer active"
+        "kashflow_links/withdrawn.html",
+        410,
+        _brand_of(claims),
+        "This link is no longer active",
+        static=True,
     )
 
 
@@ -180,14 +208,18 @@ def expired_page(token: str, error: LinkExpired) -> Response:
 
 def unavailable_page(brand: Brand, retry_after: int = 60) -> Response:
     """503: nothing cached can be shown and KashFlow (or the link store) is not answering."""
-    response = _page("kashflow_links/unavailable.html", 503, brand, "Temporarily unavailable")
+    response = _page(
+        "kashflow_links/unavailable.html", 503, brand, "Temporarily unavailable", static=True
+    )
     response.headers["Retry-After"] = str(retry_after)
     return response
 
 
 def throttled_page(retry_after: int) -> Response:
     """429: too many attempts from this address."""
-    response = _page("kashflow_links/throttled.html", 429, _site_brand(), "Too many attempts")
+    response = _page(
+        "kashflow_links/throttled.html", 429, _site_brand(), "Too many attempts", static=True
+    )
     response.headers["Retry-After"] = str(retry_after)
     return response
 
@@ -671,12 +703,17 @@ def renew(token: str) -> Response:
 
 
 def _mint_renewal(state: State, claims: LinkClaims, customer_code: str) -> Link:
-    """A new link: same scope, same lifetime counted from now, same credentials."""
+    """A new link: same scope, same lifetime counted from now, same credentials.
+
+    Its URL never comes from the request's Host header (which the visitor controls): the
+    email must send the customer to this site, not to wherever a forged request pointed.
+    """
     token, fresh = state.codec.mint(
         claims.scope, lifetime=claims.lifetime, credentials=claims.credentials
     )
     state.store.register(fresh, customer=customer_code)
-    return Link.from_claims(token, fresh, state.settings.public_url)
+    url = trusted_link_url(token, state.settings.public_url)
+    return dataclasses.replace(Link.from_claims(token, fresh, None), _url=url)
 
 
 def _sender(mail: t.Any, brand: Brand) -> str:

@@ -116,6 +116,11 @@ def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
         ({"KASHFLOW_LINKS_MAIL": {"host": "x"}}, "KASHFLOW_LINKS_MAIL", "sender"),
         ({"KASHFLOW_LINKS_MAIL": {"hots": "x"}}, "KASHFLOW_LINKS_MAIL", "hots"),
         ({"KASHFLOW_LINKS_PAGE_SIZE": 0}, "KASHFLOW_LINKS_PAGE_SIZE", "at least 1"),
+        (
+            {"KASHFLOW_LINKS_MAIL": {"host": "smtp.example.com", "sender": "a@example.com"}},
+            "KASHFLOW_LINKS_PUBLIC_URL",
+            "Host header",
+        ),
     ],
 )
 def test_init_app_fails_early_naming_key_and_fix(
