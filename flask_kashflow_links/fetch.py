@@ -363,27 +363,29 @@ class Fetcher:
         try:
             self.stats.add("misses")
             self.stats.add("upstream")
-            raw = load()
-        except KashFlowError as e:
-            if entry is not None and _may_serve_stale(e, embedded=embedded):
-                self.stats.add("stale")
-                log.warning(
-                    "KashFlow failed (%s); serving data as of %s",
-                    type(e).__name__,
-                    entry.fetched_at,
-                )
-                return Fetched(parse(entry.raw), entry.fetched_at, stale=True, key=key)
-            raise
+            try:
+                raw = load()
+            except KashFlowError as e:
+                if entry is not None and _may_serve_stale(e, embedded=embedded):
+                    self.stats.add("stale")
+                    log.warning(
+                        "KashFlow failed (%s); serving data as of %s",
+                        type(e).__name__,
+                        entry.fetched_at,
+                    )
+                    return Fetched(parse(entry.raw), entry.fetched_at, stale=True, key=key)
+                raise
+            now = self.clock()
+            value = parse(raw)
+            if cacheable is None or cacheable(raw):
+                self.cache.set(key, (now, raw), self.fresh + self.stale)
+            if lru:
+                self._lru_put(key, now, value)
+            return Fetched(value, now, key=key)
         finally:
+            # Only now: a process that sees the lock gone must find the value stored.
             if acquired:
                 self.cache.delete(lock_key)
-        now = self.clock()
-        value = parse(raw)
-        if cacheable is None or cacheable(raw):
-            self.cache.set(key, (now, raw), self.fresh + self.stale)
-        if lru:
-            self._lru_put(key, now, value)
-        return Fetched(value, now, key=key)
 
     def _wait_for_other_process(
         self, key: str, entry: _Entry | None, parse: t.Callable[[t.Any], T], lru: bool
@@ -401,7 +403,10 @@ class Fetcher:
             if fetched is not None:
                 return fetched
             if self.cache.has(f"{key}:lock") is not True:
-                return None  # the other process gave up (or the cache went away): our turn
+                # Finished (its value is stored before its lock goes) or gave up: look once
+                # more, then it is our turn.
+                fetched, _ = self._fresh_from_caches(key, parse, lru)
+                return fetched
         if entry is not None:
             self.stats.add("stale")
             return Fetched(parse(entry.raw), entry.fetched_at, stale=True, key=key)

@@ -64,7 +64,7 @@ OTHER_CUSTOMER = 1005  # BIGCO01's
         f"/0{OTHER_CUSTOMER}",
         f"/+{OTHER_CUSTOMER}",
         f"/{OTHER_CUSTOMER}.0",
-        f"/%31%30%30%35",  # "1005", percent-encoded
+        "/%31%30%30%35",  # "1005", percent-encoded
         f"/{OTHER_CUSTOMER}/../1043",
         "/pdf/../1005/pdf",
     ],

@@ -13,7 +13,6 @@ import collections
 import os
 import random
 import string
-import typing as t
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,7 +66,7 @@ def mutate(rng: random.Random, seeds: list[str], foreign: list[str]) -> str:
         return ".".join(parts)
     if kind == 8:  # drop or duplicate a segment
         i = rng.randrange(3)
-        return ".".join(parts[:i] + parts[i + 1 :] if rng.random() < 0.5 else parts + [parts[i]])
+        return ".".join(parts[:i] + parts[i + 1 :] if rng.random() < 0.5 else [*parts, parts[i]])
     if kind == 9:  # re-encodings
         return rng.choice(
             [
