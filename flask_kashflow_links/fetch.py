@@ -371,7 +371,7 @@ class Fetcher:
                     log.warning(
                         "KashFlow failed (%s); serving data as of %s",
                         type(e).__name__,
-                        entry.fetched_at,
+                        datetime.fromtimestamp(entry.fetched_at, tz=timezone.utc).isoformat(),
                     )
                     return Fetched(parse(entry.raw), entry.fetched_at, stale=True, key=key)
                 raise
