@@ -102,7 +102,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     def services() -> str:
         return render_template("services.html")
 
-    if sandbox is not None and app.config.get("EXAMPLE_PRINT_DEMO_LINKS", not app.testing):
+    serving = "run" in sys.argv[1:]  # `flask run`, not `flask kashflow-links list` or --help
+    if sandbox is not None and app.config.get("EXAMPLE_PRINT_DEMO_LINKS", serving):
         with app.app_context():
             print_demo_links(app)
     return app

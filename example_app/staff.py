@@ -82,9 +82,8 @@ def logout() -> Response:
 
 @staff.route("/", methods=["GET"])
 @login_required
-def index() -> str:
+def index(minted: dict[str, str] | None = None) -> str:
     customer = request.args.get("customer", "").strip() or None
-    minted = session.pop("minted", None)
     return render_template(
         "staff.html",
         live=links.active_links(customer=customer),
@@ -96,7 +95,7 @@ def index() -> str:
 
 @staff.route("/mint", methods=["POST"])
 @login_required
-def mint() -> Response:
+def mint() -> Response | str:
     _check_csrf()
     kind = request.form.get("kind", "customer")
     expires_in = EXPIRY_CHOICES.get(request.form.get("expires", ""))
@@ -115,15 +114,17 @@ def mint() -> Response:
     except ValueError as e:
         flash(str(e) if "invalid literal" not in str(e) else "Enter an invoice number.")
         return redirect(url_for("staff.index"))
-    # Shown once, on the next page, for copying into an email; never stored by the portal.
+    # Shown once, in this response, for copying into an email. Not kept anywhere (not even
+    # in the session cookie, which is signed but readable): the portal never stores tokens.
     subject = f"Your invoices from {current_app.config['KASHFLOW_LINKS_BRAND']['name']}"
-    session["minted"] = {
-        "url": link.url,
-        "opens": link.scope.describe(),
-        "link_id": link.link_id,
-        "mailto": f"mailto:?subject={quote(subject)}&body={quote(link.url)}",
-    }
-    return redirect(url_for("staff.index"))
+    return index(
+        minted={
+            "url": link.url,
+            "opens": link.scope.describe(),
+            "link_id": link.link_id,
+            "mailto": f"mailto:?subject={quote(subject)}&body={quote(link.url)}",
+        }
+    )
 
 
 @staff.route("/revoke", methods=["POST"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import typing as t
 from dataclasses import dataclass
 from dataclasses import field
@@ -217,7 +218,7 @@ class AccountRegistry:
                 if not isinstance(account_id, str) or not account_id:
                     raise ValueError("account ids must be non-empty strings")
                 if isinstance(data, Account):
-                    self._accounts[account_id] = data
+                    self._accounts[account_id] = self._with_site_brand(data)
                 else:
                     self._accounts[account_id] = account_from_mapping(
                         account_id, data, base_brand, need_credentials=need_credentials
@@ -229,6 +230,16 @@ class AccountRegistry:
             raise KeyError(f"unknown default account {default!r} (known: {known})")
         #: The account used when ``account=`` is not given, if any.
         self.default = default
+        #: Loader results, kept briefly: the loader is asked once a minute per account, not
+        #: on every page.
+        self._loaded: dict[str, tuple[float, Account]] = {}
+        self._loader_ttl = 60.0
+
+    def _with_site_brand(self, account: Account) -> Account:
+        """An :class:`Account` object without a brand of its own wears the site's."""
+        if account.brand == Brand():
+            return replace(account, brand=self._base_brand)
+        return account
 
     @property
     def known_ids(self) -> list[str]:
@@ -247,14 +258,23 @@ class AccountRegistry:
             return self._accounts[account_id]
         if self._loader is None:
             raise LookupError(f"unknown account {account_id!r}")
+        now = time.monotonic()
+        cached = self._loaded.get(account_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         loaded = self._loader(account_id)
         if loaded is None:
             raise LookupError(f"unknown account {account_id!r}")
         if isinstance(loaded, Account):
-            return loaded
-        return account_from_mapping(
-            account_id, loaded, self._base_brand, need_credentials=self._need_credentials
-        )
+            account = self._with_site_brand(loaded)
+        else:
+            account = account_from_mapping(
+                account_id, loaded, self._base_brand, need_credentials=self._need_credentials
+            )
+        if len(self._loaded) > 1000:
+            self._loaded.clear()
+        self._loaded[account_id] = (now + self._loader_ttl, account)
+        return account
 
     def brand_for(self, account_id: str | None) -> Brand:
         """The brand of *account_id*, or the site brand if the account is unknown."""

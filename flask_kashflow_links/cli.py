@@ -19,6 +19,7 @@ from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowUnavailable
 from .exceptions import LinkURLError
+from .extension import State
 from .extension import get_state
 from .links import Link
 from .tokens import STATUSES
@@ -56,17 +57,25 @@ def _duration_option(
 _EXPIRES_HELP = "Lifetime such as 90d, 12h or 1w2d; permanent if omitted."
 
 
+def _state() -> State:
+    """The app's portal state, or a clean error if this app does not use the portal."""
+    try:
+        return get_state()
+    except RuntimeError as e:
+        raise click.ClickException(str(e)) from None
+
+
 def _links() -> t.Any:
     from .extension import KashFlowLinks
 
-    get_state()  # a clear error if the app has no KashFlowLinks
+    _state()  # a clear error if the app has no KashFlowLinks
     return KashFlowLinks()
 
 
 def _when(value: datetime | None) -> str:
     if value is None:
         return "never"
-    zone = get_state().settings.timezone
+    zone = _state().settings.timezone
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
@@ -209,7 +218,7 @@ def generate_key() -> None:
 @with_appcontext
 def check(account: str | None, force: bool) -> None:
     """Log in to KashFlow with the configured account and say plainly what is wrong."""
-    state = get_state()
+    state = _state()
     client = state.client
     acct = _guard(lambda: state.accounts.get(account))
     if acct.credentials is None:
@@ -274,8 +283,9 @@ def _explain_login_failure(error: Exception) -> str:
     if isinstance(error, KashFlowAuthError):
         if error.status_code == 403:
             return (
-                f"KashFlow refused API access ({error}). Enable the API in KashFlow under "
-                "Apps > API Settings; if 'Restrict Access' is on, allow this server's IP address."
+                "API access refused. Enable the API in KashFlow under Apps > API Settings; if "
+                "'Restrict Access' is on, allow this server's IP address. "
+                f"(Details: {error})"
             )
         if error.step == "password":
             return (
@@ -284,10 +294,10 @@ def _explain_login_failure(error: Exception) -> str:
                 f"KashFlow said: {error}"
             )
         if error.step == "memorable_word":
+            said = f"KashFlow said: {error}" if error.response is not None else str(error)
             return (
                 "the password was accepted but the memorable word was not. KashFlow asks for "
-                "three of its letters; configure the whole word exactly. "
-                f"KashFlow said: {error}"
+                f"three of its letters; configure the whole word exactly. {said}"
             )
         return str(error)
     if isinstance(error, KashFlowBadResponse):
@@ -325,11 +335,12 @@ def sandbox(host: str, port: int) -> None:
 @with_appcontext
 def show_config() -> None:
     """Show the portal's effective settings (without secrets)."""
-    settings = get_state().settings
+    state = _state()
+    settings = state.settings
     click.echo(f"API base URL:     {settings.api_base_url}")
-    click.echo(f"default account:  {get_state().accounts.default}")
+    click.echo(f"default account:  {state.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
-    click.echo(f"link store:       {get_state().store.location}")
+    click.echo(f"link store:       {state.store.location}")
     click.echo(f"cache type:       {settings.cache_config.get('CACHE_TYPE')}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
 

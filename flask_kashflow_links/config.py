@@ -26,6 +26,8 @@ if t.TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
 PREFIX = "KASHFLOW_LINKS_"
+#: The portal's own page layout, used unless KASHFLOW_LINKS_BASE_TEMPLATE names the host's.
+DEFAULT_BASE_TEMPLATE = "kashflow_links/base.html"
 
 #: Default values, without the prefix. Documented key by key in ``docs/configuration.rst``.
 DEFAULTS: dict[str, t.Any] = {
@@ -358,7 +360,15 @@ def _mail(config: t.Mapping[str, t.Any]) -> MailSettings | t.Callable[[t.Any], t
         mail = MailSettings(**value)
     except TypeError as e:  # pragma: no cover - guarded by the unknown check
         raise ConfigurationError(key, str(e)) from None
-    if not mail.sender or "@" not in mail.sender:
+    if not isinstance(mail.host, str) or not mail.host:
+        raise ConfigurationError(
+            key, "host must be the SMTP server's name, e.g. 'smtp.example.com'"
+        )
+    if isinstance(mail.port, bool) or not isinstance(mail.port, int) or not 0 < mail.port < 65536:
+        raise ConfigurationError(key, f"port must be a number from 1 to 65535, not {mail.port!r}")
+    if not isinstance(mail.timeout, int | float) or mail.timeout <= 0:
+        raise ConfigurationError(key, "timeout must be a positive number of seconds")
+    if not isinstance(mail.sender, str) or not mail.sender or "@" not in mail.sender:
         raise ConfigurationError(key, "needs a sender address, e.g. 'Acme <billing@acme.test>'")
     if mail.use_tls and mail.use_ssl:
         raise ConfigurationError(key, "use_tls (STARTTLS) and use_ssl are exclusive; pick one")
@@ -436,7 +446,17 @@ def load_settings(app: Flask) -> Settings:
     ):
         raise ConfigurationError(_key("URL_PREFIX"), "must start with '/', e.g. '/billing'")
 
-    base_template = config[_key("BASE_TEMPLATE")] or "kashflow_links/base.html"
+    if url_prefix and public_url:
+        public_path = urlsplit(public_url).path.rstrip("/")
+        if not public_path.endswith(url_prefix.rstrip("/")):
+            raise ConfigurationError(
+                _key("PUBLIC_URL"),
+                f"{public_url!r} does not end with the portal's URL prefix {url_prefix!r}, so "
+                "links minted outside a request would not open. Include the prefix, e.g. "
+                f"'https://www.example.co.uk{url_prefix}'.",
+            )
+
+    base_template = config[_key("BASE_TEMPLATE")] or DEFAULT_BASE_TEMPLATE
     if not isinstance(base_template, str):
         raise ConfigurationError(_key("BASE_TEMPLATE"), "must be a template path")
 

@@ -148,6 +148,8 @@ class KashFlowAuthError(KashFlowError):
         super().__init__(message, **kwargs)
         #: ``"password"`` (``POST /sessiontoken``) or ``"memorable_word"`` (``PUT``).
         self.step = step
+        #: True when the refused credentials came from an embed-mode link.
+        self.embedded = False
 
 
 class KashFlowAccountLocked(KashFlowAuthError):

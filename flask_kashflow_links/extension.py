@@ -12,11 +12,14 @@ from datetime import timedelta
 from flask import Flask
 from flask import current_app
 from flask_caching import Cache
+from jinja2 import TemplateError
+from jinja2 import TemplateNotFound
 
 from . import redaction
 from .accounts import Account
 from .accounts import AccountRegistry
 from .cache import SafeCache
+from .config import DEFAULT_BASE_TEMPLATE
 from .config import Settings
 from .config import load_settings
 from .config import redact_url
@@ -135,6 +138,7 @@ class KashFlowLinks:
         from .views import blueprint
 
         settings = load_settings(app)
+        self._check_base_template(app, settings)
         codec = TokenCodec(settings.fernet_keys, settings.signing_keys)
         accounts = self._accounts(settings)
         store = self._store(settings)
@@ -175,6 +179,34 @@ class KashFlowLinks:
             redaction.install()
         if "kashflow-links" not in app.cli.commands:
             app.cli.add_command(cli_group)
+
+    @staticmethod
+    def _check_base_template(app: Flask, settings: Settings) -> None:
+        """A host layout must exist and have the blocks portal pages fill, or every page
+        (error pages included) would fail."""
+        if settings.base_template == DEFAULT_BASE_TEMPLATE:
+            return
+        key = "KASHFLOW_LINKS_BASE_TEMPLATE"
+        try:
+            template = app.jinja_env.get_template(settings.base_template)
+        except TemplateNotFound:
+            raise ConfigurationError(
+                key,
+                f"template {settings.base_template!r} not found in the app's template folder "
+                "(or a blueprint registered before init_app). Check the path, or register the "
+                "blueprint that provides it before calling init_app.",
+            ) from None
+        except TemplateError as e:
+            raise ConfigurationError(
+                key, f"{settings.base_template!r} does not compile: {e}"
+            ) from None
+        missing = {"title", "content"} - set(template.blocks)
+        if missing:
+            raise ConfigurationError(
+                key,
+                f"{settings.base_template!r} has no {{% block {sorted(missing)[0]} %}}: portal "
+                "pages fill the blocks 'title' and 'content' (and 'head' if present).",
+            )
 
     @staticmethod
     def _accounts(settings: Settings) -> AccountRegistry:

@@ -178,7 +178,7 @@ class Fetcher:
             if len(self._namespaces) > 10_000:  # embed mode: bounded memory
                 self._namespaces.clear()
             self._namespaces[parts] = namespace
-        return Login(namespace=namespace, credentials=credentials)
+        return Login(namespace=namespace, credentials=credentials, embedded=account.embedded)
 
     # -- resources -----------------------------------------------------------------------------
 
@@ -366,6 +366,8 @@ class Fetcher:
             try:
                 raw = load()
             except KashFlowError as e:
+                if isinstance(e, KashFlowAuthError):
+                    e.embedded = embedded
                 if entry is not None and _may_serve_stale(e, embedded=embedded):
                     self.stats.add("stale")
                     log.warning(

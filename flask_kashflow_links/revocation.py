@@ -117,7 +117,12 @@ class RevocationStore(abc.ABC):
 
     @abc.abstractmethod
     def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
-        """Withdraw every link for *customer* minted until *now*; returns how many registered."""
+        """Withdraw every link for *customer* minted until *now*.
+
+        Returns how many registered links were live and are now withdrawn (not counting links
+        already revoked, expired, or withdrawn by an earlier cut-off). Invoice links whose
+        customer is not yet known are withdrawn too, when first opened, but not counted.
+        """
 
     @abc.abstractmethod
     def revoked_reason(
@@ -217,6 +222,19 @@ _SQL_CHECK = (
     "(SELECT revoked_before FROM revoked_customers "
     "WHERE account = :account AND customer_key = :customer_key), "
     "(SELECT minted_at FROM links WHERE link_id = :link_id)"
+)
+_SQL_CUTOFF = (
+    "INSERT INTO revoked_customers (account, customer_key, revoked_before) "
+    "VALUES (:account, :customer_key, :when) ON CONFLICT (account, customer_key) "
+    "DO UPDATE SET revoked_before = MAX(revoked_before, excluded.revoked_before)"
+)
+_SQL_LIVE_FOR_CUSTOMER = (
+    "SELECT COUNT(*) FROM links l WHERE l.account = :account "
+    "AND l.customer_key = :customer_key AND l.minted_at <= :when "
+    "AND (l.expires_at IS NULL OR l.expires_at > :when) "
+    "AND l.link_id NOT IN (SELECT link_id FROM revoked_links) "
+    "AND l.minted_at > COALESCE((SELECT revoked_before FROM revoked_customers "
+    "WHERE account = :account AND customer_key = :customer_key), -1)"
 )
 _SQL_RECORDS = (
     "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
@@ -321,23 +339,23 @@ class SQLiteStore(RevocationStore):
         return bool(self._run("SELECT 1 FROM links WHERE link_id = ?", (link_id,)))
 
     def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
-        when = time.time() if now is None else now
-        key = customer_key(customer)
-        self._write(
-            [
-                (
-                    "INSERT INTO revoked_customers (account, customer_key, revoked_before) "
-                    "VALUES (?, ?, ?) ON CONFLICT (account, customer_key) "
-                    "DO UPDATE SET revoked_before = MAX(revoked_before, excluded.revoked_before)",
-                    (account, key, when),
-                ),
-            ]
-        )
-        rows = self._run(
-            "SELECT COUNT(*) FROM links WHERE account = ? AND customer_key = ? AND minted_at <= ?",
-            (account, key, when),
-        )
-        return int(rows[0][0])
+        params = {
+            "account": account,
+            "customer_key": customer_key(customer),
+            "when": time.time() if now is None else now,
+        }
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            # Count what this cut-off withdraws before moving it.
+            live = conn.execute(_SQL_LIVE_FOR_CUSTOMER, params).fetchone()[0]
+            conn.execute(_SQL_CUTOFF, params)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
+        return int(live)
 
     def revoked_reason(
         self, link_id: str, account: str, customer: str | None, minted_at: float
@@ -513,19 +531,31 @@ class RedisStore(RevocationStore):
                     try:
                         pipe.watch(cutoff_key)
                         current = pipe.hget(cutoff_key, field_name)
+                        previous = float(current) if current is not None else -1.0
                         pipe.multi()
-                        if current is None or float(current) < when:
+                        if previous < when:
                             pipe.hset(cutoff_key, field_name, str(when))
                         pipe.smembers(self._k("customer", field_name))
-                        members = pipe.execute()[-1]
+                        members = list(pipe.execute()[-1])
                         break
                     except self._watch_error:  # a concurrent cut-off landed: read again
                         continue
+            if not members:
+                return 0
+            # Count what this cut-off withdrew: live, and not already withdrawn.
             pipe = client.pipeline(transaction=False)
             for link_id in members:
-                pipe.hget(self._k("link", link_id), "minted_at")
-            minted = pipe.execute() if members else []
-            return sum(1 for value in minted if value and float(value) <= when)
+                pipe.hmget(self._k("link", link_id), ["minted_at", "expires_at"])
+            pipe.hmget(self._k("revoked"), members)
+            *fields, revoked = pipe.execute()
+            live = 0
+            for (minted, expires), gone in zip(fields, revoked, strict=True):
+                if gone or not minted or not previous < float(minted) <= when:
+                    continue
+                if expires and float(expires) <= when:
+                    continue
+                live += 1
+            return live
 
         return int(self._call(run))
 

@@ -43,7 +43,10 @@ from .access import in_scope
 from .access import status_allows
 from .accounts import Account
 from .accounts import Brand
+from .config import DEFAULT_BASE_TEMPLATE
 from .config import MailSettings
+from .exceptions import KashFlowAccountLocked
+from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowError
 from .exceptions import KashFlowNotFound
 from .exceptions import LinkError
@@ -118,6 +121,8 @@ def _page(
 
     *static* pages (the error pages) have no per-request content and are rendered once per
     brand and mount point: they are what a flood of bad tokens gets, so they must be cheap.
+    Only in the portal's own layout, though: a host site's layout may show per-visitor content
+    (a signed-in user's name, flashed messages, a CSRF token) that must never be reused.
     """
     state = get_state()
 
@@ -134,7 +139,7 @@ def _page(
         }
         return render_template(template, kfl=kfl, brand=brand, **context)
 
-    if static:
+    if static and state.settings.base_template == DEFAULT_BASE_TEMPLATE:
         key = ("page", template, brand, title, request.script_root)
         html = t.cast(str, state.views.get_or_make(key, render))
     else:
@@ -322,11 +327,22 @@ def portal_route(view: t.Callable[..., Response]) -> t.Callable[..., Response]:
             return unavailable_page(_site_brand(), retry_after=30)
         except KashFlowNotFound:
             return not_found_page()
+        except KashFlowAuthError as e:
+            if _embedded_link_refused(e):
+                # Changing the KashFlow password withdraws embed-mode links: say so.
+                return withdrawn_page(None)
+            log.warning("KashFlow unavailable and nothing cached to show: %s", e)
+            return unavailable_page(_site_brand())
         except KashFlowError as e:
             log.warning("KashFlow unavailable and nothing cached to show: %s", e)
             return unavailable_page(_site_brand())
 
     return wrapper
+
+
+def _embedded_link_refused(error: KashFlowAuthError) -> bool:
+    """Whether KashFlow refused the credentials an embed-mode link carries (not a lock)."""
+    return bool(getattr(error, "embedded", False)) and not isinstance(error, KashFlowAccountLocked)
 
 
 def _today(state: State) -> date:
@@ -615,8 +631,10 @@ def _same_site() -> bool:
     if fetch_site is not None:
         return fetch_site in ("same-origin", "none")
     origin = request.headers.get("Origin") or request.headers.get("Referer")
-    if not origin:
-        return True  # old clients send neither; the form token still binds the request
+    if not origin or origin == "null":
+        # Old browsers send neither, and under Referrer-Policy: no-referrer some send
+        # "Origin: null". The form token, bound to this link, still protects the request.
+        return True
     return urlsplit(origin).netloc == request.host
 
 

@@ -117,6 +117,19 @@ def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
         ({"KASHFLOW_LINKS_MAIL": {"hots": "x"}}, "KASHFLOW_LINKS_MAIL", "hots"),
         ({"KASHFLOW_LINKS_PAGE_SIZE": 0}, "KASHFLOW_LINKS_PAGE_SIZE", "at least 1"),
         (
+            {
+                "KASHFLOW_LINKS_URL_PREFIX": "/billing",
+                "KASHFLOW_LINKS_PUBLIC_URL": "https://x.example",
+            },
+            "KASHFLOW_LINKS_PUBLIC_URL",
+            "prefix '/billing'",
+        ),
+        (
+            {"KASHFLOW_LINKS_MAIL": {"host": "smtp.x", "port": "25", "sender": "a@x.example"}},
+            "KASHFLOW_LINKS_MAIL",
+            "port",
+        ),
+        (
             {"KASHFLOW_LINKS_MAIL": {"host": "smtp.example.com", "sender": "a@example.com"}},
             "KASHFLOW_LINKS_PUBLIC_URL",
             "Host header",
@@ -212,6 +225,50 @@ def test_accounts_from_a_loader(tmp_path: Path) -> None:
             state.accounts.get("nope")
         assert KashFlowLinks().mint_invoice(5).scope.account == "x1"
     assert calls[0] == "x1"
+
+
+def test_account_objects_wear_the_site_brand_and_loaders_are_cached(tmp_path: Path) -> None:
+    from flask_kashflow_links import Account
+    from flask_kashflow_links import Brand
+
+    calls: list[str] = []
+
+    def load(account_id: str) -> Account:
+        calls.append(account_id)
+        return Account(id=account_id, username="u", password="p", memorable_word="pineapple")
+
+    app = make_app(tmp_path, accounts=load, default_account="x1", brand={"name": "Harbour Lane"})
+    with app.app_context():
+        state = get_state()
+        assert state.accounts.get("x1").brand.name == "Harbour Lane"
+        for _ in range(5):
+            state.accounts.get("x1")
+        assert calls == ["x1"]
+    own = Account(
+        id="y", username="u", password="p", memorable_word="abcd", brand=Brand(name="Own")
+    )
+    app2 = make_app(tmp_path, "own", accounts={"y": own}, brand={"name": "Site"})
+    with app2.app_context():
+        assert get_state().accounts.get("y").brand.name == "Own"
+
+
+def test_generate_key_works_before_any_app_can_start(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    flask = Path(sys.executable).with_name("flask")
+    env = {k: v for k, v in os.environ.items() if k != "FLASK_APP"}
+    result = subprocess.run(
+        [str(flask), "kashflow-links", "generate-key"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    Fernet(result.stdout.strip().encode())
 
 
 def test_unknown_status_raises_value_error(app: Flask, links: KashFlowLinks) -> None:

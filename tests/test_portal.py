@@ -348,8 +348,13 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
             fetcher.clock = lambda: real() + fetcher.fresh + 5
             fetcher.forget()
         response = client.get(path(link))
-        assert response.status_code == 503
-        assert "Invoice 1043" not in response.get_data(as_text=True)
+        # Changing the password withdrew the link: no stale data, and it says so.
+        assert response.status_code == 410
+        body = response.get_data(as_text=True)
+        assert "Invoice 1043" not in body and "no longer active" in body
+        sandbox.reset_counters()
+        assert client.get(path(link)).status_code in (410, 503)
+        assert sandbox.calls["sessiontoken.post"] == 0  # no login per visit: paused for a day
 
 
 def test_a_link_for_an_account_the_site_no_longer_has_is_404(

@@ -185,6 +185,19 @@ def test_cross_site_or_forged_posts_send_nothing(
     assert smtp[0].messages == []
 
 
+def test_origin_null_from_a_no_referrer_page_is_accepted(
+    app: Flask, smtp: tuple[Inbox, int]
+) -> None:
+    """Browsers without Sec-Fetch-Site send ``Origin: null`` under ``no-referrer``."""
+    link = expired_link(app, lifetime=1)
+    response = app.test_client().post(
+        path(link) + "/renew",
+        data={"form_token": form_token(app, link)},
+        headers={"Origin": "null"},
+    )
+    assert response.status_code == 200 and len(smtp[0].messages) == 1
+
+
 def test_renewals_are_throttled_per_link(app: Flask, smtp: tuple[Inbox, int]) -> None:
     link = expired_link(app, lifetime=1)
     statuses = [renew(app, link).status_code for _ in range(3)]

@@ -262,3 +262,14 @@ def test_a_redis_store_without_persistence_is_flagged_at_start(
 ) -> None:
     RedisStore(redis_url).ping()  # the session server runs without persistence
     assert "would forget revocations" in caplog.text
+
+
+def test_revoke_customer_counts_only_the_live_links_it_withdrew(store: RevocationStore) -> None:
+    now = time.time()
+    live = mint(Scope.for_customer("acme", "C7"), store)
+    revoked = mint(Scope.for_customer("acme", "C7", "paid"), store)
+    store.revoke(revoked.link_id)
+    mint(Scope.for_customer("acme", "C7", "unpaid"), store, lifetime=timedelta(seconds=1))
+    assert store.revoke_customer("acme", "C7", now=now + 5) == 1  # the expired one is not live
+    assert reason(store, live) == "customer"
+    assert store.revoke_customer("acme", "C7", now=now + 6) == 0  # nothing new to withdraw

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typing as t
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 
+from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
@@ -98,3 +100,25 @@ def test_account_brand_overrides_site_brand(tmp_path: Path, sandbox: KashFlowSan
     # A light accent gets dark text on it (WCAG contrast), through the brand stylesheet.
     assert "/kashflow-links/brand/ffcc00-000000.css" in html
     assert ACCOUNT["password"] not in html
+
+
+def test_error_pages_in_a_host_layout_are_rendered_per_request(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    app = host_app(tmp_path, sandbox, KASHFLOW_LINKS_BASE_TEMPLATE="visitor_layout.html")
+    client = app.test_client()
+    first = client.get("/invoices/nope", headers={"X-Visitor": "Alice"}).get_data(as_text=True)
+    second = client.get("/invoices/nope", headers={"X-Visitor": "Bob"}).get_data(as_text=True)
+    assert "Hello Alice" in first and "Hello Bob" in second and "Alice" not in second
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [("no_such_layout.html", "not found"), ("blockless_layout.html", "block content")],
+)
+def test_a_bad_base_template_fails_at_start(
+    tmp_path: Path, sandbox: KashFlowSandbox, template: str, message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        host_app(tmp_path, sandbox, KASHFLOW_LINKS_BASE_TEMPLATE=template)
+    assert info.value.key == "KASHFLOW_LINKS_BASE_TEMPLATE" and message in str(info.value)

@@ -398,12 +398,18 @@ class KashFlowClient:
                 try:
                     result = self.login(login.credentials)
                 except (KashFlowAuthError, KashFlowAccountLocked) as e:
-                    until = self.tokens.start_cooldown(namespace, self.login_cooldown)
+                    pause = self.login_cooldown
+                    if login.embedded and not isinstance(e, KashFlowAccountLocked):
+                        # Old links after a password change: the refusal is permanent, and
+                        # each attempt counts towards locking the shared user out. Ask
+                        # rarely (once a day per set of stale credentials).
+                        pause = max(pause, 86400)
+                    until = self.tokens.start_cooldown(namespace, pause)
                     log.error(
                         "KashFlow login refused (%s); no login for %d s, pages served from the "
                         "cache meanwhile",
                         e,
-                        self.login_cooldown,
+                        pause,
                     )
                     if isinstance(e, KashFlowAccountLocked):
                         e.retry_at = datetime.fromtimestamp(until, tz=timezone.utc)

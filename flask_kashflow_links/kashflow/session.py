@@ -36,6 +36,8 @@ class Login:
     #: A keyed hash naming the account in the cache (never the username or password).
     namespace: str
     credentials: Credentials = field(repr=False)
+    #: True for credentials carried by an embed-mode link.
+    embedded: bool = False
 
 
 class SessionTokens:
