@@ -23,7 +23,6 @@ import time
 import typing as t
 from collections import OrderedDict
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import datetime
 from datetime import timezone
 
@@ -36,6 +35,7 @@ from .kashflow.client import KashFlowClient
 from .kashflow.models import Customer
 from .kashflow.models import Invoice
 from .kashflow.session import Login
+from .stats import Counters
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .accounts import Account
@@ -64,7 +64,7 @@ class Fetched(t.Generic[T]):
 
 
 @dataclass
-class FetchStats:
+class FetchStats(Counters):
     """Counters of the fetch layer (per process)."""
 
     #: Served fresh from the per-process LRU or the shared cache.
@@ -77,21 +77,6 @@ class FetchStats:
     upstream: int = 0
     #: Requests that waited for another thread's or process's fetch instead of fetching.
     waits: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, name: str) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def snapshot(self) -> dict[str, int]:
-        """The counters as a dict."""
-        return {k: getattr(self, k) for k in ("hits", "misses", "stale", "upstream", "waits")}
-
-    def reset(self) -> None:
-        """Zero every counter."""
-        with self._lock:
-            for name in ("hits", "misses", "stale", "upstream", "waits"):
-                setattr(self, name, 0)
 
 
 class _Flight:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import time
 import typing as t
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
+from ..stats import Counters
 from ..tokens import Credentials
 from .models import Customer
 from .models import Invoice
@@ -98,20 +98,13 @@ class BoundedRetry(Retry):
 
 
 @dataclass
-class ClientStats:
+class ClientStats(Counters):
     """Counters for tests, benchmarks and the ``check`` command."""
 
     requests: int = 0
     logins: int = 0
     failed_logins: int = 0
     sql_timeout_retries: int = 0
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def add(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            setattr(self, name, getattr(self, name) + amount)
 
 
 @dataclass(frozen=True)
