@@ -37,10 +37,22 @@ def check_link(state: State, token: str, *, allow_expired: bool = False) -> Link
     :raises StoreUnavailable: the store could not be asked (fail closed).
     """
     claims = state.codec.verify(token, allow_expired=True)
-    _check_revoked(state, claims, claims.scope.customer)
+    check_claims(state, claims, allow_expired=allow_expired)
+    return claims
+
+
+def check_claims(
+    state: State, claims: LinkClaims, *, customer: str | None = None, allow_expired: bool = False
+) -> None:
+    """Check verified *claims* against the store, then their expiry.
+
+    *customer* is an invoice link's customer when already known (from this process's cache),
+    so the customer's cut-off is checked in the same round trip; otherwise
+    :func:`check_customer` checks it once the invoice is fetched.
+    """
+    _check_revoked(state, claims, claims.scope.customer or customer)
     if not allow_expired:
         state.codec.check_expiry(claims)
-    return claims
 
 
 def status_allows(status: str, invoice: Invoice, today: date) -> bool:
@@ -105,4 +117,11 @@ def _check_revoked(state: State, claims: LinkClaims, customer: str | None) -> No
         raise LinkRevoked(f"withdrawn ({reason})", link_id=claims.link_id)
 
 
-__all__ = ["account_for", "check_customer", "check_link", "in_scope", "status_allows"]
+__all__ = [
+    "account_for",
+    "check_claims",
+    "check_customer",
+    "check_link",
+    "in_scope",
+    "status_allows",
+]

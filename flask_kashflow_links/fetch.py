@@ -218,6 +218,17 @@ class Fetcher:
             cacheable=lambda raw: len(raw) <= self.pdf_cache_max_bytes,
         )
 
+    def known_customer(self, account: Account, number: int) -> str | None:
+        """The customer of invoice *number* if this process has it parsed (fresh or not),
+        without any I/O: a hint that lets a page check revocation in one round trip."""
+        try:
+            key = f"{self.login_for(account).namespace}:inv:{number}"
+        except KashFlowAuthError:
+            return None
+        with self._lru_lock:
+            found = self._lru.get(key)
+        return found[1].customer_code if found is not None else None
+
     def peek_invoice(self, account: Account, number: int) -> Invoice | None:
         """The invoice if it is cached (fresh or stale), without calling KashFlow."""
         try:

@@ -460,9 +460,11 @@ class RedisStore(RevocationStore):
         except self._redis_errors as e:
             raise StoreUnavailable(f"link store {self.location} failed: {type(e).__name__}") from e
 
-    def _pipeline(self, build: t.Callable[[t.Any], object]) -> list[t.Any]:
+    def _pipeline(
+        self, build: t.Callable[[t.Any], object], *, transaction: bool = True
+    ) -> list[t.Any]:
         def run(client: t.Any) -> list[t.Any]:
-            pipe = client.pipeline(transaction=True)
+            pipe = client.pipeline(transaction=transaction)
             build(pipe)
             return t.cast(list[t.Any], pipe.execute())
 
@@ -568,7 +570,8 @@ class RedisStore(RevocationStore):
                 pipe.hget(self._k("cutoffs"), self._customer_field(account, customer))
                 pipe.hget(self._k("link", link_id), "minted_at")
 
-        results = self._pipeline(build)
+        # Reads only: one round trip, no MULTI/EXEC needed.
+        results = self._pipeline(build, transaction=False)
         if results[0]:
             return "link"
         if customer:

@@ -22,8 +22,10 @@ import hmac
 import logging
 import re
 import secrets
+import threading
 import time
 import typing as t
+from collections import OrderedDict
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -62,6 +64,7 @@ SALTS = {
 }
 
 _LINK_ID_BYTES = 8
+_DECODED_CACHE_SIZE = 4096
 _MAX_TOKEN_LENGTH = 4096
 _MAX_INVOICE_NUMBER = 2**63 - 1
 # Three base64url segments: payload, timestamp, signature. Anything else is rejected before any
@@ -370,6 +373,8 @@ class TokenCodec:
         # Sub-keys for cache namespaces and sealed values derive from the current signing key.
         self._derivation_key = keys[-1]
         self._clock = clock
+        self._decoded: OrderedDict[bytes, LinkClaims] = OrderedDict()
+        self._decoded_lock = threading.Lock()
 
     # -- links ---------------------------------------------------------------------------------
 
@@ -421,6 +426,29 @@ class TokenCodec:
             raise LinkExpired(reason, claims=claims, expired_at=expires_at)
 
     def _decode(self, token: str) -> LinkClaims:
+        # A genuine token always decodes to the same claims, so this process remembers recent
+        # successful decodes (keyed by a digest, not the token) and skips the cryptography
+        # on a warm page. Expiry and revocation are still checked on every request.
+        digest = (
+            hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+            if isinstance(token, str) and len(token) <= _MAX_TOKEN_LENGTH
+            else None
+        )
+        if digest is not None:
+            with self._decoded_lock:
+                claims = self._decoded.get(digest)
+                if claims is not None:
+                    self._decoded.move_to_end(digest)
+                    return claims
+        claims = self._decode_uncached(token)
+        if digest is not None:
+            with self._decoded_lock:
+                self._decoded[digest] = claims
+                if len(self._decoded) > _DECODED_CACHE_SIZE:
+                    self._decoded.popitem(last=False)
+        return claims
+
+    def _decode_uncached(self, token: str) -> LinkClaims:
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
             self._reject("malformed: not a string or too long")
         if not _TOKEN_SHAPE.fullmatch(token):

@@ -24,6 +24,7 @@ import time
 import typing as t
 from datetime import date
 from urllib.parse import quote
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -37,6 +38,7 @@ from flask import url_for
 
 from . import signals
 from .access import account_for
+from .access import check_claims
 from .access import check_customer
 from .access import check_link
 from .access import in_scope
@@ -127,14 +129,19 @@ def _page(
     state = get_state()
 
     def render() -> str:
+        stylesheet_url, brand_css_url = state.views.get_or_make(
+            ("assets", brand, request.script_root),
+            lambda: (
+                url_for("kashflow_links.static", filename="kashflow_links/portal.css"),
+                _brand_css_url(brand),
+            ),
+        )
         kfl = {
             "brand": brand,
             "title": title,
             "base_template": state.settings.base_template,
-            "stylesheet_url": url_for(
-                "kashflow_links.static", filename="kashflow_links/portal.css"
-            ),
-            "brand_css_url": _brand_css_url(brand),
+            "stylesheet_url": stylesheet_url,
+            "brand_css_url": brand_css_url,
             "lang": state.settings.locale.split("_")[0],
         }
         return render_template(template, kfl=kfl, brand=brand, **context)
@@ -242,8 +249,8 @@ def _is_get() -> bool:
 
 def _send(signal: t.Any, claims: LinkClaims | None, **extra: t.Any) -> None:
     """Send a signal with the standard payload (never the token; never on HEAD)."""
-    if request.method == "HEAD":
-        return
+    if request.method == "HEAD" or not signal.receivers:
+        return  # nobody listening: don't even build the payload
     scope = claims.scope if claims else None
     signal.send(
         current_app._get_current_object(),  # type: ignore[attr-defined]
@@ -269,12 +276,27 @@ def _refuse_invalid() -> Refused:
     return Refused(not_found_page())
 
 
-def _open(token: str) -> tuple[LinkClaims, Account]:
-    """Verify *token* for a page: claims and the account, or :class:`Refused`."""
+class Visit(t.NamedTuple):
+    """A link that may be opened: its claims, its account, and the customer whose
+    revocation cut-off was already checked (``None`` if not yet)."""
+
+    claims: LinkClaims
+    account: Account
+    checked_customer: str | None
+
+
+def _open(token: str) -> Visit:
+    """Verify *token* for a page, or raise :class:`Refused` with the page to show."""
     state = get_state()
     try:
-        claims = check_link(state, token)
-        return claims, account_for(state, claims)
+        claims = state.codec.verify(token, allow_expired=True)
+        account = account_for(state, claims)
+        scope = claims.scope
+        customer = scope.customer
+        if customer is None and scope.invoice is not None:
+            customer = state.fetcher.known_customer(account, scope.invoice)
+        check_claims(state, claims, customer=customer)
+        return Visit(claims, account, customer)
     except LinkInvalid:
         raise _refuse_invalid() from None
     except LinkRevoked:
@@ -382,10 +404,9 @@ def _learn_customer(state: State, claims: LinkClaims, customer: str) -> None:
         log.warning("could not register the customer of link %s", claims.link_id)
 
 
-def _scoped_invoice(
-    state: State, claims: LinkClaims, account: Account, number: int
-) -> Fetched[Invoice]:
+def _scoped_invoice(state: State, visit: Visit, number: int) -> Fetched[Invoice]:
     """The invoice *number* if the link may show it; the refusal page otherwise."""
+    claims, account = visit.claims, visit.account
     if number > 2**63 - 1:
         raise Refused(not_found_page())
     scope = claims.scope
@@ -397,11 +418,12 @@ def _scoped_invoice(
     if not in_scope(scope, invoice, _today(state)):
         log.debug("link %s asked for invoice %s outside its scope", claims.link_id, number)
         raise Refused(not_found_page())
-    try:
-        check_customer(state, claims, invoice.customer_code)
-    except LinkRevoked:
-        _send(signals.link_rejected, claims, reason="withdrawn")
-        raise Refused(withdrawn_page(claims)) from None
+    if invoice.customer_code != visit.checked_customer:
+        try:
+            check_customer(state, claims, invoice.customer_code)
+        except LinkRevoked:
+            _send(signals.link_rejected, claims, reason="withdrawn")
+            raise Refused(withdrawn_page(claims)) from None
     _learn_customer(state, claims, invoice.customer_code)
     return fetched
 
@@ -414,11 +436,14 @@ def _scoped_invoice(
 def open_link(token: str) -> Response:
     """An invoice link shows the invoice; a customer link shows the list."""
     state = get_state()
-    claims, account = _open(token)
+    visit = _open(token)
+    claims = visit.claims
+    # Every URL on the page shares this one: built once, then extended by concatenation.
+    base = url_for("kashflow_links.open_link", token=token)
     if claims.scope.is_invoice:
-        response = _invoice_page(state, token, claims, account, t.cast(int, claims.scope.invoice))
+        response = _invoice_page(state, visit, base, t.cast(int, claims.scope.invoice))
     else:
-        response = _customer_page(state, token, claims, account)
+        response = _customer_page(state, visit, base)
     _send(signals.link_opened, claims)
     _record_open(state, claims)
     return response
@@ -429,30 +454,27 @@ def open_link(token: str) -> Response:
 def open_invoice(token: str, number: int) -> Response:
     """One invoice inside a customer link's scope (404 outside it)."""
     state = get_state()
-    claims, account = _open(token)
-    response = _invoice_page(state, token, claims, account, number)
-    _record_open(state, claims)
+    visit = _open(token)
+    base = url_for("kashflow_links.open_link", token=token)
+    response = _invoice_page(state, visit, base, number)
+    _record_open(state, visit.claims)
     return response
 
 
-def _invoice_page(
-    state: State, token: str, claims: LinkClaims, account: Account, number: int
-) -> Response:
-    fetched = _scoped_invoice(state, claims, account, number)
+def _invoice_page(state: State, visit: Visit, base: str, number: int) -> Response:
+    """The invoice page; *base* is the link's own URL path."""
+    fetched = _scoped_invoice(state, visit, number)
     invoice = fetched.value
     today = _today(state)
     view = state.views.get_or_make(
         ("invoice", fetched.key, fetched.fetched_at, today),
         lambda: state.formatter.invoice_view(invoice, today),
     )
-    brand = account.brand
-    from_list = not claims.scope.is_invoice
-    pdf_url = (
-        url_for("kashflow_links.invoice_pdf", token=token, number=number)
-        if from_list
-        else url_for("kashflow_links.link_pdf", token=token)
-    )
-    _send(signals.invoice_viewed, claims, customer=invoice.customer_code, invoice=number)
+    brand = visit.account.brand
+    from_list = not visit.claims.scope.is_invoice
+    # The route shapes are fixed: /invoices/<token>[/<number>]/pdf.
+    pdf_url = f"{base}/{number}/pdf" if from_list else f"{base}/pdf"
+    _send(signals.invoice_viewed, visit.claims, customer=invoice.customer_code, invoice=number)
     return _page(
         "kashflow_links/invoice.html",
         200,
@@ -461,7 +483,7 @@ def _invoice_page(
         invoice=view,
         pdf_url=pdf_url if view.has_pdf else None,
         pay_url=_pay_url(brand, invoice) if view.owes else None,
-        back_url=url_for("kashflow_links.open_link", token=token) if from_list else None,
+        back_url=base if from_list else None,
         as_of=state.formatter.moment(fetched.as_of) if fetched.stale else None,
     )
 
@@ -473,8 +495,9 @@ def _pay_url(brand: Brand, invoice: Invoice) -> str | None:
     return brand.pay_url.replace("{number}", str(invoice.number)).replace("{amount}", quote(amount))
 
 
-def _customer_page(state: State, token: str, claims: LinkClaims, account: Account) -> Response:
-    scope = claims.scope
+def _customer_page(state: State, visit: Visit, base: str) -> Response:
+    """A customer's invoices within the link's scope; *base* is the link's own URL path."""
+    scope = visit.claims.scope
     tabs = TABS[scope.status]
     tab = request.args.get("status", scope.status)
     if tab not in dict(tabs):
@@ -483,33 +506,30 @@ def _customer_page(state: State, token: str, claims: LinkClaims, account: Accoun
     if not page_arg.isdigit() or not 1 <= int(page_arg) <= _MAX_PAGE:
         raise Refused(not_found_page())
     page = int(page_arg)
-    fetched = state.fetcher.customer_invoices(account, t.cast(str, scope.customer))
+    fetched = state.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
     today = _today(state)
     listing = state.views.get_or_make(
         ("list", fetched.key, fetched.fetched_at, today, scope.customer, scope.status),
         lambda: _listing(state.formatter, fetched.value, scope, today),
     )
-    rows = [row for row, invoice in listing["rows"] if status_allows(tab, invoice, today)]
+    rows = listing["rows"][tab]
     size = state.settings.page_size
     pages = max(1, -(-len(rows) // size))
     if page > pages:
         raise Refused(not_found_page())
 
     def tab_url(status: str, page_number: int = 1) -> str:
-        args: dict[str, t.Any] = {}
+        args = {}
         if status != scope.status:
             args["status"] = status
         if page_number > 1:
-            args["page"] = page_number
-        return url_for("kashflow_links.open_link", token=token, **args)
+            args["page"] = str(page_number)
+        return f"{base}?{urlencode(args)}" if args else base
 
-    statement_url = (
-        url_for("kashflow_links.link_pdf", token=token) if scope.status == "all" else None
-    )
     return _page(
         "kashflow_links/customer.html",
         200,
-        account.brand,
+        visit.account.brand,
         "Your invoices",
         customer_name=listing["customer_name"] or scope.customer,
         balances=listing["balances"],
@@ -518,7 +538,7 @@ def _customer_page(state: State, token: str, claims: LinkClaims, account: Accoun
                 "label": label,
                 "url": tab_url(key),
                 "current": key == tab,
-                "count": listing["counts"][key],
+                "count": len(listing["rows"][key]),
             }
             for key, label in tabs
         ]
@@ -531,10 +551,8 @@ def _customer_page(state: State, token: str, claims: LinkClaims, account: Accoun
         pages=pages,
         prev_url=tab_url(tab, page - 1) if page > 1 else None,
         next_url=tab_url(tab, page + 1) if page < pages else None,
-        invoice_url=lambda number: url_for(
-            "kashflow_links.open_invoice", token=token, number=number
-        ),
-        statement_url=statement_url,
+        invoice_url=lambda number: f"{base}/{number}",
+        statement_url=f"{base}/pdf" if scope.status == "all" else None,
         as_of=state.formatter.moment(fetched.as_of) if fetched.stale else None,
     )
 
@@ -542,19 +560,19 @@ def _customer_page(state: State, token: str, claims: LinkClaims, account: Accoun
 def _listing(
     formatter: Formatter, invoices: t.Sequence[Invoice], scope: t.Any, today: date
 ) -> dict[str, t.Any]:
-    """The formatted, scope-checked list of a customer link, newest first (cached)."""
+    """The formatted, scope-checked list of a customer link, newest first, per status tab
+    (cached with the data it was made from)."""
     visible = [i for i in invoices if in_scope(scope, i, today)]
-    rows: list[tuple[RowView, Invoice]] = sorted(
+    ordered: list[tuple[RowView, Invoice]] = sorted(
         ((formatter.row_view(i, today), i) for i in visible),
         key=lambda pair: pair[0].sort_key,
         reverse=True,
     )
-    counts = {
-        key: sum(1 for i in visible if status_allows(key, i, today)) for key, _ in TABS["all"]
-    }
     return {
-        "rows": rows,
-        "counts": counts,
+        "rows": {
+            key: [row for row, invoice in ordered if status_allows(key, invoice, today)]
+            for key, _ in TABS["all"]
+        },
         "balances": formatter.balances(visible),
         "customer_name": next((i.customer_name for i in visible if i.customer_name), ""),
     }
@@ -575,10 +593,11 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 def link_pdf(token: str) -> Response:
     """The invoice PDF of an invoice link; a statement PDF for an all-invoices link."""
     state = get_state()
-    claims, account = _open(token)
+    visit = _open(token)
+    claims, account = visit.claims, visit.account
     scope = claims.scope
     if scope.is_invoice:
-        return _invoice_pdf(state, claims, account, t.cast(int, scope.invoice))
+        return _invoice_pdf(state, visit, t.cast(int, scope.invoice))
     if scope.status != "all":
         # A KashFlow statement cannot be filtered to the link's status: it would show more
         # than the link may. Only an all-invoices link gets one.
@@ -597,24 +616,22 @@ def link_pdf(token: str) -> Response:
 @portal_route
 def invoice_pdf(token: str, number: int) -> Response:
     """The PDF of one invoice inside a customer link's scope."""
-    state = get_state()
-    claims, account = _open(token)
-    return _invoice_pdf(state, claims, account, number)
+    return _invoice_pdf(get_state(), _open(token), number)
 
 
-def _invoice_pdf(state: State, claims: LinkClaims, account: Account, number: int) -> Response:
-    invoice = _scoped_invoice(state, claims, account, number).value
+def _invoice_pdf(state: State, visit: Visit, number: int) -> Response:
+    invoice = _scoped_invoice(state, visit, number).value
     if not invoice.permalink:
         raise Refused(not_found_page())
-    data = state.fetcher.document(account, invoice.permalink).value
+    data = state.fetcher.document(visit.account, invoice.permalink).value
     _send(
         signals.pdf_downloaded,
-        claims,
+        visit.claims,
         customer=invoice.customer_code,
         invoice=number,
         document="invoice",
     )
-    _record_open(state, claims)
+    _record_open(state, visit.claims)
     return _pdf_response(data, f"invoice-{number}.pdf")
 
 

@@ -366,3 +366,30 @@ def test_a_link_for_an_account_the_site_no_longer_has_is_404(
         tmp_path, "later", **portal_config(sandbox, accounts={"other": sandbox.account_config()})
     )
     assert later.test_client().get(path(link)).status_code == 404
+
+
+def test_a_warm_page_checks_the_store_once(portal: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = get_state().store
+    calls: list[str | None] = []
+    real = store.revoked_reason
+
+    def counted(link_id: str, account: str, customer: str | None, minted_at: float) -> str | None:
+        calls.append(customer)
+        return real(link_id, account, customer, minted_at)
+
+    monkeypatch.setattr(store, "revoked_reason", counted)
+    client = portal.test_client()
+    invoice, customer = mint(portal), mint(portal, "customer")
+    for link, suffix in ((invoice, ""), (customer, ""), (customer, "/1043")):
+        client.get(path(link) + suffix)  # warm
+        calls.clear()
+        assert client.get(path(link) + suffix).status_code == 200
+        assert calls == ["ACME01"]  # one round trip, customer cut-off included
+
+
+def test_revoke_customer_catches_a_warm_invoice_link(portal: Flask) -> None:
+    link = mint(portal)
+    client = portal.test_client()
+    assert client.get(path(link)).status_code == 200  # warm: its customer is now known
+    KashFlowLinks().revoke_customer("ACME01")
+    assert client.get(path(link)).status_code == 410
