@@ -39,6 +39,9 @@ docs: install
 
 bench: install system-deps
 	$(BIN)/python bench/bench_tokens.py
+	$(BIN)/python bench/bench_throughput.py
+	$(BIN)/python bench/bench_upstream.py
+	$(BIN)/python bench/profile_warm.py
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -568,16 +568,16 @@ class RedisStore(RevocationStore):
             pipe.hexists(self._k("revoked"), link_id)
             if customer:
                 pipe.hget(self._k("cutoffs"), self._customer_field(account, customer))
-                pipe.hget(self._k("link", link_id), "minted_at")
 
         # Reads only: one round trip, no MULTI/EXEC needed.
         results = self._pipeline(build, transaction=False)
         if results[0]:
             return "link"
-        if customer:
-            cutoff = float(results[1]) if results[1] else None
-            registered = float(results[2]) if results[2] else None
-            if _is_revoked_by_cutoff(cutoff, minted_at, registered):
+        if customer and results[1]:
+            # A cut-off exists (rare): now the link's precise registered mint time matters.
+            minted = self._call(lambda c: c.hget(self._k("link", link_id), "minted_at"))
+            registered = float(minted) if minted else None
+            if _is_revoked_by_cutoff(float(results[1]), minted_at, registered):
                 return "customer"
         return None
 

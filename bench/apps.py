@@ -1,0 +1,306 @@
+"""Application factories for the benchmarks, configured through environment variables.
+
+Served by gunicorn from the repository root::
+
+    gunicorn -w 2 -k sync --bind 127.0.0.1:PORT 'bench.apps:portal_app()'
+    gunicorn -w 2 -k sync --bind 127.0.0.1:PORT 'bench.apps:baseline_app()'
+
+Environment (the benchmark scripts set all of it):
+
+``KFL_BENCH_API_URL``
+    The KashFlow API base URL (the sandbox's ``url``). Required.
+``KFL_BENCH_ACCOUNT``
+    JSON ``{"username", "password", "memorable_word"}``; default: the sandbox's defaults.
+``KFL_BENCH_FERNET_KEY``, ``KFL_BENCH_SECRET_KEY``
+    The keys links are minted with (the minting process and the servers must agree).
+``KFL_BENCH_REVOCATION_URL``
+    ``sqlite:////abs/path`` or ``redis://...``; default: SQLite in the instance folder.
+``KFL_BENCH_CACHE``
+    JSON flask-caching config, e.g. ``{"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": ...}``;
+    default: the portal's default (SimpleCache).
+``KFL_BENCH_INSTANCE``
+    The instance folder; default: a new temporary folder.
+``KFL_BENCH_LINKS``
+    Baseline only: JSON list of ``{"token", "kind": "invoice"|"customer", "invoice",
+    "customer", "status"}``, the links whose pages the baseline serves from memory.
+
+The baseline is a bare Flask app that renders the portal's own templates with the same
+context the portal's views pass (see ``views._invoice_page`` and ``views._customer_page``),
+built once at start-up from the same KashFlow data with the package's own :class:`Formatter`,
+and sends the same headers. It does no token check, no revocation check, no cache lookup and
+no formatting per request: what is left is Flask, Jinja and the page itself. The benchmark
+checks that both serve byte-identical pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import typing as t
+from pathlib import Path
+from urllib.parse import quote
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask import Response
+from flask import abort
+from flask import render_template
+
+from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.accounts import Brand
+from flask_kashflow_links.kashflow.client import KashFlowClient
+from flask_kashflow_links.kashflow.models import Invoice
+from flask_kashflow_links.kashflow.session import Login
+from flask_kashflow_links.kashflow.session import SessionTokens
+from flask_kashflow_links.presenters import Formatter
+from flask_kashflow_links.tokens import Credentials
+from flask_kashflow_links.tokens import Scope
+from flask_kashflow_links.views import TABS
+from flask_kashflow_links.views import _listing
+
+PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "flask_kashflow_links" / "templates"
+
+#: The sandbox's default login (``KashFlowSandbox()``'s defaults).
+SANDBOX_ACCOUNT = {
+    "username": "sandbox@example.test",
+    "password": "correct horse battery",
+    "memorable_word": "pineapple",
+}
+
+#: A realistic brand: every contact field set, so the contact block renders in full.
+BRAND = {
+    "name": "Harbour Lane Joinery",
+    "accent_colour": "#1f5fa8",
+    "email": "accounts@harbourlane.example",
+    "phone": "+44 20 7946 0321",
+    "website": "https://harbourlane.example",
+    "address": "Unit 4, Harbour Lane\nBristol\nBS1 4QA",
+    "payment_instructions": "Bank transfer to Harbour Lane Joinery Ltd\n"
+    "Sort code 12-34-56, account 12345678\nPlease quote the invoice number.",
+    "pay_url": "https://pay.harbourlane.example/invoice/{number}?amount={amount}",
+}
+LOCALE = "en_GB"
+TIMEZONE = "Europe/London"
+
+
+def _env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise RuntimeError(f"{name} is not set (the benchmark scripts set it)")
+    return value
+
+
+def portal_config() -> dict[str, t.Any]:
+    """The portal's Flask config from the ``KFL_BENCH_*`` environment variables."""
+    config: dict[str, t.Any] = {
+        "SECRET_KEY": _env("KFL_BENCH_SECRET_KEY"),
+        "KASHFLOW_LINKS_FERNET_KEYS": [_env("KFL_BENCH_FERNET_KEY")],
+        "KASHFLOW_LINKS_API_BASE_URL": _env("KFL_BENCH_API_URL"),
+        "KASHFLOW_LINKS_ACCOUNTS": {
+            "acme": json.loads(_env("KFL_BENCH_ACCOUNT", json.dumps(SANDBOX_ACCOUNT)))
+        },
+        "KASHFLOW_LINKS_BRAND": dict(BRAND),
+        "KASHFLOW_LINKS_LOCALE": LOCALE,
+        "KASHFLOW_LINKS_TIMEZONE": TIMEZONE,
+    }
+    revocation = os.environ.get("KFL_BENCH_REVOCATION_URL")
+    if revocation:
+        config["KASHFLOW_LINKS_REVOCATION_URL"] = revocation
+    cache = os.environ.get("KFL_BENCH_CACHE")
+    if cache:
+        config["KASHFLOW_LINKS_CACHE"] = json.loads(cache)
+    return config
+
+
+def _instance_path() -> str:
+    return os.environ.get("KFL_BENCH_INSTANCE") or tempfile.mkdtemp(prefix="kfl-bench-")
+
+
+def make_portal(config: t.Mapping[str, t.Any], instance_path: str | None = None) -> Flask:
+    """A host app with the portal mounted at the root, as the package documents."""
+    app = Flask("kfl_bench_portal", instance_path=instance_path or _instance_path())
+    app.config.update(config)
+    KashFlowLinks(app)
+    return app
+
+
+def portal_app() -> Flask:
+    """gunicorn factory: the real portal, reading from the sandbox."""
+    return make_portal(portal_config())
+
+
+# -- the baseline ------------------------------------------------------------------------------
+
+
+class _Page(t.NamedTuple):
+    template: str
+    title: str
+    context: dict[str, t.Any]
+
+
+def _brand_css_url(brand: Brand) -> str:
+    # As views._brand_css_url, computed once.
+    accent = brand.accent_colour.lstrip("#").lower()
+    if len(accent) == 3:
+        accent = "".join(c * 2 for c in accent)
+    ink = brand.accent_text_colour.lstrip("#").lower()
+    return f"/kashflow-links/brand/{accent}-{ink}.css"
+
+
+def _csp(brand: Brand) -> str:
+    # As views._csp with no custom policy, computed once.
+    images = "'self' data:"
+    if brand.logo_url and "://" in brand.logo_url:
+        parts = urlsplit(brand.logo_url)
+        images += f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'none'; "
+        f"img-src {images}; "
+        "style-src 'self'; font-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def _invoice_page(
+    formatter: Formatter, brand: Brand, token: str, invoice: Invoice, today: t.Any
+) -> _Page:
+    """What views._invoice_page passes for an invoice link (no back link, fresh data)."""
+    view = formatter.invoice_view(invoice, today)
+    pay_url = None
+    if view.owes and brand.pay_url:
+        amount = str(invoice.due_amount) if invoice.due_amount is not None else ""
+        pay_url = brand.pay_url.replace("{number}", str(invoice.number)).replace(
+            "{amount}", quote(amount)
+        )
+    return _Page(
+        "kashflow_links/invoice.html",
+        f"Invoice {invoice.number}",
+        {
+            "invoice": view,
+            "pdf_url": f"/invoices/{token}/pdf" if view.has_pdf else None,
+            "pay_url": pay_url,
+            "back_url": None,
+            "as_of": None,
+        },
+    )
+
+
+def _customer_page(
+    formatter: Formatter,
+    token: str,
+    scope: Scope,
+    invoices: tuple[Invoice, ...],
+    today: t.Any,
+    page_size: int,
+) -> _Page:
+    """What views._customer_page passes for the link's own tab, page 1 (fresh data)."""
+    listing = _listing(formatter, invoices, scope, today)
+    tabs = TABS[scope.status]
+    tab = scope.status
+    rows = listing["rows"][tab]
+    pages = max(1, -(-len(rows) // page_size))
+    page = 1
+
+    def tab_url(status: str, page_number: int = 1) -> str:
+        args = []
+        if status != scope.status:
+            args.append(f"status={status}")
+        if page_number > 1:
+            args.append(f"page={page_number}")
+        return f"/invoices/{token}" + ("?" + "&".join(args) if args else "")
+
+    invoice_urls = {row.number: f"/invoices/{token}/{row.number}" for row in rows}
+    return _Page(
+        "kashflow_links/customer.html",
+        "Your invoices",
+        {
+            "customer_name": listing["customer_name"] or scope.customer,
+            "balances": listing["balances"],
+            "tabs": [
+                {
+                    "label": label,
+                    "url": tab_url(key),
+                    "current": key == tab,
+                    "count": len(listing["rows"][key]),
+                }
+                for key, label in tabs
+            ]
+            if len(tabs) > 1
+            else [],
+            "tab": tab,
+            "rows": rows[(page - 1) * page_size : page * page_size],
+            "total": len(rows),
+            "page": page,
+            "pages": pages,
+            "prev_url": None,
+            "next_url": tab_url(tab, page + 1) if page < pages else None,
+            "invoice_url": invoice_urls.__getitem__,
+            "statement_url": f"/invoices/{token}/pdf" if scope.status == "all" else None,
+            "as_of": None,
+        },
+    )
+
+
+def baseline_app() -> Flask:
+    """gunicorn factory: a bare Flask route rendering the same pages from memory."""
+    app = Flask("kfl_bench_baseline", template_folder=str(PACKAGE_TEMPLATES))
+    # The same host-app setting as the portal's: with a SECRET_KEY, Flask opens its cookie
+    # session on every request, in both apps.
+    app.config["SECRET_KEY"] = _env("KFL_BENCH_SECRET_KEY")
+    brand = Brand().merged(BRAND)
+    formatter = Formatter(LOCALE, ZoneInfo(TIMEZONE))
+    today = formatter.today()
+    client = KashFlowClient(
+        _env("KFL_BENCH_API_URL"), tokens=SessionTokens(None, bytes, bytes), retries=0
+    )
+    account = json.loads(_env("KFL_BENCH_ACCOUNT", json.dumps(SANDBOX_ACCOUNT)))
+    login = Login(namespace="baseline", credentials=Credentials(**account))
+    page_size = 20  # the portal's default KASHFLOW_LINKS_PAGE_SIZE
+    pages: dict[str, _Page] = {}
+    for link in json.loads(_env("KFL_BENCH_LINKS")):
+        token = link["token"]
+        if link["kind"] == "invoice":
+            fetched = client.get_invoice(login, int(link["invoice"]))
+            # Parsed from the raw dict exactly as the fetch layer does.
+            invoice = Invoice.from_api(dict(fetched.raw), detailed=True)
+            assert invoice is not None
+            pages[token] = _invoice_page(formatter, brand, token, invoice, today)
+        else:
+            scope = Scope.for_customer("acme", link["customer"], link.get("status", "all"))
+            listed = client.list_invoices(login, customer=scope.customer)
+            invoices = tuple(
+                i for i in (Invoice.from_api(dict(x.raw)) for x in listed) if i is not None
+            )
+            pages[token] = _customer_page(formatter, token, scope, invoices, today, page_size)
+
+    kfl_static = {
+        "brand": brand,
+        "base_template": "kashflow_links/base.html",
+        "stylesheet_url": "/kashflow-links-static/kashflow_links/portal.css",
+        "brand_css_url": _brand_css_url(brand),
+        "lang": LOCALE.split("_")[0],
+    }
+    csp = _csp(brand)
+    app.extensions["kfl_bench_pages"] = pages  # for profile_warm's render-only timing
+
+    @app.get("/invoices/<token>")
+    def page(token: str) -> Response:
+        found = pages.get(token)
+        if found is None:
+            abort(404)
+        kfl = {**kfl_static, "title": found.title}
+        html = render_template(found.template, kfl=kfl, brand=brand, **found.context)
+        response = Response(html, status=200, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return app
+
+
+__all__ = ["BRAND", "baseline_app", "make_portal", "portal_app", "portal_config"]
