@@ -147,7 +147,9 @@ def site(
     with live_server(app) as main, live_server(down_app) as down:
         urls: dict[str, str] = {}
         with app.test_request_context(base_url=main.url):
-            expiring = links.mint_invoice(1043, expires_in=1)
+            # A fresh link keeps this lifetime: long enough for the browser to open it in time
+            # on a busy machine, short enough to wait for once.
+            expiring = links.mint_invoice(1043, expires_in=5)
             urls["expired"] = expiring.url
             urls["invoice"] = links.mint_invoice(1043).url
             acme = links.mint_customer("ACME01").url
