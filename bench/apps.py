@@ -40,7 +40,6 @@ import tempfile
 import typing as t
 from pathlib import Path
 from urllib.parse import quote
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -59,6 +58,8 @@ from flask_kashflow_links.tokens import Credentials
 from flask_kashflow_links.tokens import Scope
 from flask_kashflow_links.views import TABS
 from flask_kashflow_links.views import _listing
+from flask_kashflow_links.views import brand_colours
+from flask_kashflow_links.views import content_security_policy
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "flask_kashflow_links" / "templates"
 
@@ -141,26 +142,8 @@ class _Page(t.NamedTuple):
 
 
 def _brand_css_url(brand: Brand) -> str:
-    # As views._brand_css_url, computed once.
-    accent = brand.accent_colour.lstrip("#").lower()
-    if len(accent) == 3:
-        accent = "".join(c * 2 for c in accent)
-    ink = brand.accent_text_colour.lstrip("#").lower()
-    return f"/kashflow-links/brand/{accent}-{ink}.css"
-
-
-def _csp(brand: Brand) -> str:
-    # As views._csp with no custom policy, computed once.
-    images = "'self' data:"
-    if brand.logo_url and "://" in brand.logo_url:
-        parts = urlsplit(brand.logo_url)
-        images += f" {parts.scheme}://{parts.netloc}"
-    return (
-        "default-src 'none'; "
-        f"img-src {images}; "
-        "style-src 'self'; font-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
+    # As views._brand_css_url, computed once (no request needed for the path).
+    return f"/kashflow-links/brand/{brand_colours(brand)}.css"
 
 
 def _invoice_page(
@@ -282,7 +265,7 @@ def baseline_app() -> Flask:
         "brand_css_url": _brand_css_url(brand),
         "lang": LOCALE.split("_")[0],
     }
-    csp = _csp(brand)
+    csp = content_security_policy(brand)
     app.extensions["kfl_bench_pages"] = pages  # for profile_warm's render-only timing
 
     @app.get("/invoices/<token>")

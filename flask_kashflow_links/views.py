@@ -102,12 +102,17 @@ class Refused(Exception):
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def _brand_css_url(brand: Brand) -> str:
+def brand_colours(brand: Brand) -> str:
+    """The brand stylesheet's name: accent and text-on-accent colours, e.g. ``1f5fa8-ffffff``."""
     accent = brand.accent_colour.lstrip("#").lower()
     if len(accent) == 3:
         accent = "".join(c * 2 for c in accent)
     ink = brand.accent_text_colour.lstrip("#").lower()
-    return url_for("kashflow_links.brand_css", colours=f"{accent}-{ink}")
+    return f"{accent}-{ink}"
+
+
+def _brand_css_url(brand: Brand) -> str:
+    return url_for("kashflow_links.brand_css", colours=brand_colours(brand))
 
 
 def _page(
@@ -157,7 +162,11 @@ def _page(
 
 
 def _csp(brand: Brand) -> str:
-    custom = get_state().settings.content_security_policy
+    return content_security_policy(brand, get_state().settings.content_security_policy)
+
+
+def content_security_policy(brand: Brand, custom: str | None = None) -> str:
+    """The Content-Security-Policy of portal pages: *custom* if set, else the strict one."""
     if custom is not None:
         return custom
     images = "'self' data:"
