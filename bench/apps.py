@@ -39,7 +39,6 @@ import os
 import tempfile
 import typing as t
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -56,10 +55,11 @@ from flask_kashflow_links.kashflow.session import SessionTokens
 from flask_kashflow_links.presenters import Formatter
 from flask_kashflow_links.tokens import Credentials
 from flask_kashflow_links.tokens import Scope
-from flask_kashflow_links.views import TABS
 from flask_kashflow_links.views import _listing
 from flask_kashflow_links.views import brand_colours
 from flask_kashflow_links.views import content_security_policy
+from flask_kashflow_links.views import customer_context
+from flask_kashflow_links.views import pay_url
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "flask_kashflow_links" / "templates"
 
@@ -151,19 +151,13 @@ def _invoice_page(
 ) -> _Page:
     """What views._invoice_page passes for an invoice link (no back link, fresh data)."""
     view = formatter.invoice_view(invoice, today)
-    pay_url = None
-    if view.owes and brand.pay_url:
-        amount = str(invoice.due_amount) if invoice.due_amount is not None else ""
-        pay_url = brand.pay_url.replace("{number}", str(invoice.number)).replace(
-            "{amount}", quote(amount)
-        )
     return _Page(
         "kashflow_links/invoice.html",
         f"Invoice {invoice.number}",
         {
             "invoice": view,
             "pdf_url": f"/invoices/{token}/pdf" if view.has_pdf else None,
-            "pay_url": pay_url,
+            "pay_url": pay_url(brand, invoice) if view.owes else None,
             "back_url": None,
             "as_of": None,
         },
@@ -180,50 +174,11 @@ def _customer_page(
 ) -> _Page:
     """What views._customer_page passes for the link's own tab, page 1 (fresh data)."""
     listing = _listing(formatter, invoices, scope, today)
-    tabs = TABS[scope.status]
-    tab = scope.status
-    rows = listing["rows"][tab]
-    pages = max(1, -(-len(rows) // page_size))
-    page = 1
-
-    def tab_url(status: str, page_number: int = 1) -> str:
-        args = []
-        if status != scope.status:
-            args.append(f"status={status}")
-        if page_number > 1:
-            args.append(f"page={page_number}")
-        return f"/invoices/{token}" + ("?" + "&".join(args) if args else "")
-
-    invoice_urls = {row.number: f"/invoices/{token}/{row.number}" for row in rows}
-    return _Page(
-        "kashflow_links/customer.html",
-        "Your invoices",
-        {
-            "customer_name": listing["customer_name"] or scope.customer,
-            "balances": listing["balances"],
-            "tabs": [
-                {
-                    "label": label,
-                    "url": tab_url(key),
-                    "current": key == tab,
-                    "count": len(listing["rows"][key]),
-                }
-                for key, label in tabs
-            ]
-            if len(tabs) > 1
-            else [],
-            "tab": tab,
-            "rows": rows[(page - 1) * page_size : page * page_size],
-            "total": len(rows),
-            "page": page,
-            "pages": pages,
-            "prev_url": None,
-            "next_url": tab_url(tab, page + 1) if page < pages else None,
-            "invoice_url": invoice_urls.__getitem__,
-            "statement_url": f"/invoices/{token}/pdf" if scope.status == "all" else None,
-            "as_of": None,
-        },
+    context = customer_context(
+        listing, scope, f"/invoices/{token}", tab=scope.status, page=1, page_size=page_size
     )
+    assert context is not None
+    return _Page("kashflow_links/customer.html", "Your invoices", {**context, "as_of": None})
 
 
 def baseline_app() -> Flask:

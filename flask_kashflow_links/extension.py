@@ -47,6 +47,16 @@ log = logging.getLogger(__name__)
 EXTENSION_KEY = "kashflow_links"
 
 
+class LinkActivity:
+    """Which links this process recently recorded as opened, so the register is written at
+    most once per interval per link rather than on every page view."""
+
+    def __init__(self) -> None:
+        self.opened: dict[str, float] = {}
+        self.learnt: set[str] = set()
+        self.lock = threading.Lock()
+
+
 @dataclass
 class State:
     """Everything one application needs, kept in ``app.extensions["kashflow_links"]``."""
@@ -66,17 +76,7 @@ class State:
     #: Formatted view models, per process.
     views: ViewCache = field(default_factory=ViewCache)
     #: Debounced register writes ("last opened", learnt customers), per process.
-    activity: LinkActivity = field(default_factory=lambda: LinkActivity())
-
-
-class LinkActivity:
-    """Which links this process recently recorded as opened, so the register is written at
-    most once per interval per link rather than on every page view."""
-
-    def __init__(self) -> None:
-        self.opened: dict[str, float] = {}
-        self.learnt: set[str] = set()
-        self.lock = threading.Lock()
+    activity: LinkActivity = field(default_factory=LinkActivity)
 
 
 def get_state(app: Flask | None = None) -> State:

@@ -229,16 +229,6 @@ class Fetcher:
             found = self._lru.get(key)
         return found[1].customer_code if found is not None else None
 
-    def peek_invoice(self, account: Account, number: int) -> Invoice | None:
-        """The invoice if it is cached (fresh or stale), without calling KashFlow."""
-        try:
-            login = self.login_for(account)
-        except KashFlowAuthError:
-            return None
-        key = f"{login.namespace}:inv:{number}"
-        entry = self._read_shared(key)
-        return _parse_invoice(entry.raw) if entry is not None else None
-
     # -- the machinery -------------------------------------------------------------------------
 
     def _read_shared(self, key: str) -> _Entry | None:

@@ -69,6 +69,7 @@ from .mail import send
 from .presenters import Formatter
 from .presenters import RowView
 from .tokens import LinkClaims
+from .tokens import Scope
 
 log = logging.getLogger(__name__)
 
@@ -491,13 +492,14 @@ def _invoice_page(state: State, visit: Visit, base: str, number: int) -> Respons
         f"Invoice {number}",
         invoice=view,
         pdf_url=pdf_url if view.has_pdf else None,
-        pay_url=_pay_url(brand, invoice) if view.owes else None,
+        pay_url=pay_url(brand, invoice) if view.owes else None,
         back_url=base if from_list else None,
         as_of=state.formatter.moment(fetched.as_of) if fetched.stale else None,
     )
 
 
-def _pay_url(brand: Brand, invoice: Invoice) -> str | None:
+def pay_url(brand: Brand, invoice: Invoice) -> str | None:
+    """The brand's online-payment URL for *invoice*, or ``None`` if it has none."""
     if not brand.pay_url:
         return None
     amount = str(invoice.due_amount) if invoice.due_amount is not None else ""
@@ -507,25 +509,43 @@ def _pay_url(brand: Brand, invoice: Invoice) -> str | None:
 def _customer_page(state: State, visit: Visit, base: str) -> Response:
     """A customer's invoices within the link's scope; *base* is the link's own URL path."""
     scope = visit.claims.scope
-    tabs = TABS[scope.status]
     tab = request.args.get("status", scope.status)
-    if tab not in dict(tabs):
+    if tab not in dict(TABS[scope.status]):
         raise Refused(not_found_page())
     page_arg = request.args.get("page", "1")
     if not page_arg.isdigit() or not 1 <= int(page_arg) <= _MAX_PAGE:
         raise Refused(not_found_page())
-    page = int(page_arg)
     fetched = state.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
     today = _today(state)
     listing = state.views.get_or_make(
         ("list", fetched.key, fetched.fetched_at, today, scope.customer, scope.status),
         lambda: _listing(state.formatter, fetched.value, scope, today),
     )
-    rows = listing["rows"][tab]
-    size = state.settings.page_size
-    pages = max(1, -(-len(rows) // size))
-    if page > pages:
+    context = customer_context(
+        listing, scope, base, tab=tab, page=int(page_arg), page_size=state.settings.page_size
+    )
+    if context is None:
         raise Refused(not_found_page())
+    return _page(
+        "kashflow_links/customer.html",
+        200,
+        visit.account.brand,
+        "Your invoices",
+        as_of=state.formatter.moment(fetched.as_of) if fetched.stale else None,
+        **context,
+    )
+
+
+def customer_context(
+    listing: dict[str, t.Any], scope: Scope, base: str, *, tab: str, page: int, page_size: int
+) -> dict[str, t.Any] | None:
+    """What ``customer.html`` is given for one tab and page of a cached listing (``as_of``
+    aside), or ``None`` for a page past the end. *base* is the link's own URL path."""
+    tabs = TABS[scope.status]
+    rows = listing["rows"][tab]
+    pages = max(1, -(-len(rows) // page_size))
+    if page > pages:
+        return None
 
     def tab_url(status: str, page_number: int = 1) -> str:
         args = {}
@@ -535,14 +555,10 @@ def _customer_page(state: State, visit: Visit, base: str) -> Response:
             args["page"] = str(page_number)
         return f"{base}?{urlencode(args)}" if args else base
 
-    return _page(
-        "kashflow_links/customer.html",
-        200,
-        visit.account.brand,
-        "Your invoices",
-        customer_name=listing["customer_name"] or scope.customer,
-        balances=listing["balances"],
-        tabs=[
+    return {
+        "customer_name": listing["customer_name"] or scope.customer,
+        "balances": listing["balances"],
+        "tabs": [
             {
                 "label": label,
                 "url": tab_url(key),
@@ -553,17 +569,16 @@ def _customer_page(state: State, visit: Visit, base: str) -> Response:
         ]
         if len(tabs) > 1
         else [],
-        tab=tab,
-        rows=rows[(page - 1) * size : page * size],
-        total=len(rows),
-        page=page,
-        pages=pages,
-        prev_url=tab_url(tab, page - 1) if page > 1 else None,
-        next_url=tab_url(tab, page + 1) if page < pages else None,
-        invoice_url=lambda number: f"{base}/{number}",
-        statement_url=f"{base}/pdf" if scope.status == "all" else None,
-        as_of=state.formatter.moment(fetched.as_of) if fetched.stale else None,
-    )
+        "tab": tab,
+        "rows": rows[(page - 1) * page_size : page * page_size],
+        "total": len(rows),
+        "page": page,
+        "pages": pages,
+        "prev_url": tab_url(tab, page - 1) if page > 1 else None,
+        "next_url": tab_url(tab, page + 1) if page < pages else None,
+        "invoice_url": lambda number: f"{base}/{number}",
+        "statement_url": f"{base}/pdf" if scope.status == "all" else None,
+    }
 
 
 def _listing(
