@@ -177,6 +177,7 @@ class Gunicorn:
         ]
         self.env = dict(os.environ, KFL_APP_CONFIG=json.dumps(config), PYTHONPATH=root)
         self.cwd = root
+        self.worker_count = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -196,8 +197,11 @@ class Gunicorn:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     pass
-                if len(child_pids(self.proc.pid)) >= 1:
+                # The master accepts connections before it has forked every worker; tests
+                # that measure each worker (memory, warm caches) need all of them.
+                if len(child_pids(self.proc.pid)) >= self.worker_count:
                     return self
+                time.sleep(0.1)
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("gunicorn did not start")
