@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
 
 from flask import Flask
@@ -18,42 +17,37 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import get_state
 
+from .services import run_in_threads
+
+
+def fetch_together(app: Flask, number: int, threads: int, start_at: float) -> list[BaseException]:
+    """*threads* threads of *app* fetch invoice *number* at the POSIX time *start_at*."""
+
+    def work(_: int) -> None:
+        with app.app_context():
+            state = get_state()
+            account = state.accounts.get(None)
+            time.sleep(max(0.0, start_at - time.time()))
+            state.fetcher.invoice(account, number)
+
+    return run_in_threads(work, threads)
+
 
 def main() -> None:
     app = Flask("stampede", instance_path=tempfile.mkdtemp(prefix="kfl-stampede-"))
     app.config.update(json.loads(os.environ["KFL_PEER_CONFIG"]))
     KashFlowLinks(app)
-    start_at = float(os.environ["KFL_START_AT"])
     threads = int(os.environ["KFL_THREADS"])
-    number = int(os.environ["KFL_INVOICE"])
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def work() -> None:
-        with app.app_context():
-            state = get_state()
-            account = state.accounts.get(None)
-            time.sleep(max(0.0, start_at - time.time()))
-            try:
-                state.fetcher.invoice(account, number)
-                outcome = "ok"
-            except Exception as e:  # reported to the parent, which asserts on it
-                outcome = f"{type(e).__name__}: {e}"
-            with lock:
-                results.append(outcome)
-
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    errors = fetch_together(
+        app, int(os.environ["KFL_INVOICE"]), threads, float(os.environ["KFL_START_AT"])
+    )
     with app.app_context():
         state = get_state()
         print(
             json.dumps(
                 {
-                    "ok": results.count("ok"),
-                    "errors": [r for r in results if r != "ok"],
+                    "ok": threads - len(errors),
+                    "errors": [f"{type(e).__name__}: {e}" for e in errors],
                     "upstream": state.fetcher.stats.upstream,
                     "logins": state.client.stats.logins,
                 }

@@ -33,6 +33,8 @@ from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
 from .conftest import make_app
 from .conftest import portal_config
+from .services import run_in_threads
+from .stampede import fetch_together
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -186,22 +188,14 @@ def test_32_concurrent_cold_requests_make_one_upstream_call(
     sandbox.set_latency(0.3, "invoices.get")
     acct = account(state)
     barrier = threading.Barrier(32)
-    errors: list[BaseException] = []
+    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def work(flask_app: Flask) -> None:
+    def work(_: int) -> None:
         with flask_app.app_context():
             barrier.wait()
-            try:
-                get_state().fetcher.invoice(acct, 1043)
-            except BaseException as e:  # collected and asserted below
-                errors.append(e)
+            get_state().fetcher.invoice(acct, 1043)
 
-    flask_app = current_app._get_current_object()  # type: ignore[attr-defined]
-    threads = [threading.Thread(target=work, args=(flask_app,)) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(work, 32)
     assert not errors
     assert sandbox.calls["invoices.get"] == 1
     assert sandbox.logins == 1
@@ -237,23 +231,7 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
         env=env,
     )
     app = make_app(tmp_path, **settings)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        with app.app_context():
-            s = get_state()
-            acct = s.accounts.get(None)
-            time.sleep(max(0.0, start_at - time.time()))
-            try:
-                s.fetcher.invoice(acct, 1066)
-            except BaseException as e:  # collected and asserted below
-                errors.append(e)
-
-    threads = [threading.Thread(target=work) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = fetch_together(app, 1066, 16, start_at)
     out, _ = peer.communicate(timeout=60)
     other = json.loads(out.strip().splitlines()[-1])
     assert not errors and other["errors"] == [] and other["ok"] == 16

@@ -23,6 +23,7 @@ from .conftest import make_app
 from .conftest import portal_config
 from .services import Gunicorn
 from .services import redis_server
+from .services import run_in_threads
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -110,11 +111,7 @@ def load(
                 results.append((elapsed, status))
             i += 1
 
-    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
+    assert not run_in_threads(worker, threads)
     return results
 
 

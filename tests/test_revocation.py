@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import typing as t
 from datetime import timedelta
@@ -29,6 +28,7 @@ from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
 from .conftest import make_app
 from .conftest import portal_config
+from .services import run_in_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 CODEC = TokenCodec([FERNET_KEY], [SECRET_KEY])
@@ -122,24 +122,14 @@ def test_touch_of_unknown_link_creates_nothing(store: RevocationStore) -> None:
 
 def test_sqlite_store_is_safe_with_many_threads(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "links.sqlite3"))
-    errors: list[BaseException] = []
-    claims_list = []
 
-    def work() -> None:
-        try:
-            for _ in range(25):
-                claims = mint(Scope.for_customer("acme", "T1"), store)
-                claims_list.append(claims)
-                store.touch(claims.link_id, time.time())
-                assert reason(store, claims) is None
-        except BaseException as e:  # collected and asserted below
-            errors.append(e)
+    def work(_: int) -> None:
+        for _mint in range(25):
+            claims = mint(Scope.for_customer("acme", "T1"), store)
+            store.touch(claims.link_id, time.time())
+            assert reason(store, claims) is None
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = run_in_threads(work, 8)
     assert not errors
     assert len(store.records(customer="T1")) == 200
     assert store.revoke_customer("acme", "T1") == 200
