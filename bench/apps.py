@@ -48,18 +48,18 @@ from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.accounts import Brand
-from flask_kashflow_links.kashflow.client import KashFlowClient
+from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.kashflow.models import Invoice
+from flask_kashflow_links.kashflow.rest import KashFlowClient
 from flask_kashflow_links.kashflow.session import Login
 from flask_kashflow_links.kashflow.session import SessionTokens
-from flask_kashflow_links.presenters import Formatter
-from flask_kashflow_links.tokens import Credentials
-from flask_kashflow_links.tokens import Scope
-from flask_kashflow_links.views import _listing
-from flask_kashflow_links.views import brand_colours
-from flask_kashflow_links.views import content_security_policy
-from flask_kashflow_links.views import customer_context
-from flask_kashflow_links.views import pay_url
+from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.portal.presenters import Formatter
+from flask_kashflow_links.portal.routes import _listing
+from flask_kashflow_links.portal.routes import brand_colours
+from flask_kashflow_links.portal.routes import content_security_policy
+from flask_kashflow_links.portal.routes import customer_context
+from flask_kashflow_links.portal.routes import pay_url
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "flask_kashflow_links" / "templates"
 

@@ -81,7 +81,7 @@ def fetch(url: str) -> tuple[int, bytes]:
 def main() -> None:
     # The benchmark's Redis runs without persistence on purpose (--save ''); the revocation
     # store warns about that on every start. Errors still show.
-    logging.getLogger("flask_kashflow_links.revocation").setLevel(logging.ERROR)
+    logging.getLogger("flask_kashflow_links.links.store").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")

@@ -21,9 +21,9 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from itsdangerous import URLSafeTimedSerializer
 
-from flask_kashflow_links.tokens import Credentials
-from flask_kashflow_links.tokens import Scope
-from flask_kashflow_links.tokens import TokenCodec
+from flask_kashflow_links.kashflow.credentials import Credentials
+from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.links.codec import TokenCodec
 
 RESULTS = Path(__file__).parent / "results" / "tokens.json"
 ROUNDS, PER_ROUND = 15, 2000

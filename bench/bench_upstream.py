@@ -154,7 +154,7 @@ def mix_paths(tokens: dict[str, t.Any], sandbox: t.Any, rng: random.Random) -> l
 def main() -> None:
     # The benchmark's Redis runs without persistence on purpose (--save ''); the revocation
     # store warns about that on every start. Errors still show.
-    logging.getLogger("flask_kashflow_links.revocation").setLevel(logging.ERROR)
+    logging.getLogger("flask_kashflow_links.links.store").setLevel(logging.ERROR)
     started = time.monotonic()
     results: dict[str, t.Any] = {"latency_s": LATENCY}
     with Services() as services:

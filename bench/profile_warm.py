@@ -60,9 +60,9 @@ from bench._common import median
 from bench._common import new_fernet_key
 from bench._common import write_results
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import views
 from flask_kashflow_links.extension import get_state
-from flask_kashflow_links.views import _listing
+from flask_kashflow_links.portal import routes as views
+from flask_kashflow_links.portal.routes import _listing
 
 ITERATIONS = 1000  # requests per page for each profiler and each breakdown round
 BREAKDOWN_ROUNDS = 3  # the apps alternately; medians per group
@@ -322,7 +322,7 @@ def _page_summary(
 def main() -> None:
     # The benchmark's Redis runs without persistence on purpose (--save ''); the revocation
     # store warns about that on every start. Errors still show.
-    logging.getLogger("flask_kashflow_links.revocation").setLevel(logging.ERROR)
+    logging.getLogger("flask_kashflow_links.links.store").setLevel(logging.ERROR)
     started = time.monotonic()
     report: list[str] = []
     summary: dict[str, t.Any] = {

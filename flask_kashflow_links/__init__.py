@@ -24,11 +24,11 @@ from .exceptions import LinkRevoked as LinkRevoked
 from .exceptions import LinkURLError as LinkURLError
 from .exceptions import StoreUnavailable as StoreUnavailable
 from .extension import KashFlowLinks as KashFlowLinks
-from .links import Link as Link
-from .revocation import LinkRecord as LinkRecord
-from .tokens import Credentials as Credentials
-from .tokens import LinkClaims as LinkClaims
-from .tokens import Scope as Scope
+from .kashflow.credentials import Credentials as Credentials
+from .links.claims import LinkClaims as LinkClaims
+from .links.claims import Scope as Scope
+from .links.link import Link as Link
+from .links.store import LinkRecord as LinkRecord
 
 __version__ = "0.1.0"
 

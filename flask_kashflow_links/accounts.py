@@ -10,7 +10,7 @@ from dataclasses import field
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from .tokens import Credentials
+from .kashflow.credentials import Credentials
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")

@@ -21,8 +21,8 @@ from .exceptions import KashFlowUnavailable
 from .exceptions import LinkURLError
 from .extension import State
 from .extension import get_state
-from .links import Link
-from .tokens import STATUSES
+from .links.claims import STATUSES
+from .links.link import Link
 
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

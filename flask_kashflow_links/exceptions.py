@@ -31,7 +31,7 @@ from datetime import datetime
 if t.TYPE_CHECKING:  # pragma: no cover
     import requests
 
-    from .tokens import LinkClaims
+    from .links.claims import LinkClaims
 
 
 class KashFlowLinksError(Exception):

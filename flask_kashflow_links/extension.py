@@ -27,20 +27,20 @@ from .exceptions import ConfigurationError
 from .exceptions import LinkError
 from .exceptions import StoreUnavailable
 from .fetch import Fetcher
-from .kashflow.client import KashFlowClient
+from .kashflow.credentials import Credentials
+from .kashflow.rest import KashFlowClient
 from .kashflow.session import SessionTokens
-from .links import Link
-from .presenters import Formatter
-from .presenters import ViewCache
-from .revocation import LinkRecord
-from .revocation import RevocationStore
-from .revocation import open_store
-from .throttle import Throttle
-from .tokens import Credentials
-from .tokens import LinkClaims
-from .tokens import Scope
-from .tokens import TokenCodec
-from .tokens import is_link_id
+from .links.claims import LinkClaims
+from .links.claims import Scope
+from .links.claims import is_link_id
+from .links.codec import TokenCodec
+from .links.link import Link
+from .links.store import LinkRecord
+from .links.store import RevocationStore
+from .links.store import open_store
+from .portal.presenters import Formatter
+from .portal.presenters import ViewCache
+from .portal.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class KashFlowLinks:
             unreachable revocation store, or an unknown default account.
         """
         from .cli import cli_group
-        from .views import blueprint
+        from .portal.routes import blueprint
 
         settings = load_settings(app)
         self._check_base_template(app, settings)
@@ -381,7 +381,7 @@ class KashFlowLinks:
 
         :raises LinkInvalid, LinkExpired, LinkRevoked: see :mod:`.exceptions`.
         """
-        from .access import check_link
+        from .portal.guard import check_link
 
         return check_link(get_state(), token)
 

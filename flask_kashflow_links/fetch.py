@@ -31,9 +31,9 @@ from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowError
 from .exceptions import KashFlowUnavailable
-from .kashflow.client import KashFlowClient
 from .kashflow.models import Customer
 from .kashflow.models import Invoice
+from .kashflow.rest import KashFlowClient
 from .kashflow.session import Login
 from .stats import Counters
 

@@ -23,7 +23,7 @@ from .config import MailSettings
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from .accounts import Brand
-    from .links import Link
+    from .links.link import Link
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links.cache import SafeCache
-from flask_kashflow_links.kashflow.client import BoundedRetry
-from flask_kashflow_links.kashflow.client import KashFlowClient
+from flask_kashflow_links.kashflow.credentials import Credentials
+from flask_kashflow_links.kashflow.rest import BoundedRetry
+from flask_kashflow_links.kashflow.rest import KashFlowClient
 from flask_kashflow_links.kashflow.session import Login
 from flask_kashflow_links.kashflow.session import SessionTokens
-from flask_kashflow_links.tokens import Credentials
 
 BASE = "https://api.kashflow.test/v2"
 CREDS = Credentials("owner@acme.example", "s3cret-pass", "pineapple")

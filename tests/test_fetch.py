@@ -24,9 +24,9 @@ from flask_kashflow_links import KashFlowAuthError
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links import Scope
-from flask_kashflow_links.access import in_scope
 from flask_kashflow_links.extension import State
 from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.portal.guard import in_scope
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import FERNET_KEY

@@ -21,9 +21,9 @@ from cryptography.fernet import Fernet
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.testing import KashFlowSandbox
-from flask_kashflow_links.tokens import Scope
-from flask_kashflow_links.tokens import TokenCodec
 
 from .conftest import make_app
 from .conftest import portal_config

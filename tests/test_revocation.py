@@ -17,11 +17,11 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
 from flask_kashflow_links.extension import get_state
-from flask_kashflow_links.revocation import RedisStore
-from flask_kashflow_links.revocation import RevocationStore
-from flask_kashflow_links.revocation import SQLiteStore
-from flask_kashflow_links.tokens import Scope
-from flask_kashflow_links.tokens import TokenCodec
+from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.links.codec import TokenCodec
+from flask_kashflow_links.links.store import RedisStore
+from flask_kashflow_links.links.store import RevocationStore
+from flask_kashflow_links.links.store import SQLiteStore
 
 from .conftest import ACCOUNT
 from .conftest import FERNET_KEY

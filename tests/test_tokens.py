@@ -17,11 +17,11 @@ from itsdangerous import URLSafeTimedSerializer
 
 from flask_kashflow_links.exceptions import LinkExpired
 from flask_kashflow_links.exceptions import LinkInvalid
-from flask_kashflow_links.tokens import STATUSES
-from flask_kashflow_links.tokens import Credentials
-from flask_kashflow_links.tokens import Scope
-from flask_kashflow_links.tokens import TokenCodec
-from flask_kashflow_links.tokens import is_link_id
+from flask_kashflow_links.kashflow.credentials import Credentials
+from flask_kashflow_links.links.claims import STATUSES
+from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.links.claims import is_link_id
+from flask_kashflow_links.links.codec import TokenCodec
 
 FERNET_A = Fernet.generate_key()
 FERNET_B = Fernet.generate_key()
@@ -297,7 +297,7 @@ def test_form_tokens_are_bound_to_one_link_and_expire() -> None:
 
 def test_a_payload_of_another_version_is_refused() -> None:
     # Encrypt a well-formed payload but with version byte 2 and sign it with our keys.
-    from flask_kashflow_links import tokens
+    from flask_kashflow_links.links import codec as tokens
 
     payload = bytearray(tokens.pack_claims(SCOPES[0], "abcdefghijklm", None, None))
     payload[0] = 2

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .client import KashFlowClient as KashFlowClient
 from .models import Customer as Customer
 from .models import Invoice as Invoice
+from .rest import KashFlowClient as KashFlowClient
 from .session import Login as Login
 from .session import SessionTokens as SessionTokens
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from ..cache import SafeCache
-from ..tokens import Credentials
+from .credentials import Credentials
 
 #: How long a sealed session token is kept in the cache. KashFlow expires tokens after an idle
 #: period (60 minutes by default); a 401 triggers a fresh login whatever this says.

@@ -36,48 +36,49 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from . import signals
-from .access import account_for
-from .access import check_claims
-from .access import check_customer
-from .access import check_link
-from .access import in_scope
-from .access import status_allows
-from .accounts import Account
-from .accounts import Brand
-from .config import DEFAULT_BASE_TEMPLATE
-from .config import MailSettings
-from .exceptions import KashFlowAccountLocked
-from .exceptions import KashFlowAuthError
-from .exceptions import KashFlowError
-from .exceptions import KashFlowNotFound
-from .exceptions import LinkError
-from .exceptions import LinkExpired
-from .exceptions import LinkInvalid
-from .exceptions import LinkRevoked
-from .exceptions import StoreUnavailable
-from .extension import State
-from .extension import get_state
-from .fetch import Fetched
-from .kashflow.models import Invoice
-from .links import Link
-from .links import trusted_link_url
-from .mail import MailError
-from .mail import build_message
-from .mail import mask_address
-from .mail import send
+from .. import signals
+from ..accounts import Account
+from ..accounts import Brand
+from ..config import DEFAULT_BASE_TEMPLATE
+from ..config import MailSettings
+from ..exceptions import KashFlowAccountLocked
+from ..exceptions import KashFlowAuthError
+from ..exceptions import KashFlowError
+from ..exceptions import KashFlowNotFound
+from ..exceptions import LinkError
+from ..exceptions import LinkExpired
+from ..exceptions import LinkInvalid
+from ..exceptions import LinkRevoked
+from ..exceptions import StoreUnavailable
+from ..extension import State
+from ..extension import get_state
+from ..fetch import Fetched
+from ..kashflow.models import Invoice
+from ..links.claims import LinkClaims
+from ..links.claims import Scope
+from ..links.link import Link
+from ..links.link import trusted_link_url
+from ..mail import MailError
+from ..mail import build_message
+from ..mail import mask_address
+from ..mail import send
+from .guard import account_for
+from .guard import check_claims
+from .guard import check_customer
+from .guard import check_link
+from .guard import in_scope
+from .guard import status_allows
 from .presenters import Formatter
 from .presenters import RowView
-from .tokens import LinkClaims
-from .tokens import Scope
 
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint(
     "kashflow_links",
     __name__,
-    template_folder="templates",
-    static_folder="static",
+    # Templates and static files stay at the package's top level (their documented paths).
+    template_folder="../templates",
+    static_folder="../static",
     static_url_path="/kashflow-links-static",
 )
 

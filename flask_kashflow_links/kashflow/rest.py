@@ -36,7 +36,7 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
 from ..stats import Counters
-from ..tokens import Credentials
+from .credentials import Credentials
 from .models import Customer
 from .models import Invoice
 from .parsing import as_list

@@ -1,4 +1,4 @@
-"""Link scopes and the token codec: the only module that touches keys.
+"""The link token codec: the only code that touches link keys.
 
 A link token is built in two layers:
 
@@ -21,13 +21,10 @@ import hashlib
 import hmac
 import logging
 import re
-import secrets
 import threading
 import time
 import typing as t
 from collections import OrderedDict
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -41,21 +38,21 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode
 from itsdangerous.encoding import base64_encode
 
-from .exceptions import LinkExpired
-from .exceptions import LinkInvalid
+from ..exceptions import LinkExpired
+from ..exceptions import LinkInvalid
+from ..kashflow.credentials import Credentials
+from .claims import CUSTOMER
+from .claims import INVOICE
+from .claims import LINK_ID_BYTES
+from .claims import STATUSES
+from .claims import TOKEN_VERSION
+from .claims import LinkClaims
+from .claims import Scope
+from .claims import is_link_id
+from .claims import new_link_id
 
 log = logging.getLogger(__name__)
 
-#: Link kinds.
-INVOICE = "invoice"
-CUSTOMER = "customer"
-
-#: Status filters of a customer link, in their packed order. ``unpaid`` means KashFlow's
-#: Unpaid and Overdue; ``paid`` means Paid and Overpaid.
-STATUSES: tuple[str, ...] = ("all", "unpaid", "overdue", "paid")
-
-#: The payload format written by this version. Readers accept every version they know.
-TOKEN_VERSION = 1
 
 #: One itsdangerous salt per purpose, so a token minted for one job never verifies for another.
 SALTS = {
@@ -63,14 +60,11 @@ SALTS = {
     "renew-form": "flask-kashflow-links/renew-form",
 }
 
-_LINK_ID_BYTES = 8
 _DECODED_CACHE_SIZE = 4096
 _MAX_TOKEN_LENGTH = 4096
-_MAX_INVOICE_NUMBER = 2**63 - 1
 # Three base64url segments: payload, timestamp, signature. Anything else is rejected before any
 # cryptography runs (and before Python's lenient base64 decoder can skip stray characters).
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}")
-_LINK_ID_SHAPE = re.compile(r"[a-z2-7]{13}")
 
 # Flag bits of the second payload byte.
 _F_CUSTOMER = 0x01
@@ -78,113 +72,6 @@ _F_STATUS_SHIFT = 1  # two bits: index into STATUSES
 _F_LIFETIME = 0x08
 _F_CREDENTIALS = 0x10
 _F_KNOWN = 0x1F
-
-
-def new_link_id() -> str:
-    """Return a new random link id: 64 bits, 13 lower-case base32 characters."""
-    raw = secrets.token_bytes(_LINK_ID_BYTES)
-    return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
-
-
-def is_link_id(value: str) -> bool:
-    """Whether *value* has the shape of a link id (as opposed to a token)."""
-    return bool(_LINK_ID_SHAPE.fullmatch(value))
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a link opens: one invoice, or a customer's invoices filtered by status."""
-
-    #: ``"invoice"`` or ``"customer"``.
-    kind: str
-    #: The KashFlow account id (a key of ``KASHFLOW_LINKS_ACCOUNTS``).
-    account: str
-    #: The invoice number, for invoice links.
-    invoice: int | None = None
-    #: The customer code, for customer links.
-    customer: str | None = None
-    #: The status filter of a customer link: one of :data:`STATUSES`.
-    status: str = "all"
-
-    def __post_init__(self) -> None:
-        if self.kind == INVOICE:
-            if not isinstance(self.invoice, int) or isinstance(self.invoice, bool):
-                raise ValueError("an invoice link needs an integer invoice number")
-            if not 0 < self.invoice <= _MAX_INVOICE_NUMBER:
-                raise ValueError(f"invoice number out of range: {self.invoice}")
-            if self.customer is not None or self.status != "all":
-                raise ValueError("an invoice link has no customer or status")
-        elif self.kind == CUSTOMER:
-            if not isinstance(self.customer, str) or not self.customer.strip():
-                raise ValueError("a customer link needs a customer code")
-            if len(self.customer.encode()) > 255:
-                raise ValueError("customer code too long (more than 255 bytes)")
-            if self.status not in STATUSES:
-                raise ValueError(
-                    f"unknown status {self.status!r}; use one of {', '.join(STATUSES)}"
-                )
-            if self.invoice is not None:
-                raise ValueError("a customer link has no invoice number")
-        else:
-            raise ValueError(f"unknown link kind {self.kind!r}")
-        if not isinstance(self.account, str) or not self.account:
-            raise ValueError("a link needs an account id")
-        if len(self.account.encode()) > 255:
-            raise ValueError("account id too long (more than 255 bytes)")
-
-    @classmethod
-    def for_invoice(cls, account: str, number: int) -> Scope:
-        """The scope of a link to one invoice."""
-        return cls(kind=INVOICE, account=account, invoice=number)
-
-    @classmethod
-    def for_customer(cls, account: str, code: str, status: str = "all") -> Scope:
-        """The scope of a link to a customer's invoices with a status filter."""
-        return cls(kind=CUSTOMER, account=account, customer=code, status=status)
-
-    @property
-    def is_invoice(self) -> bool:
-        """True for a link to one invoice."""
-        return self.kind == INVOICE
-
-    def describe(self) -> str:
-        """A short human description, e.g. ``"unpaid invoices of TCUST01"``."""
-        if self.kind == INVOICE:
-            return f"invoice {self.invoice}"
-        label = "all" if self.status == "all" else self.status
-        return f"{label} invoices of {self.customer}"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """KashFlow login credentials: web username, password and the whole memorable word."""
-
-    username: str
-    password: str = field(repr=False)
-    memorable_word: str = field(repr=False)
-
-    def __repr__(self) -> str:  # never show secrets, even in tracebacks
-        return f"Credentials(username={self.username!r}, password=***, memorable_word=***)"
-
-
-@dataclass(frozen=True)
-class LinkClaims:
-    """The verified contents of a link token."""
-
-    scope: Scope
-    link_id: str
-    #: When the link was minted (timezone-aware UTC, to the second).
-    minted_at: datetime
-    #: The link's lifetime, or ``None`` for a permanent link.
-    lifetime: timedelta | None = None
-    #: The KashFlow credentials carried by an embed-mode link.
-    credentials: Credentials | None = field(default=None, repr=False)
-    version: int = TOKEN_VERSION
-
-    @property
-    def expires_at(self) -> datetime | None:
-        """When the link expires, or ``None`` for a permanent link."""
-        return None if self.lifetime is None else self.minted_at + self.lifetime
 
 
 class _RawBytes:
@@ -301,7 +188,7 @@ def unpack_claims(data: bytes, minted_at: datetime) -> LinkClaims:
     flags = reader.byte()
     if flags & ~_F_KNOWN:
         raise ValueError("unknown flags")
-    link_id = base64.b32encode(reader.take(_LINK_ID_BYTES)).decode().rstrip("=").lower()
+    link_id = base64.b32encode(reader.take(LINK_ID_BYTES)).decode().rstrip("=").lower()
     account = reader.text()
     status = STATUSES[(flags >> _F_STATUS_SHIFT) & 0x03]
     if flags & _F_CUSTOMER:
@@ -520,14 +407,4 @@ def _dumps_at(serializer: URLSafeTimedSerializer, raw: bytes, now: int) -> str:
     return signer.sign(payload).decode("ascii")
 
 
-__all__ = [
-    "CUSTOMER",
-    "INVOICE",
-    "STATUSES",
-    "Credentials",
-    "LinkClaims",
-    "Scope",
-    "TokenCodec",
-    "is_link_id",
-    "new_link_id",
-]
+__all__ = ["SALTS", "TokenCodec", "pack_claims", "unpack_claims"]

@@ -14,7 +14,7 @@ import threading
 import time
 import typing as t
 
-from .cache import SafeCache
+from ..cache import SafeCache
 
 
 class Throttle:

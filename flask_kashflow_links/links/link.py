@@ -10,9 +10,9 @@ from flask import current_app
 from flask import has_request_context
 from flask import url_for
 
-from .exceptions import LinkURLError
-from .tokens import LinkClaims
-from .tokens import Scope
+from ..exceptions import LinkURLError
+from .claims import LinkClaims
+from .claims import Scope
 
 ENDPOINT = "kashflow_links.open_link"
 

@@ -10,16 +10,16 @@ import logging
 import typing as t
 from datetime import date
 
-from .accounts import Account
-from .exceptions import LinkInvalid
-from .exceptions import LinkRevoked
-from .kashflow.models import Invoice
-from .tokens import INVOICE
-from .tokens import LinkClaims
-from .tokens import Scope
+from ..accounts import Account
+from ..exceptions import LinkInvalid
+from ..exceptions import LinkRevoked
+from ..kashflow.models import Invoice
+from ..links.claims import INVOICE
+from ..links.claims import LinkClaims
+from ..links.claims import Scope
 
 if t.TYPE_CHECKING:  # pragma: no cover
-    from .extension import State
+    from ..extension import State
 
 log = logging.getLogger(__name__)
 

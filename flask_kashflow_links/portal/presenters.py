@@ -28,13 +28,13 @@ from babel.numbers import format_decimal
 from babel.numbers import get_currency_precision
 from babel.numbers import get_currency_symbol
 
-from .kashflow.models import NA
-from .kashflow.models import OVERDUE
-from .kashflow.models import OVERPAID
-from .kashflow.models import PAID
-from .kashflow.models import UNPAID
-from .kashflow.models import Currency
-from .kashflow.models import Invoice
+from ..kashflow.models import NA
+from ..kashflow.models import OVERDUE
+from ..kashflow.models import OVERPAID
+from ..kashflow.models import PAID
+from ..kashflow.models import UNPAID
+from ..kashflow.models import Currency
+from ..kashflow.models import Invoice
 
 DASH = "\u2014"
 

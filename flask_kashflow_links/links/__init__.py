@@ -1,0 +1,1 @@
+"""Links: the token codec, Link and its URLs, and the link store."""

@@ -1,0 +1,135 @@
+"""What a link opens (its scope), its verified claims, and link ids."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+
+from ..kashflow.credentials import Credentials
+
+#: Link kinds.
+INVOICE = "invoice"
+CUSTOMER = "customer"
+
+#: Status filters of a customer link, in their packed order. ``unpaid`` means KashFlow's
+#: Unpaid and Overdue; ``paid`` means Paid and Overpaid.
+STATUSES: tuple[str, ...] = ("all", "unpaid", "overdue", "paid")
+
+#: The payload format written by this version. Readers accept every version they know.
+TOKEN_VERSION = 1
+
+LINK_ID_BYTES = 8
+MAX_INVOICE_NUMBER = 2**63 - 1
+_LINK_ID_SHAPE = re.compile(r"[a-z2-7]{13}")
+
+
+def new_link_id() -> str:
+    """Return a new random link id: 64 bits, 13 lower-case base32 characters."""
+    raw = secrets.token_bytes(LINK_ID_BYTES)
+    return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+
+
+def is_link_id(value: str) -> bool:
+    """Whether *value* has the shape of a link id (as opposed to a token)."""
+    return bool(_LINK_ID_SHAPE.fullmatch(value))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a link opens: one invoice, or a customer's invoices filtered by status."""
+
+    #: ``"invoice"`` or ``"customer"``.
+    kind: str
+    #: The KashFlow account id (a key of ``KASHFLOW_LINKS_ACCOUNTS``).
+    account: str
+    #: The invoice number, for invoice links.
+    invoice: int | None = None
+    #: The customer code, for customer links.
+    customer: str | None = None
+    #: The status filter of a customer link: one of :data:`STATUSES`.
+    status: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.kind == INVOICE:
+            if not isinstance(self.invoice, int) or isinstance(self.invoice, bool):
+                raise ValueError("an invoice link needs an integer invoice number")
+            if not 0 < self.invoice <= MAX_INVOICE_NUMBER:
+                raise ValueError(f"invoice number out of range: {self.invoice}")
+            if self.customer is not None or self.status != "all":
+                raise ValueError("an invoice link has no customer or status")
+        elif self.kind == CUSTOMER:
+            if not isinstance(self.customer, str) or not self.customer.strip():
+                raise ValueError("a customer link needs a customer code")
+            if len(self.customer.encode()) > 255:
+                raise ValueError("customer code too long (more than 255 bytes)")
+            if self.status not in STATUSES:
+                raise ValueError(
+                    f"unknown status {self.status!r}; use one of {', '.join(STATUSES)}"
+                )
+            if self.invoice is not None:
+                raise ValueError("a customer link has no invoice number")
+        else:
+            raise ValueError(f"unknown link kind {self.kind!r}")
+        if not isinstance(self.account, str) or not self.account:
+            raise ValueError("a link needs an account id")
+        if len(self.account.encode()) > 255:
+            raise ValueError("account id too long (more than 255 bytes)")
+
+    @classmethod
+    def for_invoice(cls, account: str, number: int) -> Scope:
+        """The scope of a link to one invoice."""
+        return cls(kind=INVOICE, account=account, invoice=number)
+
+    @classmethod
+    def for_customer(cls, account: str, code: str, status: str = "all") -> Scope:
+        """The scope of a link to a customer's invoices with a status filter."""
+        return cls(kind=CUSTOMER, account=account, customer=code, status=status)
+
+    @property
+    def is_invoice(self) -> bool:
+        """True for a link to one invoice."""
+        return self.kind == INVOICE
+
+    def describe(self) -> str:
+        """A short human description, e.g. ``"unpaid invoices of TCUST01"``."""
+        if self.kind == INVOICE:
+            return f"invoice {self.invoice}"
+        label = "all" if self.status == "all" else self.status
+        return f"{label} invoices of {self.customer}"
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    """The verified contents of a link token."""
+
+    scope: Scope
+    link_id: str
+    #: When the link was minted (timezone-aware UTC, to the second).
+    minted_at: datetime
+    #: The link's lifetime, or ``None`` for a permanent link.
+    lifetime: timedelta | None = None
+    #: The KashFlow credentials carried by an embed-mode link.
+    credentials: Credentials | None = field(default=None, repr=False)
+    version: int = TOKEN_VERSION
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the link expires, or ``None`` for a permanent link."""
+        return None if self.lifetime is None else self.minted_at + self.lifetime
+
+
+__all__ = [
+    "CUSTOMER",
+    "INVOICE",
+    "STATUSES",
+    "TOKEN_VERSION",
+    "LinkClaims",
+    "Scope",
+    "is_link_id",
+    "new_link_id",
+]

@@ -1,0 +1,173 @@
+"""What every link store does, the register record, and the rules shared by the backends."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import time
+import typing as t
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+
+from ..claims import INVOICE
+from ..claims import LinkClaims
+from ..claims import Scope
+
+log = logging.getLogger(__name__)
+
+
+def customer_key(code: str) -> str:
+    """How customer codes are compared for revocation: case- and space-insensitive.
+
+    Revocation matches broadly on purpose: ``revoke_customer("tcust01")`` must not silently miss
+    the links of ``TCUST01``. (Scope checks, which decide what is *shown*, match exactly.)
+    """
+    return code.strip().casefold()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A register entry: what a minted link opens and its history. Never the token."""
+
+    link_id: str
+    account: str
+    kind: str
+    invoice: int | None
+    customer: str | None
+    status: str
+    minted_at: datetime
+    expires_at: datetime | None
+    last_opened_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def scope(self) -> Scope:
+        """The link's scope."""
+        if self.kind == INVOICE:
+            return Scope.for_invoice(self.account, t.cast(int, self.invoice))
+        return Scope.for_customer(self.account, t.cast(str, self.customer), self.status)
+
+    def is_active(self, now: datetime) -> bool:
+        """Not revoked and not expired at *now*."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+def record_values(claims: LinkClaims, customer: str | None) -> dict[str, t.Any]:
+    # The register keeps the precise time of registration (which follows minting at once):
+    # the token's own mint time is whole seconds, too coarse to order a link against a
+    # revoke_customer() in the same second.
+    scope = claims.scope
+    expires = claims.expires_at
+    customer = scope.customer or customer
+    return {
+        "link_id": claims.link_id,
+        "account": scope.account,
+        "kind": scope.kind,
+        "invoice": scope.invoice,
+        "customer": customer,
+        "customer_key": customer_key(customer) if customer else None,
+        "status": scope.status,
+        "minted_at": max(time.time(), claims.minted_at.timestamp()),
+        "expires_at": expires.timestamp() if expires else None,
+    }
+
+
+class RevocationStore(abc.ABC):
+    """What every store does. All methods raise :class:`~.StoreUnavailable` on failure."""
+
+    #: A redacted description of where the store lives, for messages.
+    location: str
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Check the store is reachable and usable."""
+
+    @abc.abstractmethod
+    def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
+        """Record a newly minted link."""
+
+    @abc.abstractmethod
+    def revoke(self, link_id: str, *, now: float | None = None) -> bool:
+        """Withdraw one link. Returns whether the link was in the register."""
+
+    @abc.abstractmethod
+    def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
+        """Withdraw every link for *customer* minted until *now*.
+
+        Returns how many registered links were live and are now withdrawn (not counting links
+        already revoked, expired, or withdrawn by an earlier cut-off). Invoice links whose
+        customer is not yet known are withdrawn too, when first opened, but not counted.
+        """
+
+    @abc.abstractmethod
+    def revoked_reason(
+        self, link_id: str, account: str, customer: str | None, minted_at: float
+    ) -> str | None:
+        """Why the link is withdrawn (``"link"`` or ``"customer"``), or ``None`` if it is not.
+
+        *customer* is the customer the link reaches (for invoice links: once the invoice has been
+        fetched; ``None`` before). *minted_at* is the token's signed mint time (whole seconds);
+        the register's precise mint time is preferred when the link is registered.
+        """
+
+    @abc.abstractmethod
+    def learn_customer(self, link_id: str, customer: str) -> None:
+        """Remember the customer of an invoice link once its invoice has been fetched."""
+
+    @abc.abstractmethod
+    def touch(self, link_id: str, when: float) -> None:
+        """Record that the link was opened at *when*."""
+
+    @abc.abstractmethod
+    def get(self, link_id: str) -> LinkRecord | None:
+        """The register entry of *link_id*, if any."""
+
+    @abc.abstractmethod
+    def records(
+        self, *, customer: str | None = None, account: str | None = None
+    ) -> list[LinkRecord]:
+        """Register entries, newest first, filtered by customer and account."""
+
+    def active_links(
+        self, *, customer: str | None = None, account: str | None = None, now: float | None = None
+    ) -> list[LinkRecord]:
+        """Live links (not revoked, not expired, not withdrawn with their customer)."""
+        moment = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+        live = []
+        for record in self.records(customer=customer, account=account):
+            if not record.is_active(moment):
+                continue
+            reason = self.revoked_reason(
+                record.link_id, record.account, record.customer, record.minted_at.timestamp()
+            )
+            if reason is None:
+                live.append(record)
+        return live
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
+        """Release connections (optional)."""
+
+
+def is_revoked_by_cutoff(cutoff: float | None, minted_at: float, registered: float | None) -> bool:
+    if cutoff is None:
+        return False
+    if registered is not None:
+        return registered <= cutoff
+    # Unregistered: the token's mint time is whole seconds, so a link minted in the same second
+    # as the revocation may have come before it. Refuse it (fail closed).
+    return minted_at <= cutoff
+
+
+__all__ = [
+    "LinkRecord",
+    "RevocationStore",
+    "customer_key",
+    "dt",
+    "is_revoked_by_cutoff",
+    "record_values",
+]

@@ -1,0 +1,272 @@
+"""The Redis link store, shared by every worker and host that points at it."""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+from datetime import datetime
+
+from ...config import redact_url
+from ...exceptions import StoreUnavailable
+from ..claims import LinkClaims
+from .base import LinkRecord
+from .base import RevocationStore
+from .base import customer_key
+from .base import dt
+from .base import is_revoked_by_cutoff
+from .base import record_values
+
+log = logging.getLogger(__name__)
+
+
+class RedisStore(RevocationStore):
+    """A store in Redis, shared by every worker and host that points at it.
+
+    Keys live under ``kfl:rev:``. A revocation is one write and is seen by every process on its
+    next check; a check is one pipelined round trip.
+    """
+
+    PREFIX = "kfl:rev:"
+
+    def __init__(self, url: str, *, timeout: float = 1.0) -> None:
+        try:
+            import redis
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise StoreUnavailable(
+                "a redis:// link store needs the redis package: pip install "
+                "'flask-kashflow-links[redis]'"
+            ) from None
+        self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._watch_error: type[BaseException] = redis.WatchError
+        self.location = redact_url(url)
+        self._client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            decode_responses=True,
+        )
+
+    def _call(self, action: t.Callable[[t.Any], t.Any]) -> t.Any:
+        try:
+            return action(self._client)
+        except self._redis_errors as e:
+            raise StoreUnavailable(f"link store {self.location} failed: {type(e).__name__}") from e
+
+    def _pipeline(
+        self, build: t.Callable[[t.Any], object], *, transaction: bool = True
+    ) -> list[t.Any]:
+        def run(client: t.Any) -> list[t.Any]:
+            pipe = client.pipeline(transaction=transaction)
+            build(pipe)
+            return t.cast(list[t.Any], pipe.execute())
+
+        return t.cast(list[t.Any], self._call(run))
+
+    def _k(self, *parts: str) -> str:
+        return self.PREFIX + ":".join(parts)
+
+    def _customer_field(self, account: str, customer: str) -> str:
+        return f"{account}\x1f{customer_key(customer)}"
+
+    def ping(self) -> None:
+        self._call(lambda c: c.ping())
+        self._warn_without_persistence()
+
+    def _warn_without_persistence(self) -> None:
+        """Revocations must outlive a Redis restart: warn if the server keeps nothing."""
+        try:
+            config = self._client.config_get("appendonly")
+            config.update(self._client.config_get("save"))
+        except self._redis_errors:  # CONFIG is often disabled on managed Redis: say nothing
+            return
+        if config.get("appendonly") != "yes" and not config.get("save"):
+            log.warning(
+                "the link store %s has no persistence (appendonly no, no save points): a Redis "
+                "restart would forget revocations. Turn on appendonly (or RDB saves).",
+                self.location,
+            )
+
+    def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
+        values = record_values(claims, customer)
+        mapping = {k: ("" if v is None else str(v)) for k, v in values.items()}
+
+        def build(pipe: t.Any) -> None:
+            pipe.hset(self._k("link", claims.link_id), mapping=mapping)
+            pipe.zadd(self._k("all"), {claims.link_id: values["minted_at"]})
+            if values["customer_key"]:
+                pipe.sadd(
+                    self._k(
+                        "customer", self._customer_field(values["account"], values["customer"])
+                    ),
+                    claims.link_id,
+                )
+
+        self._pipeline(build)
+
+    def revoke(self, link_id: str, *, now: float | None = None) -> bool:
+        when = time.time() if now is None else now
+        results = self._pipeline(
+            lambda pipe: (
+                pipe.hsetnx(self._k("revoked"), link_id, str(when)),
+                pipe.exists(self._k("link", link_id)),
+            )
+        )
+        return bool(results[1])
+
+    def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
+        when = time.time() if now is None else now
+        field_name = self._customer_field(account, customer)
+        cutoff_key = self._k("cutoffs")
+
+        def run(client: t.Any) -> int:
+            # Keep the latest cut-off: an older concurrent revocation must not lower it.
+            with client.pipeline(transaction=True) as pipe:
+                while True:
+                    try:
+                        pipe.watch(cutoff_key)
+                        current = pipe.hget(cutoff_key, field_name)
+                        previous = float(current) if current is not None else -1.0
+                        pipe.multi()
+                        if previous < when:
+                            pipe.hset(cutoff_key, field_name, str(when))
+                        pipe.smembers(self._k("customer", field_name))
+                        members = list(pipe.execute()[-1])
+                        break
+                    except self._watch_error:  # a concurrent cut-off landed: read again
+                        continue
+            if not members:
+                return 0
+            # Count what this cut-off withdrew: live, and not already withdrawn.
+            pipe = client.pipeline(transaction=False)
+            for link_id in members:
+                pipe.hmget(self._k("link", link_id), ["minted_at", "expires_at"])
+            pipe.hmget(self._k("revoked"), members)
+            *fields, revoked = pipe.execute()
+            live = 0
+            for (minted, expires), gone in zip(fields, revoked, strict=True):
+                if gone or not minted or not previous < float(minted) <= when:
+                    continue
+                if expires and float(expires) <= when:
+                    continue
+                live += 1
+            return live
+
+        return int(self._call(run))
+
+    def revoked_reason(
+        self, link_id: str, account: str, customer: str | None, minted_at: float
+    ) -> str | None:
+        def build(pipe: t.Any) -> None:
+            pipe.hexists(self._k("revoked"), link_id)
+            if customer:
+                pipe.hget(self._k("cutoffs"), self._customer_field(account, customer))
+
+        # Reads only: one round trip, no MULTI/EXEC needed.
+        results = self._pipeline(build, transaction=False)
+        if results[0]:
+            return "link"
+        if customer and results[1]:
+            # A cut-off exists (rare): now the link's precise registered mint time matters.
+            minted = self._call(lambda c: c.hget(self._k("link", link_id), "minted_at"))
+            registered = float(minted) if minted else None
+            if is_revoked_by_cutoff(float(results[1]), minted_at, registered):
+                return "customer"
+        return None
+
+    def learn_customer(self, link_id: str, customer: str) -> None:
+        key = self._k("link", link_id)
+
+        def run(client: t.Any) -> None:
+            record = client.hgetall(key)
+            if not record or record.get("customer"):
+                return
+            account = record.get("account", "")
+            pipe = client.pipeline(transaction=True)
+            pipe.hset(key, mapping={"customer": customer, "customer_key": customer_key(customer)})
+            pipe.sadd(self._k("customer", self._customer_field(account, customer)), link_id)
+            pipe.execute()
+
+        self._call(run)
+
+    def touch(self, link_id: str, when: float) -> None:
+        key = self._k("link", link_id)
+        # Only existing records: a touch must never create a half-empty register entry.
+        self._call(
+            lambda c: c.eval(
+                "if redis.call('EXISTS', KEYS[1]) == 1 then "
+                "redis.call('HSET', KEYS[1], 'last_opened_at', ARGV[1]) end",
+                1,
+                key,
+                str(when),
+            )
+        )
+
+    def _load(self, client: t.Any, link_ids: t.Sequence[str]) -> list[LinkRecord]:
+        if not link_ids:
+            return []
+        pipe = client.pipeline(transaction=False)
+        for link_id in link_ids:
+            pipe.hgetall(self._k("link", link_id))
+        pipe.hmget(self._k("revoked"), list(link_ids))
+        results = pipe.execute()
+        revoked = results[-1]
+        records = []
+        for data, revoked_at in zip(results[: len(link_ids)], revoked, strict=False):
+            if data:
+                records.append(_record_from_hash(data, revoked_at))
+        return records
+
+    def get(self, link_id: str) -> LinkRecord | None:
+        found = self._call(lambda c: self._load(c, [link_id]))
+        return found[0] if found else None
+
+    def records(
+        self, *, customer: str | None = None, account: str | None = None
+    ) -> list[LinkRecord]:
+        def run(client: t.Any) -> list[LinkRecord]:
+            if customer is not None and account is not None:
+                ids = list(
+                    client.smembers(self._k("customer", self._customer_field(account, customer)))
+                )
+            else:
+                ids = list(client.zrevrange(self._k("all"), 0, -1))
+            records = self._load(client, ids)
+            if customer is not None:
+                records = [
+                    r
+                    for r in records
+                    if r.customer and customer_key(r.customer) == customer_key(customer)
+                ]
+            if account is not None:
+                records = [r for r in records if r.account == account]
+            return sorted(records, key=lambda r: r.minted_at, reverse=True)
+
+        return t.cast(list[LinkRecord], self._call(run))
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _record_from_hash(data: t.Mapping[str, str], revoked_at: str | None) -> LinkRecord:
+    def num(name: str) -> float | None:
+        value = data.get(name) or ""
+        return float(value) if value else None
+
+    invoice = data.get("invoice") or ""
+    return LinkRecord(
+        link_id=data["link_id"],
+        account=data["account"],
+        kind=data["kind"],
+        invoice=int(invoice) if invoice else None,
+        customer=data.get("customer") or None,
+        status=data.get("status") or "all",
+        minted_at=t.cast(datetime, dt(num("minted_at"))),
+        expires_at=dt(num("expires_at")),
+        last_opened_at=dt(num("last_opened_at")),
+        revoked_at=dt(float(revoked_at)) if revoked_at else None,
+    )
+
+
+__all__ = ["RedisStore"]

@@ -1,0 +1,260 @@
+"""The SQLite link store: one file, safe with several threads and processes on one host."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+import typing as t
+from datetime import datetime
+
+from ...exceptions import StoreUnavailable
+from ..claims import LinkClaims
+from .base import LinkRecord
+from .base import RevocationStore
+from .base import customer_key
+from .base import dt
+from .base import is_revoked_by_cutoff
+from .base import record_values
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    link_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    invoice INTEGER,
+    customer TEXT,
+    customer_key TEXT,
+    status TEXT NOT NULL,
+    minted_at REAL NOT NULL,
+    expires_at REAL,
+    last_opened_at REAL
+);
+CREATE INDEX IF NOT EXISTS links_by_customer ON links (account, customer_key);
+CREATE TABLE IF NOT EXISTS revoked_links (
+    link_id TEXT PRIMARY KEY,
+    revoked_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_customers (
+    account TEXT NOT NULL,
+    customer_key TEXT NOT NULL,
+    revoked_before REAL NOT NULL,
+    PRIMARY KEY (account, customer_key)
+);
+"""
+
+# Static SQL only: every value is bound, so nothing from a link or a request reaches the text.
+_SQL_REGISTER = (
+    "INSERT OR REPLACE INTO links (link_id, account, kind, invoice, customer, customer_key, "
+    "status, minted_at, expires_at) VALUES (:link_id, :account, :kind, :invoice, :customer, "
+    ":customer_key, :status, :minted_at, :expires_at)"
+)
+_SQL_CHECK = (
+    "SELECT (SELECT 1 FROM revoked_links WHERE link_id = :link_id), "
+    "(SELECT revoked_before FROM revoked_customers "
+    "WHERE account = :account AND customer_key = :customer_key), "
+    "(SELECT minted_at FROM links WHERE link_id = :link_id)"
+)
+_SQL_CUTOFF = (
+    "INSERT INTO revoked_customers (account, customer_key, revoked_before) "
+    "VALUES (:account, :customer_key, :when) ON CONFLICT (account, customer_key) "
+    "DO UPDATE SET revoked_before = MAX(revoked_before, excluded.revoked_before)"
+)
+_SQL_LIVE_FOR_CUSTOMER = (
+    "SELECT COUNT(*) FROM links l WHERE l.account = :account "
+    "AND l.customer_key = :customer_key AND l.minted_at <= :when "
+    "AND (l.expires_at IS NULL OR l.expires_at > :when) "
+    "AND l.link_id NOT IN (SELECT link_id FROM revoked_links) "
+    "AND l.minted_at > COALESCE((SELECT revoked_before FROM revoked_customers "
+    "WHERE account = :account AND customer_key = :customer_key), -1)"
+)
+_SQL_RECORDS = (
+    "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
+    "l.expires_at, l.last_opened_at, r.revoked_at "
+    "FROM links l LEFT JOIN revoked_links r ON r.link_id = l.link_id "
+    "WHERE (:link_id IS NULL OR l.link_id = :link_id) "
+    "AND (:customer_key IS NULL OR l.customer_key = :customer_key) "
+    "AND (:account IS NULL OR l.account = :account) "
+    "ORDER BY l.minted_at DESC"
+)
+
+
+class SQLiteStore(RevocationStore):
+    """A store in one SQLite file, safe with several threads and processes on one host.
+
+    Each thread (and each forked process) opens its own connection; WAL mode lets readers
+    continue while a writer commits, and a busy timeout makes concurrent writers wait their turn.
+    The file and its folder are created on first use.
+    """
+
+    def __init__(self, path: str, *, busy_timeout: float = 5.0) -> None:
+        self.path = path
+        self.location = f"sqlite:///{path}"
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._schema_ready = False
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
+        return cls(url[len("sqlite:///") :])
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        # A connection must not cross a fork (gunicorn --preload): reopen in the child.
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        try:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(folder, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            if not self._schema_ready:
+                conn.executescript(_SCHEMA)
+                self._schema_ready = True
+        except (sqlite3.Error, OSError) as e:
+            raise StoreUnavailable(f"cannot open the link store {self.location}: {e}") from e
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def _run(self, sql: str, params: t.Sequence[t.Any] | t.Mapping[str, t.Any] = ()) -> list[t.Any]:
+        try:
+            return self._connect().execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
+
+    def _write(
+        self, statements: t.Sequence[tuple[str, t.Sequence[t.Any] | t.Mapping[str, t.Any]]]
+    ) -> list[int]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+            conn.execute("COMMIT")
+            return counts
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
+
+    def ping(self) -> None:
+        """Check the store can be used, without creating the file (made on first use)."""
+        if os.path.exists(self.path):
+            self._run("SELECT 1")
+            return
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+            # Permission bits lie to root and to read-only mounts: try a real write.
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".kfl-probe-"):
+                pass
+        except OSError as e:
+            raise StoreUnavailable(
+                f"cannot create the link store {self.location}: {folder} is not writable ({e})"
+            ) from e
+
+    def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
+        self._write([(_SQL_REGISTER, record_values(claims, customer))])
+
+    def revoke(self, link_id: str, *, now: float | None = None) -> bool:
+        when = time.time() if now is None else now
+        self._write(
+            [
+                (
+                    "INSERT OR IGNORE INTO revoked_links (link_id, revoked_at) VALUES (?, ?)",
+                    (link_id, when),
+                )
+            ]
+        )
+        return bool(self._run("SELECT 1 FROM links WHERE link_id = ?", (link_id,)))
+
+    def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
+        params = {
+            "account": account,
+            "customer_key": customer_key(customer),
+            "when": time.time() if now is None else now,
+        }
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            # Count what this cut-off withdraws before moving it.
+            live = conn.execute(_SQL_LIVE_FOR_CUSTOMER, params).fetchone()[0]
+            conn.execute(_SQL_CUTOFF, params)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
+        return int(live)
+
+    def revoked_reason(
+        self, link_id: str, account: str, customer: str | None, minted_at: float
+    ) -> str | None:
+        # One statement, one round trip: revoked id, customer cut-off, registered mint time.
+        params = {
+            "link_id": link_id,
+            "account": account,
+            "customer_key": customer_key(customer) if customer else None,
+        }
+        row = self._run(_SQL_CHECK, params)[0]
+        if row[0]:
+            return "link"
+        if customer and is_revoked_by_cutoff(row[1], minted_at, row[2]):
+            return "customer"
+        return None
+
+    def learn_customer(self, link_id: str, customer: str) -> None:
+        self._write(
+            [
+                (
+                    "UPDATE links SET customer = ?, customer_key = ? "
+                    "WHERE link_id = ? AND customer IS NULL",
+                    (customer, customer_key(customer), link_id),
+                )
+            ]
+        )
+
+    def touch(self, link_id: str, when: float) -> None:
+        self._write([("UPDATE links SET last_opened_at = ? WHERE link_id = ?", (when, link_id))])
+
+    def get(self, link_id: str) -> LinkRecord | None:
+        rows = self._run(_SQL_RECORDS, {"link_id": link_id, "customer_key": None, "account": None})
+        return _record_from_row(rows[0]) if rows else None
+
+    def records(
+        self, *, customer: str | None = None, account: str | None = None
+    ) -> list[LinkRecord]:
+        params = {
+            "link_id": None,
+            "customer_key": customer_key(customer) if customer is not None else None,
+            "account": account,
+        }
+        return [_record_from_row(row) for row in self._run(_SQL_RECORDS, params)]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _record_from_row(row: t.Sequence[t.Any]) -> LinkRecord:
+    return LinkRecord(
+        link_id=row[0],
+        account=row[1],
+        kind=row[2],
+        invoice=row[3],
+        customer=row[4],
+        status=row[5],
+        minted_at=t.cast(datetime, dt(row[6])),
+        expires_at=dt(row[7]),
+        last_opened_at=dt(row[8]),
+        revoked_at=dt(row[9]),
+    )
+
+
+__all__ = ["SQLiteStore"]

@@ -1,0 +1,1 @@
+"""The client portal: the blueprint, its one check pipeline, pages and presenters."""
