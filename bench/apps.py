@@ -48,18 +48,18 @@ from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.accounts import Brand
+from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.kashflow.models import Invoice
-from flask_kashflow_links.kashflow.rest import KashFlowClient
-from flask_kashflow_links.kashflow.session import Login
+from flask_kashflow_links.kashflow.rest import RestBackend
 from flask_kashflow_links.kashflow.session import SessionTokens
 from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.portal.pages import brand_colours
+from flask_kashflow_links.portal.pages import content_security_policy
 from flask_kashflow_links.portal.presenters import Formatter
-from flask_kashflow_links.portal.routes import _listing
-from flask_kashflow_links.portal.routes import brand_colours
-from flask_kashflow_links.portal.routes import content_security_policy
-from flask_kashflow_links.portal.routes import customer_context
-from flask_kashflow_links.portal.routes import pay_url
+from flask_kashflow_links.portal.presenters import customer_context
+from flask_kashflow_links.portal.presenters import listing
+from flask_kashflow_links.portal.presenters import pay_url
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "flask_kashflow_links" / "templates"
 
@@ -142,14 +142,14 @@ class _Page(t.NamedTuple):
 
 
 def _brand_css_url(brand: Brand) -> str:
-    # As views._brand_css_url, computed once (no request needed for the path).
+    # As Pages.render builds it, computed once (no request needed for the path).
     return f"/kashflow-links/brand/{brand_colours(brand)}.css"
 
 
 def _invoice_page(
     formatter: Formatter, brand: Brand, token: str, invoice: Invoice, today: t.Any
 ) -> _Page:
-    """What views._invoice_page passes for an invoice link (no back link, fresh data)."""
+    """What Views.invoice passes for an invoice link (no back link, fresh data)."""
     view = formatter.invoice_view(invoice, today)
     return _Page(
         "kashflow_links/invoice.html",
@@ -172,10 +172,10 @@ def _customer_page(
     today: t.Any,
     page_size: int,
 ) -> _Page:
-    """What views._customer_page passes for the link's own tab, page 1 (fresh data)."""
-    listing = _listing(formatter, invoices, scope, today)
+    """What Views.customer passes for the link's own tab, page 1 (fresh data)."""
+    rows = listing(formatter, invoices, scope, today)
     context = customer_context(
-        listing, scope, f"/invoices/{token}", tab=scope.status, page=1, page_size=page_size
+        rows, scope, f"/invoices/{token}", tab=scope.status, page=1, page_size=page_size
     )
     assert context is not None
     return _Page("kashflow_links/customer.html", "Your invoices", {**context, "as_of": None})
@@ -190,7 +190,7 @@ def baseline_app() -> Flask:
     brand = Brand().merged(BRAND)
     formatter = Formatter(LOCALE, ZoneInfo(TIMEZONE))
     today = formatter.today()
-    client = KashFlowClient(
+    client = RestBackend(
         _env("KFL_BENCH_API_URL"), tokens=SessionTokens(None, bytes, bytes), retries=0
     )
     account = json.loads(_env("KFL_BENCH_ACCOUNT", json.dumps(SANDBOX_ACCOUNT)))
@@ -200,17 +200,11 @@ def baseline_app() -> Flask:
     for link in json.loads(_env("KFL_BENCH_LINKS")):
         token = link["token"]
         if link["kind"] == "invoice":
-            fetched = client.get_invoice(login, int(link["invoice"]))
-            # Parsed from the raw dict exactly as the fetch layer does.
-            invoice = Invoice.from_api(dict(fetched.raw), detailed=True)
-            assert invoice is not None
+            invoice = client.get_invoice(login, int(link["invoice"]))
             pages[token] = _invoice_page(formatter, brand, token, invoice, today)
         else:
             scope = Scope.for_customer("acme", link["customer"], link.get("status", "all"))
-            listed = client.list_invoices(login, customer=scope.customer)
-            invoices = tuple(
-                i for i in (Invoice.from_api(dict(x.raw)) for x in listed) if i is not None
-            )
+            invoices = tuple(client.list_invoices(login, customer=scope.customer))
             pages[token] = _customer_page(formatter, token, scope, invoices, today, page_size)
 
     kfl_static = {

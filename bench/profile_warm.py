@@ -60,9 +60,12 @@ from bench._common import median
 from bench._common import new_fernet_key
 from bench._common import write_results
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import get_state
-from flask_kashflow_links.portal import routes as views
-from flask_kashflow_links.portal.routes import _listing
+from flask_kashflow_links.portal import guard as guard_module
+from flask_kashflow_links.portal import pages as pages_module
+from flask_kashflow_links.portal import routes as routes_module
+from flask_kashflow_links.portal import views as views_module
+from flask_kashflow_links.portal.presenters import listing
+from flask_kashflow_links.state import get_state
 
 ITERATIONS = 1000  # requests per page for each profiler and each breakdown round
 BREAKDOWN_ROUNDS = 3  # the apps alternately; medians per group
@@ -152,17 +155,20 @@ class Timers:
 
 def instrument_portal(timers: Timers, app: Flask) -> None:
     state = get_state(app)
-    timers.patch(state.codec, "verify", "token verify")
-    timers.patch(state.codec, "check_expiry", "token verify")
-    timers.patch(state.store, "revoked_reason", "revocation store check")
+    timers.patch(state.links.codec, "verify", "token verify")
+    timers.patch(state.links.codec, "check_expiry", "token verify")
+    timers.patch(state.links.store, "revoked_reason", "revocation store check")
     timers.patch(state.fetcher, "invoice", "fetch / LRU")
     timers.patch(state.fetcher, "customer_invoices", "fetch / LRU")
-    timers.patch(state.views, "get_or_make", "presenters (view cache, today)")
-    timers.patch(state.formatter, "today", "presenters (view cache, today)")
-    timers.patch(views, "render_template", "template rendering (Jinja)")
-    timers.patch(views, "url_for", "url_for (URLs in the page)")
-    for name in ("_send", "_record_open", "_learn_customer"):
-        timers.patch(views, name, "signals + last-opened register")
+    timers.patch(state.portal.views.cache, "get_or_make", "presenters (view cache, today)")
+    timers.patch(state.portal.views.formatter, "today", "presenters (view cache, today)")
+    timers.patch(pages_module, "render_template", "template rendering (Jinja)")
+    timers.patch(pages_module, "url_for", "url_for (URLs in the page)")
+    timers.patch(routes_module, "url_for", "url_for (URLs in the page)")
+    for module in (views_module, guard_module):
+        timers.patch(module, "notify", "signals + last-opened register")
+    for name in ("record_open", "learn_customer"):
+        timers.patch(state.portal.views.activity, name, "signals + last-opened register")
     timers.patch_item(app.view_functions, "kashflow_links.open_link", VIEW)
     timers.patch(app, "wsgi_app", FLASK)
 
@@ -421,21 +427,23 @@ def main() -> None:
         redis_state = get_state(portals[REDIS])
         inv_token = tokens[DEFAULT]["invoice 1043"]
         big_token = tokens[DEFAULT]["customer BIGCO01 (260 invoices)"]
-        claims = state.codec.verify(inv_token)
-        big_claims = state.codec.verify(big_token)
+        claims = state.links.codec.verify(inv_token)
+        big_claims = state.links.codec.verify(big_token)
         with portal.app_context():
             account = state.accounts.get(None)
             fetched = state.fetcher.customer_invoices(account, "BIGCO01")
-            today = state.formatter.today()
-            listing = _listing(state.formatter, fetched.value, big_claims.scope, today)
+            today = state.portal.views.formatter.today()
+            rows = listing(state.portal.views.formatter, fetched.value, big_claims.scope, today)
         minted = claims.minted_at.timestamp()
         micro: dict[str, float] = {}
-        micro["token verify (TokenCodec.verify)"] = micro_us(lambda: state.codec.verify(inv_token))
+        micro["token verify (TokenCodec.verify)"] = micro_us(
+            lambda: state.links.codec.verify(inv_token)
+        )
         micro["revocation check, SQLite (revoked_reason)"] = micro_us(
-            lambda: state.store.revoked_reason(claims.link_id, "acme", "ACME01", minted)
+            lambda: state.links.store.revoked_reason(claims.link_id, "acme", "ACME01", minted)
         )
         micro["revocation check, Redis (revoked_reason)"] = micro_us(
-            lambda: redis_state.store.revoked_reason(claims.link_id, "acme", "ACME01", minted)
+            lambda: redis_state.links.store.revoked_reason(claims.link_id, "acme", "ACME01", minted)
         )
         micro["fetch, LRU hit (Fetcher.invoice)"] = micro_us(
             lambda: state.fetcher.invoice(account, 1043)
@@ -443,7 +451,7 @@ def main() -> None:
         micro["fetch, LRU hit (Fetcher.customer_invoices)"] = micro_us(
             lambda: state.fetcher.customer_invoices(account, "BIGCO01")
         )
-        micro["one tab's rows from the cached listing"] = micro_us(lambda: listing["rows"]["all"])
+        micro["one tab's rows from the cached listing"] = micro_us(lambda: rows["rows"]["all"])
         micro["Brand.accent_text_colour (per _brand_css_url)"] = micro_us(
             lambda: state.settings.brand.accent_text_colour
         )

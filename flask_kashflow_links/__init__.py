@@ -15,6 +15,7 @@ from .exceptions import KashFlowAuthError as KashFlowAuthError
 from .exceptions import KashFlowBadResponse as KashFlowBadResponse
 from .exceptions import KashFlowError as KashFlowError
 from .exceptions import KashFlowLinksError as KashFlowLinksError
+from .exceptions import KashFlowLoginsPaused as KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound as KashFlowNotFound
 from .exceptions import KashFlowUnavailable as KashFlowUnavailable
 from .exceptions import LinkError as LinkError
@@ -43,6 +44,7 @@ __all__ = [
     "KashFlowError",
     "KashFlowLinks",
     "KashFlowLinksError",
+    "KashFlowLoginsPaused",
     "KashFlowNotFound",
     "KashFlowUnavailable",
     "Link",

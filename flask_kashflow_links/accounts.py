@@ -131,6 +131,8 @@ class Account:
     brand: Brand = field(default_factory=Brand)
     #: True when the credentials came from an embed-mode link rather than this site's config.
     embedded: bool = False
+    #: Which of KashFlow's APIs serves the account: ``"rest"``.
+    api: str = "rest"
 
     @property
     def credentials(self) -> Credentials | None:

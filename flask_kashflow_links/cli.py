@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import typing as t
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 
 import click
 from cryptography.fernet import Fernet
@@ -17,12 +17,16 @@ from .exceptions import KashFlowAccountLocked
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
+from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowUnavailable
 from .exceptions import LinkURLError
-from .extension import State
-from .extension import get_state
+from .kashflow.backend import Login
 from .links.claims import STATUSES
+from .links.claims import Scope
 from .links.link import Link
+from .links.service import LinkService
+from .state import State
+from .state import get_state
 
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -65,11 +69,8 @@ def _state() -> State:
         raise click.ClickException(str(e)) from None
 
 
-def _links() -> t.Any:
-    from .extension import KashFlowLinks
-
-    _state()  # a clear error if the app has no KashFlowLinks
-    return KashFlowLinks()
+def _links() -> LinkService:
+    return _state().links
 
 
 def _when(value: datetime | None) -> str:
@@ -98,7 +99,26 @@ def _guard(action: t.Callable[[], t.Any]) -> t.Any:
         raise click.ClickException(str(e)) from None
 
 
-@click.group("kashflow-links")
+class _Commands(click.Group):
+    """The command group, with the sandbox command loaded only when it is asked for.
+
+    Click's documented lazy-loading pattern: the sandbox is a test and demo server, so the
+    portal's CLI does not load it (nor the sandbox its data) until someone runs it.
+    """
+
+    _lazy: t.ClassVar[dict[str, str]] = {"sandbox": "flask_kashflow_links._sandbox.command:sandbox"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            module, _, name = self._lazy[cmd_name].partition(":")
+            return t.cast(click.Command, getattr(importlib.import_module(module), name))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group("kashflow-links", cls=_Commands)
 def cli_group() -> None:
     """Client invoice links for KashFlow: mint, list, withdraw, keys, account check."""
 
@@ -118,9 +138,12 @@ def mint_invoice(
     number: int, account: str | None, expires_in: timedelta | None, customer: str | None
 ) -> None:
     """Mint a link to invoice NUMBER and print its URL."""
+    links = _links()
     link = _guard(
-        lambda: _links().mint_invoice(
-            number, account=account, expires_in=expires_in, customer=customer
+        lambda: links.mint(
+            Scope.for_invoice(links.account_id(account), number),
+            expires_in=expires_in,
+            customer=customer,
         )
     )
     _print_link(link)
@@ -142,8 +165,11 @@ def mint_customer(
     code: str, status: str, account: str | None, expires_in: timedelta | None
 ) -> None:
     """Mint a link to the invoices of customer CODE and print its URL."""
+    links = _links()
     link = _guard(
-        lambda: _links().mint_customer(code, status=status, account=account, expires_in=expires_in)
+        lambda: links.mint(
+            Scope.for_customer(links.account_id(account), code, status), expires_in=expires_in
+        )
     )
     _print_link(link)
 
@@ -219,52 +245,32 @@ def generate_key() -> None:
 def check(account: str | None, force: bool) -> None:
     """Log in to KashFlow with the configured account and say plainly what is wrong."""
     state = _state()
-    client = state.client
     acct = _guard(lambda: state.accounts.get(account))
     if acct.credentials is None:
         raise click.ClickException(
             f"account {acct.id!r} has no credentials here (username, password and memorable word "
             "in KASHFLOW_LINKS_ACCOUNTS)"
         )
-    login = state.fetcher.login_for(acct)
-    until = client.tokens.cooldown_until(login.namespace)
-    if until is not None and not force:
+    backend = state.fetcher.backend_for(acct)
+    login: Login = state.fetcher.login_for(acct)
+    click.echo(f"Checking account {acct.id!r} at {backend.base_url} ...")
+    try:
+        connection = backend.check(login, force=force)
+    except KashFlowLoginsPaused as e:
         raise click.ClickException(
-            f"logins for account {acct.id!r} are paused until {_when(_utc(until))} after KashFlow "
+            f"logins for account {acct.id!r} are paused until {_when(e.retry_at)} after KashFlow "
             "refused a login or locked the user. Fix the cause, then run check --force."
-        )
-    click.echo(f"Checking account {acct.id!r} at {client.base_url} ...")
-    try:
-        result = client.login(acct.credentials)
-    except KashFlowLinksError as e:
-        if isinstance(e, KashFlowAuthError):
-            # Like the portal: a refused login pauses logins, so retries cannot lock the user.
-            client.tokens.start_cooldown(login.namespace, client.login_cooldown)
-        raise click.ClickException(_explain_login_failure(e)) from None
-    client.tokens.store(login.namespace, result.session_token)
-    client.tokens.clear_cooldown(login.namespace)
-    click.echo(f"  logged in{f' to {result.company_name}' if result.company_name else ''}")
-    if result.has_temporary_password:
-        click.echo("  warning: the user has a temporary password; change it in KashFlow", err=True)
-    if result.subscription_expired:
-        click.echo("  warning: KashFlow says the subscription has expired", err=True)
-    try:
-        total = client.count_invoices(login)
-    except KashFlowAuthError as e:
-        raise click.ClickException(
-            "logged in, but KashFlow refused the session for API calls: an IP restriction is "
-            "likely. Allow this server's address in Apps > API Settings > Restrict Access. "
-            f"({e})"
         ) from None
     except KashFlowLinksError as e:
-        raise click.ClickException(f"logged in, but listing invoices failed: {e}") from None
+        raise click.ClickException(_explain_login_failure(e)) from None
+    company = connection.company_name
+    click.echo(f"  logged in{f' to {company}' if company else ''}")
+    for warning in connection.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    total = connection.invoices
     seen = f"{total} invoices visible" if total is not None else "invoice list readable"
     click.echo(f"  {seen}; the session is shared by every worker through the cache")
     click.echo("OK")
-
-
-def _utc(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
 def _explain_login_failure(error: Exception) -> str:
@@ -281,6 +287,8 @@ def _explain_login_failure(error: Exception) -> str:
             "then run check again."
         )
     if isinstance(error, KashFlowAuthError):
+        if error.step == "session":
+            return str(error)
         if error.status_code == 403:
             return (
                 "API access refused. Enable the API in KashFlow under Apps > API Settings; if "
@@ -308,29 +316,6 @@ def _explain_login_failure(error: Exception) -> str:
     return str(error)
 
 
-@cli_group.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-def sandbox(host: str, port: int) -> None:
-    """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C."""
-    import threading
-
-    from .testing import KashFlowSandbox
-
-    with KashFlowSandbox(host=host, port=port) as server:
-        click.echo(f"KashFlow sandbox serving {server.url}")
-        click.echo(f"  KASHFLOW_LINKS_API_BASE_URL = {server.url!r}")
-        click.echo(
-            "  KASHFLOW_LINKS_ACCOUNTS = {'demo': KashFlowSandbox().account_config()}  "
-            f"(user {server.username!r}; the sandbox's documented demo password)"
-        )
-        click.echo(f"  counters: {server.origin}/_sandbox/stats   Ctrl-C stops it")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            click.echo("stopped")
-
-
 @cli_group.command("config")
 @with_appcontext
 def show_config() -> None:
@@ -340,7 +325,7 @@ def show_config() -> None:
     click.echo(f"API base URL:     {settings.api_base_url}")
     click.echo(f"default account:  {state.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
-    click.echo(f"link store:       {state.store.location}")
+    click.echo(f"link store:       {state.links.store.location}")
     click.echo(f"cache type:       {settings.cache_config.get('CACHE_TYPE')}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
 

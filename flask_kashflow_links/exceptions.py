@@ -19,6 +19,7 @@ them into pages.
         ├── KashFlowNotFound        no such invoice, customer or document
         ├── KashFlowAuthError       login refused: wrong username, password or memorable word
         │   └── KashFlowAccountLocked   KashFlow locked the user, or logins are paused (.retry_at)
+        │       └── KashFlowLoginsPaused    no login tried: paused after a refusal or a lock
         ├── KashFlowUnavailable     timeouts, connection errors, 5xx, 429 after retries
         └── KashFlowBadResponse     a body that is not what the documented API returns
 """
@@ -164,6 +165,14 @@ class KashFlowAccountLocked(KashFlowAuthError):
         self.retry_at = retry_at
 
 
+class KashFlowLoginsPaused(KashFlowAccountLocked):
+    """No login was tried: logins are paused after KashFlow refused one or locked the user.
+
+    Raised without asking KashFlow, until :attr:`retry_at`, so that retries (by several
+    workers, or by ``flask kashflow-links check``) cannot lock the user out.
+    """
+
+
 class KashFlowUnavailable(KashFlowError):
     """KashFlow did not answer usefully: timeout, connection error, 5xx, or 429 after retries."""
 
@@ -179,6 +188,7 @@ __all__ = [
     "KashFlowBadResponse",
     "KashFlowError",
     "KashFlowLinksError",
+    "KashFlowLoginsPaused",
     "KashFlowNotFound",
     "KashFlowUnavailable",
     "LinkError",

@@ -1,106 +1,33 @@
-"""The :class:`KashFlowLinks` extension: configuration, per-app state, and the staff API."""
+"""The :class:`KashFlowLinks` extension: ``init_app`` and the staff API."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import typing as t
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import timedelta
 
 from flask import Flask
-from flask import current_app
 from flask_caching import Cache
 from jinja2 import TemplateError
 from jinja2 import TemplateNotFound
 
 from . import redaction
-from .accounts import Account
-from .accounts import AccountRegistry
-from .cache import SafeCache
+from .cli import cli_group
 from .config import DEFAULT_BASE_TEMPLATE
 from .config import Settings
 from .config import load_settings
-from .config import redact_url
 from .exceptions import ConfigurationError
-from .exceptions import LinkError
-from .exceptions import StoreUnavailable
-from .fetch import Fetcher
 from .kashflow.credentials import Credentials
-from .kashflow.rest import KashFlowClient
-from .kashflow.session import SessionTokens
 from .links.claims import LinkClaims
 from .links.claims import Scope
-from .links.claims import is_link_id
-from .links.codec import TokenCodec
 from .links.link import Link
 from .links.store import LinkRecord
-from .links.store import RevocationStore
-from .links.store import open_store
-from .portal.presenters import Formatter
-from .portal.presenters import ViewCache
-from .portal.throttle import Throttle
+from .portal import blueprint
+from .portal import build_portal
+from .state import EXTENSION_KEY
+from .state import build_state
+from .state import get_state
 
 log = logging.getLogger(__name__)
-
-EXTENSION_KEY = "kashflow_links"
-
-
-class LinkActivity:
-    """Which links this process recently recorded as opened, so the register is written at
-    most once per interval per link rather than on every page view."""
-
-    def __init__(self) -> None:
-        self.opened: dict[str, float] = {}
-        self.learnt: set[str] = set()
-        self.lock = threading.Lock()
-
-
-@dataclass
-class State:
-    """Everything one application needs, kept in ``app.extensions["kashflow_links"]``."""
-
-    settings: Settings
-    codec: TokenCodec
-    accounts: AccountRegistry
-    store: RevocationStore
-    #: The flask-caching object (private, or the one passed as ``cache=``).
-    cache: Cache
-    #: The same cache with its failures contained.
-    safe_cache: SafeCache
-    client: KashFlowClient
-    fetcher: Fetcher
-    throttle: Throttle
-    formatter: Formatter
-    #: Formatted view models, per process.
-    views: ViewCache = field(default_factory=ViewCache)
-    #: Debounced register writes ("last opened", learnt customers), per process.
-    activity: LinkActivity = field(default_factory=LinkActivity)
-
-
-def get_state(app: Flask | None = None) -> State:
-    """The extension state of *app* (default: the current app)."""
-    app = app or current_app
-    try:
-        return t.cast(State, app.extensions[EXTENSION_KEY])
-    except KeyError:
-        raise RuntimeError(
-            "KashFlowLinks is not initialised on this app: call KashFlowLinks(app) or "
-            "links.init_app(app) first."
-        ) from None
-
-
-def _as_lifetime(expires_in: timedelta | int | None) -> timedelta | None:
-    if expires_in is None:
-        return None
-    if isinstance(expires_in, bool) or not isinstance(expires_in, timedelta | int):
-        raise TypeError("expires_in must be a timedelta or a number of seconds")
-    lifetime = expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=expires_in)
-    if lifetime.total_seconds() < 1:
-        raise ValueError("expires_in must be at least one second")
-    # Expiry is to the second.
-    return timedelta(seconds=int(lifetime.total_seconds()))
 
 
 class KashFlowLinks:
@@ -133,47 +60,19 @@ class KashFlowLinks:
 
         :raises ConfigurationError: naming the key and the fix, for any bad setting, an
             unreachable revocation store, or an unknown default account.
+        :raises RuntimeError: if the portal is already initialised on *app* (nothing is
+            changed).
         """
-        from .cli import cli_group
-        from .portal.routes import blueprint
-
+        if EXTENSION_KEY in app.extensions:
+            raise RuntimeError(
+                "KashFlowLinks is already initialised on this app: call init_app once per app "
+                "(use get_state(app), or the KashFlowLinks object you made, to reach it)."
+            )
         settings = load_settings(app)
         self._check_base_template(app, settings)
-        codec = TokenCodec(settings.fernet_keys, settings.signing_keys)
-        accounts = self._accounts(settings)
-        store = self._store(settings)
-        cache = self._make_cache(app, settings)
-        safe_cache = SafeCache(cache)
-        client = KashFlowClient(
-            settings.api_base_url,
-            tokens=SessionTokens(safe_cache, codec.seal, codec.unseal),
-            timeout=settings.api_timeout,
-            retries=settings.api_retries,
-            backoff=settings.api_backoff,
-            max_retry_after=settings.api_max_retry_after,
-            login_cooldown=settings.login_cooldown,
-        )
-        fetcher = Fetcher(
-            safe_cache,
-            client,
-            namespace_key=codec.derive_key("cache-namespace"),
-            fresh=settings.cache_timeout,
-            stale=settings.stale_timeout,
-            pdf_cache_max_bytes=settings.pdf_cache_max_bytes,
-            pdf_max_bytes=settings.pdf_max_bytes,
-        )
-        app.extensions[EXTENSION_KEY] = State(
-            settings=settings,
-            codec=codec,
-            accounts=accounts,
-            store=store,
-            cache=cache,
-            safe_cache=safe_cache,
-            client=client,
-            fetcher=fetcher,
-            throttle=Throttle(safe_cache, codec.derive_key("throttle")),
-            formatter=Formatter(settings.locale, settings.timezone),
-        )
+        state = build_state(settings, self._make_cache(app, settings))
+        app.extensions[EXTENSION_KEY] = state
+        state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
         if settings.redact_access_logs:
             redaction.install()
@@ -208,36 +107,6 @@ class KashFlowLinks:
                 "pages fill the blocks 'title' and 'content' (and 'head' if present).",
             )
 
-    @staticmethod
-    def _accounts(settings: Settings) -> AccountRegistry:
-        try:
-            return AccountRegistry(
-                settings.accounts,
-                base_brand=settings.brand,
-                default=settings.default_account,
-                need_credentials=not settings.embed_credentials,
-            )
-        except KeyError as e:
-            raise ConfigurationError(
-                "KASHFLOW_LINKS_DEFAULT_ACCOUNT",
-                f"{e.args[0]}; set it to one of the keys of KASHFLOW_LINKS_ACCOUNTS",
-            ) from None
-        except ValueError as e:
-            raise ConfigurationError("KASHFLOW_LINKS_ACCOUNTS", str(e)) from None
-
-    @staticmethod
-    def _store(settings: Settings) -> RevocationStore:
-        try:
-            store = open_store(settings.revocation_url)
-            store.ping()
-        except StoreUnavailable as e:
-            raise ConfigurationError(
-                "KASHFLOW_LINKS_REVOCATION_URL",
-                f"{e} ({redact_url(settings.revocation_url)}). Links cannot be checked for "
-                "revocation without it: start the store or fix the URL.",
-            ) from None
-        return store
-
     def _make_cache(self, app: Flask, settings: Settings) -> Cache:
         if self._cache is not None:
             return self._cache
@@ -248,38 +117,6 @@ class KashFlowLinks:
         return cache
 
     # -- minting -------------------------------------------------------------------------------
-
-    def _account(self, state: State, account: str | None) -> Account:
-        try:
-            return state.accounts.get(account)
-        except LookupError as e:
-            raise ValueError(str(e.args[0] if e.args else e)) from None
-
-    def _mint(
-        self,
-        scope: Scope,
-        *,
-        expires_in: timedelta | int | None,
-        credentials: Credentials | None,
-        customer: str | None = None,
-    ) -> Link:
-        state = get_state()
-        creds = None
-        if state.settings.embed_credentials:
-            creds = credentials or self._account(state, scope.account).credentials
-            if creds is None:
-                raise ValueError(
-                    f"embed mode needs credentials for account {scope.account!r}: configure them "
-                    "in KASHFLOW_LINKS_ACCOUNTS where links are minted, or pass credentials="
-                )
-        elif credentials is not None:
-            raise ValueError("credentials= is only for KASHFLOW_LINKS_EMBED_CREDENTIALS mode")
-        token, claims = state.codec.mint(
-            scope, lifetime=_as_lifetime(expires_in), credentials=creds
-        )
-        state.store.register(claims, customer=customer)
-        log.info("minted link %s for %s", claims.link_id, scope.describe())
-        return Link.from_claims(token, claims, state.settings.public_url)
 
     def mint_invoice(
         self,
@@ -299,13 +136,10 @@ class KashFlowLinks:
         :param customer: the invoice's customer code, if known, so the link is listed under the
             customer at once (otherwise it is learnt when the link is first opened).
         """
-        state = get_state()
-        account_id = self._account(state, account).id
-        return self._mint(
-            Scope.for_invoice(account_id, number),
-            expires_in=expires_in,
-            credentials=credentials,
-            customer=customer,
+        service = get_state().links
+        scope = Scope.for_invoice(service.account_id(account), number)
+        return service.mint(
+            scope, expires_in=expires_in, credentials=credentials, customer=customer
         )
 
     def mint_customer(
@@ -323,25 +157,15 @@ class KashFlowLinks:
         :param status: ``"all"``, ``"unpaid"`` (Unpaid and Overdue), ``"overdue"`` or ``"paid"``
             (Paid and Overpaid). Anything else raises :class:`ValueError`.
         """
-        state = get_state()
-        account_id = self._account(state, account).id
-        return self._mint(
-            Scope.for_customer(account_id, code, status),
-            expires_in=expires_in,
-            credentials=credentials,
-        )
+        service = get_state().links
+        scope = Scope.for_customer(service.account_id(account), code, status)
+        return service.mint(scope, expires_in=expires_in, credentials=credentials)
 
     # -- withdrawing ---------------------------------------------------------------------------
 
     def link_id_of(self, token_or_link_id: str) -> str:
         """The link id of a token (even an expired one) or of a link id; :class:`ValueError`."""
-        value = token_or_link_id.strip()
-        if is_link_id(value):
-            return value
-        try:
-            return get_state().codec.verify(value, allow_expired=True).link_id
-        except LinkError:
-            raise ValueError("not a link id or a valid link token of this site") from None
+        return get_state().links.link_id_of(token_or_link_id)
 
     def revoke(self, token_or_link_id: str) -> bool:
         """Withdraw one link at once, for every process sharing the store.
@@ -349,41 +173,27 @@ class KashFlowLinks:
         Accepts the token (or the whole URL's last segment) or the link id. Returns whether the
         link was in the register (a link id unknown to the register is still withdrawn).
         """
-        link_id = self.link_id_of(token_or_link_id)
-        known = get_state().store.revoke(link_id)
-        log.info("revoked link %s", link_id)
-        return known
+        return get_state().links.revoke(token_or_link_id)
 
     def revoke_customer(self, code: str, *, account: str | None = None) -> int:
         """Withdraw every link for customer *code* minted until now, invoice links included.
 
         Returns how many registered links this withdrew. Links minted afterwards work.
         """
-        state = get_state()
-        account_id = self._account(state, account).id
-        count = state.store.revoke_customer(account_id, code)
-        log.info(
-            "revoked every link of customer %s on account %s (%d registered)",
-            code,
-            account_id,
-            count,
-        )
-        return count
+        return get_state().links.revoke_customer(code, account=account)
 
     def active_links(
         self, *, customer: str | None = None, account: str | None = None
     ) -> list[LinkRecord]:
         """Live links, newest first: not revoked, not expired. Never includes tokens."""
-        return get_state().store.active_links(customer=customer, account=account)
+        return get_state().links.active_links(customer=customer, account=account)
 
     def verify(self, token: str) -> LinkClaims:
         """Verify *token* as the portal does (signature, encryption, expiry, revocation).
 
         :raises LinkInvalid, LinkExpired, LinkRevoked: see :mod:`.exceptions`.
         """
-        from .portal.guard import check_link
-
-        return check_link(get_state(), token)
+        return get_state().links.verify(token)
 
 
-__all__ = ["KashFlowLinks", "State", "get_state"]
+__all__ = ["KashFlowLinks"]

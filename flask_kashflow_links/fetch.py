@@ -1,16 +1,19 @@
-"""The cached fetch layer between the pages and the KashFlow client.
+"""The cached fetch layer between the pages and a KashFlow backend.
 
 * **Namespaces.** Keys are ``<namespace>:<kind>:<id>`` where the namespace is a keyed hash of the
-  account (id, credentials, API URL): never the raw token, username or password. Links carrying
-  other credentials (embed mode, or after a password change) get a namespace of their own, so
-  they can never read data fetched with someone else's login.
+  account (id, credentials, API kind and URL): never the raw token, username or password. Links
+  carrying other credentials (embed mode, or after a password change) get a namespace of their
+  own, so they can never read data fetched with someone else's login.
 * **Fresh, then stale-if-error.** Data is fresh for ``CACHE_TIMEOUT`` seconds; it is kept
   ``STALE_TIMEOUT`` seconds longer and shown, with its "as of" time, when KashFlow fails.
 * **Single-flight.** Concurrent misses for one resource make one upstream call: threads of a
-  process wait on the first one; processes wait on an atomic ``add`` lock in the shared cache.
-* **Two levels.** A small per-process LRU keeps parsed models, so a warm page neither talks to
-  the shared cache nor rebuilds objects; the shared cache (Redis across workers) holds the JSON.
+  process wait on the first one; processes wait on a :class:`~.kashflow.shared.SharedLock`.
+* **Two levels.** A small per-process LRU keeps the models, so a warm page neither talks to the
+  shared cache nor unpickles; the shared cache (Redis across workers) holds them for everyone.
 * **Degrades.** A failing cache backend means direct fetches (see :class:`~.cache.SafeCache`).
+
+Backends answer with the shared models of :mod:`.kashflow.models` whatever their API, so this
+layer never knows whether REST or SOAP served a page.
 """
 
 from __future__ import annotations
@@ -21,20 +24,24 @@ import logging
 import threading
 import time
 import typing as t
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
+
+from cachetools import LRUCache
 
 from .cache import SafeCache
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowError
+from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowUnavailable
+from .kashflow.backend import Backend
+from .kashflow.backend import Login
+from .kashflow.models import MODELS_VERSION
 from .kashflow.models import Customer
 from .kashflow.models import Invoice
-from .kashflow.rest import KashFlowClient
-from .kashflow.session import Login
+from .kashflow.shared import SharedLock
 from .stats import Counters
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +80,7 @@ class FetchStats(Counters):
     misses: int = 0
     #: Served stale because KashFlow failed.
     stale: int = 0
-    #: Loads from KashFlow (a list of several pages counts once; see client.stats.requests).
+    #: Loads from KashFlow (a list of several pages counts once; see the backend's stats).
     upstream: int = 0
     #: Requests that waited for another thread's or process's fetch instead of fetching.
     waits: int = 0
@@ -88,17 +95,12 @@ class _Flight:
         self.error: BaseException | None = None
 
 
-class _Entry(t.NamedTuple):
-    fetched_at: float
-    raw: t.Any
-
-
 class Fetcher:
     """Cached, single-flight access to KashFlow for the portal's pages.
 
     :param cache: the shared cache (errors contained).
-    :param client: the KashFlow client.
-    :param namespace_key: secret key for the account namespaces (from the token codec).
+    :param backends: the backend serving each API kind (``"rest"``, ``"soap"``).
+    :param namespace_key: secret key for the account namespaces (derived from the link keys).
     :param fresh: seconds data counts as fresh.
     :param stale: further seconds stale data may be shown while KashFlow fails.
     """
@@ -106,7 +108,7 @@ class Fetcher:
     def __init__(
         self,
         cache: SafeCache,
-        client: KashFlowClient,
+        backends: t.Mapping[str, Backend],
         *,
         namespace_key: bytes,
         fresh: int,
@@ -114,31 +116,32 @@ class Fetcher:
         pdf_cache_max_bytes: int,
         pdf_max_bytes: int,
         lru_size: int = 2048,
-        clock: t.Callable[[], float] = time.time,
-        sleep: t.Callable[[float], None] = time.sleep,
+        clock: t.Callable[[], float] | None = None,
     ) -> None:
         self.cache = cache
-        self.client = client
+        self.backends = dict(backends)
         self.fresh = fresh
         self.stale = stale
         self.pdf_cache_max_bytes = pdf_cache_max_bytes
         self.pdf_max_bytes = pdf_max_bytes
         self.stats = FetchStats()
         #: Returns the current POSIX time; tests move it to age cached data.
-        self.clock = clock
+        self.clock = clock or (lambda: time.time())
         self._namespace_key = namespace_key
-        self._sleep = sleep
-        self._lru: OrderedDict[str, tuple[float, t.Any]] = OrderedDict()
-        self._lru_size = lru_size
+        self._lru: LRUCache[str, tuple[float, t.Any]] = LRUCache(lru_size)
         self._lru_lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
-        self._namespaces: dict[tuple[str, ...], str] = {}
+        # Embed mode meets a namespace per set of credentials in use: bounded.
+        self._namespaces: LRUCache[tuple[str, ...], str] = LRUCache(10_000)
         # A lock is held at most as long as one load can take with its retries.
-        connect, read = client.timeout
-        self._lock_ttl = int((connect + read) * (client.retries + 1)) + 5
+        self._lock_ttl = int(max(b.max_call_seconds for b in self.backends.values())) + 5
 
     # -- accounts ------------------------------------------------------------------------------
+
+    def backend_for(self, account: Account) -> Backend:
+        """The backend of *account*'s API."""
+        return self.backends[account.api]
 
     def login_for(self, account: Account) -> Login:
         """The login (namespace and credentials) of *account*.
@@ -149,42 +152,43 @@ class Fetcher:
         credentials = account.credentials
         if credentials is None:
             raise KashFlowAuthError(f"no KashFlow credentials for account {account.id!r}")
+        backend = self.backend_for(account)
         parts = (
             account.id,
             credentials.username,
             credentials.password,
             credentials.memorable_word,
-            self.client.base_url,
+            backend.api,
+            backend.base_url,
+            str(MODELS_VERSION),
         )
-        namespace = self._namespaces.get(parts)
+        with self._lru_lock:
+            namespace = self._namespaces.get(parts)
         if namespace is None:
             digest = hmac.new(self._namespace_key, "\0".join(parts).encode(), hashlib.sha256)
             namespace = digest.hexdigest()[:24]
-            if len(self._namespaces) > 10_000:  # embed mode: bounded memory
-                self._namespaces.clear()
-            self._namespaces[parts] = namespace
+            with self._lru_lock:
+                self._namespaces[parts] = namespace
         return Login(namespace=namespace, credentials=credentials, embedded=account.embedded)
 
     # -- resources -----------------------------------------------------------------------------
 
     def invoice(self, account: Account, number: int) -> Fetched[Invoice]:
         """The full invoice *number* of *account*."""
-        login = self.login_for(account)
-
-        def load() -> t.Any:
-            return dict(self.client.get_invoice(login, number).raw)
-
-        return self._get(f"{login.namespace}:inv:{number}", load, _parse_invoice, account=account)
+        login, backend = self.login_for(account), self.backend_for(account)
+        return self._get(
+            f"{login.namespace}:inv:{number}",
+            lambda: backend.get_invoice(login, number),
+            account=account,
+        )
 
     def customer(self, account: Account, code: str) -> Fetched[Customer]:
         """The customer *code* of *account*."""
-        login = self.login_for(account)
-
-        def load() -> t.Any:
-            return dict(self.client.get_customer(login, code).raw)
-
+        login, backend = self.login_for(account), self.backend_for(account)
         return self._get(
-            f"{login.namespace}:cust:{_digest(code)}", load, _parse_customer, account=account
+            f"{login.namespace}:cust:{_digest(code)}",
+            lambda: backend.get_customer(login, code),
+            account=account,
         )
 
     def customer_invoices(self, account: Account, code: str) -> Fetched[tuple[Invoice, ...]]:
@@ -193,45 +197,48 @@ class Fetcher:
         One cached list per customer serves every status tab: the status filter is applied
         to each invoice's own data by the caller, never trusted from the server.
         """
-        login = self.login_for(account)
-
-        def load() -> t.Any:
-            return [dict(i.raw) for i in self.client.list_invoices(login, customer=code)]
-
+        login, backend = self.login_for(account), self.backend_for(account)
         return self._get(
-            f"{login.namespace}:list:{_digest(code)}", load, _parse_invoice_list, account=account
+            f"{login.namespace}:list:{_digest(code)}",
+            lambda: tuple(backend.list_invoices(login, customer=code)),
+            account=account,
         )
 
-    def document(self, account: Account, permalink: str) -> Fetched[bytes]:
-        """The PDF behind a KashFlow document permalink (cached when small enough)."""
-        login = self.login_for(account)
-
-        def load() -> t.Any:
-            return self.client.get_document(login, permalink, max_bytes=self.pdf_max_bytes)
-
+    def document(self, account: Account, link: str) -> Fetched[bytes]:
+        """The PDF behind a KashFlow document link (cached when small enough)."""
+        login, backend = self.login_for(account), self.backend_for(account)
         return self._get(
-            f"{login.namespace}:doc:{_digest(permalink)}",
-            load,
-            _parse_document,
+            f"{login.namespace}:doc:{_digest(link)}",
+            lambda: backend.get_document(login, link, max_bytes=self.pdf_max_bytes),
             account=account,
             lru=False,
-            cacheable=lambda raw: len(raw) <= self.pdf_cache_max_bytes,
+            cacheable=lambda data: len(data) <= self.pdf_cache_max_bytes,
         )
 
+    def statement_link(self, account: Account, customer: Customer) -> str | None:
+        """The document link of *customer*'s statement, if *account*'s API has statements."""
+        return self.backend_for(account).statement_link(customer)
+
     def known_customer(self, account: Account, number: int) -> str | None:
-        """The customer of invoice *number* if this process has it parsed (fresh or not),
-        without any I/O: a hint that lets a page check revocation in one round trip."""
+        """The customer of invoice *number* if this process has it (fresh or not), without any
+        I/O: a hint that lets a page check revocation in one round trip."""
         try:
             key = f"{self.login_for(account).namespace}:inv:{number}"
         except KashFlowAuthError:
             return None
         with self._lru_lock:
             found = self._lru.get(key)
-        return found[1].customer_code if found is not None else None
+        return t.cast(Invoice, found[1]).customer_code if found is not None else None
+
+    def forget(self) -> None:
+        """Drop this process's copies (the shared cache is untouched)."""
+        with self._lru_lock:
+            self._lru.clear()
 
     # -- the machinery -------------------------------------------------------------------------
 
-    def _read_shared(self, key: str) -> _Entry | None:
+    def _read_shared(self, key: str) -> tuple[float, t.Any] | None:
+        """A usable (fetched_at, value) entry of the shared cache: fresh or within stale."""
         value = self.cache.get(key)
         if (
             isinstance(value, tuple)
@@ -239,59 +246,37 @@ class Fetcher:
             and isinstance(value[0], float | int)
             and self.clock() - value[0] < self.fresh + self.stale
         ):
-            return _Entry(float(value[0]), value[1])
+            return float(value[0]), value[1]
         return None
 
-    def _lru_get(self, key: str, now: float) -> tuple[float, t.Any] | None:
-        with self._lru_lock:
-            found = self._lru.get(key)
-            if found is None:
-                return None
-            if now - found[0] >= self.fresh:
-                return None
-            self._lru.move_to_end(key)
-            return found
-
-    def _lru_put(self, key: str, fetched_at: float, value: t.Any) -> None:
-        with self._lru_lock:
-            self._lru[key] = (fetched_at, value)
-            self._lru.move_to_end(key)
-            while len(self._lru) > self._lru_size:
-                self._lru.popitem(last=False)
-
-    def forget(self) -> None:
-        """Drop this process's parsed copies (the shared cache is untouched)."""
-        with self._lru_lock:
-            self._lru.clear()
-
-    def _fresh_from_caches(
-        self, key: str, parse: t.Callable[[t.Any], T], lru: bool
-    ) -> tuple[Fetched[T] | None, _Entry | None]:
+    def _fresh(
+        self, key: str, lru: bool
+    ) -> tuple[Fetched[t.Any] | None, tuple[float, t.Any] | None]:
         """A fresh value from the LRU or the shared cache, and the shared entry seen."""
         now = self.clock()
         if lru:
-            found = self._lru_get(key, now)
-            if found is not None:
+            with self._lru_lock:
+                found = self._lru.get(key)
+            if found is not None and now - found[0] < self.fresh:
                 return Fetched(found[1], found[0], key=key), None
         entry = self._read_shared(key)
-        if entry is not None and now - entry.fetched_at < self.fresh:
-            value = parse(entry.raw)
+        if entry is not None and now - entry[0] < self.fresh:
             if lru:
-                self._lru_put(key, entry.fetched_at, value)
-            return Fetched(value, entry.fetched_at, key=key), entry
+                with self._lru_lock:
+                    self._lru[key] = entry
+            return Fetched(entry[1], entry[0], key=key), entry
         return None, entry
 
     def _get(
         self,
         key: str,
-        load: t.Callable[[], t.Any],
-        parse: t.Callable[[t.Any], T],
+        load: t.Callable[[], T],
         *,
         account: Account,
         lru: bool = True,
-        cacheable: t.Callable[[t.Any], bool] | None = None,
+        cacheable: t.Callable[[T], bool] | None = None,
     ) -> Fetched[T]:
-        fetched, _ = self._fresh_from_caches(key, parse, lru)
+        fetched, _ = self._fresh(key, lru)
         if fetched is not None:
             self.stats.add("hits")
             return fetched
@@ -310,9 +295,7 @@ class Fetcher:
                 raise flight.error
             raise KashFlowUnavailable("timed out waiting for another request's KashFlow call")
         try:
-            result = self._lead(
-                key, load, parse, lru=lru, cacheable=cacheable, embedded=account.embedded
-            )
+            result = self._lead(key, load, lru=lru, cacheable=cacheable, embedded=account.embedded)
             flight.result = result
             return result
         except BaseException as e:
@@ -326,79 +309,59 @@ class Fetcher:
     def _lead(
         self,
         key: str,
-        load: t.Callable[[], t.Any],
-        parse: t.Callable[[t.Any], T],
+        load: t.Callable[[], T],
         *,
         lru: bool,
-        cacheable: t.Callable[[t.Any], bool] | None,
+        cacheable: t.Callable[[T], bool] | None,
         embedded: bool,
     ) -> Fetched[T]:
         # Another thread may have finished between our miss and taking the lead.
-        fetched, entry = self._fresh_from_caches(key, parse, lru)
+        fetched, entry = self._fresh(key, lru)
         if fetched is not None:
             self.stats.add("hits")
             return fetched
-        lock_key = f"{key}:lock"
-        acquired = self.cache.add(lock_key, 1, self._lock_ttl)
-        if acquired is False:
-            waited = self._wait_for_other_process(key, entry, parse, lru)
-            if waited is not None:
-                return waited
-            entry = self._read_shared(key) or entry
-            acquired = self.cache.add(lock_key, 1, self._lock_ttl)
+        lock = SharedLock(self.cache, f"{key}:lock", self._lock_ttl)
+
+        def ready() -> Fetched[t.Any] | None:
+            return self._fresh(key, lru)[0]
+
+        # With stale data to show, wait briefly for another process's fetch; without, as long
+        # as its fetch may take.
+        waited = lock.acquire_or_wait(ready, 1.0 if entry is not None else float(self._lock_ttl))
+        if waited.value is not None:
+            self.stats.add("waits")
+            return t.cast(Fetched[T], waited.value)
+        if not waited.held and entry is not None and lock.held_elsewhere():
+            # Another process is still fetching: show what we have meanwhile.
+            self.stats.add("stale")
+            return Fetched(entry[1], entry[0], stale=True, key=key)
+        entry = self._read_shared(key) or entry
         try:
             self.stats.add("misses")
             self.stats.add("upstream")
             try:
-                raw = load()
+                value = load()
             except KashFlowError as e:
-                if isinstance(e, KashFlowAuthError):
-                    e.embedded = embedded
                 if entry is not None and _may_serve_stale(e, embedded=embedded):
                     self.stats.add("stale")
                     log.warning(
                         "KashFlow failed (%s); serving data as of %s",
                         type(e).__name__,
-                        datetime.fromtimestamp(entry.fetched_at, tz=timezone.utc).isoformat(),
+                        datetime.fromtimestamp(entry[0], tz=timezone.utc).isoformat(),
                     )
-                    return Fetched(parse(entry.raw), entry.fetched_at, stale=True, key=key)
+                    return Fetched(entry[1], entry[0], stale=True, key=key)
                 raise
             now = self.clock()
-            value = parse(raw)
-            if cacheable is None or cacheable(raw):
-                self.cache.set(key, (now, raw), self.fresh + self.stale)
+            if cacheable is None or cacheable(value):
+                self.cache.set(key, (now, value), self.fresh + self.stale)
             if lru:
-                self._lru_put(key, now, value)
+                with self._lru_lock:
+                    self._lru[key] = (now, value)
             return Fetched(value, now, key=key)
         finally:
             # Only now: a process that sees the lock gone must find the value stored.
-            if acquired:
-                self.cache.delete(lock_key)
-
-    def _wait_for_other_process(
-        self, key: str, entry: _Entry | None, parse: t.Callable[[t.Any], T], lru: bool
-    ) -> Fetched[T] | None:
-        """Another process holds the lock: wait for its result (briefly, if stale data can be
-        shown meanwhile). ``None`` means fetch ourselves."""
-        self.stats.add("waits")
-        limit = 1.0 if entry is not None else float(self._lock_ttl)
-        deadline = time.monotonic() + limit
-        delay = 0.01
-        while time.monotonic() < deadline:
-            self._sleep(delay)
-            delay = min(delay * 1.5, 0.1)
-            fetched, _ = self._fresh_from_caches(key, parse, lru)
-            if fetched is not None:
-                return fetched
-            if self.cache.has(f"{key}:lock") is not True:
-                # Finished (its value is stored before its lock goes) or gave up: look once
-                # more, then it is our turn.
-                fetched, _ = self._fresh_from_caches(key, parse, lru)
-                return fetched
-        if entry is not None:
-            self.stats.add("stale")
-            return Fetched(parse(entry.raw), entry.fetched_at, stale=True, key=key)
-        return None
+            if waited.held:
+                lock.release()
 
 
 def _may_serve_stale(error: KashFlowError, *, embedded: bool) -> bool:
@@ -409,39 +372,16 @@ def _may_serve_stale(error: KashFlowError, *, embedded: bool) -> bool:
     operator fixes the login), but never for embed-mode links, whose credentials stopping
     working is exactly how changing the KashFlow password withdraws them.
     """
+    if isinstance(error, KashFlowNotFound):
+        return False
     if isinstance(error, KashFlowAuthError):
         return not embedded
     return isinstance(error, KashFlowUnavailable | KashFlowBadResponse)
 
 
 def _digest(value: str) -> str:
-    """A short, backend-safe key part for free text (customer codes, permalinks)."""
+    """A short, backend-safe key part for free text (customer codes, document links)."""
     return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-def _parse_invoice(raw: t.Any) -> Invoice:
-    invoice = Invoice.from_api(raw, detailed=True)
-    if invoice is None:
-        raise KashFlowBadResponse("cached invoice data is unreadable")
-    return invoice
-
-
-def _parse_invoice_list(raw: t.Any) -> tuple[Invoice, ...]:
-    rows = raw if isinstance(raw, list) else []
-    return tuple(i for i in (Invoice.from_api(r) for r in rows) if i is not None)
-
-
-def _parse_customer(raw: t.Any) -> Customer:
-    customer = Customer.from_api(raw)
-    if customer is None:
-        raise KashFlowBadResponse("cached customer data is unreadable")
-    return customer
-
-
-def _parse_document(raw: t.Any) -> bytes:
-    if not isinstance(raw, bytes):
-        raise KashFlowBadResponse("cached document is unreadable")
-    return raw
 
 
 __all__ = ["FetchStats", "Fetched", "Fetcher"]

@@ -16,7 +16,7 @@ from flask import Flask
 from flask import jsonify
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.state import get_state
 
 
 def make_portal() -> Flask:
@@ -36,8 +36,8 @@ def make_portal() -> Flask:
         return jsonify(
             pid=os.getpid(),
             fetch=state.fetcher.stats.snapshot(),
-            requests=state.client.stats.requests,
-            logins=state.client.stats.logins,
+            requests=state.backends["rest"].stats.requests,
+            logins=state.backends["rest"].stats.logins,
             cache_errors=state.safe_cache.errors,
         )
 

@@ -15,7 +15,7 @@ import time
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.state import get_state
 
 from .services import run_in_threads
 
@@ -49,7 +49,7 @@ def main() -> None:
                     "ok": threads - len(errors),
                     "errors": [f"{type(e).__name__}: {e}" for e in errors],
                     "upstream": state.fetcher.stats.upstream,
-                    "logins": state.client.stats.logins,
+                    "logins": state.backends["rest"].stats.logins,
                 }
             ),
             flush=True,

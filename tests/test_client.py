@@ -24,10 +24,10 @@ from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links.cache import SafeCache
+from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.kashflow.credentials import Credentials
-from flask_kashflow_links.kashflow.rest import BoundedRetry
-from flask_kashflow_links.kashflow.rest import KashFlowClient
-from flask_kashflow_links.kashflow.session import Login
+from flask_kashflow_links.kashflow.http import BoundedRetry
+from flask_kashflow_links.kashflow.rest import RestBackend
 from flask_kashflow_links.kashflow.session import SessionTokens
 
 BASE = "https://api.kashflow.test/v2"
@@ -45,7 +45,7 @@ def cache() -> SafeCache:
 
 
 @pytest.fixture
-def client(cache: SafeCache) -> KashFlowClient:
+def client(cache: SafeCache) -> RestBackend:
     from cryptography.fernet import Fernet
 
     fernet = Fernet(Fernet.generate_key())
@@ -54,7 +54,7 @@ def client(cache: SafeCache) -> KashFlowClient:
         return fernet.decrypt(data)
 
     tokens = SessionTokens(cache, fernet.encrypt, unseal)
-    return KashFlowClient(
+    return RestBackend(
         BASE,
         tokens=tokens,
         retries=2,
@@ -105,9 +105,9 @@ def logins(rsps: responses.RequestsMock) -> int:
 
 
 @responses.activate(assert_all_requests_are_fired=False)
-def test_login_follows_the_documented_two_steps(client: KashFlowClient) -> None:
+def test_login_follows_the_documented_two_steps(client: RestBackend) -> None:
     add_login(responses.mock, positions=(3, 4, 6))
-    result = client.login(CREDS)
+    result = client.sessions.login(CREDS)
     assert result.session_token == "SESSION-1" and result.company_name == "Acme"
     post, put = responses.calls[0].request, responses.calls[1].request
     assert json.loads(post.body) == {"UserName": "owner@acme.example", "Password": "s3cret-pass"}
@@ -124,7 +124,7 @@ def test_login_follows_the_documented_two_steps(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_every_call_sends_kftoken_and_reuses_one_session(client: KashFlowClient) -> None:
+def test_every_call_sends_kftoken_and_reuses_one_session(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", json=invoice_json())
     responses.get(f"{BASE}/invoices/1044", json=invoice_json(1044))
@@ -136,23 +136,23 @@ def test_every_call_sends_kftoken_and_reuses_one_session(client: KashFlowClient)
 
 
 def test_the_session_token_is_shared_through_the_cache_sealed(
-    client: KashFlowClient, cache: SafeCache
+    client: RestBackend, cache: SafeCache
 ) -> None:
     with responses.RequestsMock() as rsps:
         add_login(rsps)
-        assert client.session_token(LOGIN) == "SESSION-1"
+        assert client.sessions.session_token(LOGIN) == "SESSION-1"
     sealed = cache.get("ns1:session")
     assert isinstance(sealed, bytes) and b"SESSION-1" not in sealed
     # Another client (another worker) sharing the cache logs in zero times.
-    other = KashFlowClient(BASE, tokens=client.tokens)
-    assert other.session_token(LOGIN) == "SESSION-1"
+    other = RestBackend(BASE, tokens=client.sessions.tokens)
+    assert other.sessions.session_token(LOGIN) == "SESSION-1"
     assert other.stats.logins == 0
 
 
 @responses.activate
-def test_401_invalid_session_logs_in_again_once(client: KashFlowClient) -> None:
+def test_401_invalid_session_logs_in_again_once(client: RestBackend) -> None:
     add_login(responses.mock, token="OLD")
-    client.session_token(LOGIN)
+    client.sessions.session_token(LOGIN)
     add_login(responses.mock, token="NEW")
     responses.get(
         f"{BASE}/invoices/1043",
@@ -170,20 +170,20 @@ def test_401_invalid_session_logs_in_again_once(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_a_fresh_token_refused_again_stops_and_pauses_logins(client: KashFlowClient) -> None:
+def test_a_fresh_token_refused_again_stops_and_pauses_logins(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=401, json={"Error": "InvalidSessionToken"})
     with pytest.raises(KashFlowAuthError, match="IP address"):
         client.get_invoice(LOGIN, 1043)
     assert client.stats.logins == 2  # the first login and exactly one retry
-    assert client.tokens.cooldown_until("ns1") is not None
+    assert client.sessions.tokens.cooldown_until("ns1") is not None
     with pytest.raises(KashFlowAccountLocked):
         client.get_invoice(LOGIN, 1043)
     assert client.stats.logins == 2
 
 
 @responses.activate
-def test_account_locked_at_login_pauses_logins(client: KashFlowClient) -> None:
+def test_account_locked_at_login_pauses_logins(client: RestBackend) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=401,
@@ -200,32 +200,32 @@ def test_account_locked_at_login_pauses_logins(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_account_locked_mid_session_pauses_logins(client: KashFlowClient) -> None:
+def test_account_locked_mid_session_pauses_logins(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=401, json={"Error": "AccountLocked"})
     with pytest.raises(KashFlowAccountLocked):
         client.get_invoice(LOGIN, 1043)
-    assert client.tokens.cooldown_until("ns1") is not None
+    assert client.sessions.tokens.cooldown_until("ns1") is not None
 
 
 @responses.activate
-def test_wrong_password(client: KashFlowClient) -> None:
+def test_wrong_password(client: RestBackend) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=400,
         json={"Error": "InvalidCredentials", "Message": "The user name or password is incorrect."},
     )
     with pytest.raises(KashFlowAuthError) as info:
-        client.session_token(LOGIN)
+        client.sessions.session_token(LOGIN)
     assert info.value.step == "password" and "InvalidCredentials" in str(info.value)
     assert "s3cret-pass" not in str(info.value)
     assert info.value.request is not None and info.value.request.body is None  # redacted
-    assert client.tokens.cooldown_until("ns1") is not None
+    assert client.sessions.tokens.cooldown_until("ns1") is not None
     assert client.stats.failed_logins == 1
 
 
 @responses.activate
-def test_wrong_memorable_word(client: KashFlowClient) -> None:
+def test_wrong_memorable_word(client: RestBackend) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=201,
@@ -233,32 +233,32 @@ def test_wrong_memorable_word(client: KashFlowClient) -> None:
     )
     responses.put(f"{BASE}/sessiontoken", status=400, json={"Error": "InvalidMemorableWord"})
     with pytest.raises(KashFlowAuthError) as info:
-        client.session_token(LOGIN)
+        client.sessions.session_token(LOGIN)
     assert info.value.step == "memorable_word"
     assert "pineapple" not in str(info.value)
 
 
 @responses.activate
-def test_memorable_word_too_short_for_the_positions_asked(client: KashFlowClient) -> None:
+def test_memorable_word_too_short_for_the_positions_asked(client: RestBackend) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=201,
         json={"TemporaryToken": "t", "MemorableWordList": [{"Position": 12}]},
     )
     with pytest.raises(KashFlowAuthError, match="only 9 characters"):
-        client.session_token(LOGIN)
+        client.sessions.session_token(LOGIN)
     assert len(responses.calls) == 1  # never sent a wrong answer
 
 
 @responses.activate
-def test_api_disabled_or_ip_refused_is_explained(client: KashFlowClient) -> None:
+def test_api_disabled_or_ip_refused_is_explained(client: RestBackend) -> None:
     responses.post(f"{BASE}/sessiontoken", status=403, json={"Message": "Forbidden"})
     with pytest.raises(KashFlowAuthError, match="API Settings"):
-        client.session_token(LOGIN)
+        client.sessions.session_token(LOGIN)
 
 
 @responses.activate
-def test_login_answer_without_session_token_is_a_bad_response(client: KashFlowClient) -> None:
+def test_login_answer_without_session_token_is_a_bad_response(client: RestBackend) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=201,
@@ -266,7 +266,7 @@ def test_login_answer_without_session_token_is_a_bad_response(client: KashFlowCl
     )
     responses.put(f"{BASE}/sessiontoken", status=200, json={"CompanyName": "x"})
     with pytest.raises(KashFlowBadResponse):
-        client.session_token(LOGIN)
+        client.sessions.session_token(LOGIN)
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def test_login_answer_without_session_token_is_a_bad_response(client: KashFlowCl
 
 @pytest.mark.parametrize("status", [502, 503, 504, 429])
 @responses.activate
-def test_transient_statuses_are_retried(client: KashFlowClient, status: int) -> None:
+def test_transient_statuses_are_retried(client: RestBackend, status: int) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=status, headers={"Retry-After": "0"})
     responses.get(f"{BASE}/invoices/1043", json=invoice_json())
@@ -284,7 +284,7 @@ def test_transient_statuses_are_retried(client: KashFlowClient, status: int) -> 
 
 @pytest.mark.parametrize("status", [502, 503, 504, 429])
 @responses.activate
-def test_transient_statuses_give_up_after_the_retries(client: KashFlowClient, status: int) -> None:
+def test_transient_statuses_give_up_after_the_retries(client: RestBackend, status: int) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=status, headers={"Retry-After": "0"})
     with pytest.raises(KashFlowUnavailable, match=str(status)):
@@ -294,7 +294,7 @@ def test_transient_statuses_give_up_after_the_retries(client: KashFlowClient, st
 
 @pytest.mark.parametrize("status", [500, 501, 400, 409])
 @responses.activate
-def test_other_failures_are_not_retried(client: KashFlowClient, status: int) -> None:
+def test_other_failures_are_not_retried(client: RestBackend, status: int) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=status, json={"Error": "Oops", "Message": "no"})
     expected = KashFlowUnavailable if status >= 500 else KashFlowBadResponse
@@ -306,7 +306,7 @@ def test_other_failures_are_not_retried(client: KashFlowClient, status: int) -> 
 @responses.activate
 def test_sql_timeout_400_is_retried_with_backoff(cache: SafeCache) -> None:
     sleeps: list[float] = []
-    client = KashFlowClient(
+    client = RestBackend(
         BASE,
         tokens=SessionTokens(cache, lambda b: b, lambda b: b),
         retries=2,
@@ -323,7 +323,7 @@ def test_sql_timeout_400_is_retried_with_backoff(cache: SafeCache) -> None:
 
 
 @responses.activate
-def test_sql_timeout_400_gives_up_as_unavailable(client: KashFlowClient) -> None:
+def test_sql_timeout_400_gives_up_as_unavailable(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=400, json=SQL_TIMEOUT)
     with pytest.raises(KashFlowUnavailable, match="timed out"):
@@ -350,7 +350,7 @@ def test_read_timeouts_are_not_retried() -> None:
 
 
 @responses.activate
-def test_connection_errors_become_unavailable(client: KashFlowClient) -> None:
+def test_connection_errors_become_unavailable(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", body=requests.ConnectionError("refused"))
     with pytest.raises(KashFlowUnavailable, match="cannot reach"):
@@ -358,14 +358,14 @@ def test_connection_errors_become_unavailable(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_timeouts_become_unavailable(client: KashFlowClient) -> None:
+def test_timeouts_become_unavailable(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", body=requests.ReadTimeout("slow"))
     with pytest.raises(KashFlowUnavailable, match="in time"):
         client.get_invoice(LOGIN, 1043)
 
 
-def test_every_call_has_a_timeout(client: KashFlowClient) -> None:
+def test_every_call_has_a_timeout(client: RestBackend) -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         add_login(rsps)
         rsps.get(f"{BASE}/invoices/1043", json=invoice_json())
@@ -377,7 +377,7 @@ def test_every_call_has_a_timeout(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_not_found(client: KashFlowClient) -> None:
+def test_not_found(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/9", status=404, json={"Error": "NotFound"})
     with pytest.raises(KashFlowNotFound):
@@ -385,7 +385,7 @@ def test_not_found(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_malformed_json_is_a_bad_response(client: KashFlowClient) -> None:
+def test_malformed_json_is_a_bad_response(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(
         f"{BASE}/invoices/1043", body='{"Number": 1043, "Gross', content_type="application/json"
@@ -395,7 +395,7 @@ def test_malformed_json_is_a_bad_response(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_another_invoice_than_asked_is_refused(client: KashFlowClient) -> None:
+def test_another_invoice_than_asked_is_refused(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", json=invoice_json(1044))
     with pytest.raises(KashFlowBadResponse, match="got invoice 1044"):
@@ -403,7 +403,7 @@ def test_another_invoice_than_asked_is_refused(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_amounts_are_decimal_and_unknown_fields_ignored(client: KashFlowClient) -> None:
+def test_amounts_are_decimal_and_unknown_fields_ignored(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(
         f"{BASE}/invoices/1043",
@@ -417,14 +417,14 @@ def test_amounts_are_decimal_and_unknown_fields_ignored(client: KashFlowClient) 
 
 
 @responses.activate
-def test_customer_lookup_quotes_the_code(client: KashFlowClient) -> None:
+def test_customer_lookup_quotes_the_code(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/customers/A%2FB%20C", json={"Code": "A/B C", "Name": "Slash"})
     assert client.get_customer(LOGIN, "A/B C").name == "Slash"
 
 
 @responses.activate
-def test_customer_answer_for_another_code_is_refused(client: KashFlowClient) -> None:
+def test_customer_answer_for_another_code_is_refused(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/customers/ACME01", json={"Code": "OTHER", "Name": "x"})
     with pytest.raises(KashFlowBadResponse):
@@ -444,7 +444,7 @@ def page(numbers: range, total: int | None, next_url: str | bool | None = True) 
 
 
 @responses.activate
-def test_paging_asks_documented_parameters_and_follows_to_the_end(client: KashFlowClient) -> None:
+def test_paging_asks_documented_parameters_and_follows_to_the_end(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices", json=page(range(1, 101), 250, "https://x/invoices?page=2"))
     responses.get(f"{BASE}/invoices", json=page(range(101, 201), 250, "https://x/invoices?page=3"))
@@ -465,7 +465,7 @@ def test_paging_asks_documented_parameters_and_follows_to_the_end(client: KashFl
 
 
 @responses.activate
-def test_paging_copes_with_a_server_capping_page_size(client: KashFlowClient) -> None:
+def test_paging_copes_with_a_server_capping_page_size(client: RestBackend) -> None:
     add_login(responses.mock)
     for start in range(1, 251, 50):
         responses.get(f"{BASE}/invoices", json=page(range(start, min(start + 50, 251)), 250))
@@ -473,7 +473,7 @@ def test_paging_copes_with_a_server_capping_page_size(client: KashFlowClient) ->
 
 
 @responses.activate
-def test_paging_never_follows_metadata_urls(client: KashFlowClient) -> None:
+def test_paging_never_follows_metadata_urls(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices", json=page(range(1, 3), 4, "https://evil.example/steal"))
     responses.get(f"{BASE}/invoices", json=page(range(3, 5), 4, None))
@@ -482,7 +482,7 @@ def test_paging_never_follows_metadata_urls(client: KashFlowClient) -> None:
 
 
 @responses.activate
-def test_paging_stops_when_a_server_repeats_a_page(client: KashFlowClient) -> None:
+def test_paging_stops_when_a_server_repeats_a_page(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices", json=page(range(1, 101), 1000, "next"))
     assert len(client.list_invoices(LOGIN)) == 100
@@ -490,7 +490,7 @@ def test_paging_stops_when_a_server_repeats_a_page(client: KashFlowClient) -> No
 
 
 @responses.activate
-def test_paging_without_metadata_stops_at_an_empty_page(client: KashFlowClient) -> None:
+def test_paging_without_metadata_stops_at_an_empty_page(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices", json={"Data": [invoice_json(n) for n in range(1, 4)]})
     responses.get(f"{BASE}/invoices", json={"Data": []})
@@ -498,7 +498,7 @@ def test_paging_without_metadata_stops_at_an_empty_page(client: KashFlowClient) 
 
 
 @responses.activate
-def test_list_without_data_is_a_bad_response(client: KashFlowClient) -> None:
+def test_list_without_data_is_a_bad_response(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices", json={"Items": []})
     with pytest.raises(KashFlowBadResponse, match="no Data"):
@@ -522,9 +522,7 @@ PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
         ),
     ],
 )
-def test_document_urls_stay_on_the_api_host(
-    client: KashFlowClient, permalink: str, url: str
-) -> None:
+def test_document_urls_stay_on_the_api_host(client: RestBackend, permalink: str, url: str) -> None:
     assert client.document_url(permalink) == url
 
 
@@ -538,13 +536,13 @@ def test_document_urls_stay_on_the_api_host(
         "/v2/documents/../sessiontoken",
     ],
 )
-def test_document_urls_elsewhere_are_refused(client: KashFlowClient, permalink: str) -> None:
+def test_document_urls_elsewhere_are_refused(client: RestBackend, permalink: str) -> None:
     with pytest.raises(KashFlowBadResponse):
         client.document_url(permalink)
 
 
 @responses.activate
-def test_document_download(client: KashFlowClient) -> None:
+def test_document_download(client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/documents/invoice/abc", body=PDF, content_type="application/pdf")
     assert client.get_document(LOGIN, "/v2/documents/invoice/abc", max_bytes=10_000) == PDF
@@ -561,7 +559,7 @@ def test_document_download(client: KashFlowClient) -> None:
 )
 @responses.activate
 def test_bad_documents_are_refused(
-    client: KashFlowClient, body: bytes, kind: str, message: str
+    client: RestBackend, body: bytes, kind: str, message: str
 ) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/documents/invoice/abc", body=body, content_type=kind)
@@ -569,7 +567,7 @@ def test_bad_documents_are_refused(
         client.get_document(LOGIN, "/v2/documents/invoice/abc", max_bytes=len(PDF) + 100)
 
 
-def test_redirects_are_not_followed(client: KashFlowClient) -> None:
+def test_redirects_are_not_followed(client: RestBackend) -> None:
     with responses.RequestsMock() as rsps:
         add_login(rsps)
         rsps.get(f"{BASE}/invoices/1043", status=302, headers={"Location": "https://evil.example/"})
@@ -578,7 +576,7 @@ def test_redirects_are_not_followed(client: KashFlowClient) -> None:
         assert all("evil" not in c.request.url for c in rsps.calls)
 
 
-def test_exceptions_carry_a_redacted_request(client: KashFlowClient) -> None:
+def test_exceptions_carry_a_redacted_request(client: RestBackend) -> None:
     with responses.RequestsMock() as rsps:
         add_login(rsps)
         rsps.get(f"{BASE}/invoices/1043", status=500, json={"Error": "Boom"})

@@ -16,7 +16,7 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkInvalid
 from flask_kashflow_links import LinkURLError
 from flask_kashflow_links import Scope
-from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.state import get_state
 
 from .conftest import ACCOUNT
 from .conftest import FERNET_KEY
@@ -347,7 +347,7 @@ def test_embed_mode_carries_credentials(tmp_path: Path) -> None:
             links.mint_invoice(1)
         link = links.mint_invoice(1, credentials=creds)
         assert links.verify(link.token).credentials == creds
-        record = get_state().store.get(link.link_id)
+        record = get_state().links.store.get(link.link_id)
         assert record is not None and "pw-123456" not in repr(record)
 
 

@@ -24,9 +24,9 @@ from flask_kashflow_links import KashFlowAuthError
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links import Scope
-from flask_kashflow_links.extension import State
-from flask_kashflow_links.extension import get_state
-from flask_kashflow_links.portal.guard import in_scope
+from flask_kashflow_links.links.claims import in_scope
+from flask_kashflow_links.state import State
+from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import FERNET_KEY
@@ -65,7 +65,7 @@ def test_relogin_after_the_session_expires(state: State, sandbox: KashFlowSandbo
     state.fetcher.invoice(account(state), 1043)
     sandbox.expire_sessions()
     state.fetcher.invoice(account(state), 1004)
-    assert sandbox.logins == 2 and state.client.stats.logins == 2
+    assert sandbox.logins == 2 and state.backends["rest"].stats.logins == 2
 
 
 def test_relogin_after_idle_expiry(tmp_path: Path) -> None:

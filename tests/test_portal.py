@@ -14,7 +14,7 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app
@@ -232,7 +232,7 @@ def test_expired_page_offers_a_fresh_link_only_with_mail(
 
 def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
     link = mint(portal)
-    store = get_state().store
+    store = get_state().links.store
     with captured(signals.link_opened) as opened, captured(signals.invoice_viewed) as viewed:
         assert portal.test_client().head(path(link)).status_code == 200
     assert opened == [] and viewed == []
@@ -244,7 +244,7 @@ def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
 def test_get_records_last_opened_once_per_interval(portal: Flask) -> None:
     link = mint(portal)
     client = portal.test_client()
-    store = get_state().store
+    store = get_state().links.store
     client.get(path(link))
     first = store.get(link.link_id)
     assert first is not None and first.last_opened_at is not None
@@ -369,7 +369,7 @@ def test_a_link_for_an_account_the_site_no_longer_has_is_404(
 
 
 def test_a_warm_page_checks_the_store_once(portal: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = get_state().store
+    store = get_state().links.store
     calls: list[str | None] = []
     real = store.revoked_reason
 

@@ -17,7 +17,7 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app

@@ -208,7 +208,7 @@ def test_an_invoice_moved_to_another_customer_leaves_the_scope(
     sandbox.update_invoice(number, CustomerCode="BIGCO01")
     try:
         with app.app_context():
-            from flask_kashflow_links.extension import get_state
+            from flask_kashflow_links.state import get_state
 
             get_state().fetcher.clock = lambda: 10**10  # everything cached is now stale
             get_state().fetcher.forget()

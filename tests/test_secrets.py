@@ -23,7 +23,7 @@ import redis
 
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import get_state
+from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app

@@ -2,8 +2,10 @@
 
 Built with ``from_api(data)`` from KashFlow's JSON. Missing and null fields become defaults,
 unknown fields are ignored, money is :class:`~decimal.Decimal`, dates are :class:`~datetime.date`
-(``None`` for "no date"). The raw dict is kept in ``raw`` so the cache can store exactly what
-KashFlow sent.
+(``None`` for "no date"). Every backend answers with these models, and the fetch layer caches
+them as they are (pickled), so :data:`MODELS_VERSION` is part of every cache namespace: change
+it when a model's fields change, and a deploy starts with a cold cache instead of unpickling
+objects of the old shape.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ PAID, OVERPAID, UNPAID, OVERDUE, NA, UNKNOWN = (
     "NA",
     "Unknown",
 )
+#: The version of these models' fields (see the module docstring).
+MODELS_VERSION = 1
+
 _STATUSES = {s.lower(): s for s in (PAID, OVERPAID, UNPAID, OVERDUE, NA)}
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
@@ -167,7 +172,6 @@ class Invoice:
     payments: tuple[Payment, ...] = ()
     permalink: str = ""
     detailed: bool = False
-    raw: t.Mapping[str, t.Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_api(cls, data: t.Any, *, detailed: bool = False) -> Invoice | None:
@@ -209,7 +213,6 @@ class Invoice:
             payments=tuple(p for p in payments if p.amount is not None or p.date is not None),
             permalink=parse_text(data.get("Permalink"), limit=300),
             detailed=detailed,
-            raw=data,
         )
 
     # -- what the portal needs to decide scope and wording -----------------------------------
@@ -292,7 +295,6 @@ class Customer:
     address: Address | None = None
     currency: Currency = field(default_factory=Currency)
     outstanding_balance: Decimal | None = None
-    raw: t.Mapping[str, t.Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_api(cls, data: t.Any) -> Customer | None:
@@ -312,7 +314,6 @@ class Customer:
             address=addresses[0] if addresses else None,
             currency=Currency.from_api(data.get("Currency")),
             outstanding_balance=parse_amount(data.get("OutstandingBalance")),
-            raw=data,
         )
 
     @property
@@ -327,6 +328,7 @@ class Customer:
 
 
 __all__ = [
+    "MODELS_VERSION",
     "NA",
     "OVERDUE",
     "OVERPAID",

@@ -7,10 +7,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
 from ..kashflow.credentials import Credentials
+from ..kashflow.models import Invoice
 
 #: Link kinds.
 INVOICE = "invoice"
@@ -123,6 +125,32 @@ class LinkClaims:
         return None if self.lifetime is None else self.minted_at + self.lifetime
 
 
+def status_allows(status: str, invoice: Invoice, today: date) -> bool:
+    """Whether a status filter (``all``, ``unpaid``, ``overdue``, ``paid``) admits *invoice*,
+    judged from the invoice's own Status and due date."""
+    if status == "all":
+        return True
+    if status == "unpaid":
+        return invoice.is_unpaid
+    if status == "overdue":
+        return invoice.is_overdue(today)
+    if status == "paid":
+        return invoice.is_paid
+    return False
+
+
+def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
+    """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
+
+    Never from what a list endpoint was asked for: a server may ignore ``customercode`` or
+    ``filterby``. Customer codes match exactly here (deciding what is shown errs narrow;
+    revocation, which decides what is withdrawn, errs broad).
+    """
+    if scope.kind == INVOICE:
+        return invoice.number == scope.invoice
+    return invoice.customer_code == scope.customer and status_allows(scope.status, invoice, today)
+
+
 __all__ = [
     "CUSTOMER",
     "INVOICE",
@@ -130,6 +158,8 @@ __all__ = [
     "TOKEN_VERSION",
     "LinkClaims",
     "Scope",
+    "in_scope",
     "is_link_id",
     "new_link_id",
+    "status_allows",
 ]

@@ -1,127 +1,247 @@
-"""Who may see what: a token's claims checked against the revocation store.
+"""The one check pipeline every portal route goes through.
 
-The order matters for what the client is told: a withdrawn link says "withdrawn" even when it
-has also expired, because a withdrawn link must never offer a fresh one.
+Every request runs the same checks in the same order: **throttle** (bad-token attempts per
+client address), **link** (signature, encryption, expiry), **store** (revocation, fail closed),
+**data** (KashFlow through the cache), then **scope**, decided from each invoice's own data.
+What fails becomes a page; the client is told what happened (invalid, withdrawn, expired,
+unavailable) but never which check failed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import typing as t
 from datetime import date
 
+from flask import Response
+from flask import request
+from flask import url_for
+
+from .. import signals
 from ..accounts import Account
+from ..accounts import AccountRegistry
+from ..exceptions import KashFlowAccountLocked
+from ..exceptions import KashFlowAuthError
+from ..exceptions import KashFlowError
+from ..exceptions import KashFlowNotFound
+from ..exceptions import LinkExpired
 from ..exceptions import LinkInvalid
 from ..exceptions import LinkRevoked
+from ..exceptions import StoreUnavailable
+from ..fetch import Fetched
+from ..fetch import Fetcher
 from ..kashflow.models import Invoice
-from ..links.claims import INVOICE
 from ..links.claims import LinkClaims
-from ..links.claims import Scope
-
-if t.TYPE_CHECKING:  # pragma: no cover
-    from ..extension import State
+from ..links.claims import in_scope
+from ..links.service import LinkService
+from .activity import LinkActivity
+from .activity import notify
+from .pages import Pages
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
+_MAX_INVOICE_NUMBER = 2**63 - 1
 
-def check_link(state: State, token: str, *, allow_expired: bool = False) -> LinkClaims:
-    """Verify *token*, then check it against the store.
 
-    For a customer link the customer's "revoked before" time is checked here too; for an
-    invoice link the customer is only known once the invoice is fetched, so callers then use
-    :func:`check_customer`.
+class Refused(Exception):
+    """Stop handling a request and answer with :attr:`response`."""
 
-    :raises LinkInvalid: not a genuine token.
-    :raises LinkRevoked: withdrawn by id or with its customer.
-    :raises LinkExpired: past its lifetime (unless *allow_expired*).
-    :raises StoreUnavailable: the store could not be asked (fail closed).
+    def __init__(self, response: Response) -> None:
+        super().__init__()
+        self.response = response
+
+
+class Visit(t.NamedTuple):
+    """A link that may be opened: its claims, its account, and the customer whose
+    revocation cut-off was already checked (``None`` if not yet)."""
+
+    claims: LinkClaims
+    account: Account
+    checked_customer: str | None
+
+
+class Guard:
+    """Runs the checks of every portal request.
+
+    :param links: verifies links against the codec and the store.
+    :param accounts: the account each link reads from.
+    :param fetcher: KashFlow data through the cache.
+    :param pages: the refusal pages.
+    :param throttle: counts bad-token attempts per address.
+    :param activity: "last opened" and learnt customers.
+    :param today: today's date in the portal's time zone (overdue is judged against it).
     """
-    claims = state.codec.verify(token, allow_expired=True)
-    check_claims(state, claims, allow_expired=allow_expired)
-    return claims
+
+    def __init__(
+        self,
+        links: LinkService,
+        accounts: AccountRegistry,
+        fetcher: Fetcher,
+        pages: Pages,
+        throttle: Throttle,
+        activity: LinkActivity,
+        *,
+        throttle_limit: int,
+        throttle_window: int,
+        can_renew: bool,
+        today: t.Callable[[], date],
+    ) -> None:
+        self.links = links
+        self.accounts = accounts
+        self.fetcher = fetcher
+        self.pages = pages
+        self.throttle = throttle
+        self.activity = activity
+        self.throttle_limit = throttle_limit
+        self.throttle_window = throttle_window
+        self.can_renew = can_renew
+        self.today = today
+        self._store_down_logged = 0.0
+
+    # -- the pipeline --------------------------------------------------------------------------
+
+    def serve(
+        self,
+        token: str,
+        handler: t.Callable[[Visit], Response],
+        *,
+        allow_expired: bool = False,
+    ) -> Response:
+        """Admit *token*, then answer with *handler*; every refusal and failure is a page.
+
+        With *allow_expired* an expired link is admitted too (for the renewal form).
+        """
+        visit: Visit | None = None
+        try:
+            visit = self.admit(token, allow_expired=allow_expired)
+            return handler(visit)
+        except Refused as refused:
+            return refused.response
+        except StoreUnavailable as e:
+            # Any store check, including the customer check after an invoice is fetched:
+            # a link that cannot be checked is refused, never admitted.
+            return self.store_down(e)
+        except KashFlowNotFound:
+            return self.pages.not_found()
+        except KashFlowAuthError as e:
+            if (
+                visit is not None
+                and visit.account.embedded
+                and not isinstance(e, KashFlowAccountLocked)
+            ):
+                # Changing the KashFlow password withdraws embed-mode links: say so.
+                return self.pages.withdrawn(None)
+            log.warning("KashFlow unavailable and nothing cached to show: %s", e)
+            return self.pages.unavailable()
+        except KashFlowError as e:
+            log.warning("KashFlow unavailable and nothing cached to show: %s", e)
+            return self.pages.unavailable()
+
+    def admit(self, token: str, *, allow_expired: bool = False) -> Visit:
+        """Throttle, link and store checks of *token*, or :class:`Refused` with the page.
+
+        With *allow_expired* an expired link is admitted (the renewal form needs its claims).
+        """
+        try:
+            claims = self.links.codec.verify(token, allow_expired=True)
+            account = self.account_for(claims)
+            scope = claims.scope
+            customer = scope.customer
+            if customer is None and scope.invoice is not None:
+                customer = self.fetcher.known_customer(account, scope.invoice)
+            self.links.check(claims, customer=customer, allow_expired=allow_expired)
+            return Visit(claims, account, customer)
+        except LinkInvalid:
+            raise self.refuse_invalid() from None
+        except LinkRevoked:
+            claims_or_none = self.links.claims_quietly(token)
+            notify(signals.link_rejected, claims_or_none, reason="withdrawn")
+            raise Refused(self.pages.withdrawn(claims_or_none)) from None
+        except LinkExpired as e:
+            notify(signals.link_rejected, e.claims, reason="expired")
+            raise Refused(self.expired_page(token, e)) from None
+        except StoreUnavailable as e:
+            raise Refused(self.store_down(e)) from None
+
+    def invoice(self, visit: Visit, number: int) -> Fetched[Invoice]:
+        """The invoice *number* if the link may show it (data, then scope); :class:`Refused`
+        with the page otherwise."""
+        claims, account = visit.claims, visit.account
+        if number > _MAX_INVOICE_NUMBER:
+            raise Refused(self.pages.not_found())
+        scope = claims.scope
+        if scope.is_invoice and number != scope.invoice:
+            raise Refused(self.pages.not_found())
+        fetched = self.fetcher.invoice(account, number)
+        invoice = fetched.value
+        # The invoice's own data decides, not the URL or a list the server returned.
+        if not in_scope(scope, invoice, self.today()):
+            log.debug("link %s asked for invoice %s outside its scope", claims.link_id, number)
+            raise Refused(self.pages.not_found())
+        if invoice.customer_code != visit.checked_customer:
+            self.check_customer(claims, invoice.customer_code)
+        self.activity.learn_customer(claims, invoice.customer_code)
+        return fetched
+
+    def check_customer(self, claims: LinkClaims, customer: str) -> None:
+        """Check an invoice link against its invoice's customer (``revoke_customer``)."""
+        try:
+            self.links.check(claims, customer=customer, allow_expired=True)
+        except LinkRevoked:
+            notify(signals.link_rejected, claims, reason="withdrawn")
+            raise Refused(self.pages.withdrawn(claims)) from None
+
+    def account_for(self, claims: LinkClaims) -> Account:
+        """The account a link reads from: the site's, or one carrying the link's credentials.
+
+        :raises LinkInvalid: the link names an account this site does not know (and carries
+            no credentials of its own).
+        """
+        account_id = claims.scope.account
+        try:
+            account = self.accounts.get(account_id)
+        except (LookupError, ValueError):
+            if claims.credentials is None:
+                log.warning("link %s names unknown account %r", claims.link_id, account_id)
+                raise LinkInvalid("unknown account", link_id=claims.link_id) from None
+            account = Account(id=account_id, brand=self.pages.site_brand)
+        if claims.credentials is not None:
+            return account.with_credentials(claims.credentials)
+        return account
+
+    # -- refusals ------------------------------------------------------------------------------
+
+    def refuse_invalid(self) -> Refused:
+        """The refusal of a token that is not genuine: 404, or 429 past the throttle."""
+        address = request.remote_addr or "unknown"
+        count = self.throttle.hit("bad-token", address, self.throttle_window)
+        if count > self.throttle_limit:
+            notify(signals.link_rejected, None, reason="throttled")
+            log.info("throttling bad-token attempts from one address (%d in window)", count)
+            return Refused(self.pages.throttled(self.throttle.retry_after(self.throttle_window)))
+        notify(signals.link_rejected, None, reason="invalid")
+        return Refused(self.pages.not_found())
+
+    def expired_page(self, token: str, error: LinkExpired) -> Response:
+        """410 for an expired link, with the fresh-link form when mail is configured."""
+        renew_url = form_token = None
+        if self.can_renew:
+            renew_url = url_for("kashflow_links.renew", token=token)
+            form_token = self.links.codec.sign_form(error.claims.link_id)
+        return self.pages.expired(error, renew_url=renew_url, form_token=form_token)
+
+    def store_down(self, error: StoreUnavailable) -> Response:
+        """503 while the link store is unreachable, logged once per few seconds (an outage
+        under load must not flood the log)."""
+        now = time.monotonic()
+        if now - self._store_down_logged >= 5.0:
+            self._store_down_logged = now
+            log.error("link store unavailable, refusing links until it is back: %s", error)
+        else:
+            log.debug("link store still unavailable: %s", error)
+        return self.pages.unavailable(retry_after=30)
 
 
-def check_claims(
-    state: State, claims: LinkClaims, *, customer: str | None = None, allow_expired: bool = False
-) -> None:
-    """Check verified *claims* against the store, then their expiry.
-
-    *customer* is an invoice link's customer when already known (from this process's cache),
-    so the customer's cut-off is checked in the same round trip; otherwise
-    :func:`check_customer` checks it once the invoice is fetched.
-    """
-    _check_revoked(state, claims, claims.scope.customer or customer)
-    if not allow_expired:
-        state.codec.check_expiry(claims)
-
-
-def status_allows(status: str, invoice: Invoice, today: date) -> bool:
-    """Whether a status filter (``all``, ``unpaid``, ``overdue``, ``paid``) admits *invoice*,
-    judged from the invoice's own Status and due date."""
-    if status == "all":
-        return True
-    if status == "unpaid":
-        return invoice.is_unpaid
-    if status == "overdue":
-        return invoice.is_overdue(today)
-    if status == "paid":
-        return invoice.is_paid
-    return False
-
-
-def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
-    """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
-
-    Never from what a list endpoint was asked for: a server may ignore ``customercode`` or
-    ``filterby``. Customer codes match exactly here (deciding what is shown errs narrow;
-    revocation, which decides what is withdrawn, errs broad).
-    """
-    if scope.kind == INVOICE:
-        return invoice.number == scope.invoice
-    return invoice.customer_code == scope.customer and status_allows(scope.status, invoice, today)
-
-
-def account_for(state: State, claims: LinkClaims) -> Account:
-    """The account a link reads from: the site's, or one carrying the link's credentials.
-
-    :raises LinkInvalid: the link names an account this site does not know (and carries no
-        credentials of its own).
-    """
-    account_id = claims.scope.account
-    try:
-        account = state.accounts.get(account_id)
-    except (LookupError, ValueError):
-        if claims.credentials is None:
-            log.warning("link %s names unknown account %r", claims.link_id, account_id)
-            raise LinkInvalid("unknown account", link_id=claims.link_id) from None
-        account = Account(id=account_id, brand=state.settings.brand)
-    if claims.credentials is not None:
-        return account.with_credentials(claims.credentials)
-    return account
-
-
-def check_customer(state: State, claims: LinkClaims, customer: str) -> None:
-    """Check an invoice link against its invoice's customer (``revoke_customer``).
-
-    :raises LinkRevoked: the customer's links were withdrawn after this link was minted.
-    """
-    _check_revoked(state, claims, customer)
-
-
-def _check_revoked(state: State, claims: LinkClaims, customer: str | None) -> None:
-    reason = state.store.revoked_reason(
-        claims.link_id, claims.scope.account, customer, claims.minted_at.timestamp()
-    )
-    if reason is not None:
-        log.debug("link rejected: withdrawn (%s) (link id %s)", reason, claims.link_id)
-        raise LinkRevoked(f"withdrawn ({reason})", link_id=claims.link_id)
-
-
-__all__ = [
-    "account_for",
-    "check_claims",
-    "check_customer",
-    "check_link",
-    "in_scope",
-    "status_allows",
-]
+__all__ = ["Guard", "Refused", "Visit"]

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 import typing as t
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import quote
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -27,7 +28,9 @@ from babel.dates import format_timedelta
 from babel.numbers import format_decimal
 from babel.numbers import get_currency_precision
 from babel.numbers import get_currency_symbol
+from cachetools import LRUCache
 
+from ..accounts import Brand
 from ..kashflow.models import NA
 from ..kashflow.models import OVERDUE
 from ..kashflow.models import OVERPAID
@@ -35,6 +38,9 @@ from ..kashflow.models import PAID
 from ..kashflow.models import UNPAID
 from ..kashflow.models import Currency
 from ..kashflow.models import Invoice
+from ..links.claims import Scope
+from ..links.claims import in_scope
+from ..links.claims import status_allows
 
 DASH = "\u2014"
 
@@ -275,26 +281,118 @@ class Formatter:
         return [self.money(total, currency) for currency, total in totals.values() if total]
 
 
+#: The status tabs a customer link may show, by the link's own status filter.
+TABS: dict[str, tuple[tuple[str, str], ...]] = {
+    "all": (("all", "All"), ("unpaid", "Unpaid"), ("overdue", "Overdue"), ("paid", "Paid")),
+    "unpaid": (("unpaid", "Unpaid"), ("overdue", "Overdue")),
+    "overdue": (("overdue", "Overdue"),),
+    "paid": (("paid", "Paid"),),
+}
+
+
+def pay_url(brand: Brand, invoice: Invoice) -> str | None:
+    """The brand's online-payment URL for *invoice*, or ``None`` if it has none."""
+    if not brand.pay_url:
+        return None
+    amount = str(invoice.due_amount) if invoice.due_amount is not None else ""
+    return brand.pay_url.replace("{number}", str(invoice.number)).replace("{amount}", quote(amount))
+
+
+def listing(
+    formatter: Formatter,
+    invoices: t.Sequence[Invoice],
+    scope: Scope,
+    today: date,
+) -> dict[str, t.Any]:
+    """The formatted, scope-checked list of a customer link, newest first, per status tab
+    (cached with the data it was made from)."""
+    visible = [i for i in invoices if in_scope(scope, i, today)]
+    ordered: list[tuple[RowView, Invoice]] = sorted(
+        ((formatter.row_view(i, today), i) for i in visible),
+        key=lambda pair: pair[0].sort_key,
+        reverse=True,
+    )
+    return {
+        "rows": {
+            key: [row for row, invoice in ordered if status_allows(key, invoice, today)]
+            for key, _ in TABS["all"]
+        },
+        "balances": formatter.balances(visible),
+        "customer_name": next((i.customer_name for i in visible if i.customer_name), ""),
+    }
+
+
+def customer_context(
+    listing: dict[str, t.Any], scope: Scope, base: str, *, tab: str, page: int, page_size: int
+) -> dict[str, t.Any] | None:
+    """What ``customer.html`` is given for one tab and page of a cached listing (``as_of``
+    aside), or ``None`` for a page past the end. *base* is the link's own URL path."""
+    tabs = TABS[scope.status]
+    rows = listing["rows"][tab]
+    pages = max(1, -(-len(rows) // page_size))
+    if page > pages:
+        return None
+
+    def tab_url(status: str, page_number: int = 1) -> str:
+        args = {}
+        if status != scope.status:
+            args["status"] = status
+        if page_number > 1:
+            args["page"] = str(page_number)
+        return f"{base}?{urlencode(args)}" if args else base
+
+    return {
+        "customer_name": listing["customer_name"] or scope.customer,
+        "balances": listing["balances"],
+        "tabs": [
+            {
+                "label": label,
+                "url": tab_url(key),
+                "current": key == tab,
+                "count": len(listing["rows"][key]),
+            }
+            for key, label in tabs
+        ]
+        if len(tabs) > 1
+        else [],
+        "tab": tab,
+        "rows": rows[(page - 1) * page_size : page * page_size],
+        "total": len(rows),
+        "page": page,
+        "pages": pages,
+        "prev_url": tab_url(tab, page - 1) if page > 1 else None,
+        "next_url": tab_url(tab, page + 1) if page < pages else None,
+        "invoice_url": lambda number: f"{base}/{number}",
+        "statement_url": f"{base}/pdf" if scope.status == "all" else None,
+    }
+
+
 class ViewCache:
     """A small per-process LRU of view models, keyed by what they were made from."""
 
     def __init__(self, size: int = 1024) -> None:
-        self._items: OrderedDict[t.Hashable, t.Any] = OrderedDict()
-        self._size = size
+        self._items: LRUCache[t.Hashable, t.Any] = LRUCache(size)
         self._lock = threading.Lock()
 
     def get_or_make(self, key: t.Hashable, make: t.Callable[[], t.Any]) -> t.Any:
         """The cached value for *key*, made (once) if absent."""
         with self._lock:
             if key in self._items:
-                self._items.move_to_end(key)
                 return self._items[key]
         value = make()
         with self._lock:
             self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
         return value
 
 
-__all__ = ["Formatter", "InvoiceView", "RowView", "StatusView", "ViewCache"]
+__all__ = [
+    "TABS",
+    "Formatter",
+    "InvoiceView",
+    "RowView",
+    "StatusView",
+    "ViewCache",
+    "customer_context",
+    "listing",
+    "pay_url",
+]

@@ -1,0 +1,87 @@
+"""The one protocol every KashFlow backend implements, and the account handle it is given.
+
+A backend turns calls such as "invoice 1043 of this account" into requests to one of KashFlow's
+APIs and answers with the shared :mod:`.models`. The fetch layer above caches what it returns
+and never sees HTTP; the backend never sees a link, a cache key or a page.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from dataclasses import field
+
+from .credentials import Credentials
+from .models import Customer
+from .models import Invoice
+
+
+@dataclass(frozen=True)
+class Login:
+    """Whom to log in as, and where that login's shared state lives."""
+
+    #: A keyed hash naming the account in shared stores (never the username or password).
+    namespace: str
+    credentials: Credentials = field(repr=False)
+    #: True for credentials carried by an embed-mode link.
+    embedded: bool = False
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What a successful connection check learnt (nothing secret)."""
+
+    #: The company KashFlow named, when it did.
+    company_name: str = ""
+    #: How many invoices the account can see, when KashFlow said.
+    invoices: int | None = None
+    #: Things the operator should act on ("the user has a temporary password").
+    warnings: tuple[str, ...] = ()
+
+
+@t.runtime_checkable
+class Backend(t.Protocol):
+    """What the portal needs from KashFlow, whichever API serves it.
+
+    Every method raises the :class:`~flask_kashflow_links.KashFlowError` tree on failure:
+    :class:`~flask_kashflow_links.KashFlowNotFound` for an invoice, customer or document that
+    does not exist, :class:`~flask_kashflow_links.KashFlowAuthError` when KashFlow refuses the
+    credentials, :class:`~flask_kashflow_links.KashFlowUnavailable` for what may pass, and
+    :class:`~flask_kashflow_links.KashFlowBadResponse` for answers of the wrong shape.
+    """
+
+    #: ``"rest"`` or ``"soap"``.
+    api: str
+    #: The API's address (part of each account's cache namespace).
+    base_url: str
+
+    @property
+    def max_call_seconds(self) -> float:
+        """The longest one call may take, retries included (how long a lock may be held)."""
+
+    def get_invoice(self, login: Login, number: int) -> Invoice:
+        """The full invoice *number*."""
+
+    def get_customer(self, login: Login, code: str) -> Customer:
+        """The customer *code* (codes compare case-insensitively, as KashFlow does)."""
+
+    def list_invoices(self, login: Login, *, customer: str) -> list[Invoice]:
+        """Every invoice KashFlow lists for *customer*, sorted by number. The server's filtering
+        is not trusted: callers check each invoice's own customer and status."""
+
+    def get_document(self, login: Login, link: str, *, max_bytes: int) -> bytes:
+        """The PDF behind a document link of this API (an invoice's permalink, or what
+        :meth:`statement_link` gave), fetched only from the API's own host."""
+
+    def statement_link(self, customer: Customer) -> str | None:
+        """The document link of *customer*'s statement of all invoices, or ``None`` when this
+        API has none (the page then offers no statement)."""
+
+    def check(self, login: Login, *, force: bool = False) -> Connection:
+        """Log in (honouring a login pause unless *force*) and make one cheap authorised call.
+
+        :raises KashFlowAccountLocked: logins are paused, or KashFlow locked the user.
+        """
+
+
+__all__ = ["Backend", "Connection", "Login"]

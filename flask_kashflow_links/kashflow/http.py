@@ -1,0 +1,119 @@
+"""HTTP plumbing shared by the backends: bounded retries, one session, safe exceptions.
+
+Every call has a timeout; connection errors, 429, 502, 503 and 504 are retried with urllib3's
+``Retry`` (exponential backoff, ``Retry-After`` honoured up to a cap); read timeouts are not
+retried, so a page load stays bounded; redirects are never followed automatically (a redirect
+could carry the credentials elsewhere). Nothing kept on an exception holds a password, a
+memorable word or a session token.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+from dataclasses import dataclass
+from http.cookiejar import DefaultCookiePolicy
+from types import TracebackType
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from ..stats import Counters
+
+#: Statuses worth asking again (urllib3 retries them with backoff).
+TRANSIENT_STATUSES = (429, 502, 503, 504)
+
+
+class BoundedRetry(Retry):
+    """urllib3 ``Retry`` that caps ``Retry-After`` and never retries a read timeout.
+
+    A page load must stay bounded: a server asking for a 10-minute pause is retried after at
+    most ``max_retry_after`` seconds (then its last answer stands), and a server that is too slow
+    to answer is not asked again within the same page load.
+    """
+
+    max_retry_after: float = 3.0
+
+    def get_retry_after(self, response: t.Any) -> float | None:
+        retry_after = super().get_retry_after(response)
+        if retry_after is None:
+            return None
+        return min(retry_after, self.max_retry_after)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: t.Any = None,
+        error: Exception | None = None,
+        _pool: t.Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> BoundedRetry:
+        if isinstance(error, ReadTimeoutError):
+            # What urllib3 itself does when reads may not be retried: re-raise, so requests
+            # reports a ReadTimeout rather than a connection error.
+            raise error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def new(self, **kwargs: t.Any) -> BoundedRetry:
+        retry = super().new(**kwargs)
+        retry.max_retry_after = self.max_retry_after
+        return retry
+
+
+@dataclass
+class ClientStats(Counters):
+    """Counters of one backend, for tests, benchmarks and the ``check`` command."""
+
+    requests: int = 0
+    logins: int = 0
+    failed_logins: int = 0
+    sql_timeout_retries: int = 0
+
+
+def new_session(
+    *, retries: int, backoff: float, max_retry_after: float, accept: str
+) -> requests.Session:
+    """A :class:`requests.Session` with bounded retries, no cookies and no redirects."""
+    retry = BoundedRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=0,
+        status_forcelist=TRANSIENT_STATUSES,
+        allowed_methods=None,  # our POST/PUT are logins and reads; retrying them is safe
+        backoff_factor=backoff,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        raise_on_redirect=False,
+    )
+    retry.max_retry_after = max_retry_after
+    session = requests.Session()
+    # Never keep cookies: one session serves every account, and KashFlow authenticates each
+    # call on its own (a header, or the credentials in the body).
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=32)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"Accept": accept, "User-Agent": "flask-kashflow-links"})
+    return session
+
+
+def redacted(request: requests.PreparedRequest | None) -> requests.PreparedRequest | None:
+    """A copy of *request* safe to keep on an exception: no session token, no body (a login or
+    SOAP body carries the password)."""
+    if request is None:
+        return None
+    safe = copy.copy(request)
+    safe.headers = copy.copy(request.headers)
+    if "Authorization" in safe.headers:
+        safe.headers["Authorization"] = "KfToken ***"
+    safe.body = None
+    return safe
+
+
+__all__ = ["TRANSIENT_STATUSES", "BoundedRetry", "ClientStats", "new_session", "redacted"]

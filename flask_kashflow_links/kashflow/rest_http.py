@@ -1,0 +1,183 @@
+"""Requests to KashFlow's REST API v2 and how its answers map to the exception tree.
+
+KashFlow answers errors with a JSON body ``{"Error": ..., "Message": ...}``; the ``Error`` code
+decides (``AccountLocked``, ``InvalidSessionToken``, the SQL-timeout ``-2146232060``), then the
+HTTP status. The SQL timeout is a .NET exception leaked as a 400: it passes, so it is retried
+with a long backoff on top of urllib3's retries.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlsplit
+
+import requests
+
+from ..exceptions import KashFlowAccountLocked
+from ..exceptions import KashFlowAuthError
+from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowError
+from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowUnavailable
+from .http import ClientStats
+from .http import redacted
+from .parsing import as_mapping
+from .parsing import loads
+from .parsing import parse_text
+
+#: KashFlow's leaked .NET SqlException number for a server-side query timeout: transient.
+SQL_TIMEOUT_ERROR = "-2146232060"
+
+
+def error_of(response: requests.Response) -> tuple[str, str]:
+    """KashFlow's ``Error`` and ``Message`` from an error body (safe to log)."""
+    try:
+        data = as_mapping(loads(response.content))
+    except ValueError:
+        return "", ""
+    return (
+        parse_text(data.get("Error"), limit=60),
+        parse_text(data.get("Message"), limit=200).replace("\n", " "),
+    )
+
+
+def _kept(response: requests.Response) -> requests.Response:
+    """*response*, made safe to keep on an exception: its request loses token and body."""
+    response.request = redacted(response.request)  # type: ignore[assignment]
+    return response
+
+
+class RestTransport:
+    """Sends requests to one REST API and turns failures into the exception tree.
+
+    :param http: the session (bounded retries, no cookies, no redirects).
+    :param base_url: e.g. ``https://api.kashflow.com/v2``.
+    """
+
+    def __init__(
+        self,
+        http: requests.Session,
+        base_url: str,
+        *,
+        timeout: tuple[float, float],
+        retries: int,
+        backoff: float,
+        stats: ClientStats,
+        sleep: t.Callable[[float], None],
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.stats = stats
+        self._sleep = sleep
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path such as ``/invoices``."""
+        return self.base_url + path
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, t.Any] | None = None,
+        json: t.Any = None,
+        stream: bool = False,
+        auth: requests.auth.AuthBase | None = None,
+    ) -> requests.Response:
+        """One request with a timeout; SQL-timeout 400s retried; transport errors mapped."""
+        attempt = 0
+        while True:
+            try:
+                response = self.http.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=params,
+                    json=json,
+                    timeout=self.timeout,
+                    stream=stream,
+                    auth=auth,
+                    allow_redirects=False,  # a redirect could carry the token elsewhere
+                )
+            except requests.Timeout as e:
+                raise KashFlowUnavailable(
+                    f"KashFlow did not answer {method} {urlsplit(url).path} in time",
+                    request=redacted(e.request),  # type: ignore[arg-type]
+                ) from None
+            except (requests.ConnectionError, requests.exceptions.RetryError) as e:
+                raise KashFlowUnavailable(
+                    f"cannot reach KashFlow at {urlsplit(url).netloc} "
+                    f"({type(e).__name__}: check the URL, DNS and firewall)",
+                    request=redacted(e.request),  # type: ignore[arg-type]
+                ) from None
+            self.stats.add("requests")
+            if response.status_code == 400 and attempt < self.retries:
+                code, _ = error_of(response)
+                if code == SQL_TIMEOUT_ERROR:
+                    # KashFlow leaks a .NET SQL timeout as a 400; it passes. Back off and retry.
+                    attempt += 1
+                    self.stats.add("sql_timeout_retries")
+                    self._sleep(self.backoff * (4**attempt))
+                    continue
+            return response
+
+    def error(
+        self, response: requests.Response, what: str, *, step: str | None = None
+    ) -> KashFlowError:
+        """The exception for an unsuccessful *response* (about *what*; *step* for logins)."""
+        code, message = error_of(response)
+        status = response.status_code
+        detail = f" ({code}: {message})" if code or message else ""
+        kwargs: dict[str, t.Any] = {
+            "request": redacted(response.request),
+            "response": _kept(response),
+            "error_code": code or None,
+        }
+        if code == "AccountLocked":
+            return KashFlowAccountLocked(
+                f"KashFlow says the user is locked{detail}", step=step, **kwargs
+            )
+        if status == 404:
+            return KashFlowNotFound(f"KashFlow has no {what}{detail}", **kwargs)
+        if status == 403:
+            return KashFlowAuthError(
+                f"KashFlow refused API access{detail}: is the API enabled (Apps > API Settings), "
+                "and is this server's IP address allowed?",
+                step=step,
+                **kwargs,
+            )
+        if status in (400, 401) and step is not None:
+            return KashFlowAuthError(
+                f"KashFlow refused the login at the {step.replace('_', ' ')} step{detail}",
+                step=step,
+                **kwargs,
+            )
+        if status == 401:
+            return KashFlowAuthError(f"KashFlow refused the session token{detail}", **kwargs)
+        if status == 429 or status >= 500:
+            return KashFlowUnavailable(
+                f"KashFlow answered HTTP {status} for {what}{detail}", **kwargs
+            )
+        if code == SQL_TIMEOUT_ERROR:
+            return KashFlowUnavailable(f"KashFlow timed out reading {what}{detail}", **kwargs)
+        return KashFlowBadResponse(f"KashFlow answered HTTP {status} for {what}{detail}", **kwargs)
+
+    def json(self, response: requests.Response, what: str) -> t.Any:
+        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`."""
+        if response.status_code not in (200, 201):
+            raise self.error(response, what)
+        try:
+            return loads(response.content)
+        except ValueError:
+            raise KashFlowBadResponse(
+                f"KashFlow sent malformed JSON for {what}",
+                request=redacted(response.request),
+                response=_kept(response),
+            ) from None
+
+
+__all__ = ["SQL_TIMEOUT_ERROR", "RestTransport", "error_of"]

@@ -1,0 +1,249 @@
+"""Rendering portal pages: the layout, the error pages, the Content-Security-Policy, headers.
+
+Every page is rendered in the configured layout (the portal's own, or the host site's through
+``KASHFLOW_LINKS_BASE_TEMPLATE``) with one context variable, ``kfl``. The error pages say what
+happened in plain words (invalid, withdrawn, expired, unavailable) and never which check failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import typing as t
+from urllib.parse import urlsplit
+
+from cachetools import LRUCache
+from flask import Response
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from ..accounts import AccountRegistry
+from ..accounts import Brand
+from ..config import DEFAULT_BASE_TEMPLATE
+from ..exceptions import LinkExpired
+from ..links.claims import LinkClaims
+from .presenters import Formatter
+
+log = logging.getLogger(__name__)
+
+_HEX = re.compile(r"[0-9a-f]{6}")
+
+#: The headers of every portal response: the URL is the credential, so keep it out of
+#: referrers, shared caches and search engines.
+PROTECTIVE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "private, no-store",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+}
+#: The policy of HTML that is not a portal page (a redirect's body): the strictest.
+STRICTEST_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+
+def brand_colours(brand: Brand) -> str:
+    """The brand stylesheet's name: accent and text-on-accent colours, e.g. ``1f5fa8-ffffff``."""
+    accent = brand.accent_colour.lstrip("#").lower()
+    if len(accent) == 3:
+        accent = "".join(c * 2 for c in accent)
+    ink = brand.accent_text_colour.lstrip("#").lower()
+    return f"{accent}-{ink}"
+
+
+def brand_stylesheet(colours: str) -> str | None:
+    """The tiny stylesheet for :func:`brand_colours` (no inline styles, so the CSP stays
+    strict), or ``None`` for a name that is not two hex colours."""
+    accent, _, ink = colours.partition("-")
+    if not (_HEX.fullmatch(accent) and _HEX.fullmatch(ink)):
+        return None
+    return f".kfl{{--kfl-accent:#{accent};--kfl-on-accent:#{ink}}}\n"
+
+
+def content_security_policy(brand: Brand, custom: str | None = None) -> str:
+    """The Content-Security-Policy of portal pages: *custom* if set, else the strict one."""
+    if custom is not None:
+        return custom
+    images = "'self' data:"
+    if brand.logo_url and "://" in brand.logo_url:
+        parts = urlsplit(brand.logo_url)
+        images += f" {parts.scheme}://{parts.netloc}"
+    # No scripts at all; styles and fonts only from this site; forms only to this site.
+    return (
+        "default-src 'none'; "
+        f"img-src {images}; "
+        "style-src 'self'; font-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+
+
+def protect(response: Response) -> Response:
+    """Add :data:`PROTECTIVE_HEADERS` (and a CSP to HTML that has none) to *response*."""
+    response.headers.update(PROTECTIVE_HEADERS)
+    if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
+        response.headers["Content-Security-Policy"] = STRICTEST_CSP
+    return response
+
+
+class Pages:
+    """Renders portal pages for one application.
+
+    :param accounts: for each link's brand.
+    :param formatter: dates on the expired page.
+    :param base_template: the layout portal pages extend.
+    :param csp: a custom Content-Security-Policy, or ``None`` for the strict one.
+    :param locale: the page language comes from it.
+    """
+
+    def __init__(
+        self,
+        accounts: AccountRegistry,
+        formatter: Formatter,
+        *,
+        base_template: str,
+        csp: str | None,
+        locale: str,
+        site_brand: Brand,
+    ) -> None:
+        self.accounts = accounts
+        self.formatter = formatter
+        self.base_template = base_template
+        self.csp = csp
+        self.lang = locale.split("_")[0]
+        self.site_brand = site_brand
+        # Rendered error pages and asset URLs, per brand and mount point (see render()).
+        self._memo: LRUCache[t.Hashable, t.Any] = LRUCache(256)
+        self._memo_lock = threading.Lock()
+
+    def _remember(self, key: t.Hashable, make: t.Callable[[], t.Any]) -> t.Any:
+        with self._memo_lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = make()
+        with self._memo_lock:
+            self._memo[key] = value
+        return value
+
+    def brand_of(self, claims: LinkClaims | None) -> Brand:
+        """The brand a page about *claims* wears (the site's when the link is unknown)."""
+        if claims is None:
+            return self.site_brand
+        return self.accounts.brand_for(claims.scope.account)
+
+    def render(
+        self,
+        template: str,
+        status: int,
+        brand: Brand,
+        title: str,
+        *,
+        static: bool = False,
+        **context: t.Any,
+    ) -> Response:
+        """Render a portal page in the configured layout, with the page context ``kfl``.
+
+        *static* pages (the error pages) have no per-request content and are rendered once per
+        brand and mount point: they are what a flood of bad tokens gets, so they must be cheap.
+        Only in the portal's own layout, though: a host site's layout may show per-visitor
+        content (a signed-in user's name, flashed messages, a CSRF token) that must never be
+        reused.
+        """
+
+        def make() -> str:
+            stylesheet_url, brand_css_url = self._remember(
+                ("assets", brand, request.script_root),
+                lambda: (
+                    url_for("kashflow_links.static", filename="kashflow_links/portal.css"),
+                    url_for("kashflow_links.brand_css", colours=brand_colours(brand)),
+                ),
+            )
+            kfl = {
+                "brand": brand,
+                "title": title,
+                "base_template": self.base_template,
+                "stylesheet_url": stylesheet_url,
+                "brand_css_url": brand_css_url,
+                "lang": self.lang,
+            }
+            return render_template(template, kfl=kfl, brand=brand, **context)
+
+        if static and self.base_template == DEFAULT_BASE_TEMPLATE:
+            html = t.cast(
+                str, self._remember(("page", template, brand, title, request.script_root), make)
+            )
+        else:
+            html = make()
+        response = Response(html, status=status, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = content_security_policy(brand, self.csp)
+        return response
+
+    # -- the error pages -----------------------------------------------------------------------
+
+    def not_found(self) -> Response:
+        """404: the link opens nothing (malformed, forged, unknown, or outside its scope)."""
+        return self.render(
+            "kashflow_links/not_found.html", 404, self.site_brand, "Link not found", static=True
+        )
+
+    def withdrawn(self, claims: LinkClaims | None) -> Response:
+        """410: the business withdrew this link."""
+        return self.render(
+            "kashflow_links/withdrawn.html",
+            410,
+            self.brand_of(claims),
+            "This link is no longer active",
+            static=True,
+        )
+
+    def expired(
+        self, error: LinkExpired, *, renew_url: str | None, form_token: str | None
+    ) -> Response:
+        """410 with the "Email me a fresh link" button (when fresh links can be mailed)."""
+        zone = self.formatter.timezone
+        return self.render(
+            "kashflow_links/expired.html",
+            410,
+            self.brand_of(error.claims),
+            "This link has expired",
+            expired_on=self.formatter.long_date(error.expired_at.astimezone(zone).date()),
+            can_renew=renew_url is not None,
+            renew_url=renew_url,
+            form_token=form_token,
+        )
+
+    def unavailable(self, brand: Brand | None = None, *, retry_after: int = 60) -> Response:
+        """503: nothing cached can be shown and KashFlow (or the link store) is not answering."""
+        response = self.render(
+            "kashflow_links/unavailable.html",
+            503,
+            brand or self.site_brand,
+            "Temporarily unavailable",
+            static=True,
+        )
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def throttled(self, retry_after: int) -> Response:
+        """429: too many attempts from this address."""
+        response = self.render(
+            "kashflow_links/throttled.html", 429, self.site_brand, "Too many attempts", static=True
+        )
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    def server_error(self) -> Response:
+        """500: a bug; the client still gets the business's contacts, not a traceback."""
+        return self.render(
+            "kashflow_links/unavailable.html", 500, self.site_brand, "Something went wrong"
+        )
+
+
+__all__ = [
+    "PROTECTIVE_HEADERS",
+    "STRICTEST_CSP",
+    "Pages",
+    "brand_colours",
+    "brand_stylesheet",
+    "content_security_policy",
+    "protect",
+]

@@ -1,0 +1,169 @@
+""" "Email me a fresh link": the only thing the portal does on a POST.
+
+From an expired link's page, a client asks for a fresh link. It goes to the customer's contact
+addresses on file in KashFlow, never to an address typed by the visitor; it has the same scope
+and the same lifetime as the expired link, counted from now. The form is protected against
+cross-site requests without cookies: the browser's ``Sec-Fetch-Site`` or ``Origin`` must be
+this site, and a short-lived form token bound to the link must come back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+from urllib.parse import urlsplit
+
+from flask import Response
+from flask import redirect
+from flask import request
+from flask import url_for
+
+from .. import signals
+from ..accounts import Brand
+from ..config import MailSettings
+from ..fetch import Fetcher
+from ..links.service import LinkService
+from ..mail import MailError
+from ..mail import build_message
+from ..mail import mask_address
+from ..mail import send
+from .activity import notify
+from .guard import Guard
+from .guard import Refused
+from .guard import Visit
+from .pages import Pages
+from .presenters import Formatter
+from .throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+Mailer = MailSettings | t.Callable[[t.Any], t.Any]
+
+
+def same_site() -> bool:
+    """Whether the POST came from this site (CSRF: the browser says so; no cookies needed)."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin or origin == "null":
+        # Old browsers send neither, and under Referrer-Policy: no-referrer some send
+        # "Origin: null". The form token, bound to this link, still protects the request.
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+class Renewal:
+    """Handles ``POST /invoices/<token>/renew``."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        links: LinkService,
+        fetcher: Fetcher,
+        pages: Pages,
+        formatter: Formatter,
+        throttle: Throttle,
+        *,
+        mail: Mailer | None,
+        limit_per_address: int,
+        limit_per_link: int,
+    ) -> None:
+        self.guard = guard
+        self.links = links
+        self.fetcher = fetcher
+        self.pages = pages
+        self.formatter = formatter
+        self.throttle = throttle
+        self.mail = mail
+        self.limit_per_address = limit_per_address
+        self.limit_per_link = limit_per_link
+
+    def handle(self, visit: Visit, token: str) -> Response:
+        """Email a fresh link with the same scope and lifetime to the customer's addresses on
+        file. Only for an expired, not withdrawn link (*visit*, admitted with its expiry
+        allowed)."""
+        # Counted only for genuine links: bogus POSTs from behind a shared address must not
+        # use up real clients' budget (the guard throttles bad tokens on its own).
+        address = request.remote_addr or "unknown"
+        if self.throttle.hit("renew-address", address, 3600) > self.limit_per_address:
+            raise Refused(self.pages.throttled(self.throttle.retry_after(3600)))
+        claims, account = visit.claims, visit.account
+        expires_at = claims.expires_at
+        if expires_at is None or time.time() < expires_at.timestamp():
+            # Not expired: nothing to renew; go back to the link.
+            return t.cast(Response, redirect(url_for("kashflow_links.open_link", token=token), 303))
+        brand = account.brand
+        form_token = request.form.get("form_token", "")
+        if not same_site() or not self.links.codec.check_form(form_token, claims.link_id):
+            return self.problem(brand, 400, "form")
+        if self.mail is None:
+            return self.problem(brand, 503, "mail")
+        if self.throttle.hit("renew-link", claims.link_id, 86400) > self.limit_per_link:
+            return self.problem(brand, 429, "limit")
+        scope = claims.scope
+        if scope.is_invoice:
+            invoice = self.fetcher.invoice(account, t.cast(int, scope.invoice)).value
+            customer_code = invoice.customer_code
+            self.guard.check_customer(claims, customer_code)
+        else:
+            customer_code = t.cast(str, scope.customer)
+        customer = self.fetcher.customer(account, customer_code).value
+        recipients = customer.email_addresses
+        if not recipients:
+            return self.problem(brand, 200, "no-address")
+        fresh = self.links.renew(claims, customer_code)
+        zone = self.formatter.timezone
+        message = build_message(
+            recipients=recipients,
+            sender=self.sender(brand),
+            brand=brand,
+            link=fresh,
+            customer_name=customer.display_name or customer.name,
+            expires=self.formatter.long_date(fresh.expires_at.astimezone(zone).date())
+            if fresh.expires_at
+            else None,
+        )
+        try:
+            send(self.mail, message)
+        except MailError as e:
+            log.error("could not send a fresh link for link %s: %s", claims.link_id, e)
+            self.links.store.revoke(fresh.link_id)  # never leave an undelivered link live
+            return self.problem(brand, 503, "send")
+        log.info("sent a fresh link %s replacing expired link %s", fresh.link_id, claims.link_id)
+        notify(
+            signals.fresh_link_sent,
+            claims,
+            customer=customer_code,
+            new_link_id=fresh.link_id,
+            recipients=len(recipients),
+        )
+        return self.pages.render(
+            "kashflow_links/renew_sent.html",
+            200,
+            brand,
+            "A fresh link is on its way",
+            recipients=[mask_address(r) for r in recipients],
+        )
+
+    def sender(self, brand: Brand) -> str:
+        """The From address of the fresh-link email."""
+        if isinstance(self.mail, MailSettings):
+            return self.mail.sender
+        if brand.email:
+            return f"{brand.name} <{brand.email}>"
+        return f"{brand.name} <no-reply@{request.host.split(':')[0]}>"
+
+    def problem(self, brand: Brand, status: int, problem: str) -> Response:
+        """A page saying why no fresh link was sent."""
+        return self.pages.render(
+            "kashflow_links/renew_problem.html",
+            status,
+            brand,
+            "We could not send a fresh link",
+            problem=problem,
+        )
+
+
+__all__ = ["Renewal", "same_site"]

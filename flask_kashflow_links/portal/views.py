@@ -1,0 +1,176 @@
+"""The pages a link opens: an invoice, a customer's list, and the PDFs.
+
+Each function takes a :class:`~.guard.Visit` the guard admitted and answers with a response;
+what is shown is decided by the guard (:meth:`~.guard.Guard.invoice`) and the link's scope.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from datetime import date
+
+from flask import Response
+from flask import request
+
+from .. import signals
+from ..fetch import Fetcher
+from .activity import LinkActivity
+from .activity import notify
+from .guard import Guard
+from .guard import Refused
+from .guard import Visit
+from .pages import Pages
+from .presenters import TABS
+from .presenters import Formatter
+from .presenters import ViewCache
+from .presenters import customer_context
+from .presenters import listing
+from .presenters import pay_url
+
+_MAX_PAGE = 10_000
+
+
+class Views:
+    """Renders what links open, from the guard's admitted visits."""
+
+    def __init__(
+        self,
+        guard: Guard,
+        fetcher: Fetcher,
+        pages: Pages,
+        formatter: Formatter,
+        activity: LinkActivity,
+        *,
+        page_size: int,
+    ) -> None:
+        self.guard = guard
+        self.fetcher = fetcher
+        self.pages = pages
+        self.formatter = formatter
+        self.activity = activity
+        self.page_size = page_size
+        #: Formatted view models, per process, keyed by the data they were made from.
+        self.cache = ViewCache()
+
+    def _today(self) -> date:
+        return self.formatter.today()
+
+    def link(self, visit: Visit, base: str) -> Response:
+        """An invoice link shows the invoice; a customer link the list. *base* is the link's
+        own URL path (every URL on the page extends it)."""
+        claims = visit.claims
+        if claims.scope.is_invoice:
+            response = self.invoice(visit, base, t.cast(int, claims.scope.invoice))
+        else:
+            response = self.customer(visit, base)
+        notify(signals.link_opened, claims)
+        return response
+
+    def invoice(self, visit: Visit, base: str, number: int) -> Response:
+        """The invoice page."""
+        fetched = self.guard.invoice(visit, number)
+        invoice = fetched.value
+        today = self._today()
+        view = self.cache.get_or_make(
+            ("invoice", fetched.key, fetched.fetched_at, today),
+            lambda: self.formatter.invoice_view(invoice, today),
+        )
+        brand = visit.account.brand
+        from_list = not visit.claims.scope.is_invoice
+        # The route shapes are fixed: /invoices/<token>[/<number>]/pdf.
+        pdf_url = f"{base}/{number}/pdf" if from_list else f"{base}/pdf"
+        notify(signals.invoice_viewed, visit.claims, customer=invoice.customer_code, invoice=number)
+        self.activity.record_open(visit.claims)
+        return self.pages.render(
+            "kashflow_links/invoice.html",
+            200,
+            brand,
+            f"Invoice {number}",
+            invoice=view,
+            pdf_url=pdf_url if view.has_pdf else None,
+            pay_url=pay_url(brand, invoice) if view.owes else None,
+            back_url=base if from_list else None,
+            as_of=self.formatter.moment(fetched.as_of) if fetched.stale else None,
+        )
+
+    def customer(self, visit: Visit, base: str) -> Response:
+        """A customer's invoices within the link's scope."""
+        scope = visit.claims.scope
+        tab = request.args.get("status", scope.status)
+        if tab not in dict(TABS[scope.status]):
+            raise Refused(self.pages.not_found())
+        page_arg = request.args.get("page", "1")
+        if not page_arg.isdigit() or not 1 <= int(page_arg) <= _MAX_PAGE:
+            raise Refused(self.pages.not_found())
+        fetched = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
+        today = self._today()
+        rows = self.cache.get_or_make(
+            ("list", fetched.key, fetched.fetched_at, today, scope.customer, scope.status),
+            lambda: listing(self.formatter, fetched.value, scope, today),
+        )
+        context = customer_context(
+            rows, scope, base, tab=tab, page=int(page_arg), page_size=self.page_size
+        )
+        if context is None:
+            raise Refused(self.pages.not_found())
+        self.activity.record_open(visit.claims)
+        return self.pages.render(
+            "kashflow_links/customer.html",
+            200,
+            visit.account.brand,
+            "Your invoices",
+            as_of=self.formatter.moment(fetched.as_of) if fetched.stale else None,
+            **context,
+        )
+
+    # -- PDFs ----------------------------------------------------------------------------------
+
+    def link_pdf(self, visit: Visit) -> Response:
+        """The invoice PDF of an invoice link; a statement PDF for an all-invoices link."""
+        claims, account = visit.claims, visit.account
+        scope = claims.scope
+        if scope.is_invoice:
+            return self.invoice_pdf(visit, t.cast(int, scope.invoice))
+        if scope.status != "all":
+            # A KashFlow statement cannot be filtered to the link's status: it would show more
+            # than the link may. Only an all-invoices link gets one.
+            raise Refused(self.pages.not_found())
+        customer = self.fetcher.customer(account, t.cast(str, scope.customer)).value
+        link = self.fetcher.statement_link(account, customer)
+        if customer.code != scope.customer or link is None:
+            raise Refused(self.pages.not_found())
+        data = self.fetcher.document(account, link).value
+        notify(signals.pdf_downloaded, claims, document="statement")
+        self.activity.record_open(claims)
+        return _pdf_response(data, f"statement-{_safe_name(customer.code)}.pdf")
+
+    def invoice_pdf(self, visit: Visit, number: int) -> Response:
+        """The PDF of one invoice the link may show."""
+        invoice = self.guard.invoice(visit, number).value
+        if not invoice.permalink:
+            raise Refused(self.pages.not_found())
+        data = self.fetcher.document(visit.account, invoice.permalink).value
+        notify(
+            signals.pdf_downloaded,
+            visit.claims,
+            customer=invoice.customer_code,
+            invoice=number,
+            document="invoice",
+        )
+        self.activity.record_open(visit.claims)
+        return _pdf_response(data, f"invoice-{number}.pdf")
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Length"] = str(len(data))
+    return response
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text)[:60] or "customer"
+
+
+__all__ = ["Views"]

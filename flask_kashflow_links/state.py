@@ -1,0 +1,143 @@
+"""Per-application state, kept in ``app.extensions["kashflow_links"]``.
+
+:func:`build_state` assembles the parts below the portal from the validated settings: the
+accounts, the link service (codec and store), the caches, the KashFlow backends and the fetch
+layer. The portal assembles itself on top of this (:mod:`.portal.assembly`), and the CLI and
+the staff API use the parts they need.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+
+from flask import Flask
+from flask import current_app
+from flask_caching import Cache
+
+from .accounts import AccountRegistry
+from .cache import SafeCache
+from .config import Settings
+from .config import redact_url
+from .exceptions import ConfigurationError
+from .exceptions import StoreUnavailable
+from .fetch import Fetcher
+from .kashflow.backend import Backend
+from .kashflow.rest import RestBackend
+from .kashflow.session import SessionTokens
+from .links.codec import TokenCodec
+from .links.service import LinkService
+from .links.store import RevocationStore
+from .links.store import open_store
+
+EXTENSION_KEY = "kashflow_links"
+
+
+@dataclass
+class State:
+    """Everything one application's portal, CLI and staff API share."""
+
+    settings: Settings
+    accounts: AccountRegistry
+    #: Minting, verifying and withdrawing links (the codec and the store).
+    links: LinkService
+    #: The flask-caching object (private, or the one passed as ``cache=``).
+    cache: Cache
+    #: The same cache with its failures contained.
+    safe_cache: SafeCache
+    #: The backend of each API kind.
+    backends: dict[str, Backend]
+    fetcher: Fetcher
+    #: The portal's own parts (set by the extension once the blueprint is assembled).
+    portal: t.Any = None
+
+
+def get_state(app: Flask | None = None) -> State:
+    """The extension state of *app* (default: the current app)."""
+    app = app or current_app
+    try:
+        return t.cast(State, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise RuntimeError(
+            "KashFlowLinks is not initialised on this app: call KashFlowLinks(app) or "
+            "links.init_app(app) first."
+        ) from None
+
+
+def build_state(settings: Settings, cache: Cache) -> State:
+    """Assemble the state of one application from its validated *settings*.
+
+    :raises ConfigurationError: for an unknown default account, a bad account, or an
+        unreachable revocation store.
+    """
+    codec = TokenCodec(settings.fernet_keys, settings.signing_keys)
+    accounts = _accounts(settings)
+    safe_cache = SafeCache(cache)
+    rest = RestBackend(
+        settings.api_base_url,
+        tokens=SessionTokens(safe_cache, codec.seal, codec.unseal),
+        timeout=settings.api_timeout,
+        retries=settings.api_retries,
+        backoff=settings.api_backoff,
+        max_retry_after=settings.api_max_retry_after,
+        login_cooldown=settings.login_cooldown,
+    )
+    backends: dict[str, Backend] = {"rest": rest}
+    fetcher = Fetcher(
+        safe_cache,
+        backends,
+        namespace_key=codec.derive_key("cache-namespace"),
+        fresh=settings.cache_timeout,
+        stale=settings.stale_timeout,
+        pdf_cache_max_bytes=settings.pdf_cache_max_bytes,
+        pdf_max_bytes=settings.pdf_max_bytes,
+    )
+    links = LinkService(
+        codec,
+        _store(settings),
+        accounts,
+        embed_credentials=settings.embed_credentials,
+        public_url=settings.public_url,
+    )
+    return State(
+        settings=settings,
+        accounts=accounts,
+        links=links,
+        cache=cache,
+        safe_cache=safe_cache,
+        backends=backends,
+        fetcher=fetcher,
+    )
+
+
+def _accounts(settings: Settings) -> AccountRegistry:
+    try:
+        return AccountRegistry(
+            settings.accounts,
+            base_brand=settings.brand,
+            default=settings.default_account,
+            need_credentials=not settings.embed_credentials,
+        )
+    except KeyError as e:
+        raise ConfigurationError(
+            "KASHFLOW_LINKS_DEFAULT_ACCOUNT",
+            f"{e.args[0]}; set it to one of the keys of KASHFLOW_LINKS_ACCOUNTS",
+        ) from None
+    except ValueError as e:
+        raise ConfigurationError("KASHFLOW_LINKS_ACCOUNTS", str(e)) from None
+
+
+def _store(settings: Settings) -> RevocationStore:
+    try:
+        store = open_store(settings.revocation_url)
+        store.ping()
+    except StoreUnavailable as e:
+        raise ConfigurationError(
+            "KASHFLOW_LINKS_REVOCATION_URL",
+            f"{e} ({redact_url(settings.revocation_url)}). Links cannot be checked for "
+            "revocation without it: start the store or fix the URL.",
+        ) from None
+    return store
+
+
+__all__ = ["EXTENSION_KEY", "State", "build_state", "get_state"]
