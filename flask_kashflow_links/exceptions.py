@@ -32,8 +32,6 @@ from datetime import datetime
 if t.TYPE_CHECKING:  # pragma: no cover
     import requests
 
-    from .links.claims import LinkClaims
-
 
 class KashFlowLinksError(Exception):
     """Base class of every error raised by flask-kashflow-links."""
@@ -86,7 +84,9 @@ class LinkExpired(LinkError):
     scope.
     """
 
-    def __init__(self, reason: str, *, claims: LinkClaims, expired_at: datetime) -> None:
+    # ``claims`` is a :class:`~flask_kashflow_links.LinkClaims`; typed loosely because this
+    # module sits below every other and imports nothing from the package.
+    def __init__(self, reason: str, *, claims: t.Any, expired_at: datetime) -> None:
         super().__init__(reason, link_id=claims.link_id)
         #: The decrypted claims of the expired link.
         self.claims = claims

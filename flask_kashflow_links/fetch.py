@@ -30,6 +30,7 @@ from datetime import timezone
 
 from cachetools import LRUCache
 
+from .accounts import Account
 from .cache import SafeCache
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
@@ -43,9 +44,6 @@ from .kashflow.models import Customer
 from .kashflow.models import Invoice
 from .kashflow.shared import SharedLock
 from .stats import Counters
-
-if t.TYPE_CHECKING:  # pragma: no cover
-    from .accounts import Account
 
 log = logging.getLogger(__name__)
 

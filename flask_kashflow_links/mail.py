@@ -19,11 +19,9 @@ from email.utils import make_msgid
 
 from flask import render_template
 
+from .accounts import Brand
 from .config import MailSettings
-
-if t.TYPE_CHECKING:  # pragma: no cover
-    from .accounts import Brand
-    from .links.link import Link
+from .links.link import Link
 
 log = logging.getLogger(__name__)
 
