@@ -208,7 +208,8 @@ class KfTokenAuth(AuthBase):
     def __init__(self, sessions: RestSessions, login: Login) -> None:
         self.sessions = sessions
         self.login = login
-        self.token = ""
+        #: The session token this request was sent with (set when it is sent).
+        self.token: str | None = None
         self._renewed = False
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -227,7 +228,8 @@ class KfTokenAuth(AuthBase):
         if code == "AccountLocked":
             sessions.tokens.start_cooldown(namespace, sessions.login_cooldown)
             return response
-        sessions.tokens.discard(namespace, self.token)
+        refused = self.token or ""
+        sessions.tokens.discard(namespace, refused)
         if self._renewed:
             # A token fresh from a successful login was refused: most likely an IP restriction.
             # Pause logins rather than log in on every page.
@@ -240,7 +242,6 @@ class KfTokenAuth(AuthBase):
                 error_code=code or None,
             )
         self._renewed = True
-        refused = self.token
         # Consume and release the refused answer before sending again on the same pool.
         response.content  # noqa: B018
         response.close()
