@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
-import time
+import threading
 import typing as t
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
+
 from .kashflow.credentials import Credentials
+from .kashflow.parsing import EMAIL
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_EMAIL = re.compile(r"[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+")
 
 #: Brand fields and what they mean (the keys of ``KASHFLOW_LINKS_BRAND``).
 BRAND_FIELDS = {
@@ -103,7 +105,7 @@ def validate_brand(data: t.Mapping[str, t.Any]) -> dict[str, str]:
         if url and not _safe_url(url):
             raise ValueError(f"{key} must be an https:// URL or a path starting with /")
     email = clean.get("email")
-    if email and not _EMAIL.fullmatch(email):
+    if email and not EMAIL.fullmatch(email):
         raise ValueError(f"email does not look like an email address: {email!r}")
     return clean
 
@@ -234,8 +236,8 @@ class AccountRegistry:
         self.default = default
         #: Loader results, kept briefly: the loader is asked once a minute per account, not
         #: on every page.
-        self._loaded: dict[str, tuple[float, Account]] = {}
-        self._loader_ttl = 60.0
+        self._loaded: TTLCache[str, Account] = TTLCache(1000, ttl=60.0)
+        self._loaded_lock = threading.Lock()
 
     def _with_site_brand(self, account: Account) -> Account:
         """An :class:`Account` object without a brand of its own wears the site's."""
@@ -260,10 +262,10 @@ class AccountRegistry:
             return self._accounts[account_id]
         if self._loader is None:
             raise LookupError(f"unknown account {account_id!r}")
-        now = time.monotonic()
-        cached = self._loaded.get(account_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        with self._loaded_lock:
+            cached = self._loaded.get(account_id)
+        if cached is not None:
+            return cached
         loaded = self._loader(account_id)
         if loaded is None:
             raise LookupError(f"unknown account {account_id!r}")
@@ -273,9 +275,8 @@ class AccountRegistry:
             account = account_from_mapping(
                 account_id, loaded, self._base_brand, need_credentials=self._need_credentials
             )
-        if len(self._loaded) > 1000:
-            self._loaded.clear()
-        self._loaded[account_id] = (now + self._loader_ttl, account)
+        with self._loaded_lock:
+            self._loaded[account_id] = account
         return account
 
     def brand_for(self, account_id: str | None) -> Brand:

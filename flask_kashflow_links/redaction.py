@@ -10,10 +10,9 @@ gunicorn (installed by :meth:`KashFlowLinks.init_app` unless
 from __future__ import annotations
 
 import logging
-import re
 
-#: A token in a URL path: three base64url segments, the first long.
-TOKEN_IN_TEXT = re.compile(r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}")
+from .links.claims import TOKEN_IN_TEXT
+
 #: Loggers that write request lines.
 ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "waitress", "uvicorn.access")
 

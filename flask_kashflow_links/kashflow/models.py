@@ -17,6 +17,7 @@ from dataclasses import field
 from datetime import date
 from decimal import Decimal
 
+from .parsing import EMAIL
 from .parsing import as_list
 from .parsing import as_mapping
 from .parsing import parse_amount
@@ -38,7 +39,6 @@ PAID, OVERPAID, UNPAID, OVERDUE, NA, UNKNOWN = (
 MODELS_VERSION = 1
 
 _STATUSES = {s.lower(): s for s in (PAID, OVERPAID, UNPAID, OVERDUE, NA)}
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 def normalise_status(value: t.Any) -> str:
@@ -322,7 +322,7 @@ class Customer:
         seen: dict[str, str] = {}
         for candidate in [c.email for c in self.contacts] + [self.email]:
             address = candidate.strip()
-            if _EMAIL.fullmatch(address) and address.lower() not in seen:
+            if EMAIL.fullmatch(address) and address.lower() not in seen:
                 seen[address.lower()] = address
         return list(seen.values())
 

@@ -30,6 +30,8 @@ _DATE = re.compile(
 )
 _DOTNET_DATE = re.compile(r"/Date\((-?\d{1,15})([+-]\d{4})?\)/")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
+#: An email address as the portal accepts one (contacts on file, the brand's address).
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 def loads(content: bytes | str) -> t.Any:

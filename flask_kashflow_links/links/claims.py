@@ -29,6 +29,15 @@ LINK_ID_BYTES = 8
 MAX_INVOICE_NUMBER = 2**63 - 1
 _LINK_ID_SHAPE = re.compile(r"[a-z2-7]{13}")
 
+# A link token is three base64url segments: payload, timestamp, signature.
+_THREE_SEGMENTS = r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}"
+#: The shape of a link token (match it whole with ``fullmatch``).
+TOKEN_SHAPE = re.compile(_THREE_SEGMENTS)
+#: A link token inside free text, such as a log line. Anchored on its left so that only the
+#: start of a run of base64url characters can start a match: scanning stays linear in the
+#: text's length however long an attacker's User-Agent or Referer is.
+TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])" + _THREE_SEGMENTS)
+
 
 def new_link_id() -> str:
     """Return a new random link id: 64 bits, 13 lower-case base32 characters."""
@@ -155,6 +164,8 @@ __all__ = [
     "CUSTOMER",
     "INVOICE",
     "STATUSES",
+    "TOKEN_IN_TEXT",
+    "TOKEN_SHAPE",
     "TOKEN_VERSION",
     "LinkClaims",
     "Scope",

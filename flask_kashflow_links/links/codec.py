@@ -20,15 +20,14 @@ import base64
 import hashlib
 import hmac
 import logging
-import re
 import threading
 import time
 import typing as t
-from collections import OrderedDict
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
+from cachetools import LRUCache
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from cryptography.fernet import MultiFernet
@@ -45,6 +44,7 @@ from .claims import CUSTOMER
 from .claims import INVOICE
 from .claims import LINK_ID_BYTES
 from .claims import STATUSES
+from .claims import TOKEN_SHAPE
 from .claims import TOKEN_VERSION
 from .claims import LinkClaims
 from .claims import Scope
@@ -62,9 +62,6 @@ SALTS = {
 
 _DECODED_CACHE_SIZE = 4096
 _MAX_TOKEN_LENGTH = 4096
-# Three base64url segments: payload, timestamp, signature. Anything else is rejected before any
-# cryptography runs (and before Python's lenient base64 decoder can skip stray characters).
-_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}")
 
 # Flag bits of the second payload byte.
 _F_CUSTOMER = 0x01
@@ -260,7 +257,7 @@ class TokenCodec:
         # Sub-keys for cache namespaces and sealed values derive from the current signing key.
         self._derivation_key = keys[-1]
         self._clock = clock
-        self._decoded: OrderedDict[bytes, LinkClaims] = OrderedDict()
+        self._decoded: LRUCache[bytes, LinkClaims] = LRUCache(_DECODED_CACHE_SIZE)
         self._decoded_lock = threading.Lock()
 
     # -- links ---------------------------------------------------------------------------------
@@ -324,21 +321,20 @@ class TokenCodec:
         if digest is not None:
             with self._decoded_lock:
                 claims = self._decoded.get(digest)
-                if claims is not None:
-                    self._decoded.move_to_end(digest)
-                    return claims
+            if claims is not None:
+                return claims
         claims = self._decode_uncached(token)
         if digest is not None:
             with self._decoded_lock:
                 self._decoded[digest] = claims
-                if len(self._decoded) > _DECODED_CACHE_SIZE:
-                    self._decoded.popitem(last=False)
         return claims
 
     def _decode_uncached(self, token: str) -> LinkClaims:
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
             self._reject("malformed: not a string or too long")
-        if not _TOKEN_SHAPE.fullmatch(token):
+        # Anything but three base64url segments is rejected before any cryptography runs (and
+        # before Python's lenient base64 decoder can skip stray characters).
+        if not TOKEN_SHAPE.fullmatch(token):
             self._reject("malformed: not three base64url segments")
         try:
             raw, signed_at = self._serializers["link"].loads(token, return_timestamp=True)

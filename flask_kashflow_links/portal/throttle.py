@@ -14,6 +14,8 @@ import threading
 import time
 import typing as t
 
+from cachetools import TTLCache
+
 from ..cache import SafeCache
 
 
@@ -30,7 +32,9 @@ class Throttle:
         self._cache = cache
         self._key = key
         self._clock = clock
-        self._local: dict[str, int] = {}
+        # Per-process counts while the shared cache is down: bounded, and a window's counters
+        # are worthless after it, so they expire with the longest window used.
+        self._local: TTLCache[str, int] = TTLCache(50_000, ttl=86400)
         self._lock = threading.Lock()
 
     def _name(self, bucket: str, ident: str, window: int) -> str:
@@ -44,8 +48,6 @@ class Throttle:
         if count is not None:
             return count
         with self._lock:  # no shared cache right now: count in this process
-            if len(self._local) > 50_000:
-                self._local.clear()
             self._local[name] = self._local.get(name, 0) + 1
             return self._local[name]
 
@@ -55,7 +57,8 @@ class Throttle:
         value = self._cache.get(name)
         if isinstance(value, int | str) and str(value).isdigit():
             return int(value)
-        return self._local.get(name, 0)
+        with self._lock:
+            return self._local.get(name, 0)
 
     def retry_after(self, window: int) -> int:
         """Seconds until the current window ends."""
