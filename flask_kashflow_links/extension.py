@@ -183,10 +183,11 @@ class KashFlowLinks:
         return get_state().links.revoke_customer(code, account=account)
 
     def active_links(
-        self, *, customer: str | None = None, account: str | None = None
+        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]:
-        """Live links, newest first: not revoked, not expired. Never includes tokens."""
-        return get_state().links.active_links(customer=customer, account=account)
+        """Live links, newest first (at most *limit*): not revoked, not expired. Never
+        includes link tokens."""
+        return get_state().links.active_links(customer=customer, account=account, limit=limit)
 
     def verify(self, token: str) -> LinkClaims:
         """Verify *token* as the portal does (signature, encryption, expiry, revocation).

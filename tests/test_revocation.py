@@ -115,6 +115,45 @@ def test_register_lists_live_links_never_tokens(store: RevocationStore) -> None:
     assert {r.link_id for r in store.active_links(account="acme")} == {b.link_id, c.link_id}
 
 
+def test_active_links_filters_cutoffs_and_limits(store: RevocationStore) -> None:
+    old = [mint(Scope.for_customer("acme", f"C{i % 3}"), store) for i in range(9)]
+    store.revoke_customer("acme", "C0")
+    fresh = mint(Scope.for_customer("acme", "C0"), store)
+    live = store.active_links()
+    withdrawn = {c.link_id for c in old if c.scope.customer == "C0"}
+    assert {r.link_id for r in live} == ({c.link_id for c in old} - withdrawn) | {fresh.link_id}
+    assert live == sorted(live, key=lambda r: r.minted_at, reverse=True)
+    assert [r.link_id for r in store.active_links(limit=2)] == [r.link_id for r in live[:2]]
+    assert [r.link_id for r in store.active_links(customer="c0")] == [fresh.link_id]
+
+
+def test_redis_active_links_is_one_round_trip_per_page(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    for i in range(450):
+        mint(Scope.for_customer("acme", f"C{i % 7}"), store)
+    store.revoke_customer("acme", "C3")
+    executed: list[int] = []
+    real_pipeline = store._client.pipeline
+
+    def counting_pipeline(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        def execute(*a: t.Any, **k: t.Any) -> t.Any:
+            executed.append(len(pipe.command_stack))
+            return real_execute(*a, **k)
+
+        pipe.execute = execute
+        return pipe
+
+    store._client.pipeline = counting_pipeline  # type: ignore[method-assign]
+    live = store.active_links()
+    assert len(live) == 450 - len([i for i in range(450) if i % 7 == 3])
+    # 450 entries in pages of 200: three pipelined round trips, whatever the cut-offs.
+    assert len(executed) == 3
+    store.close()
+
+
 def test_touch_of_unknown_link_creates_nothing(store: RevocationStore) -> None:
     store.touch("bbbbbbbbbbbbb", time.time())
     assert store.get("bbbbbbbbbbbbb") is None

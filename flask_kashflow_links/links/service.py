@@ -202,10 +202,11 @@ class LinkService:
         return count
 
     def active_links(
-        self, *, customer: str | None = None, account: str | None = None
+        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]:
-        """Live links, newest first: not revoked, not expired. Never includes tokens."""
-        return self.store.active_links(customer=customer, account=account)
+        """Live links, newest first (at most *limit*): not revoked, not expired. Never
+        includes link tokens."""
+        return self.store.active_links(customer=customer, account=account, limit=limit)
 
 
 __all__ = ["LinkService", "as_lifetime"]

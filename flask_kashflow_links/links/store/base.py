@@ -129,28 +129,32 @@ class RevocationStore(abc.ABC):
 
     @abc.abstractmethod
     def records(
-        self, *, customer: str | None = None, account: str | None = None
+        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]:
-        """Register entries, newest first, filtered by customer and account."""
+        """Register entries, newest first, filtered by customer and account (at most *limit*)."""
 
+    @abc.abstractmethod
     def active_links(
-        self, *, customer: str | None = None, account: str | None = None, now: float | None = None
+        self,
+        *,
+        customer: str | None = None,
+        account: str | None = None,
+        now: float | None = None,
+        limit: int | None = None,
     ) -> list[LinkRecord]:
-        """Live links (not revoked, not expired, not withdrawn with their customer)."""
-        moment = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
-        live = []
-        for record in self.records(customer=customer, account=account):
-            if not record.is_active(moment):
-                continue
-            reason = self.revoked_reason(
-                record.link_id, record.account, record.customer, record.minted_at.timestamp()
-            )
-            if reason is None:
-                live.append(record)
-        return live
+        """Live links, newest first (at most *limit*): not revoked, not expired, not withdrawn
+        with their customer."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
         """Release connections (optional)."""
+
+
+def is_live(record: LinkRecord, cutoff: float | None, now: float) -> bool:
+    """Whether a register *record* is live at *now*, given its customer's cut-off (if any)."""
+    if not record.is_active(datetime.fromtimestamp(now, tz=timezone.utc)):
+        return False
+    minted = record.minted_at.timestamp()
+    return not is_revoked_by_cutoff(cutoff, minted, minted)
 
 
 def is_revoked_by_cutoff(cutoff: float | None, minted_at: float, registered: float | None) -> bool:
@@ -168,6 +172,7 @@ __all__ = [
     "RevocationStore",
     "customer_key",
     "dt",
+    "is_live",
     "is_revoked_by_cutoff",
     "record_values",
 ]

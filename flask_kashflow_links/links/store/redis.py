@@ -14,10 +14,14 @@ from .base import LinkRecord
 from .base import RevocationStore
 from .base import customer_key
 from .base import dt
+from .base import is_live
 from .base import is_revoked_by_cutoff
 from .base import record_values
 
 log = logging.getLogger(__name__)
+
+#: Register entries loaded per pipelined round trip.
+_PAGE = 200
 
 
 class RedisStore(RevocationStore):
@@ -203,47 +207,100 @@ class RedisStore(RevocationStore):
             )
         )
 
-    def _load(self, client: t.Any, link_ids: t.Sequence[str]) -> list[LinkRecord]:
+    def _load(
+        self, client: t.Any, link_ids: t.Sequence[str], *, cutoffs: bool = False
+    ) -> tuple[list[LinkRecord], dict[str, str]]:
+        """The records of *link_ids* (with their revocations), and with *cutoffs* the customer
+        cut-offs: one pipelined round trip."""
         if not link_ids:
-            return []
+            return [], {}
         pipe = client.pipeline(transaction=False)
         for link_id in link_ids:
             pipe.hgetall(self._k("link", link_id))
         pipe.hmget(self._k("revoked"), list(link_ids))
+        if cutoffs:
+            pipe.hgetall(self._k("cutoffs"))
         results = pipe.execute()
-        revoked = results[-1]
-        records = []
-        for data, revoked_at in zip(results[: len(link_ids)], revoked, strict=False):
-            if data:
-                records.append(_record_from_hash(data, revoked_at))
-        return records
+        found = results[: len(link_ids)]
+        revoked = results[len(link_ids)]
+        records = [
+            _record_from_hash(data, revoked_at)
+            for data, revoked_at in zip(found, revoked, strict=True)
+            if data
+        ]
+        return records, (results[-1] if cutoffs else {})
 
     def get(self, link_id: str) -> LinkRecord | None:
-        found = self._call(lambda c: self._load(c, [link_id]))
+        found, _ = self._call(lambda c: self._load(c, [link_id]))
         return found[0] if found else None
 
-    def records(
-        self, *, customer: str | None = None, account: str | None = None
+    def _ids(self, client: t.Any, customer: str | None, account: str | None) -> list[str]:
+        """Candidate link ids, newest first when they come from the register's index."""
+        if customer is not None and account is not None:
+            return list(
+                client.smembers(self._k("customer", self._customer_field(account, customer)))
+            )
+        return list(client.zrevrange(self._k("all"), 0, -1))
+
+    def _select(
+        self,
+        *,
+        customer: str | None,
+        account: str | None,
+        limit: int | None,
+        live_at: float | None,
     ) -> list[LinkRecord]:
+        def wanted(record: LinkRecord) -> bool:
+            if account is not None and record.account != account:
+                return False
+            return customer is None or (
+                record.customer is not None
+                and customer_key(record.customer) == customer_key(customer)
+            )
+
         def run(client: t.Any) -> list[LinkRecord]:
-            if customer is not None and account is not None:
-                ids = list(
-                    client.smembers(self._k("customer", self._customer_field(account, customer)))
+            ids = self._ids(client, customer, account)
+            ordered = customer is None or account is None  # the index is newest first
+            selected: list[LinkRecord] = []
+            for start in range(0, len(ids), _PAGE):
+                records, cutoffs = self._load(
+                    client, ids[start : start + _PAGE], cutoffs=live_at is not None
                 )
-            else:
-                ids = list(client.zrevrange(self._k("all"), 0, -1))
-            records = self._load(client, ids)
-            if customer is not None:
-                records = [
-                    r
-                    for r in records
-                    if r.customer and customer_key(r.customer) == customer_key(customer)
-                ]
-            if account is not None:
-                records = [r for r in records if r.account == account]
-            return sorted(records, key=lambda r: r.minted_at, reverse=True)
+                for record in filter(wanted, records):
+                    if live_at is not None:
+                        field = (
+                            self._customer_field(record.account, record.customer)
+                            if record.customer
+                            else ""
+                        )
+                        cutoff = cutoffs.get(field)
+                        if not is_live(record, float(cutoff) if cutoff else None, live_at):
+                            continue
+                    selected.append(record)
+                if ordered and limit is not None and len(selected) >= limit:
+                    break
+            selected.sort(key=lambda r: r.minted_at, reverse=True)
+            return selected if limit is None else selected[:limit]
 
         return t.cast(list[LinkRecord], self._call(run))
+
+    def records(
+        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
+    ) -> list[LinkRecord]:
+        return self._select(customer=customer, account=account, limit=limit, live_at=None)
+
+    def active_links(
+        self,
+        *,
+        customer: str | None = None,
+        account: str | None = None,
+        now: float | None = None,
+        limit: int | None = None,
+    ) -> list[LinkRecord]:
+        # One pipelined round trip per page of register entries: records, revocations and
+        # customer cut-offs together.
+        when = time.time() if now is None else now
+        return self._select(customer=customer, account=account, limit=limit, live_at=when)
 
     def close(self) -> None:
         self._client.close()

@@ -77,7 +77,20 @@ _SQL_RECORDS = (
     "WHERE (:link_id IS NULL OR l.link_id = :link_id) "
     "AND (:customer_key IS NULL OR l.customer_key = :customer_key) "
     "AND (:account IS NULL OR l.account = :account) "
-    "ORDER BY l.minted_at DESC"
+    "ORDER BY l.minted_at DESC LIMIT :limit"
+)
+# Live links in one statement: what active_links() filters, done by SQLite.
+_SQL_LIVE = (
+    "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
+    "l.expires_at, l.last_opened_at, NULL "
+    "FROM links l "
+    "WHERE (:customer_key IS NULL OR l.customer_key = :customer_key) "
+    "AND (:account IS NULL OR l.account = :account) "
+    "AND (l.expires_at IS NULL OR l.expires_at > :now) "
+    "AND l.link_id NOT IN (SELECT link_id FROM revoked_links) "
+    "AND NOT EXISTS (SELECT 1 FROM revoked_customers c WHERE c.account = l.account "
+    "AND c.customer_key = l.customer_key AND l.minted_at <= c.revoked_before) "
+    "ORDER BY l.minted_at DESC LIMIT :limit"
 )
 
 
@@ -222,18 +235,37 @@ class SQLiteStore(RevocationStore):
         self._write([("UPDATE links SET last_opened_at = ? WHERE link_id = ?", (when, link_id))])
 
     def get(self, link_id: str) -> LinkRecord | None:
-        rows = self._run(_SQL_RECORDS, {"link_id": link_id, "customer_key": None, "account": None})
+        rows = self._run(
+            _SQL_RECORDS, {"link_id": link_id, "customer_key": None, "account": None, "limit": 1}
+        )
         return _record_from_row(rows[0]) if rows else None
 
     def records(
-        self, *, customer: str | None = None, account: str | None = None
+        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]:
         params = {
             "link_id": None,
             "customer_key": customer_key(customer) if customer is not None else None,
             "account": account,
+            "limit": -1 if limit is None else limit,
         }
         return [_record_from_row(row) for row in self._run(_SQL_RECORDS, params)]
+
+    def active_links(
+        self,
+        *,
+        customer: str | None = None,
+        account: str | None = None,
+        now: float | None = None,
+        limit: int | None = None,
+    ) -> list[LinkRecord]:
+        params = {
+            "customer_key": customer_key(customer) if customer is not None else None,
+            "account": account,
+            "now": time.time() if now is None else now,
+            "limit": -1 if limit is None else limit,
+        }
+        return [_record_from_row(row) for row in self._run(_SQL_LIVE, params)]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
