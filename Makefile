@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 
-.PHONY: demo test lint docs bench system-deps install clean
+.PHONY: demo test check lint docs bench system-deps install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install
 
 test: install system-deps
 	$(BIN)/python -m pytest
+
+# The quick suite while working: everything but browser, load and multi-process tests.
+check: install
+	$(BIN)/python -m pytest -q -m "not browser and not slow and not multiprocess"
 
 lint: install
 	$(BIN)/ruff check .

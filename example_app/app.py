@@ -16,6 +16,9 @@ import os
 import secrets
 import sys
 import typing as t
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -23,6 +26,8 @@ from flask import Flask
 from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links import Scope
+from flask_kashflow_links.state import get_state
 
 from .staff import staff
 
@@ -127,9 +132,24 @@ def demo_links() -> dict[str, t.Any]:
         "all invoices": links.mint_customer("ACME01"),
         "unpaid only": links.mint_customer("ACME01", status="unpaid"),
         "260 invoices": links.mint_customer("BIGCO01"),
-        "expired": links.mint_invoice(1043, expires_in=1, customer="ACME01"),
+        "expired": _expired_link(),
         "withdrawn": withdrawn,
     }
+
+
+def _expired_link() -> t.Any:
+    """A link minted yesterday that lived for an hour, to show the expired page at once.
+
+    Staff never need one, so the staff API has no way to back-date a link; the demo uses the
+    extension's link service, which can.
+    """
+    service = get_state().links
+    return service.mint(
+        Scope.for_invoice(service.account_id(None), 1043),
+        expires_in=3600,
+        customer="ACME01",
+        minted_at=datetime.now(timezone.utc) - timedelta(days=1),
+    )
 
 
 def print_demo_links(app: Flask) -> None:

@@ -35,11 +35,12 @@ class SafeCache:
         cache: Cache,
         *,
         backoff: float = 2.0,
-        clock: t.Callable[[], float] = time.monotonic,
+        clock: t.Callable[[], float] | None = None,
     ) -> None:
         self._cache = cache
         self._backoff = backoff
-        self._clock = clock
+        # Looked up on every call, so that frozen test clocks apply.
+        self._clock = clock or (lambda: time.monotonic())
         self._down_until = 0.0
         self._lock = threading.Lock()
         #: How many backend operations failed (for tests and benchmarks).

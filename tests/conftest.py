@@ -1,4 +1,8 @@
-"""Shared fixtures: an application factory, real services, frozen clocks.
+"""Shared fixtures: an application factory, real services, and time that tests move.
+
+Tests never wait for time to pass. A link that must be expired is minted :func:`in_the_past`;
+the :func:`clock` fixture is real time that ``clock.tick(seconds)`` moves ahead at once
+(freezegun), and :func:`age_cache` uses it to put cached data past its fresh window.
 
 Modules refine the app with markers, as in Flask-Security's tests::
 
@@ -10,16 +14,27 @@ from __future__ import annotations
 
 import typing as t
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextlib import nullcontext
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 
+import freezegun
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
+from freezegun import freeze_time
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .services import RedisServer
 from .services import redis_server
+
+# pytest's own timings (--durations, timeouts) must keep reading the real clock.
+freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
 
 FERNET_KEY = Fernet.generate_key().decode()
 SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
@@ -60,6 +75,46 @@ def app(request: pytest.FixtureRequest, tmp_path: t.Any) -> Iterator[Flask]:
     app = make_app(tmp_path, **config)
     with app.app_context():
         yield app
+
+
+@contextmanager
+def in_the_past(seconds: float = 3600) -> Iterator[None]:
+    """Run the block *seconds* ago: a link minted here with a shorter lifetime is expired now."""
+    with freeze_time(datetime.now(timezone.utc) - timedelta(seconds=seconds), tick=True):
+        yield
+
+
+class Clock:
+    """Real time that keeps running, and that :meth:`tick` moves ahead at once."""
+
+    def __init__(self, frozen: t.Any) -> None:
+        self._frozen = frozen
+
+    def tick(self, seconds: float) -> None:
+        """Move time *seconds* ahead of now (freezegun's own ``tick`` counts from the moment
+        the clock was frozen, which loses the time that ran since)."""
+        self._frozen.move_to(datetime.now(timezone.utc) + timedelta(seconds=seconds))
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """Time for this test: it runs as usual, and ``clock.tick(seconds)`` moves it ahead."""
+    with freeze_time(datetime.now(timezone.utc), tick=True) as frozen:
+        yield Clock(frozen)
+
+
+@pytest.fixture
+def age_cache(clock: Clock) -> t.Callable[..., None]:
+    """``age_cache(app)``: move time just past the fetch layer's fresh window (cached data is
+    kept for stale-if-error) and drop the process's parsed copies; ``seconds=`` for more."""
+
+    def age(app: Flask | None = None, seconds: float | None = None) -> None:
+        with app.app_context() if app is not None else nullcontext():
+            fetcher = get_state().fetcher
+            clock.tick(fetcher.fresh + 5 if seconds is None else seconds)
+            fetcher.forget()
+
+    return age
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import typing as t
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
 
@@ -121,10 +121,9 @@ def test_a_paid_link_never_shows_unpaid_invoices_by_number(world: dict[str, t.An
 def test_a_form_token_works_only_for_its_own_link(tmp_path: Path, sandbox: KashFlowSandbox) -> None:
     sent: list[t.Any] = []
     app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append))
-    with app.test_request_context():
-        a = KashFlowLinks().mint_customer("ACME01", expires_in=1)
-        b = KashFlowLinks().mint_customer("BIGCO01", expires_in=1)
-    time.sleep(1.1)
+    with app.test_request_context(), in_the_past():
+        a = KashFlowLinks().mint_customer("ACME01", expires_in=60)
+        b = KashFlowLinks().mint_customer("BIGCO01", expires_in=60)
     client = app.test_client()
     page = client.get(path(a)).get_data(as_text=True)
     token_for_a = re.search(r'name="form_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -145,9 +144,8 @@ def test_a_forged_host_header_cannot_redirect_the_emailed_link(
         SERVER_NAME=None,  # so nothing but the fix stands between the Host header and the URL
         **portal_config(sandbox, mail=sent.append, public_url="https://billing.example.co.uk"),
     )
-    with app.test_request_context():
-        link = KashFlowLinks().mint_customer("ACME01", expires_in=1)
-    time.sleep(1.1)
+    with app.test_request_context(), in_the_past():
+        link = KashFlowLinks().mint_customer("ACME01", expires_in=60)
     client = app.test_client()
     evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
     own = "/invoices/" + link.token
@@ -167,9 +165,8 @@ def test_a_forged_host_header_cannot_redirect_the_emailed_link(
 def test_renewing_never_widens_the_scope(tmp_path: Path, sandbox: KashFlowSandbox) -> None:
     sent: list[t.Any] = []
     app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append))
-    with app.test_request_context():
-        link = KashFlowLinks().mint_customer("ACME01", status="overdue", expires_in=1)
-    time.sleep(1.1)
+    with app.test_request_context(), in_the_past():
+        link = KashFlowLinks().mint_customer("ACME01", status="overdue", expires_in=60)
     client = app.test_client()
     page = client.get(path(link)).get_data(as_text=True)
     token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
@@ -193,9 +190,8 @@ def test_renewing_never_widens_the_scope(tmp_path: Path, sandbox: KashFlowSandbo
 
 def test_the_sandbox_app_rejects_an_expired_link_on_every_route(world: dict[str, t.Any]) -> None:
     app: Flask = world["app"]
-    with app.test_request_context():
-        link = KashFlowLinks().mint_invoice(1043, expires_in=1)
-    time.sleep(1.1)
+    with app.test_request_context(), in_the_past():
+        link = KashFlowLinks().mint_invoice(1043, expires_in=60)
     client = app.test_client()
     for suffix in ("", "/1043", "/pdf", "/1043/pdf"):
         response = client.get(path(link) + suffix)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import email.message
 import re
-import time
 import typing as t
 import urllib.error
 import urllib.request
@@ -41,6 +40,7 @@ from .browser import rules_run
 from .browser import run_axe
 from .browser import screenshot
 from .browser import write_json
+from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
 from .services import free_port
@@ -147,9 +147,10 @@ def site(
     with live_server(app) as main, live_server(down_app) as down:
         urls: dict[str, str] = {}
         with app.test_request_context(base_url=main.url):
-            # A fresh link keeps this lifetime: long enough for the browser to open it in time
-            # on a busy machine, short enough to wait for once.
-            expiring = links.mint_invoice(1043, expires_in=5)
+            # Minted an hour ago with ten minutes to live: expired now, and the fresh link it
+            # gets (the same lifetime, from now) has time to open on a busy machine.
+            with in_the_past():
+                expiring = links.mint_invoice(1043, expires_in=600)
             urls["expired"] = expiring.url
             urls["invoice"] = links.mint_invoice(1043).url
             acme = links.mint_customer("ACME01").url
@@ -167,8 +168,6 @@ def site(
             urls["unavailable"] = links.mint_invoice(1043).url
         urls["throttled"] = f"{down.url}/invoices/not-a-real-token"
         assert all(url.startswith("http://127.0.0.1:") for url in urls.values())
-        assert expiring.expires_at is not None
-        time.sleep(max(0.0, expiring.expires_at.timestamp() + 0.2 - time.time()))
         yield Site(main=main, down=down, urls=urls, outbox=outbox)
     sandbox.clear_faults()
 

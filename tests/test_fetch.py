@@ -68,13 +68,13 @@ def test_relogin_after_the_session_expires(state: State, sandbox: KashFlowSandbo
     assert sandbox.logins == 2 and state.backends["rest"].stats.logins == 2
 
 
-def test_relogin_after_idle_expiry(tmp_path: Path) -> None:
-    with KashFlowSandbox(session_idle_timeout=0.3) as idle:
+def test_relogin_after_idle_expiry(tmp_path: Path, clock: t.Any) -> None:
+    with KashFlowSandbox(session_idle_timeout=60) as idle:
         app = make_app(tmp_path, **portal_config(idle))
         with app.app_context():
             s = get_state()
             s.fetcher.invoice(account(s), 1043)
-            time.sleep(0.5)
+            clock.tick(61)  # the sandbox's idle clock runs in this process too
             s.fetcher.invoice(account(s), 1004)
             assert idle.logins == 2
 
@@ -172,6 +172,7 @@ def test_warm_fetches_make_no_upstream_calls(state: State, sandbox: KashFlowSand
     assert state.fetcher.stats.hits >= 60
 
 
+@pytest.mark.multiprocess
 def test_warm_data_in_the_shared_cache_serves_a_new_process(
     state: State, sandbox: KashFlowSandbox
 ) -> None:
@@ -203,6 +204,7 @@ def test_32_concurrent_cold_requests_make_one_upstream_call(
 
 
 @pytest.mark.redis
+@pytest.mark.multiprocess
 def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
     tmp_path: Path, sandbox: KashFlowSandbox, redis_url: str
 ) -> None:
@@ -244,12 +246,6 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
 # -- stale-if-error ----------------------------------------------------------------------------
 
 
-def age_cache(state: State, seconds: float) -> None:
-    """Move the fetch layer's clock so cached data is past its fresh window."""
-    real = state.fetcher.clock
-    state.fetcher.clock = lambda: real() + seconds
-
-
 @pytest.mark.parametrize(
     "fault",
     [
@@ -264,12 +260,12 @@ def age_cache(state: State, seconds: float) -> None:
     ],
 )
 def test_stale_data_is_served_while_kashflow_fails(
-    state: State, sandbox: KashFlowSandbox, fault: str
+    state: State, sandbox: KashFlowSandbox, fault: str, age_cache: t.Callable[..., None]
 ) -> None:
     acct = account(state)
     warm = state.fetcher.invoice(acct, 1043)
     assert not warm.stale
-    age_cache(state, state.fetcher.fresh + 10)
+    age_cache(seconds=state.fetcher.fresh + 10)
     state.fetcher.forget()
     if fault in ("500", "503"):
         sandbox.fail_next(10, int(fault))
@@ -293,12 +289,14 @@ def test_stale_data_is_served_while_kashflow_fails(
     assert state.fetcher.stats.stale == 1
 
 
-def test_no_stale_data_when_the_invoice_is_gone(state: State, sandbox: KashFlowSandbox) -> None:
+def test_no_stale_data_when_the_invoice_is_gone(
+    state: State, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+) -> None:
     acct = account(state)
     number = 1027
     saved = dict(sandbox.invoices[number])
     state.fetcher.invoice(acct, number)
-    age_cache(state, state.fetcher.fresh + 10)
+    age_cache(seconds=state.fetcher.fresh + 10)
     state.fetcher.forget()
     sandbox.remove_invoice(number)
     try:
@@ -316,10 +314,12 @@ def test_nothing_cached_and_kashflow_down_raises_unavailable(
         state.fetcher.invoice(account(state), 1043)
 
 
-def test_stale_data_expires_after_the_stale_window(state: State, sandbox: KashFlowSandbox) -> None:
+def test_stale_data_expires_after_the_stale_window(
+    state: State, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+) -> None:
     acct = account(state)
     state.fetcher.invoice(acct, 1043)
-    age_cache(state, state.fetcher.fresh + state.fetcher.stale + 10)
+    age_cache(seconds=state.fetcher.fresh + state.fetcher.stale + 10)
     state.fetcher.forget()
     sandbox.fail_next(10, 503)
     with pytest.raises(KashFlowUnavailable):
@@ -357,7 +357,7 @@ def test_a_truncated_pdf_is_refused(state: State, sandbox: KashFlowSandbox) -> N
 
 @pytest.mark.redis
 def test_a_dead_cache_backend_degrades_to_direct_fetches(
-    tmp_path: Path, sandbox: KashFlowSandbox, redis_session: t.Any
+    tmp_path: Path, sandbox: KashFlowSandbox, redis_session: t.Any, clock: t.Any
 ) -> None:
     cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_session.url}
     app = make_app(tmp_path, **portal_config(sandbox, cache=cache))
@@ -376,7 +376,7 @@ def test_a_dead_cache_backend_degrades_to_direct_fetches(
         finally:
             redis_session.start()
         # Back without a restart: the cache is used again once its back-off passes.
-        time.sleep(2.1)
+        clock.tick(2.1)
         s.fetcher.invoice(acct, 1027)
         s.fetcher.forget()
         sandbox.reset_counters()

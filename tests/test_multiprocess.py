@@ -25,7 +25,7 @@ from .services import Gunicorn
 from .services import redis_server
 from .services import run_in_threads
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.multiprocess]
 
 
 def gunicorn_config(sandbox: KashFlowSandbox, **settings: t.Any) -> dict[str, t.Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 import typing as t
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from flask_kashflow_links import signals
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
 
@@ -61,7 +61,8 @@ def every_response(app: Flask, sandbox: KashFlowSandbox) -> dict[str, t.Any]:
     client = app.test_client()
     invoice = mint(app)
     customer = mint(app, "customer")
-    expired = mint(app, expires_in=1)
+    with in_the_past():
+        expired = mint(app, expires_in=60)
     withdrawn = mint(app)
     KashFlowLinks().revoke(withdrawn.link_id)
     responses = {
@@ -78,7 +79,6 @@ def every_response(app: Flask, sandbox: KashFlowSandbox) -> dict[str, t.Any]:
         "brand css": client.get("/kashflow-links/brand/1f5fa8-ffffff.css"),
         "renew of live link": client.post(path(invoice) + "/renew"),
     }
-    time.sleep(1.1)
     responses["expired"] = client.get(path(expired))
     responses["renew without form token"] = client.post(path(expired) + "/renew")
     sandbox.fail_next(20, 503)
@@ -166,14 +166,13 @@ def test_customer_page_is_paged_newest_first(portal: Flask, sandbox: KashFlowSan
     assert "Outstanding balance" in first
 
 
-def test_stale_pages_say_as_of_when(portal: Flask, sandbox: KashFlowSandbox) -> None:
+def test_stale_pages_say_as_of_when(
+    portal: Flask, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+) -> None:
     link = mint(portal)
     client = portal.test_client()
     assert "as of" not in client.get(path(link)).get_data(as_text=True)
-    fetcher = get_state().fetcher
-    real = fetcher.clock
-    fetcher.clock = lambda: real() + fetcher.fresh + 5
-    fetcher.forget()
+    age_cache()
     sandbox.fail_next(20, 503)
     response = client.get(path(link))
     assert response.status_code == 200
@@ -206,9 +205,9 @@ def test_error_pages_do_not_say_which_check_failed(portal: Flask) -> None:
 
 def test_withdrawn_and_expired_says_withdrawn_and_offers_nothing(portal: Flask) -> None:
     portal.config["KASHFLOW_LINKS_MAIL"] = None
-    link = mint(portal, expires_in=1)
+    with in_the_past():
+        link = mint(portal, expires_in=60)
     KashFlowLinks().revoke(link.link_id)
-    time.sleep(1.1)
     response = portal.test_client().get(path(link))
     assert response.status_code == 410
     body = response.get_data(as_text=True)
@@ -220,8 +219,8 @@ def test_expired_page_offers_a_fresh_link_only_with_mail(
 ) -> None:
     for mail, offered in ((None, False), (lambda m: None, True)):
         app = make_app(tmp_path, f"mail{offered}", **portal_config(sandbox, mail=mail))
-        link = mint(app, expires_in=1)
-        time.sleep(1.1)
+        with in_the_past():
+            link = mint(app, expires_in=60)
         response = app.test_client().get(path(link))
         assert response.status_code == 410
         assert ("Email me a fresh link" in response.get_data(as_text=True)) is offered
@@ -325,7 +324,7 @@ def test_embed_mode_needs_no_credentials_on_the_server(
 
 
 def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
-    tmp_path: Path,
+    tmp_path: Path, age_cache: t.Callable[..., None]
 ) -> None:
     with KashFlowSandbox() as sandbox:
         app = make_app(
@@ -342,11 +341,7 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
         assert client.get(path(link)).status_code == 200
         sandbox.password = "a brand new password"
         sandbox.expire_sessions()
-        with app.app_context():
-            fetcher = get_state().fetcher
-            real = fetcher.clock
-            fetcher.clock = lambda: real() + fetcher.fresh + 5
-            fetcher.forget()
+        age_cache(app)
         response = client.get(path(link))
         # Changing the password withdrew the link: no stale data, and it says so.
         assert response.status_code == 410

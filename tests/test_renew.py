@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import time
 import typing as t
 from email.message import EmailMessage
 from pathlib import Path
@@ -20,6 +19,7 @@ from flask_kashflow_links import signals
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
 from .services import free_port
@@ -60,13 +60,13 @@ def app(tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int]) -> Fl
 
 
 def expired_link(app: Flask, kind: str = "customer", lifetime: int = 2) -> Link:
+    """A link minted an hour ago with a *lifetime* of seconds: expired now."""
     links = KashFlowLinks()
-    with app.test_request_context():
+    with app.test_request_context(), in_the_past():
         if kind == "customer":
             link = links.mint_customer("ACME01", status="unpaid", expires_in=lifetime)
         else:
             link = links.mint_invoice(1043, expires_in=lifetime)
-    time.sleep(lifetime + 0.1)
     return link
 
 
@@ -219,9 +219,8 @@ def test_no_address_on_file(app: Flask, sandbox: KashFlowSandbox, smtp: tuple[In
     sandbox.add_customer({"Code": "NOMAIL01", "Name": "No Mail Ltd", "Contacts": []})
     sandbox.customers["NOMAIL01"]["Contacts"] = []
     sandbox.customers["NOMAIL01"]["Email"] = ""
-    with app.test_request_context():
-        link = KashFlowLinks().mint_customer("NOMAIL01", expires_in=1)
-    time.sleep(1.1)
+    with app.test_request_context(), in_the_past():
+        link = KashFlowLinks().mint_customer("NOMAIL01", expires_in=60)
     response = renew(app, link)
     assert response.status_code == 200
     assert "don't have an email address" in response.get_data(as_text=True)

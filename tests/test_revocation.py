@@ -218,6 +218,7 @@ def peer_config(revocation_url: str) -> dict[str, t.Any]:
 
 
 @pytest.mark.redis
+@pytest.mark.multiprocess
 def test_second_process_on_redis_sees_revocations_at_once(tmp_path: Path, redis_url: str) -> None:
     app = make_app(tmp_path, revocation_url=redis_url)
     links = KashFlowLinks()
@@ -242,6 +243,7 @@ def test_second_process_on_redis_sees_revocations_at_once(tmp_path: Path, redis_
         peer.close()
 
 
+@pytest.mark.multiprocess
 def test_second_process_on_sqlite_sees_revocations_at_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
     app = make_app(tmp_path, revocation_url=url)

@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app
@@ -196,7 +197,7 @@ def test_scope_holds_when_the_server_ignores_filters(
 
 
 def test_an_invoice_moved_to_another_customer_leaves_the_scope(
-    tmp_path: t.Any, sandbox: KashFlowSandbox
+    tmp_path: t.Any, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
 ) -> None:
     app = make_app(tmp_path, **portal_config(sandbox, cache_timeout=1))
     number = 1283
@@ -208,10 +209,8 @@ def test_an_invoice_moved_to_another_customer_leaves_the_scope(
     sandbox.update_invoice(number, CustomerCode="BIGCO01")
     try:
         with app.app_context():
-            from flask_kashflow_links.state import get_state
-
-            get_state().fetcher.clock = lambda: 10**10  # everything cached is now stale
-            get_state().fetcher.forget()
+            fetcher = get_state().fetcher
+            age_cache(app, seconds=fetcher.fresh + fetcher.stale + 1)  # nothing cached is usable
         assert client.get(f"{link.url}/{number}").status_code == 404
     finally:
         sandbox.update_invoice(number, CustomerCode=original)

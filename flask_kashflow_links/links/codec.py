@@ -238,7 +238,7 @@ class TokenCodec:
         fernet_keys: t.Sequence[str | bytes],
         signing_keys: t.Sequence[str | bytes],
         *,
-        clock: t.Callable[[], float] = time.time,
+        clock: t.Callable[[], float] | None = None,
     ) -> None:
         if not fernet_keys:
             raise ValueError("at least one Fernet key is needed")
@@ -256,7 +256,8 @@ class TokenCodec:
         }
         # Sub-keys for cache namespaces and sealed values derive from the current signing key.
         self._derivation_key = keys[-1]
-        self._clock = clock
+        # Looked up on every call (not bound once), so that frozen test clocks apply.
+        self._clock = clock or (lambda: time.time())
         self._decoded: LRUCache[bytes, LinkClaims] = LRUCache(_DECODED_CACHE_SIZE)
         self._decoded_lock = threading.Lock()
 
@@ -269,8 +270,13 @@ class TokenCodec:
         lifetime: timedelta | None = None,
         credentials: Credentials | None = None,
         link_id: str | None = None,
+        at: float | None = None,
     ) -> tuple[str, LinkClaims]:
-        """Mint a link token; returns ``(token, claims)``."""
+        """Mint a link token; returns ``(token, claims)``.
+
+        :param at: the mint time (POSIX seconds), default now. Demos and tests back-date a link
+            this way to show one that has already expired.
+        """
         if lifetime is not None:
             seconds = lifetime.total_seconds()
             if seconds < 1 or seconds != int(seconds):
@@ -279,7 +285,7 @@ class TokenCodec:
         if not is_link_id(link_id):
             raise ValueError(f"malformed link id {link_id!r}")
         payload = pack_claims(scope, link_id, lifetime, credentials)
-        now = int(self._clock())
+        now = int(self._clock() if at is None else at)
         # Fernet takes the time explicitly so that a frozen clock freezes both layers alike.
         encrypted = self._encryptor.encrypt_at_time(payload, now)
         raw = base64.urlsafe_b64decode(encrypted)

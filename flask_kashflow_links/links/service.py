@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime
 from datetime import timedelta
 
 from ..accounts import AccountRegistry
@@ -83,12 +84,14 @@ class LinkService:
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
         customer: str | None = None,
+        minted_at: datetime | None = None,
     ) -> Link:
         """Mint and register a link to *scope*.
 
         :param credentials: embed mode only: credentials to carry instead of the account's.
         :param customer: an invoice link's customer code, if known, so the link is listed under
             the customer at once (otherwise it is learnt when the link is first opened).
+        :param minted_at: back-date the link (demos and tests: a link that has expired).
         """
         creds = None
         if self.embed_credentials:
@@ -100,7 +103,8 @@ class LinkService:
                 )
         elif credentials is not None:
             raise ValueError("credentials= is only for KASHFLOW_LINKS_EMBED_CREDENTIALS mode")
-        return self._mint(scope, as_lifetime(expires_in), creds, customer)
+        at = minted_at.timestamp() if minted_at is not None else None
+        return self._mint(scope, as_lifetime(expires_in), creds, customer, at=at)
 
     def _mint(
         self,
@@ -108,8 +112,10 @@ class LinkService:
         lifetime: timedelta | None,
         credentials: Credentials | None,
         customer: str | None,
+        *,
+        at: float | None = None,
     ) -> Link:
-        token, claims = self.codec.mint(scope, lifetime=lifetime, credentials=credentials)
+        token, claims = self.codec.mint(scope, lifetime=lifetime, credentials=credentials, at=at)
         self.store.register(claims, customer=customer)
         log.info("minted link %s for %s", claims.link_id, scope.describe())
         return Link.from_claims(token, claims, self.public_url)

@@ -27,11 +27,11 @@ class Throttle:
     """
 
     def __init__(
-        self, cache: SafeCache, key: bytes, *, clock: t.Callable[[], float] = time.time
+        self, cache: SafeCache, key: bytes, *, clock: t.Callable[[], float] | None = None
     ) -> None:
         self._cache = cache
         self._key = key
-        self._clock = clock
+        self._clock = clock or (lambda: time.time())
         # Per-process counts while the shared cache is down: bounded, and a window's counters
         # are worthless after it, so they expire with the longest window used.
         self._local: TTLCache[str, int] = TTLCache(50_000, ttl=86400)
