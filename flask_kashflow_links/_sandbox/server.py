@@ -41,11 +41,11 @@ from .data import COMPANY_ADDRESS
 from .data import COMPANY_NAME
 from .data import JSONDict
 from .data import SandboxData
-from .data import invoice_summary
-from .data import parse_kf_date
 from .pdf import Line
 from .pdf import max_lines
 from .pdf import render_pdf
+from .shapes import invoice_summary
+from .values import parse_kf_date
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable
