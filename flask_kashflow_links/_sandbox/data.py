@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from .records import DERIVED_INVOICE_FIELDS
 from .records import blank_customer
+from .records import complete_contacts
 from .records import complete_invoice
 from .records import refresh_customer
 from .values import COMPANY_ADDRESS
@@ -115,8 +116,10 @@ class SandboxData:
     def add_customer(self, data: t.Mapping[str, t.Any]) -> JSONDict:
         """Store a customer built from *data*, filling every missing field with a default.
 
-        ``Code`` is required. ``Currency`` may be an ISO code string. The invoice-derived
-        fields (``InvoiceCount``, balances, first and last invoice dates) are always computed.
+        ``Code`` is required. ``Currency`` may be an ISO code string. Contacts get
+        ``IsPrimary`` (the first) and ``ReceiveEmails`` (True) unless given. The
+        invoice-derived fields (``InvoiceCount``, balances, first and last invoice dates) are
+        always computed.
         """
         code = data.get("Code")
         if not isinstance(code, str) or not code:
@@ -128,6 +131,7 @@ class SandboxData:
         customer = blank_customer(code, name, created, self._next_customer_id, self)
         self._next_customer_id += 1
         customer.update(data)
+        customer["Contacts"] = complete_contacts(customer["Contacts"])
         if isinstance(customer["Currency"], str):
             customer["Currency"] = currency(customer["Currency"])
         for field in ("CreatedDate", "LastUpdatedDate"):

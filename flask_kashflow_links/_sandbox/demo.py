@@ -2,9 +2,9 @@
 
 Generated customers (``ACME01``, ``BIGCO01``, ``MULLER01``, ``LONG01``, ``ALUFUQ01``,
 ``SAKURA01``) with invoices 1001 upward of every status, next to KashFlow's documented
-examples (:mod:`.demo_documented`). Everything is drawn from the store's seeded random
-generator in a fixed order, so a given ``seed`` and ``today`` always give the same data; dates
-are relative to ``today``.
+examples (:mod:`.demo_documented`) and the awkward cases (:mod:`.demo_cases`). Everything is
+drawn from the store's seeded random generator in a fixed order, so a given ``seed`` and
+``today`` always give the same data; dates are relative to ``today``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
 
+from .demo_cases import add_case_customers
 from .demo_documented import add_documented_customers
 from .demo_documented import add_documented_invoices
 from .records import address
@@ -76,6 +77,8 @@ def build_demo(data: SandboxData) -> None:
     with data.bulk_load():
         add_documented_invoices(data)
         _add_generated_invoices(data)
+    # Last, so that adding cases never shifts the random draws of the data above.
+    add_case_customers(data)
 
 
 def _add_generated_customers(data: SandboxData) -> None:

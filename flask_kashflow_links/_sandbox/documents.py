@@ -25,13 +25,15 @@ _ZERO_DECIMAL_CURRENCIES = frozenset({"JPY"})
 
 
 def invoice_pdf(invoice: JSONDict, *, packing_slip: bool = False) -> tuple[bytes, str]:
-    """The invoice document, or its packing slip (quantities and descriptions only)."""
+    """The invoice (or credit note) document, or its packing slip (quantities and
+    descriptions only)."""
     cur = invoice.get("Currency") or {}
     number = invoice["Number"]
-    title = f"{'Packing slip' if packing_slip else 'Invoice'} {number}"
+    kind = "Credit note" if invoice.get("Type") == "CreditNote" else "Invoice"
+    title = f"{'Packing slip' if packing_slip else kind} {number}"
     lines = [
         *_letterhead(title.upper() if not packing_slip else title),
-        Line(f"Invoice number: {number}"),
+        Line(f"{kind} number: {number}"),
         Line(f"Customer: {invoice.get('CustomerName')} ({invoice.get('CustomerCode')})"),
         Line(f"Issued: {_display_date(invoice.get('IssuedDate'))}"),
         Line(f"Due: {_display_date(invoice.get('DueDate'))}"),
@@ -59,7 +61,7 @@ def invoice_pdf(invoice: JSONDict, *, packing_slip: bool = False) -> tuple[bytes
             Line(f"Status: {invoice.get('Status')}"),
         ]
     created = parse_kf_date(invoice["IssuedDate"])
-    prefix = "PackingSlip" if packing_slip else "Invoice"
+    prefix = "PackingSlip" if packing_slip else kind.replace(" n", "N")
     return render_pdf(title, lines, created=created), f"{prefix}-{number}.pdf"
 
 

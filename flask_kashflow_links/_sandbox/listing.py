@@ -31,6 +31,7 @@ SORT_FIELDS = {
     "status": "Status",
     "paymentpaiddate": "PaidDate",
     "dueamount": "DueAmount",
+    "type": "Type",
     "vatamount": "VATAmount",
 }
 _SORT_CODES = {
@@ -44,6 +45,7 @@ _SORT_CODES = {
     "7": "status",
     "8": "paymentpaiddate",
     "9": "dueamount",
+    "10": "type",
     "11": "vatamount",
 }
 #: Documented ``filterby`` values. Each status filter keeps invoices whose Status is exactly

@@ -52,6 +52,11 @@ DERIVED_INVOICE_FIELDS = frozenset(
 )
 
 
+#: ``Type`` of an ordinary invoice and of a credit note (Swagger shape). The Swagger copy only
+#: calls the field an "invoice type label"; the values are the sandbox's choice.
+INVOICE, CREDIT_NOTE = "Invoice", "CreditNote"
+
+
 class IdSource(t.Protocol):
     """Where new ids and GUIDs come from (the store, so demo data is reproducible)."""
 
@@ -193,7 +198,7 @@ def complete_invoice(
     running = ZERO
     for payment in sorted(payments, key=lambda p: parse_kf_date(p["Date"])):
         running += payment["Amount"]
-        if gross > 0 and running >= gross:
+        if (gross > 0 and running >= gross) or (gross < 0 and running <= gross):
             paid_date = payment["Date"]
             break
     last_payment = max(payments, key=lambda p: parse_kf_date(p["Date"]), default=None)
@@ -226,6 +231,8 @@ def complete_invoice(
         "IsWhtDeductionToBeApplied": False,
         "PackingSlipPermalink": f"v2/documents/packingslip/{invoice_key}",
         "PayOnlinePaymentProcessor": 0,
+        # The Swagger copy's discriminator; the documented examples have no such field.
+        "Type": INVOICE,
         "ReminderLetters": [],
         "SuppressNumber": 0,
         "UpdateCustomerAddress": False,
@@ -312,6 +319,8 @@ def complete_payment(
     method, note = PAYMENT_METHODS[0]
     out: JSONDict = {
         "AccountId": BANK_ACCOUNT_ID,
+        # True on an allocation of a credit note (Swagger copy only).
+        "IsPaymentCreditNote": False,
         "Method": method,
         "Note": note,
     }
@@ -360,8 +369,11 @@ def contact(
     last: str | None = None,
     telephone: str | None = None,
     title: str | None = None,
+    *,
+    receive_emails: bool = True,
 ) -> JSONDict:
-    """A KashFlow ``Contacts[]`` entry as the documented customer example shows it."""
+    """A KashFlow ``Contacts[]`` entry: the documented example's fields, plus ``ReceiveEmails``
+    from the Swagger copy (``IsPrimary`` is set when the customer is stored)."""
     return {
         "Email": email,
         "Fax": None,
@@ -372,14 +384,34 @@ def contact(
         "Telephone": telephone,
         "Title": title,
         "Website": "",
+        "ReceiveEmails": receive_emails,
     }
 
 
+def complete_contacts(contacts: t.Any) -> t.Any:
+    """*contacts* with ``IsPrimary`` (the first one, unless any says) and ``ReceiveEmails``
+    (True unless given) on each: the Swagger copy's opt-in flags."""
+    if not isinstance(contacts, list):
+        return contacts
+    any_primary = any(isinstance(c, dict) and "IsPrimary" in c for c in contacts)
+    out: list[t.Any] = []
+    for index, item in enumerate(contacts):
+        if isinstance(item, dict):
+            item = {**item}
+            item.setdefault("IsPrimary", index == 0 and not any_primary)
+            item.setdefault("ReceiveEmails", True)
+        out.append(item)
+    return out
+
+
 __all__ = [
+    "CREDIT_NOTE",
     "DERIVED_INVOICE_FIELDS",
+    "INVOICE",
     "IdSource",
     "address",
     "blank_customer",
+    "complete_contacts",
     "complete_invoice",
     "complete_line",
     "complete_payment",

@@ -171,9 +171,16 @@ def compute_status(gross: Decimal, paid: Decimal, due: date, today: date) -> str
 
     Zero total -> "NA"; paid more than the total -> "Overpaid"; paid in full -> "Paid";
     otherwise "Overdue" once the due date has passed, else "Unpaid" (part-paid included).
+
+    A credit note (negative total) is "Paid" once fully allocated (its allocations are
+    negative amounts) and "Unpaid" until then, never overdue. KashFlow does not document
+    how it words credit notes; this reading keeps every status invariant true and still
+    puts an unallocated credit note among the "Unpaid" rows a careless client would chase.
     """
     if gross == 0:
         return "NA"
+    if gross < 0:
+        return "Paid" if paid <= gross else "Unpaid"
     if paid > gross:
         return "Overpaid"
     if paid == gross:
