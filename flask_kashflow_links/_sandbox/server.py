@@ -18,7 +18,7 @@ from datetime import date
 
 from .app import SandboxApp
 from .control import ControlRoutes
-from .controls import ACTIONS
+from .controls import ACTIONS as FAULT_ACTIONS
 from .controls import FaultControls
 from .data import SandboxData
 from .faults import FaultState
@@ -29,7 +29,10 @@ from .jsonfmt import format_decimal
 from .rest import ENDPOINTS
 from .rest import RestApi
 from .sessions import SessionStore
+from .shapes import shape_named
 from .state import SandboxState
+from .switches import ACTIONS as SWITCH_ACTIONS
+from .switches import RestSwitches
 from .values import JSONDict
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +41,7 @@ if t.TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 
-class KashFlowSandbox(FaultControls):
+class KashFlowSandbox(FaultControls, RestSwitches):
     """A local HTTP server that behaves like KashFlow's REST API v2, for demos and tests.
 
     See :mod:`flask_kashflow_links.testing` for usage. Construction builds the data; nothing
@@ -56,6 +59,9 @@ class KashFlowSandbox(FaultControls):
     :param temporary_token_ttl: seconds between the two login steps.
     :param lockout_threshold: consecutive failed logins that lock the account.
     :param max_perpage: the largest page ``GET /invoices`` serves.
+    :param shape: the fields served: ``"swagger"`` (the Swagger copy's, the default) or
+        ``"documented"`` (exactly those of KashFlow's official examples); see
+        :meth:`set_shape`.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class KashFlowSandbox(FaultControls):
         temporary_token_ttl: float = 300.0,
         lockout_threshold: int = 5,
         max_perpage: int = 100,
+        shape: str = "swagger",
     ) -> None:
         if len(memorable_word) < 3:
             raise ValueError("the memorable word needs at least 3 characters")
@@ -80,6 +87,7 @@ class KashFlowSandbox(FaultControls):
             raise ValueError("lockout_threshold must be at least 1")
         if max_perpage < 1:
             raise ValueError("max_perpage must be at least 1")
+        served = shape_named(shape)
         self.host = host
         self._port = port
         #: The web login the sandbox accepts (compared case-insensitively, like an email).
@@ -108,10 +116,12 @@ class KashFlowSandbox(FaultControls):
             faults=FaultState(),
             default_max_perpage=max_perpage,
             sleep=time.sleep,
+            shape=served,
         )
         rest = RestApi(self._state)
         self._state.faults.add_endpoints(rest.endpoints)
-        control = ControlRoutes(self.stats, {name: getattr(self, name) for name in ACTIONS})
+        actions = (*FAULT_ACTIONS, *SWITCH_ACTIONS)
+        control = ControlRoutes(self.stats, {name: getattr(self, name) for name in actions})
         self._app = SandboxApp(self._state, [rest], control)
         self._server: ServerThread | None = None
 
