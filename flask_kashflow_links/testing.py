@@ -72,9 +72,16 @@ notes with negative amounts, allocated and not, and invoices paid by them), ``DU
 :attr:`KashFlowSandbox.customers` for the exact values to assert on.
 
 Faults are queued one-shot (``fail_next``, ``sql_timeout_next``, ``rate_limit_next``,
-``malformed_next``, ``truncate_pdf_next``, ``hang_next``, ``drop_next``) or standing
-(``set_latency``, ``lock_account``, ``set_max_perpage``, ``ignore_filters``); an
-``endpoint`` such as ``"invoices.get"`` or the prefix ``"invoices"`` narrows them.
+``malformed_next``, ``truncate_pdf_next``, ``hang_next``, ``drop_next``,
+``other_401_next`` (a 401 that is not ``InvalidSessionToken``), ``html_documents_next`` (a
+sign-in page with HTTP 200 instead of a PDF), ``password_expired_next`` (``PasswordExpired``
+at login step 1) and ``null_metadata_next`` (``"MetaData": null`` on a list)) or standing
+(``set_latency``, ``lock_account`` (``AccountLocked``, "User account is locked, please
+contact administrator."), ``set_max_perpage``, ``ignore_filters``, ``redirect_documents``
+(302 to the same host, another host name or a given URL) and
+``set_missing_invoice_answer`` (``"404"``, ``"400"`` or ``"null"``)); an ``endpoint`` such
+as ``"invoices.get"`` or the prefix ``"invoices"`` narrows them, and ``clear_faults()``
+removes them all. Pass ``clock=`` and ``sleep=`` to drive timeouts and delays without waiting.
 Processes that cannot call these methods (a portal under gunicorn, a benchmark) use the
 unauthenticated control routes ``GET /_sandbox/stats`` and ``POST /_sandbox/faults``
 (``{"action": "fail_next", "n": 2, "status": 503}``, ``{"action": "set_shape", "shape":

@@ -62,6 +62,9 @@ class KashFlowSandbox(FaultControls, RestSwitches):
     :param shape: the fields served: ``"swagger"`` (the Swagger copy's, the default) or
         ``"documented"`` (exactly those of KashFlow's official examples); see
         :meth:`set_shape`.
+    :param clock: monotonic seconds for session and login timeouts; a test can pass a fake
+        clock and move it forward instead of sleeping.
+    :param sleep: how latency and ``hang_next`` wait; a test can pass a fake that records.
     """
 
     def __init__(
@@ -80,6 +83,8 @@ class KashFlowSandbox(FaultControls, RestSwitches):
         lockout_threshold: int = 5,
         max_perpage: int = 100,
         shape: str = "swagger",
+        clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
         if len(memorable_word) < 3:
             raise ValueError("the memorable word needs at least 3 characters")
@@ -112,10 +117,10 @@ class KashFlowSandbox(FaultControls, RestSwitches):
         self._state = SandboxState(
             lock=lock,
             data=data,
-            sessions=SessionStore(self, lock, rng, time.monotonic),
+            sessions=SessionStore(self, lock, rng, clock),
             faults=FaultState(),
             default_max_perpage=max_perpage,
-            sleep=time.sleep,
+            sleep=sleep,
             shape=served,
         )
         rest = RestApi(self._state)

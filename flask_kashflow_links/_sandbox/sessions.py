@@ -35,10 +35,15 @@ INVALID_SESSION: JSONDict = {
     "Error": "InvalidSessionToken",
     "Message": "Session token provided is invalid.",
 }
-#: KashFlow's answer to a login while the account is locked.
+#: KashFlow's answer to a login while the account is locked (its documented message).
 ACCOUNT_LOCKED: JSONDict = {
     "Error": "AccountLocked",
-    "Message": "User account is locked due to multiple failed login attempts.",
+    "Message": "User account is locked, please contact administrator.",
+}
+#: The answer community clients have met at step 1 when the password must be changed.
+PASSWORD_EXPIRED: JSONDict = {
+    "Error": "PasswordExpired",
+    "Message": "Your password has expired. Please sign in to KashFlow and choose a new one.",
 }
 
 
@@ -261,4 +266,4 @@ def _parse_answers(value: t.Any) -> dict[int, str] | None:
     return answers
 
 
-__all__ = ["ACCOUNT_LOCKED", "INVALID_SESSION", "LoginSettings", "SessionStore"]
+__all__ = ["ACCOUNT_LOCKED", "INVALID_SESSION", "PASSWORD_EXPIRED", "LoginSettings", "SessionStore"]

@@ -37,6 +37,12 @@ class SandboxState:
     ignore_filters: bool = False
     #: How records are presented (see :mod:`.shapes`).
     shape: Shape = field(default_factory=lambda: SHAPES["swagger"])
+    #: How ``GET /invoices/{n}`` answers an unknown number: "404", "400" or "null".
+    missing_invoice_answer: str = "404"
+    #: Where document routes redirect to ("same", "other" or a base URL); None: no redirect.
+    document_redirect: str | None = None
+    #: PDFs waiting behind redirect targets, by the target's nonce.
+    downloads: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     #: Requests received per endpoint.
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
 
@@ -45,11 +51,14 @@ class SandboxState:
 
     def clear_switches(self) -> None:
         """Back to normal behaviour: no faults, no latency, the default page cap, filters
-        honoured, the account unlocked. Sessions, data, counters and the shape stay."""
+        honoured, 404 for missing invoices, no document redirects, the account unlocked.
+        Sessions, data, counters and the shape stay."""
         with self.lock:
             self.faults.clear()
             self.max_perpage = self.default_max_perpage
             self.ignore_filters = False
+            self.missing_invoice_answer = "404"
+            self.document_redirect = None
             self.sessions.unlock()
 
 
