@@ -45,23 +45,50 @@ Use it in your own tests, one server per module and a clean slate per test::
         assert client.get(url).status_code == 200   # still shown while KashFlow fails
         assert kashflow.logins == 1                 # the session token was reused
 
+Two readings of KashFlow's fields are served (KashFlow's official examples and the Swagger
+copy disagree, and a portal must cope with both):
+
+- ``KashFlowSandbox(shape="swagger")``, the default: the Swagger copy's fields, with
+  ``DueAmount`` on rows and details, ``CustomerCode`` on the detail, ``Type``
+  (``"Invoice"``/``"CreditNote"``), ``IsPaymentCreditNote`` on payment lines and
+  ``TotalPaidAmount`` in the invoice's currency;
+- ``shape="documented"``: exactly the fields of KashFlow's official examples: no
+  ``DueAmount``, no ``Type``, no ``CustomerCode`` on the detail (list rows keep it),
+  ``TotalPaidAmount`` in pounds (the invoice-currency total divided by its
+  ``ExchangeRate``), the customer's currency as ``DisplayOnRight``.
+
+Contacts carry ``IsPrimary`` and ``ReceiveEmails`` in both. Switch at run time with
+``set_shape("documented")`` (or the control route, or ``--shape``).
+
 The demo data is deterministic for a given ``seed`` and ``today`` (dates are relative to
 ``today``). Highlights: ``ACME01`` (Acme Trading Ltd, 12 invoices of mixed statuses,
 including the Overdue invoice 1043), ``BIGCO01`` (260 invoices of every status),
 ``MULLER01`` (euros, symbol on the right), customers with very long, Arabic and Japanese
 names, and KashFlow's documented examples (``TCUST01``, ``TCUST02``, ``BALA01``,
-``BALA02``, ``PDRI91``; invoices 1-4). Read :attr:`KashFlowSandbox.invoices` and
+``BALA02``, ``PDRI91``; invoices 1-4). The awkward cases come last: ``CREDIT01`` (credit
+notes with negative amounts, allocated and not, and invoices paid by them), ``DUBOIS01``
+(a part-paid invoice in euros), ``QUIET01`` (every contact opted out of emails) and
+``MIXED01`` (some opted out, the primary one too). Read :attr:`KashFlowSandbox.invoices` and
 :attr:`KashFlowSandbox.customers` for the exact values to assert on.
 
 Faults are queued one-shot (``fail_next``, ``sql_timeout_next``, ``rate_limit_next``,
-``malformed_next``, ``truncate_pdf_next``, ``hang_next``, ``drop_next``) or standing
-(``set_latency``, ``lock_account``, ``set_max_perpage``, ``ignore_filters``); an
-``endpoint`` such as ``"invoices.get"`` or the prefix ``"invoices"`` narrows them.
+``malformed_next``, ``truncate_pdf_next``, ``hang_next``, ``drop_next``,
+``other_401_next`` (a 401 that is not ``InvalidSessionToken``), ``html_documents_next`` (a
+sign-in page with HTTP 200 instead of a PDF), ``password_expired_next`` (``PasswordExpired``
+at login step 1) and ``null_metadata_next`` (``"MetaData": null`` on a list)) or standing
+(``set_latency``, ``lock_account`` (``AccountLocked``, "User account is locked, please
+contact administrator."), ``set_max_perpage``, ``ignore_filters``, ``redirect_documents``
+(302 to the same host, another host name or a given URL) and
+``set_missing_invoice_answer`` (``"404"``, ``"400"`` or ``"null"``)); an ``endpoint`` such
+as ``"invoices.get"`` or the prefix ``"invoices"`` narrows them, and ``clear_faults()``
+removes them all. Pass ``clock=`` and ``sleep=`` to drive timeouts and delays without waiting.
 Processes that cannot call these methods (a portal under gunicorn, a benchmark) use the
 unauthenticated control routes ``GET /_sandbox/stats`` and ``POST /_sandbox/faults``
-(``{"action": "fail_next", "n": 2, "status": 503}``).
+(``{"action": "fail_next", "n": 2, "status": 503}``, ``{"action": "set_shape", "shape":
+"documented"}``).
 
-Run one by hand with ``python -m flask_kashflow_links._sandbox --port 8765``.
+Run one by hand with ``python -m flask_kashflow_links._sandbox --port 8765`` (add
+``--shape documented`` for the documented fields).
 """
 
 from __future__ import annotations

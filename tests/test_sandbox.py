@@ -218,7 +218,7 @@ def test_lockout_after_threshold_and_unlock() -> None:
         assert locked.status_code == 401
         assert locked.json() == {
             "Error": "AccountLocked",
-            "Message": "User account is locked due to multiple failed login attempts.",
+            "Message": "User account is locked, please contact administrator.",
         }
         assert sb.failed_logins == 3
         sb.unlock_account()

@@ -1,8 +1,14 @@
-"""Internals of :mod:`flask_kashflow_links.testing`: the KashFlow REST API v2 sandbox.
+"""Internals of :mod:`flask_kashflow_links.testing`: the KashFlow API sandbox.
 
-- :mod:`.server`: :class:`KashFlowSandbox`, its WSGI app and its server thread
-- :mod:`.data`: :class:`SandboxData` and the deterministic demo business
-- :mod:`.pdf`: minimal one-page PDF documents, standard library only
+- :mod:`.server`: :class:`KashFlowSandbox`, the facade (lifecycle, data, counters)
+- :mod:`.controls`: its fault methods and switches; :mod:`.control`: the control routes
+- :mod:`.app`: the WSGI pipeline shared by every protocol; :mod:`.state`: what they share
+- :mod:`.rest`, :mod:`.listing`, :mod:`.sessions`: KashFlow's REST API v2
+- :mod:`.faults`: the fault queue and latency; :mod:`.httpserver`: the server thread
+- :mod:`.data`, :mod:`.records`, :mod:`.values`: the data store and KashFlow's formats
+- :mod:`.demo`, :mod:`.demo_documented`: the deterministic demo business
+- :mod:`.shapes`: which fields responses carry; :mod:`.jsonfmt`: KashFlow's JSON numbers
+- :mod:`.documents`, :mod:`.pdf`: the PDF documents, standard library only
 
 Import from :mod:`flask_kashflow_links.testing`; names here may change.
 """

@@ -13,6 +13,7 @@ import threading
 from datetime import date
 
 from .server import KashFlowSandbox
+from .shapes import SHAPES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-demo-data", action="store_true")
+    parser.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default="swagger",
+        help="fields served: the Swagger copy's (default) or exactly the documented examples'",
+    )
     args = parser.parse_args(argv)
 
     sandbox = KashFlowSandbox(
@@ -38,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         today=args.today,
         seed=args.seed,
         demo_data=not args.no_demo_data,
+        shape=args.shape,
     )
     if args.password is not None:
         sandbox.password = args.password
@@ -47,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox.memorable_word = args.memorable_word
     with sandbox:
         print(f"KashFlow sandbox API: {sandbox.url}  (user {sandbox.username})", flush=True)
+        if sandbox.shape != "swagger":
+            print(f"Fields: exactly KashFlow's {sandbox.shape} examples", flush=True)
         print(f"Counters: {sandbox.origin}/_sandbox/stats   Ctrl-C to stop", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
