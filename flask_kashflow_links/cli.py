@@ -85,7 +85,7 @@ def _print_link(link: Link) -> None:
         click.echo(link.url)
     except LinkURLError as e:
         click.echo(link.token)
-        click.echo(f"note: printed the token only. {e}", err=True)
+        click.echo(f"note: printed the link token only. {e}", err=True)
     click.echo(f"  link id: {link.link_id}", err=True)
     click.echo(f"  opens:   {link.scope.describe()} (account {link.scope.account})", err=True)
     click.echo(f"  expires: {_when(link.expires_at)}", err=True)
@@ -200,7 +200,7 @@ def list_links(customer: str | None, account: str | None) -> None:
 @click.argument("token_or_link_id")
 @with_appcontext
 def revoke(token_or_link_id: str) -> None:
-    """Withdraw one link, by its link id or its token."""
+    """Withdraw one link, by its link id or its link token."""
     value = token_or_link_id.rstrip("/").rsplit("/", 1)[-1]  # a whole URL works too
     links = _links()
     link_id = _guard(lambda: links.link_id_of(value))

@@ -21,7 +21,7 @@ ENDPOINT = "kashflow_links.open_link"
 class Link:
     """A minted link: hand :attr:`url` to the client, keep :attr:`link_id` to withdraw it."""
 
-    #: The token (the secret part of the URL). Treat it like a password: never log it.
+    #: The link token (the secret part of the URL). Treat it like a password: never log it.
     token: str = field(repr=False)
     #: The link's id, for listing and revoking; safe to log and show to staff.
     link_id: str
@@ -44,7 +44,7 @@ class Link:
             raise LinkURLError(
                 "cannot build an absolute link URL outside a request: set "
                 "KASHFLOW_LINKS_PUBLIC_URL (e.g. 'https://www.example.co.uk/billing') or Flask's "
-                "SERVER_NAME. The token itself is in Link.token."
+                "SERVER_NAME. The link token itself is in Link.token."
             )
         return self._url
 
