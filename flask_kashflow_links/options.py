@@ -1,0 +1,245 @@
+"""How a ``KASHFLOW_LINKS_*`` option is declared and parsed, and the checks on its keys.
+
+:class:`~.config.Settings` declares every option once, as a typed field made by :func:`option`;
+:func:`~.config.load_settings` walks the fields. The parsers here are small and reusable
+(:func:`seconds`, :func:`whole`, :func:`url`, ...): each turns the raw ``app.config`` value into
+the field's value or raises :class:`~.ConfigurationError` naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing as t
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+from .exceptions import ConfigurationError
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
+PREFIX = "KASHFLOW_LINKS_"
+T = t.TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a parser may consult besides the value it parses."""
+
+    app: Flask
+    #: The whole ``app.config``, for options whose meaning depends on Flask's own keys.
+    config: t.Mapping[str, t.Any]
+    #: The full name of the key being parsed, e.g. ``"KASHFLOW_LINKS_CACHE_TIMEOUT"``.
+    key: str
+
+    def error(self, message: str) -> ConfigurationError:
+        """A :class:`~.ConfigurationError` for the key being parsed."""
+        return ConfigurationError(self.key, message)
+
+
+#: Turns the raw ``app.config`` value into the setting, or raises ConfigurationError.
+Parser = t.Callable[[t.Any, Context], T]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the option table."""
+
+    #: The key without :data:`PREFIX`, e.g. ``"CACHE_TIMEOUT"``.
+    name: str
+    #: The value written into ``app.config`` when the key is not set (and documented as such).
+    default: t.Any
+    parse: Parser[t.Any]
+    #: One line for people; ``docs/configuration.rst`` must contain it under the key's entry.
+    doc: str
+
+    @property
+    def key(self) -> str:
+        """The full ``app.config`` key."""
+        return PREFIX + self.name
+
+
+_OPTION = "kashflow_links_option"
+
+
+def option(name: str, default: object, parse: Parser[T], doc: str) -> T:
+    """Declare the :class:`~.config.Settings` field filled from ``KASHFLOW_LINKS_<name>``.
+
+    Typed as the parser's result, so mypy checks the parser against the field's annotation.
+    """
+    # The field has no dataclass default on purpose: load_settings always passes every value.
+    return t.cast(T, dataclasses.field(metadata={_OPTION: Option(name, default, parse, doc)}))
+
+
+def options_of(cls: type) -> list[tuple[str, Option]]:
+    """``(attribute, option)`` for each field of the dataclass *cls* made by :func:`option`."""
+    return [(f.name, f.metadata[_OPTION]) for f in dataclasses.fields(cls) if _OPTION in f.metadata]
+
+
+def redact_url(url: str) -> str:
+    """*url* with any password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+# -- reusable parsers --------------------------------------------------------------------------
+
+
+def boolean(value: t.Any, ctx: Context) -> bool:
+    """Any value, read for its truth."""
+    return bool(value)
+
+
+def whole(*, minimum: int) -> Parser[int]:
+    """A whole number (not a bool), at least *minimum*."""
+
+    def parse(value: t.Any, ctx: Context) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ctx.error(f"must be a whole number, at least {minimum}")
+        return value
+
+    return parse
+
+
+def _as_seconds(value: t.Any) -> t.Any:
+    """A timedelta as its seconds; anything else unchanged."""
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+def _is_number(value: t.Any) -> bool:
+    # NaN and infinity would pass a comparison with a minimum but break every later use.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def seconds(*, minimum: int = 0) -> Parser[int]:
+    """Whole seconds, from a number or a :class:`~datetime.timedelta`, at least *minimum*."""
+
+    def parse(value: t.Any, ctx: Context) -> int:
+        value = _as_seconds(value)
+        if not _is_number(value):
+            raise ctx.error(f"must be a number of seconds, not {value!r}")
+        if value < minimum:
+            raise ctx.error(f"must be at least {minimum} seconds")
+        return int(value)
+
+    return parse
+
+
+def fractional_seconds(value: t.Any, ctx: Context) -> float:
+    """Seconds with fractions, from a number or a :class:`~datetime.timedelta`, at least 0."""
+    value = _as_seconds(value)
+    if not _is_number(value) or value < 0:
+        raise ctx.error(f"must be a non-negative number of seconds, not {value!r}")
+    return float(value)
+
+
+def text(what: str, *, empty: str | None = None) -> Parser[str]:
+    """A string, described as *what* in the error; with *empty*, any falsy value means *empty*."""
+
+    def parse(value: t.Any, ctx: Context) -> str:
+        if empty is not None and not value:
+            return empty
+        if not isinstance(value, str):
+            raise ctx.error(f"must be {what}")
+        return value
+
+    return parse
+
+
+def optional(parse: Parser[T]) -> Parser[T | None]:
+    """*parse*, except that ``None`` stays ``None``."""
+
+    def parse_optional(value: t.Any, ctx: Context) -> T | None:
+        return None if value is None else parse(value, ctx)
+
+    return parse_optional
+
+
+def url(invalid: str, *, no_credentials: str | None = None) -> Parser[str]:
+    """An absolute ``http(s)`` URL, without its trailing slash.
+
+    :param invalid: the error for anything else; ``{value!r}`` in it shows the value, with any
+        password masked.
+    :param no_credentials: if given, a user or password in the URL is refused, and this says
+        where they belong instead.
+    """
+
+    def parse(value: t.Any, ctx: Context) -> str:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            shown = redact_url(value) if isinstance(value, str) else value
+            raise ctx.error(invalid.format(value=shown))
+        if no_credentials and (parts.username or parts.password):
+            raise ctx.error(f"must not contain credentials; use {no_credentials}")
+        return t.cast(str, value).rstrip("/")
+
+    return parse
+
+
+# -- keys --------------------------------------------------------------------------------------
+# Shorter signing keys are guessable: HMAC keys should carry at least a hash's worth of entropy.
+MIN_KEY_BYTES = 32
+
+
+def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
+    """Parse ``KASHFLOW_LINKS_SIGNING_KEYS``; ``None`` means Flask's own keys.
+
+    Those are ``SECRET_KEY_FALLBACKS`` followed by ``SECRET_KEY``, Flask's own order.
+    """
+    source = ctx.key
+    if value is None:
+        secret = ctx.config.get("SECRET_KEY")
+        if not secret:
+            raise ctx.error(
+                "no signing key: set Flask's SECRET_KEY (at least 32 random bytes, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or "
+                "KASHFLOW_LINKS_SIGNING_KEYS."
+            )
+        value = [*(ctx.config.get("SECRET_KEY_FALLBACKS") or []), secret]
+        source = "SECRET_KEY"
+    elif isinstance(value, str | bytes):
+        value = [value]
+    if not value:
+        raise ctx.error("is empty; give at least one key (oldest first)")
+    keys = []
+    for item in value:
+        data = item.encode() if isinstance(item, str) else item
+        if not isinstance(data, bytes) or len(data) < MIN_KEY_BYTES:
+            raise ConfigurationError(
+                source,
+                "a key used to sign links is shorter than 32 bytes, which is guessable. Use "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` and keep the old "
+                "key in SECRET_KEY_FALLBACKS (or first in KASHFLOW_LINKS_SIGNING_KEYS) so links "
+                "already sent keep working.",
+            )
+        keys.append(data)
+    return tuple(keys)
+
+
+def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
+    """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid keys.
+
+    An empty list parses: whether that is allowed is decided with embed mode, in
+    :func:`~.config.check_together`.
+    """
+    if isinstance(value, str | bytes):
+        value = [value]
+    keys = []
+    for position, item in enumerate(value or (), start=1):
+        data = item.encode() if isinstance(item, str) else item
+        try:
+            Fernet(data)
+        except (ValueError, TypeError):
+            raise ctx.error(
+                f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
+                "Generate one with `flask kashflow-links generate-key`."
+            ) from None
+        keys.append(data)
+    return tuple(keys)
