@@ -197,10 +197,13 @@ def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     if value is None:
         secret = ctx.config.get("SECRET_KEY")
         if not secret:
-            raise ctx.error(
-                "no signing key: set Flask's SECRET_KEY (at least 32 random bytes, e.g. "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or "
-                "KASHFLOW_LINKS_SIGNING_KEYS."
+            # Reported under the key to set: the portal's own key list is optional.
+            raise ConfigurationError(
+                "SECRET_KEY",
+                "is not set, and the portal signs links with it unless "
+                "KASHFLOW_LINKS_SIGNING_KEYS is set. Set SECRET_KEY to at least 32 random bytes, "
+                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or give "
+                "links their own KASHFLOW_LINKS_SIGNING_KEYS.",
             )
         value = [*(ctx.config.get("SECRET_KEY_FALLBACKS") or []), secret]
         source = "SECRET_KEY"

@@ -51,7 +51,7 @@ def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
             "KASHFLOW_LINKS_FERNET_KEYS",
             "embed",
         ),
-        ({"SECRET_KEY": None}, "KASHFLOW_LINKS_SIGNING_KEYS", "SECRET_KEY"),
+        ({"SECRET_KEY": None}, "SECRET_KEY", "KASHFLOW_LINKS_SIGNING_KEYS"),
         ({"SECRET_KEY": "too-short"}, "SECRET_KEY", "32 bytes"),
         (
             {"SECRET_KEY_FALLBACKS": ["old-and-short"]},
