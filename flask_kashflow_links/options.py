@@ -188,39 +188,79 @@ def url(invalid: str, *, no_credentials: str | None = None) -> Parser[str]:
 MIN_KEY_BYTES = 32
 
 
+_NEW_SIGNING_KEY = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+_RESEND = "re-mint and resend the links clients still need (active_links() lists them)"
+
+
+def signing_key_sources(config: t.Mapping[str, t.Any]) -> list[tuple[str, str, t.Any]]:
+    """``(config key, name for messages, raw value)`` of each signing key, oldest first.
+
+    From ``KASHFLOW_LINKS_SIGNING_KEYS`` if set, else Flask's ``SECRET_KEY_FALLBACKS`` followed
+    by ``SECRET_KEY`` (Flask's own order); empty when neither is set.
+    """
+    key = PREFIX + "SIGNING_KEYS"
+    raw = config.get(key)
+    if raw is None:
+        secret = config.get("SECRET_KEY")
+        if not secret:
+            return []
+        fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+        if isinstance(fallbacks, str | bytes):
+            fallbacks = [fallbacks]
+        named = [(f"SECRET_KEY_FALLBACKS[{i}]", value) for i, value in enumerate(fallbacks)]
+        return [("SECRET_KEY_FALLBACKS", *pair) for pair in named] + [
+            ("SECRET_KEY", "SECRET_KEY", secret)
+        ]
+    if isinstance(raw, str | bytes):
+        return [(key, key, raw)]
+    return [(key, f"{key}[{i}]", value) for i, value in enumerate(raw)]
+
+
+def _signing_advice(key: str, *, signs: bool) -> str:
+    # No refused key can be kept anywhere, so the advice says which links that retires.
+    if key == "SECRET_KEY":
+        return (
+            f"Replace it with a new key ({_NEW_SIGNING_KEY}), or leave SECRET_KEY to Flask and "
+            "give links their own KASHFLOW_LINKS_SIGNING_KEYS. Either way links signed with it "
+            "stop opening (SECRET_KEY_FALLBACKS is held to the same rule): " + _RESEND + "."
+        )
+    if not signs:
+        return (
+            "It only verifies links signed with it in the past, so it cannot be replaced, only "
+            f"dropped from {key}. That retires those links (they stop opening): {_RESEND}."
+        )
+    return (
+        f"It signs new links: replace it with a new key ({_NEW_SIGNING_KEY}). It cannot be kept "
+        f"in the list either, so links signed with it stop opening: {_RESEND}."
+    )
+
+
 def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     """Parse ``KASHFLOW_LINKS_SIGNING_KEYS``; ``None`` means Flask's own keys.
 
-    Those are ``SECRET_KEY_FALLBACKS`` followed by ``SECRET_KEY``, Flask's own order.
+    Each problem is reported under the key that holds it (``SECRET_KEY``,
+    ``SECRET_KEY_FALLBACKS`` or ``KASHFLOW_LINKS_SIGNING_KEYS``), naming the list entry.
     """
-    source = ctx.key
-    if value is None:
-        secret = ctx.config.get("SECRET_KEY")
-        if not secret:
-            # Reported under the key to set: the portal's own key list is optional.
-            raise ConfigurationError(
-                "SECRET_KEY",
-                "is not set, and the portal signs links with it unless "
-                "KASHFLOW_LINKS_SIGNING_KEYS is set. Set SECRET_KEY to at least 32 random bytes, "
-                "e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or give "
-                "links their own KASHFLOW_LINKS_SIGNING_KEYS.",
-            )
-        value = [*(ctx.config.get("SECRET_KEY_FALLBACKS") or []), secret]
-        source = "SECRET_KEY"
-    elif isinstance(value, str | bytes):
-        value = [value]
-    if not value:
+    if value is None and not ctx.config.get("SECRET_KEY"):
+        # Reported under the key to set: the portal's own key list is optional.
+        raise ConfigurationError(
+            "SECRET_KEY",
+            "is not set, and the portal signs links with it unless KASHFLOW_LINKS_SIGNING_KEYS "
+            f"is set. Set SECRET_KEY to at least 32 random bytes, e.g. {_NEW_SIGNING_KEY}, or "
+            "give links their own KASHFLOW_LINKS_SIGNING_KEYS.",
+        )
+    sources = signing_key_sources(ctx.config)
+    if not sources:
         raise ctx.error("is empty; give at least one key (oldest first)")
     keys = []
-    for item in value:
-        data = item.encode() if isinstance(item, str) else item
-        if not isinstance(data, bytes) or len(data) < MIN_KEY_BYTES:
+    for position, (key, name, raw) in enumerate(sources, start=1):
+        data = raw.encode() if isinstance(raw, str) else raw
+        if not isinstance(data, bytes):
+            raise ConfigurationError(key, f"{name} must be a string, not {type(raw).__name__}")
+        if len(data) < MIN_KEY_BYTES:
+            advice = _signing_advice(key, signs=position == len(sources))
             raise ConfigurationError(
-                source,
-                "a key used to sign links is shorter than 32 bytes, which is guessable. Use "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` and keep the old "
-                "key in SECRET_KEY_FALLBACKS (or first in KASHFLOW_LINKS_SIGNING_KEYS) so links "
-                "already sent keep working.",
+                key, f"{name} is shorter than {MIN_KEY_BYTES} bytes, which is guessable. {advice}"
             )
         keys.append(data)
     return tuple(keys)

@@ -39,6 +39,46 @@ def loads(**config: t.Any) -> None:
     load_settings(app)
 
 
+# -- 3. a short signing key, named exactly, with advice that fits it ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "name", "advice"),
+    [
+        ({"SECRET_KEY": "too-short"}, "SECRET_KEY", "SECRET_KEY", "KASHFLOW_LINKS_SIGNING_KEYS"),
+        (
+            {"SECRET_KEY_FALLBACKS": [OTHER, "old-and-short"]},
+            "SECRET_KEY_FALLBACKS",
+            "SECRET_KEY_FALLBACKS[1]",
+            "only dropped from SECRET_KEY_FALLBACKS. That retires those links",
+        ),
+        (
+            {"KASHFLOW_LINKS_SIGNING_KEYS": ["old-and-short", OTHER]},
+            "KASHFLOW_LINKS_SIGNING_KEYS",
+            "KASHFLOW_LINKS_SIGNING_KEYS[0]",
+            "only dropped from KASHFLOW_LINKS_SIGNING_KEYS. That retires those links",
+        ),
+        (
+            {"KASHFLOW_LINKS_SIGNING_KEYS": [OTHER, "new-and-short"]},
+            "KASHFLOW_LINKS_SIGNING_KEYS",
+            "KASHFLOW_LINKS_SIGNING_KEYS[1]",
+            "It signs new links: replace it",
+        ),
+    ],
+    ids=["secret-key", "a-fallback", "an-older-signing-key", "the-newest-signing-key"],
+)
+def test_a_short_signing_key_is_named_with_advice_that_fits_it(
+    config: dict[str, t.Any], key: str, name: str, advice: str
+) -> None:
+    error = refusal(**config)
+    assert error.key == key
+    assert f"{key}: {name} is shorter than 32 bytes" in str(error)
+    assert advice in str(error)
+    # The advice that went round in circles: a short key is refused as a fallback too.
+    assert "keep the old key in SECRET_KEY_FALLBACKS" not in str(error)
+    assert "stop opening" in str(error)
+
+
 # -- 4. no SECRET_KEY at all --------------------------------------------------------------------
 
 

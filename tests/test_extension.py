@@ -55,7 +55,7 @@ def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
         ({"SECRET_KEY": "too-short"}, "SECRET_KEY", "32 bytes"),
         (
             {"SECRET_KEY_FALLBACKS": ["old-and-short"]},
-            "SECRET_KEY",
+            "SECRET_KEY_FALLBACKS",
             "32 bytes",
         ),
         ({"KASHFLOW_LINKS_SIGNING_KEYS": ["x" * 10]}, "KASHFLOW_LINKS_SIGNING_KEYS", "32 bytes"),
