@@ -28,6 +28,7 @@ from .exceptions import ConfigurationError
 from .options import PREFIX
 from .options import Context
 from .options import boolean
+from .options import fernet_advice
 from .options import fernet_keys
 from .options import fractional_seconds
 from .options import option
@@ -35,6 +36,7 @@ from .options import optional
 from .options import options_of
 from .options import redact_url
 from .options import seconds
+from .options import shared_secret
 from .options import signing_keys
 from .options import text
 from .options import url
@@ -395,6 +397,16 @@ def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
             fernet_key,
             "no Fernet key configured. Generate one with `flask kashflow-links generate-key` "
             'and set KASHFLOW_LINKS_FERNET_KEYS = ["<key>"] (newest first).',
+        )
+
+    shared = shared_secret(settings.fernet_keys, config)
+    if shared:
+        position, name = shared
+        raise ConfigurationError(
+            fernet_key,
+            f"key #{position} is the same secret as {name}. Links are encrypted with one secret "
+            "and signed with another, so that one leaked secret cannot both read links and make "
+            "new ones your site accepts. " + fernet_advice(first=position == 1),
         )
 
     if settings.mail is not None and not (

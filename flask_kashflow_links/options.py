@@ -8,6 +8,8 @@ the field's value or raises :class:`~.ConfigurationError` naming the key and the
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import math
 import typing as t
@@ -264,6 +266,48 @@ def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
             )
         keys.append(data)
     return tuple(keys)
+
+
+def fernet_raw(key: bytes) -> bytes | None:
+    """The 32 secret bytes of a valid Fernet key, else ``None``."""
+    try:
+        Fernet(key)
+        return base64.urlsafe_b64decode(key)
+    except (ValueError, TypeError, binascii.Error):
+        return None
+
+
+def fernet_advice(*, first: bool) -> str:
+    """How to replace a refused Fernet key, by its place in the list."""
+    if first:
+        return (
+            "It encrypts new links: put a new key in its place (`flask kashflow-links "
+            "generate-key`). It cannot be kept further down the list either, so links minted "
+            f"with it stop opening: {_RESEND}."
+        )
+    return (
+        "It only decrypts links minted with it in the past, so it can only be removed, which "
+        f"withdraws those links: {_RESEND}."
+    )
+
+
+def shared_secret(
+    fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]
+) -> tuple[int, str] | None:
+    """``(Fernet key position, signing key name)`` of a secret used as both kinds of key."""
+    # Both ways round: a Fernet key's text used as a signing key, or a signing key's own bytes
+    # base64-encoded into a Fernet key.
+    forms: dict[bytes, int] = {}
+    for position, key in enumerate(fernet, start=1):
+        raw = fernet_raw(key) or b""
+        for form in (key.strip(), base64.urlsafe_b64encode(raw), raw):
+            forms.setdefault(form, position)
+    for _key, name, value in signing_key_sources(config):
+        data = value.encode() if isinstance(value, str) else value
+        for form in (data, data.strip()):
+            if form in forms:
+                return forms[form], name
+    return None
 
 
 def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import typing as t
 from pathlib import Path
@@ -37,6 +38,47 @@ def loads(**config: t.Any) -> None:
     app.config.update(SECRET_KEY=GOOD, KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY])
     app.config.update(config)
     load_settings(app)
+
+
+# -- 1. one secret used as both a signing key and a Fernet key -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "position", "name"),
+    [
+        ({"SECRET_KEY": FERNET_KEY}, 1, "SECRET_KEY"),
+        (
+            {"KASHFLOW_LINKS_SIGNING_KEYS": [FERNET_KEY.encode()]},
+            1,
+            "KASHFLOW_LINKS_SIGNING_KEYS[0]",
+        ),
+        (
+            {
+                "SECRET_KEY_FALLBACKS": [OTHER, FERNET_KEY],
+                "KASHFLOW_LINKS_FERNET_KEYS": [Fernet.generate_key(), FERNET_KEY.encode()],
+            },
+            2,
+            "SECRET_KEY_FALLBACKS[1]",
+        ),
+        # The other way round: the signing key's own bytes, base64-encoded into the Fernet key.
+        (
+            {
+                "SECRET_KEY": base64.urlsafe_b64decode(FERNET_KEY),
+                "KASHFLOW_LINKS_FERNET_KEYS": FERNET_KEY,
+            },
+            1,
+            "SECRET_KEY",
+        ),
+    ],
+    ids=["secret-key", "signing-keys-as-bytes", "a-fallback-and-an-old-fernet-key", "raw-bytes"],
+)
+def test_one_secret_as_both_signing_and_fernet_key_is_refused(
+    config: dict[str, t.Any], position: int, name: str
+) -> None:
+    error = refusal(**config)
+    assert error.key == "KASHFLOW_LINKS_FERNET_KEYS"
+    assert f"key #{position} is the same secret as {name}." in str(error)
+    assert "re-mint and resend the links clients still need" in str(error)
 
 
 # -- 3. a short signing key, named exactly, with advice that fits it ----------------------------
