@@ -310,6 +310,18 @@ def shared_secret(
     return None
 
 
+def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
+    # A hint for an error already found, so it may look at the raw signing keys itself.
+    for _key, name, value in signing_key_sources(config):
+        data = value.encode() if isinstance(value, str) else value
+        if isinstance(data, bytes) and fernet_raw(data) is not None:
+            return (
+                f" {name} holds a valid Fernet key: did you swap them? The Fernet key belongs "
+                f"here, and {name} needs a key of its own ({_NEW_SIGNING_KEY})."
+            )
+    return ""
+
+
 def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid keys.
 
@@ -321,12 +333,10 @@ def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     keys = []
     for position, item in enumerate(value or (), start=1):
         data = item.encode() if isinstance(item, str) else item
-        try:
-            Fernet(data)
-        except (ValueError, TypeError):
+        if not isinstance(data, bytes) or fernet_raw(data) is None:
             raise ctx.error(
                 f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
-                "Generate one with `flask kashflow-links generate-key`."
-            ) from None
+                "Generate one with `flask kashflow-links generate-key`." + _swap_hint(ctx.config)
+            )
         keys.append(data)
     return tuple(keys)

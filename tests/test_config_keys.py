@@ -81,6 +81,31 @@ def test_one_secret_as_both_signing_and_fernet_key_is_refused(
     assert "re-mint and resend the links clients still need" in str(error)
 
 
+# -- 2. keys swapped ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "name"),
+    [
+        ({"SECRET_KEY": FERNET_KEY}, "SECRET_KEY"),
+        ({"KASHFLOW_LINKS_SIGNING_KEYS": [OTHER, FERNET_KEY]}, "KASHFLOW_LINKS_SIGNING_KEYS[1]"),
+    ],
+)
+def test_a_fernet_key_given_as_signing_key_with_a_bad_fernet_key_hints_at_a_swap(
+    config: dict[str, t.Any], name: str
+) -> None:
+    error = refusal(**config, KASHFLOW_LINKS_FERNET_KEYS=[GOOD])
+    assert error.key == "KASHFLOW_LINKS_FERNET_KEYS"
+    assert "key #1 is not a valid Fernet key" in str(error)
+    assert f"{name} holds a valid Fernet key: did you swap them?" in str(error)
+
+
+def test_no_swap_hint_when_no_signing_key_is_a_fernet_key() -> None:
+    error = refusal(KASHFLOW_LINKS_FERNET_KEYS=[GOOD])
+    assert "key #1 is not a valid Fernet key" in str(error)
+    assert "swap" not in str(error)
+
+
 # -- 3. a short signing key, named exactly, with advice that fits it ----------------------------
 
 
