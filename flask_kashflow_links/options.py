@@ -188,10 +188,61 @@ def url(invalid: str, *, no_credentials: str | None = None) -> Parser[str]:
 # -- keys --------------------------------------------------------------------------------------
 # Shorter signing keys are guessable: HMAC keys should carry at least a hash's worth of entropy.
 MIN_KEY_BYTES = 32
+# Fewer distinct characters (or a Fernet key's raw bytes) than this marks a key as made by hand.
+# Random keys clear it with odds of a false refusal below 1e-32 per key for token_urlsafe(32),
+# token_hex(32), token_bytes(32) and Fernet keys; the tightest common case, 32 hex digits,
+# fails once in 28 million.
+MIN_DISTINCT = 8
+#: Keys printed in this project's documentation: anyone can read them, so no site may use one.
+PUBLISHED_KEYS = frozenset(
+    {
+        b"a-test-secret-key-that-is-long-enough-0123456789",  # once in docs/testing.rst
+        b"XjmLSaSWuO_Afc5v59TJCStIMb3Sq40gAoJet3Isne8=",  # docs/cli.rst: generate-key's output
+    }
+)
 
 
 _NEW_SIGNING_KEY = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 _RESEND = "re-mint and resend the links clients still need (active_links() lists them)"
+
+
+def weakness(secret: bytes, *, unit: str = "characters", text: bytes = b"") -> str | None:
+    """Why *secret* is obviously not a random key (to follow its name in a message), or ``None``.
+
+    Refused: a key in :data:`PUBLISHED_KEYS` (as *secret* or as its *text* form); fewer than
+    :data:`MIN_DISTINCT` distinct *unit*; a shorter run repeated to the end (``"abc" * 11``).
+    """
+    if secret in PUBLISHED_KEYS or text in PUBLISHED_KEYS:
+        return "is an example key printed in the flask-kashflow-links documentation"
+    distinct = len(set(secret))
+    if distinct < MIN_DISTINCT:
+        return (
+            f"is too repetitive to be random: {distinct} distinct {unit} (a random key has "
+            f"far more than {MIN_DISTINCT})"
+        )
+    # A random key of 32 or more characters repeats itself with odds beyond counting.
+    period = _shortest_period(secret)
+    if period <= len(secret) // 2:
+        return f"is too repetitive to be random: it repeats a run of {period} {unit}"
+    return None
+
+
+def _shortest_period(data: bytes) -> int:
+    """The smallest p with ``data[i] == data[i + p]`` for every i, in linear time.
+
+    That is ``len(data)`` minus the longest border (a prefix that is also a suffix), found with
+    Knuth-Morris-Pratt's failure function: comparing shifted slices would be quadratic, and a
+    SECRET_KEY can be long.
+    """
+    border = 0
+    borders = [0] * len(data)
+    for i in range(1, len(data)):
+        while border and data[i] != data[border]:
+            border = borders[border - 1]
+        if data[i] == data[border]:
+            border += 1
+        borders[i] = border
+    return len(data) - border
 
 
 def signing_key_sources(config: t.Mapping[str, t.Any]) -> list[tuple[str, str, t.Any]]:
@@ -224,7 +275,7 @@ def _signing_advice(key: str, *, signs: bool) -> str:
         return (
             f"Replace it with a new key ({_NEW_SIGNING_KEY}), or leave SECRET_KEY to Flask and "
             "give links their own KASHFLOW_LINKS_SIGNING_KEYS. Either way links signed with it "
-            "stop opening (SECRET_KEY_FALLBACKS is held to the same rule): " + _RESEND + "."
+            f"stop opening (SECRET_KEY_FALLBACKS is held to the same rule): {_RESEND}."
         )
     if not signs:
         return (
@@ -240,8 +291,9 @@ def _signing_advice(key: str, *, signs: bool) -> str:
 def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     """Parse ``KASHFLOW_LINKS_SIGNING_KEYS``; ``None`` means Flask's own keys.
 
-    Each problem is reported under the key that holds it (``SECRET_KEY``,
-    ``SECRET_KEY_FALLBACKS`` or ``KASHFLOW_LINKS_SIGNING_KEYS``), naming the list entry.
+    Short and weak keys are refused. Each problem is reported under the setting that holds the
+    key (``SECRET_KEY``, ``SECRET_KEY_FALLBACKS`` or ``KASHFLOW_LINKS_SIGNING_KEYS``), naming
+    the list entry.
     """
     if value is None and not ctx.config.get("SECRET_KEY"):
         # Reported under the key to set: the portal's own key list is optional.
@@ -260,10 +312,12 @@ def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
         if not isinstance(data, bytes):
             raise ConfigurationError(key, f"{name} must be a string, not {type(raw).__name__}")
         if len(data) < MIN_KEY_BYTES:
+            problem: str | None = f"is shorter than {MIN_KEY_BYTES} bytes, which is guessable"
+        else:
+            problem = weakness(data)
+        if problem:
             advice = _signing_advice(key, signs=position == len(sources))
-            raise ConfigurationError(
-                key, f"{name} is shorter than {MIN_KEY_BYTES} bytes, which is guessable. {advice}"
-            )
+            raise ConfigurationError(key, f"{name} {problem}. {advice}")
         keys.append(data)
     return tuple(keys)
 
@@ -323,7 +377,7 @@ def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
 
 
 def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
-    """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid keys.
+    """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid and weak keys.
 
     An empty list parses: whether that is allowed is decided with embed mode, in
     :func:`~.config.check_together`.
@@ -333,10 +387,15 @@ def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     keys = []
     for position, item in enumerate(value or (), start=1):
         data = item.encode() if isinstance(item, str) else item
-        if not isinstance(data, bytes) or fernet_raw(data) is None:
+        raw = fernet_raw(data) if isinstance(data, bytes) else None
+        if raw is None:
             raise ctx.error(
                 f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
                 "Generate one with `flask kashflow-links generate-key`." + _swap_hint(ctx.config)
             )
+        # The rule judges the 32 secret bytes; published keys are listed in their text form.
+        problem = weakness(raw, unit="byte values", text=base64.urlsafe_b64encode(raw))
+        if problem:
+            raise ctx.error(f"key #{position} {problem}. {fernet_advice(first=position == 1)}")
         keys.append(data)
     return tuple(keys)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import os
+import random
+import re
 import secrets
 import typing as t
 from pathlib import Path
@@ -13,6 +16,8 @@ from flask import Flask
 
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links.config import load_settings
+
+from .conftest import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 FERNET_KEY = Fernet.generate_key().decode()
@@ -156,3 +161,76 @@ def test_a_missing_secret_key_is_reported_under_secret_key(secret: str | None) -
     assert str(error).startswith("SECRET_KEY: is not set")
     assert "secrets.token_urlsafe(32)" in str(error)
     assert "KASHFLOW_LINKS_SIGNING_KEYS" in str(error)
+
+
+# -- 5. weak keys -------------------------------------------------------------------------------
+
+DOCS_TESTING_KEY = "a-test-secret-key-that-is-long-enough-0123456789"  # once in docs/testing.rst
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("a" * 32, "1 distinct characters"),
+        ("ab" * 20, "2 distinct characters"),
+        ("passwordpasswordpasswordpassword", "7 distinct characters"),
+        ("0123456789abcdef" * 2, "repeats a run of 16 characters"),
+        ("correct-horse-" * 3, "repeats a run of 14 characters"),
+        (DOCS_TESTING_KEY, "example key printed in the flask-kashflow-links documentation"),
+    ],
+)
+def test_a_weak_signing_key_is_refused_even_when_testing(secret: str, problem: str) -> None:
+    for config, name in [
+        ({"SECRET_KEY": secret}, "SECRET_KEY"),
+        ({"SECRET_KEY_FALLBACKS": [secret]}, "SECRET_KEY_FALLBACKS[0]"),
+        ({"KASHFLOW_LINKS_SIGNING_KEYS": [secret, OTHER]}, "KASHFLOW_LINKS_SIGNING_KEYS[0]"),
+    ]:
+        error = refusal(**config)
+        assert str(error).startswith(f"{error.key}: {name} ")
+        assert problem in str(error)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (bytes(32), "1 distinct byte values"),
+        (b"\x00\xff" * 16, "2 distinct byte values"),
+        (bytes(range(8)) * 4, "repeats a run of 8 byte values"),
+        (os.urandom(16) * 2, "repeats a run of 16 byte values"),
+    ],
+    ids=["all-zero", "two-values", "counting-to-8", "half-repeated"],
+)
+def test_a_weak_fernet_key_is_refused_even_when_testing(raw: bytes, problem: str) -> None:
+    weak = base64.urlsafe_b64encode(raw)
+    for keys, position in [([weak], 1), ([FERNET_KEY, weak.decode()], 2)]:
+        error = refusal(KASHFLOW_LINKS_FERNET_KEYS=keys)
+        assert str(error).startswith(f"KASHFLOW_LINKS_FERNET_KEYS: key #{position} ")
+        assert problem in str(error)
+
+
+def test_keys_printed_in_the_docs_are_refused() -> None:
+    pages = [*ROOT.joinpath("docs").glob("*.rst"), ROOT / "README.md"]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
+    fernet_shaped = set(re.findall(r"(?<![\w-])[A-Za-z0-9_-]{43}=(?![\w-])", text))
+    assigned = set(re.findall(r"SECRET_KEY\"?\s*[:=]\s*[\"'](?!\$\()([^\"']+)[\"']", text))
+    assert fernet_shaped, "the generate-key output in docs/cli.rst should be found"
+    for key in fernet_shaped:
+        assert "documentation" in str(refusal(KASHFLOW_LINKS_FERNET_KEYS=[key])), key
+        assert "documentation" in str(refusal(SECRET_KEY=key)), key
+    for key in assigned | {DOCS_TESTING_KEY}:
+        assert refusal(SECRET_KEY=key).key == "SECRET_KEY", key
+
+
+def test_generated_keys_always_pass() -> None:
+    # The rules must let through what the docs tell people to run, and its common cousins. The
+    # odds of a false refusal are below 1e-32 per key for these (docs/configuration.rst).
+    signing: list[str | bytes] = [secrets.token_urlsafe(32) for _ in range(10_000)]
+    signing += [secrets.token_hex(32) for _ in range(2_000)]
+    signing += [secrets.token_bytes(32) for _ in range(2_000)]
+    fernet = [Fernet.generate_key() for _ in range(10_000)]
+    loads(KASHFLOW_LINKS_SIGNING_KEYS=signing, KASHFLOW_LINKS_FERNET_KEYS=fernet)
+    # 32 hex digits are the tightest case: 1 key in 28 million has fewer than 8 distinct
+    # digits, so a seeded sample keeps this test from failing once in 3,000 runs.
+    rng = random.Random(20260101)
+    loads(KASHFLOW_LINKS_SIGNING_KEYS=[f"{rng.getrandbits(128):032x}" for _ in range(10_000)])
+    loads(SECRET_KEY=SECRET_KEY)  # the test suite's own key
