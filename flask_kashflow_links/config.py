@@ -1,5 +1,10 @@
 """Defaults and validation of the ``KASHFLOW_LINKS_*`` keys.
 
+Every option is declared once, as a field of :class:`Settings`: its key, default, parser and a
+line of documentation (see :mod:`~flask_kashflow_links.options`). :data:`DEFAULTS` and
+:func:`load_settings` are derived from those fields, and a test holds ``docs/configuration.rst``
+to them.
+
 :func:`load_settings` reads ``app.config`` once, at :meth:`~KashFlowLinks.init_app`, and returns
 a frozen :class:`Settings`. Every problem raises :class:`~.ConfigurationError` naming the key and
 the fix, so a misconfigured site fails at start-up rather than on a client's first click.
@@ -7,95 +12,41 @@ the fix, so a misconfigured site fails at start-up rather than on a client's fir
 
 from __future__ import annotations
 
+import copy
 import os
 import typing as t
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
 from babel import Locale
 from babel import UnknownLocaleError
-from cryptography.fernet import Fernet
 
 from .accounts import Brand
 from .exceptions import ConfigurationError
+from .options import PREFIX
+from .options import Context
+from .options import boolean
+from .options import fernet_advice
+from .options import fernet_keys
+from .options import fractional_seconds
+from .options import option
+from .options import optional
+from .options import options_of
+from .options import redact_url
+from .options import seconds
+from .options import shared_secret
+from .options import signing_keys
+from .options import text
+from .options import url
+from .options import whole
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
-PREFIX = "KASHFLOW_LINKS_"
 #: The portal's own page layout, used unless KASHFLOW_LINKS_BASE_TEMPLATE names the host's.
 DEFAULT_BASE_TEMPLATE = "kashflow_links/base.html"
-
-#: Default values, without the prefix. Documented key by key in ``docs/configuration.rst``.
-DEFAULTS: dict[str, t.Any] = {
-    #: Fernet keys, NEWEST FIRST (MultiFernet order). Required.
-    "FERNET_KEYS": None,
-    #: itsdangerous keys, OLDEST FIRST, NEWEST LAST. None: [*SECRET_KEY_FALLBACKS, SECRET_KEY].
-    "SIGNING_KEYS": None,
-    #: {"acme": {"username", "password", "memorable_word", "brand"}} or a loader callable.
-    "ACCOUNTS": {},
-    #: Account used when ``account=`` is not given (the only account, if there is one).
-    "DEFAULT_ACCOUNT": None,
-    #: Carry the account's credentials encrypted inside each link.
-    "EMBED_CREDENTIALS": False,
-    #: KashFlow REST API base URL.
-    "API_BASE_URL": "https://api.kashflow.com/v2",
-    #: (connect, read) timeout in seconds for every KashFlow call.
-    "API_TIMEOUT": (3.05, 10.0),
-    #: Retries for transient failures (connection errors, 502/503/504, 429, SQL timeouts).
-    "API_RETRIES": 2,
-    #: Base of the exponential backoff between retries, in seconds.
-    "API_BACKOFF": 0.25,
-    #: Longest Retry-After (seconds) honoured within one page load.
-    "API_MAX_RETRY_AFTER": 3.0,
-    #: Seconds without logins after AccountLocked or a refused login.
-    "LOGIN_COOLDOWN": 900,
-    #: flask-caching config for the portal's private cache, e.g. {"CACHE_TYPE": "RedisCache", ...}.
-    "CACHE": None,
-    #: Seconds data fetched from KashFlow counts as fresh.
-    "CACHE_TIMEOUT": 300,
-    #: Further seconds stale data may be shown (with its "as of" time) while KashFlow fails.
-    "STALE_TIMEOUT": 2 * 24 * 3600,
-    #: PDFs larger than this many bytes are streamed but not cached.
-    "PDF_CACHE_MAX_BYTES": 2 * 1024 * 1024,
-    #: PDFs larger than this are refused (a KashFlow invoice PDF is tens of kilobytes).
-    "PDF_MAX_BYTES": 20 * 1024 * 1024,
-    #: sqlite:///path or redis://host:port/db. None: SQLite in the app's instance folder.
-    "REVOCATION_URL": None,
-    #: The host site's layout template that portal pages extend.
-    "BASE_TEMPLATE": None,
-    #: Name, logo, accent colour and contacts; see accounts.BRAND_FIELDS.
-    "BRAND": {},
-    #: Babel locale for money and dates.
-    "LOCALE": "en_GB",
-    #: Time zone for "today" (overdue days) and times shown to clients.
-    "TIMEZONE": "Europe/London",
-    #: SMTP settings dict for fresh links, or a callable send(EmailMessage).
-    "MAIL": None,
-    #: External base URL of the portal for links minted outside a request.
-    "PUBLIC_URL": None,
-    #: Where the blueprint is mounted, e.g. "/billing".
-    "URL_PREFIX": None,
-    #: Invoices per page on a customer's list.
-    "PAGE_SIZE": 20,
-    #: Bad-token attempts allowed per client address per window, then 429.
-    "THROTTLE_LIMIT": 30,
-    #: The throttle window, in seconds.
-    "THROTTLE_WINDOW": 300,
-    #: Fresh-link emails allowed per link per day.
-    "RENEW_LIMIT_PER_LINK": 3,
-    #: Fresh-link requests allowed per client address per hour.
-    "RENEW_LIMIT_PER_ADDRESS": 10,
-    #: Record "last opened" on GET (at most once per this many seconds per link). 0 disables.
-    "LAST_OPENED_INTERVAL": 60,
-    #: Content-Security-Policy for portal pages; None for the strict built-in policy.
-    "CONTENT_SECURITY_POLICY": None,
-    #: Remove link tokens from werkzeug's and gunicorn's access logs.
-    "REDACT_ACCESS_LOGS": True,
-}
 
 
 @dataclass(frozen=True)
@@ -115,163 +66,19 @@ class MailSettings:
         return f"MailSettings(host={self.host!r}, port={self.port}, sender={self.sender!r})"
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The validated configuration of one application."""
-
-    fernet_keys: tuple[bytes, ...]
-    signing_keys: tuple[bytes, ...]
-    accounts: t.Any  # dict or loader; turned into an AccountRegistry by the extension
-    default_account: str | None
-    embed_credentials: bool
-    api_base_url: str
-    api_timeout: tuple[float, float]
-    api_retries: int
-    api_backoff: float
-    api_max_retry_after: float
-    login_cooldown: int
-    cache_config: dict[str, t.Any]
-    cache_timeout: int
-    stale_timeout: int
-    pdf_cache_max_bytes: int
-    pdf_max_bytes: int
-    revocation_url: str
-    base_template: str
-    brand: Brand
-    locale: str
-    timezone: ZoneInfo
-    mail: MailSettings | t.Callable[[t.Any], t.Any] | None
-    public_url: str | None
-    url_prefix: str | None
-    page_size: int
-    throttle_limit: int
-    throttle_window: int
-    renew_limit_per_link: int
-    renew_limit_per_address: int
-    last_opened_interval: int
-    content_security_policy: str | None
-    redact_access_logs: bool
-
-    def __repr__(self) -> str:  # keys and credentials never appear in reprs or logs
-        return (
-            f"Settings(api_base_url={self.api_base_url!r}, revocation_url="
-            f"{redact_url(self.revocation_url)!r}, default_account={self.default_account!r})"
-        )
+# -- parsers of one option each ------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """*url* with any password replaced by ``***`` (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
-
-
-def _key(name: str) -> str:
-    return PREFIX + name
-
-
-def _seconds(config: t.Mapping[str, t.Any], name: str, *, minimum: int = 0) -> int:
-    value = config[_key(name)]
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(_key(name), f"must be a number of seconds, not {value!r}")
-    if value < minimum:
-        raise ConfigurationError(_key(name), f"must be at least {minimum} seconds")
-    return int(value)
-
-
-def _int(config: t.Mapping[str, t.Any], name: str, *, minimum: int) -> int:
-    value = config[_key(name)]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(_key(name), f"must be a whole number, at least {minimum}")
+def _accounts(value: t.Any, ctx: Context) -> t.Any:
+    # Only the shape here: the extension turns it into an AccountRegistry, which checks entries.
+    if value is None:
+        return {}
+    if not (callable(value) or isinstance(value, t.Mapping)):
+        raise ctx.error("must be a dict of accounts or a callable account_id -> Account")
     return value
 
 
-def _fernet_keys(config: t.Mapping[str, t.Any], *, embed: bool) -> tuple[bytes, ...]:
-    key = _key("FERNET_KEYS")
-    raw = config[key]
-    if isinstance(raw, str | bytes):
-        raw = [raw]
-    if not raw and embed:
-        raise ConfigurationError(
-            key,
-            "embed mode (KASHFLOW_LINKS_EMBED_CREDENTIALS) puts KashFlow credentials inside links, "
-            "encrypted with these keys: set at least one. Generate one with "
-            "`flask kashflow-links generate-key`.",
-        )
-    if not raw:
-        raise ConfigurationError(
-            key,
-            "no Fernet key configured. Generate one with `flask kashflow-links generate-key` "
-            'and set KASHFLOW_LINKS_FERNET_KEYS = ["<key>"] (newest first).',
-        )
-    keys = []
-    for position, value in enumerate(raw, start=1):
-        data = value.encode() if isinstance(value, str) else value
-        try:
-            Fernet(data)
-        except (ValueError, TypeError):
-            raise ConfigurationError(
-                key,
-                f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
-                "Generate one with `flask kashflow-links generate-key`.",
-            ) from None
-        keys.append(data)
-    return tuple(keys)
-
-
-def _signing_keys(config: t.Mapping[str, t.Any]) -> tuple[bytes, ...]:
-    key = _key("SIGNING_KEYS")
-    raw = config[key]
-    source = key
-    if raw is None:
-        secret = config.get("SECRET_KEY")
-        if not secret:
-            raise ConfigurationError(
-                key,
-                "no signing key: set Flask's SECRET_KEY (at least 32 random bytes, e.g. "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`) or "
-                "KASHFLOW_LINKS_SIGNING_KEYS.",
-            )
-        # Flask's own order: fallbacks (oldest first), then the current key last.
-        raw = [*(config.get("SECRET_KEY_FALLBACKS") or []), secret]
-        source = "SECRET_KEY"
-    elif isinstance(raw, str | bytes):
-        raw = [raw]
-    if not raw:
-        raise ConfigurationError(key, "is empty; give at least one key (oldest first)")
-    keys = []
-    for value in raw:
-        data = value.encode() if isinstance(value, str) else value
-        if not isinstance(data, bytes) or len(data) < 32:
-            raise ConfigurationError(
-                source,
-                "a key used to sign links is shorter than 32 bytes, which is guessable. Use "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` and keep the old "
-                "key in SECRET_KEY_FALLBACKS (or first in KASHFLOW_LINKS_SIGNING_KEYS) so links "
-                "already sent keep working.",
-            )
-        keys.append(data)
-    return tuple(keys)
-
-
-def _api_base_url(config: t.Mapping[str, t.Any]) -> str:
-    key = _key("API_BASE_URL")
-    url = config[key]
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(key, f"must be an http(s) URL, not {url!r}")
-    if parts.username or parts.password:
-        raise ConfigurationError(key, "must not contain credentials; use KASHFLOW_LINKS_ACCOUNTS")
-    return t.cast(str, url).rstrip("/")
-
-
-def _timeout(config: t.Mapping[str, t.Any]) -> tuple[float, float]:
-    key = _key("API_TIMEOUT")
-    value = config[key]
+def _timeout(value: t.Any, ctx: Context) -> tuple[float, float]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = (value, value)
     if (
@@ -279,24 +86,18 @@ def _timeout(config: t.Mapping[str, t.Any]) -> tuple[float, float]:
         or len(value) != 2
         or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value)
     ):
-        raise ConfigurationError(
-            key, "must be seconds or a (connect, read) pair of positive numbers; never None"
-        )
+        raise ctx.error("must be seconds or a (connect, read) pair of positive numbers; never None")
     return float(value[0]), float(value[1])
 
 
-def _cache_config(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
-    key = _key("CACHE")
-    value = config[key]
+def _cache_config(value: t.Any, ctx: Context) -> dict[str, t.Any]:
     if value is None:
         value = {}
     if not isinstance(value, t.Mapping):
-        raise ConfigurationError(
-            key, 'must be a flask-caching config dict, e.g. {"CACHE_TYPE": ...}'
-        )
+        raise ctx.error('must be a flask-caching config dict, e.g. {"CACHE_TYPE": ...}')
     bad = [k for k in value if not str(k).startswith("CACHE_")]
     if bad:
-        raise ConfigurationError(key, f"flask-caching keys start with CACHE_, not {bad[0]!r}")
+        raise ctx.error(f"flask-caching keys start with CACHE_, not {bad[0]!r}")
     merged = {
         "CACHE_TYPE": "SimpleCache",
         "CACHE_THRESHOLD": 5000,
@@ -304,15 +105,12 @@ def _cache_config(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         "CACHE_DEFAULT_TIMEOUT": 0,
         **value,
     }
-    if str(merged["CACHE_TYPE"]).lower() in (
-        "null",
-        "nullcache",
-        "flask_caching.backends.nullcache",
-    ):
-        raise ConfigurationError(
-            key, "NullCache would make every page call KashFlow; use SimpleCache or RedisCache"
+    kind = str(merged["CACHE_TYPE"]).lower()
+    if kind in ("null", "nullcache", "flask_caching.backends.nullcache"):
+        raise ctx.error(
+            "NullCache would make every page call KashFlow; use SimpleCache or RedisCache"
         )
-    if "redis" in str(merged["CACHE_TYPE"]).lower():
+    if "redis" in kind:
         # A dead Redis must cost a page milliseconds, not the client library's defaults.
         options = dict(merged.get("CACHE_OPTIONS") or {})
         options.setdefault("socket_timeout", 0.5)
@@ -321,195 +119,326 @@ def _cache_config(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return merged
 
 
-def _revocation_url(app: Flask, config: t.Mapping[str, t.Any]) -> str:
-    key = _key("REVOCATION_URL")
-    url = config[key]
-    if url is None:
-        return "sqlite:///" + os.path.join(app.instance_path, "kashflow_links.sqlite3")
-    if not isinstance(url, str):
-        raise ConfigurationError(key, f"must be a sqlite:/// or redis:// URL, not {url!r}")
-    scheme = urlsplit(url).scheme
+def _revocation_url(value: t.Any, ctx: Context) -> str:
+    if value is None:
+        return "sqlite:///" + os.path.join(ctx.app.instance_path, "kashflow_links.sqlite3")
+    if not isinstance(value, str):
+        raise ctx.error(f"must be a sqlite:/// or redis:// URL, not {value!r}")
+    scheme = urlsplit(value).scheme
     if scheme not in ("sqlite", "redis", "rediss", "unix"):
-        raise ConfigurationError(
-            key,
-            f"unsupported scheme {scheme!r} in {redact_url(url)!r}; use sqlite:///path/to/file "
-            "or redis://host:6379/0",
+        raise ctx.error(
+            f"unsupported scheme {scheme!r} in {redact_url(value)!r}; use sqlite:///path/to/file "
+            "or redis://host:6379/0"
         )
-    if scheme == "sqlite" and not url.startswith("sqlite:///"):
-        raise ConfigurationError(
-            key, "write SQLite URLs as sqlite:///relative or sqlite:////absolute"
-        )
-    return url
+    if scheme == "sqlite" and not value.startswith("sqlite:///"):
+        raise ctx.error("write SQLite URLs as sqlite:///relative or sqlite:////absolute")
+    return value
 
 
-def _mail(config: t.Mapping[str, t.Any]) -> MailSettings | t.Callable[[t.Any], t.Any] | None:
-    key = _key("MAIL")
-    value = config[key]
+def _brand(value: t.Any, ctx: Context) -> Brand:
+    try:
+        return Brand().merged(value or {})
+    except ValueError as e:
+        raise ctx.error(str(e)) from None
+
+
+def _locale(value: t.Any, ctx: Context) -> str:
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ctx.error(f"unknown locale {value!r}; use a Babel locale such as 'en_GB'") from None
+    return str(value)
+
+
+def _timezone(value: t.Any, ctx: Context) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ctx.error("unknown time zone; use an IANA name such as 'Europe/London'") from None
+
+
+Mail = MailSettings | t.Callable[[t.Any], t.Any] | None
+
+
+def _mail(value: t.Any, ctx: Context) -> Mail:
     if value is None or callable(value):
-        return t.cast("t.Callable[[t.Any], t.Any] | None", value)
+        return t.cast(Mail, value)
     if not isinstance(value, t.Mapping):
-        raise ConfigurationError(key, "must be a dict of SMTP settings or a callable send(message)")
+        raise ctx.error("must be a dict of SMTP settings or a callable send(message)")
     known = set(MailSettings.__dataclass_fields__)
     unknown = set(value) - known
     if unknown:
-        raise ConfigurationError(
-            key,
-            f"unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}",
+        raise ctx.error(
+            f"unknown setting(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
         )
-    try:
-        mail = MailSettings(**value)
-    except TypeError as e:  # pragma: no cover - guarded by the unknown check
-        raise ConfigurationError(key, str(e)) from None
+    mail = MailSettings(**value)
     if not isinstance(mail.host, str) or not mail.host:
-        raise ConfigurationError(
-            key, "host must be the SMTP server's name, e.g. 'smtp.example.com'"
-        )
+        raise ctx.error("host must be the SMTP server's name, e.g. 'smtp.example.com'")
     if isinstance(mail.port, bool) or not isinstance(mail.port, int) or not 0 < mail.port < 65536:
-        raise ConfigurationError(key, f"port must be a number from 1 to 65535, not {mail.port!r}")
+        raise ctx.error(f"port must be a number from 1 to 65535, not {mail.port!r}")
     if not isinstance(mail.timeout, int | float) or mail.timeout <= 0:
-        raise ConfigurationError(key, "timeout must be a positive number of seconds")
+        raise ctx.error("timeout must be a positive number of seconds")
     if not isinstance(mail.sender, str) or not mail.sender or "@" not in mail.sender:
-        raise ConfigurationError(key, "needs a sender address, e.g. 'Acme <billing@acme.test>'")
+        raise ctx.error("needs a sender address, e.g. 'Acme <billing@acme.test>'")
     if mail.use_tls and mail.use_ssl:
-        raise ConfigurationError(key, "use_tls (STARTTLS) and use_ssl are exclusive; pick one")
+        raise ctx.error("use_tls (STARTTLS) and use_ssl are exclusive; pick one")
     return mail
+
+
+def _url_prefix(value: t.Any, ctx: Context) -> str:
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ctx.error("must start with '/', e.g. '/billing'")
+    return value
+
+
+# -- the option table ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration of one application: one field per ``KASHFLOW_LINKS_*`` key.
+
+    Each field's :func:`~.options.option` names the key, its default, its parser and a line of
+    documentation; ``docs/configuration.rst`` documents each key at length.
+    """
+
+    # One row per option: key, default, parser, then its line of documentation. RUF009 cannot
+    # see that option() returns a dataclasses.field, hence its noqa where the type is mutable.
+    # fmt: off
+
+    fernet_keys: tuple[bytes, ...] = option(
+        "FERNET_KEYS", None, fernet_keys,
+        "The Fernet keys that encrypt what a link opens, newest first.",
+    )
+    signing_keys: tuple[bytes, ...] = option(
+        "SIGNING_KEYS", None, signing_keys,
+        "The itsdangerous keys that sign links, oldest first, newest last.",
+    )
+    # A dict or a loader; the extension turns it into an AccountRegistry.
+    accounts: t.Any = option(  # noqa: RUF009
+        "ACCOUNTS", {}, _accounts,
+        "The KashFlow accounts the portal reads from, as a dict of account id to account, or a "
+        "callable that returns an account for an id.",
+    )
+    default_account: str | None = option(
+        "DEFAULT_ACCOUNT", None, optional(text("an account id (a string)")),
+        "The account used when account= (or --account) is not given.",
+    )
+    embed_credentials: bool = option(
+        "EMBED_CREDENTIALS", False, boolean,
+        "Mint links that carry the account's KashFlow credentials (username, password and "
+        "memorable word) inside them, encrypted with the Fernet key.",
+    )
+    api_base_url: str = option(
+        "API_BASE_URL", "https://api.kashflow.com/v2",
+        url("must be an http(s) URL, not {value!r}", no_credentials="KASHFLOW_LINKS_ACCOUNTS"),
+        "The base URL of the KashFlow REST API v2.",
+    )
+    api_timeout: tuple[float, float] = option(
+        "API_TIMEOUT", (3.05, 10.0), _timeout,
+        "The (connect, read) timeout in seconds of every call to KashFlow.",
+    )
+    api_retries: int = option(
+        "API_RETRIES", 2, whole(minimum=0),
+        "How many times a failed call is retried, for failures that pass.",
+    )
+    api_backoff: float = option(
+        "API_BACKOFF", 0.25, fractional_seconds,
+        "The base of the exponential backoff between retries, in seconds.",
+    )
+    api_max_retry_after: float = option(
+        "API_MAX_RETRY_AFTER", 3.0, fractional_seconds,
+        "The longest Retry-After (seconds) honoured within one page load.",
+    )
+    login_cooldown: int = option(
+        "LOGIN_COOLDOWN", 900, seconds(minimum=1),
+        "Seconds during which no login is attempted after KashFlow refused one (wrong password "
+        "or memorable word) or reported AccountLocked.",
+    )
+    cache_config: dict[str, t.Any] = option(  # noqa: RUF009
+        "CACHE", None, _cache_config,
+        "A flask-caching configuration dict for the portal's private cache.",
+    )
+    cache_timeout: int = option(
+        "CACHE_TIMEOUT", 300, seconds(minimum=1),
+        "Seconds data fetched from KashFlow counts as fresh.",
+    )
+    stale_timeout: int = option(
+        "STALE_TIMEOUT", 2 * 24 * 3600, seconds(),
+        'Further seconds that data past its fresh time is kept, and shown with an "as of" note, '
+        "while KashFlow fails.",
+    )
+    pdf_cache_max_bytes: int = option(
+        "PDF_CACHE_MAX_BYTES", 2 * 1024 * 1024, whole(minimum=0),
+        "PDFs up to this many bytes are cached; larger ones are streamed to the client but "
+        "fetched again each time.",
+    )
+    pdf_max_bytes: int = option(
+        "PDF_MAX_BYTES", 20 * 1024 * 1024, whole(minimum=1024),
+        "PDFs larger than this many bytes are refused, so a misbehaving server cannot fill the "
+        "site's memory.",
+    )
+    revocation_url: str = option(
+        "REVOCATION_URL", None, _revocation_url,
+        "Where withdrawn links and the register of minted links are kept.",
+    )
+    base_template: str = option(
+        "BASE_TEMPLATE", None, text("a template path", empty=DEFAULT_BASE_TEMPLATE),
+        "The template portal pages extend, so they wear your site's header, footer and "
+        "navigation.",
+    )
+    brand: Brand = option(  # noqa: RUF009
+        "BRAND", {}, _brand,
+        "The business as clients see it: name, logo, accent colour, contact details, payment "
+        "instructions.",
+    )
+    locale: str = option(
+        "LOCALE", "en_GB", _locale,
+        "The Babel locale for money and dates.",
+    )
+    timezone: ZoneInfo = option(  # noqa: RUF009
+        "TIMEZONE", "Europe/London", _timezone,
+        'The time zone that decides "today" (and so how many days an invoice is overdue) and '
+        "in which times are shown.",
+    )
+    mail: Mail = option(  # noqa: RUF009
+        "MAIL", None, _mail,
+        'How "Email me a fresh link" sends mail, from the page of an expired link.',
+    )
+    public_url: str | None = option(
+        "PUBLIC_URL", None,
+        optional(url("must be an absolute URL such as https://www.example.co.uk/billing")),
+        "The external base URL of the portal, used for links minted outside a request.",
+    )
+    url_prefix: str | None = option(
+        "URL_PREFIX", None, optional(_url_prefix),
+        "Where the portal's blueprint is mounted.",
+    )
+    page_size: int = option(
+        "PAGE_SIZE", 20, whole(minimum=1),
+        "Invoices per page in a customer's list.",
+    )
+    throttle_limit: int = option(
+        "THROTTLE_LIMIT", 30, whole(minimum=1),
+        "Bad link-token attempts allowed per client address within KASHFLOW_LINKS_THROTTLE_WINDOW.",
+    )
+    throttle_window: int = option(
+        "THROTTLE_WINDOW", 300, seconds(minimum=1),
+        "The length of the throttle's fixed window, in seconds.",
+    )
+    renew_limit_per_link: int = option(
+        "RENEW_LIMIT_PER_LINK", 3, whole(minimum=1),
+        "Fresh-link emails sent per expired link per day.",
+    )
+    renew_limit_per_address: int = option(
+        "RENEW_LIMIT_PER_ADDRESS", 10, whole(minimum=1),
+        "Fresh-link requests accepted per client address per hour, whatever the link.",
+    )
+    last_opened_interval: int = option(
+        "LAST_OPENED_INTERVAL", 60, seconds(),
+        "Seconds between records of when a link was last opened; 0 turns the recording off.",
+    )
+    content_security_policy: str | None = option(
+        "CONTENT_SECURITY_POLICY", None, optional(text("a header value string")),
+        "The Content-Security-Policy header of portal pages; None for the built-in policy.",
+    )
+    redact_access_logs: bool = option(
+        "REDACT_ACCESS_LOGS", True, boolean,
+        "Remove link tokens from the access logs of werkzeug, gunicorn, waitress and uvicorn.",
+    )
+
+    # fmt: on
+
+    def __repr__(self) -> str:  # keys and credentials never appear in reprs or logs
+        return (
+            f"Settings(api_base_url={self.api_base_url!r}, revocation_url="
+            f"{redact_url(self.revocation_url)!r}, default_account={self.default_account!r})"
+        )
+
+
+#: Default values, without the prefix, from the table above.
+DEFAULTS: dict[str, t.Any] = {opt.name: opt.default for _, opt in options_of(Settings)}
 
 
 def load_settings(app: Flask) -> Settings:
     """Validate ``app.config`` and return the frozen settings.
 
+    Keys not set are first given their defaults in ``app.config`` (with :meth:`dict.setdefault`),
+    so ``app.config`` shows what is in force.
+
     :raises ConfigurationError: naming the key and the fix.
     """
     config = app.config
-    for name, value in DEFAULTS.items():
-        config.setdefault(_key(name), value)
+    values = {}
+    for attribute, opt in options_of(Settings):
+        # A copy, so that editing one app's dict cannot change another app's default.
+        raw = config.setdefault(opt.key, copy.deepcopy(opt.default))
+        values[attribute] = opt.parse(raw, Context(app, config, opt.key))
+    settings = Settings(**values)
+    check_together(settings, config)
+    return settings
 
-    embed = bool(config[_key("EMBED_CREDENTIALS")])
-    fernet_keys = _fernet_keys(config, embed=embed)
-    signing_keys = _signing_keys(config)
 
-    accounts = config[_key("ACCOUNTS")]
-    if accounts is None:
-        accounts = {}
-    if not (callable(accounts) or isinstance(accounts, t.Mapping)):
+def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
+    """The checks that involve more than one option, once each option has parsed.
+
+    :raises ConfigurationError: naming the key to change.
+    """
+    fernet_key = PREFIX + "FERNET_KEYS"
+    if not settings.fernet_keys and settings.embed_credentials:
         raise ConfigurationError(
-            _key("ACCOUNTS"), "must be a dict of accounts or a callable account_id -> Account"
+            fernet_key,
+            "embed mode (KASHFLOW_LINKS_EMBED_CREDENTIALS) puts KashFlow credentials inside links, "
+            "encrypted with these keys: set at least one. Generate one with "
+            "`flask kashflow-links generate-key`.",
         )
-    default_account = config[_key("DEFAULT_ACCOUNT")]
-    if default_account is not None and not isinstance(default_account, str):
-        raise ConfigurationError(_key("DEFAULT_ACCOUNT"), "must be an account id (a string)")
-
-    try:
-        brand = Brand().merged(config[_key("BRAND")] or {})
-    except ValueError as e:
-        raise ConfigurationError(_key("BRAND"), str(e)) from None
-
-    locale = config[_key("LOCALE")]
-    try:
-        Locale.parse(locale)
-    except (UnknownLocaleError, ValueError, TypeError):
+    if not settings.fernet_keys:
         raise ConfigurationError(
-            _key("LOCALE"), f"unknown locale {locale!r}; use a Babel locale such as 'en_GB'"
-        ) from None
-    try:
-        zone = ZoneInfo(config[_key("TIMEZONE")])
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+            fernet_key,
+            "no Fernet key configured. Generate one with `flask kashflow-links generate-key` "
+            'and set KASHFLOW_LINKS_FERNET_KEYS = ["<key>"] (newest first).',
+        )
+
+    shared = shared_secret(settings.fernet_keys, config)
+    if shared:
+        position, name = shared
         raise ConfigurationError(
-            _key("TIMEZONE"), "unknown time zone; use an IANA name such as 'Europe/London'"
-        ) from None
+            fernet_key,
+            f"key #{position} is the same secret as {name}. Links are encrypted with one secret "
+            "and signed with another, so that one leaked secret cannot both read links and make "
+            "new ones your site accepts. " + fernet_advice(first=position == 1),
+        )
 
-    public_url = config[_key("PUBLIC_URL")]
-    if public_url is not None:
-        parts = urlsplit(public_url) if isinstance(public_url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(
-                _key("PUBLIC_URL"),
-                "must be an absolute URL such as https://www.example.co.uk/billing",
-            )
-        public_url = public_url.rstrip("/")
-
-    mail = _mail(config)
-    if mail is not None and not (
-        public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")
+    if settings.mail is not None and not (
+        settings.public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")
     ):
         raise ConfigurationError(
-            _key("PUBLIC_URL"),
+            PREFIX + "PUBLIC_URL",
             "fresh links are emailed (KASHFLOW_LINKS_MAIL is set), so their address must not "
             "come from a request's Host header, which anyone can forge. Set "
             "KASHFLOW_LINKS_PUBLIC_URL (e.g. 'https://www.example.co.uk/billing'), or Flask's "
             "SERVER_NAME or TRUSTED_HOSTS.",
         )
 
-    url_prefix = config[_key("URL_PREFIX")]
-    if url_prefix is not None and (
-        not isinstance(url_prefix, str) or not url_prefix.startswith("/")
-    ):
-        raise ConfigurationError(_key("URL_PREFIX"), "must start with '/', e.g. '/billing'")
-
-    if url_prefix and public_url:
+    prefix, public_url = settings.url_prefix, settings.public_url
+    if prefix and public_url:
         public_path = urlsplit(public_url).path.rstrip("/")
-        if not public_path.endswith(url_prefix.rstrip("/")):
+        if not public_path.endswith(prefix.rstrip("/")):
             raise ConfigurationError(
-                _key("PUBLIC_URL"),
-                f"{public_url!r} does not end with the portal's URL prefix {url_prefix!r}, so "
+                PREFIX + "PUBLIC_URL",
+                f"{public_url!r} does not end with the portal's URL prefix {prefix!r}, so "
                 "links minted outside a request would not open. Include the prefix, e.g. "
-                f"'https://www.example.co.uk{url_prefix}'.",
+                f"'https://www.example.co.uk{prefix}'.",
             )
 
-    base_template = config[_key("BASE_TEMPLATE")] or DEFAULT_BASE_TEMPLATE
-    if not isinstance(base_template, str):
-        raise ConfigurationError(_key("BASE_TEMPLATE"), "must be a template path")
 
-    csp = config[_key("CONTENT_SECURITY_POLICY")]
-    if csp is not None and not isinstance(csp, str):
-        raise ConfigurationError(_key("CONTENT_SECURITY_POLICY"), "must be a header value string")
-
-    cache_timeout = _seconds(config, "CACHE_TIMEOUT", minimum=1)
-    return Settings(
-        fernet_keys=fernet_keys,
-        signing_keys=signing_keys,
-        accounts=accounts,
-        default_account=default_account,
-        embed_credentials=embed,
-        api_base_url=_api_base_url(config),
-        api_timeout=_timeout(config),
-        api_retries=_int(config, "API_RETRIES", minimum=0),
-        api_backoff=float(_seconds_float(config, "API_BACKOFF")),
-        api_max_retry_after=float(_seconds_float(config, "API_MAX_RETRY_AFTER")),
-        login_cooldown=_seconds(config, "LOGIN_COOLDOWN", minimum=1),
-        cache_config=_cache_config(config),
-        cache_timeout=cache_timeout,
-        stale_timeout=_seconds(config, "STALE_TIMEOUT"),
-        pdf_cache_max_bytes=_int(config, "PDF_CACHE_MAX_BYTES", minimum=0),
-        pdf_max_bytes=_int(config, "PDF_MAX_BYTES", minimum=1024),
-        revocation_url=_revocation_url(app, config),
-        base_template=base_template,
-        brand=brand,
-        locale=str(locale),
-        timezone=zone,
-        mail=mail,
-        public_url=public_url,
-        url_prefix=url_prefix,
-        page_size=_int(config, "PAGE_SIZE", minimum=1),
-        throttle_limit=_int(config, "THROTTLE_LIMIT", minimum=1),
-        throttle_window=_seconds(config, "THROTTLE_WINDOW", minimum=1),
-        renew_limit_per_link=_int(config, "RENEW_LIMIT_PER_LINK", minimum=1),
-        renew_limit_per_address=_int(config, "RENEW_LIMIT_PER_ADDRESS", minimum=1),
-        last_opened_interval=_seconds(config, "LAST_OPENED_INTERVAL"),
-        content_security_policy=csp,
-        redact_access_logs=bool(config[_key("REDACT_ACCESS_LOGS")]),
-    )
-
-
-def _seconds_float(config: t.Mapping[str, t.Any], name: str) -> float:
-    value = config[_key(name)]
-    if isinstance(value, timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigurationError(
-            _key(name), f"must be a non-negative number of seconds, not {value!r}"
-        )
-    return float(value)
-
-
-__all__ = ["DEFAULTS", "PREFIX", "MailSettings", "Settings", "load_settings", "redact_url"]
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_BASE_TEMPLATE",
+    "PREFIX",
+    "MailSettings",
+    "Settings",
+    "check_together",
+    "load_settings",
+    "redact_url",
+]

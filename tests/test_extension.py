@@ -51,11 +51,11 @@ def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
             "KASHFLOW_LINKS_FERNET_KEYS",
             "embed",
         ),
-        ({"SECRET_KEY": None}, "KASHFLOW_LINKS_SIGNING_KEYS", "SECRET_KEY"),
+        ({"SECRET_KEY": None}, "SECRET_KEY", "KASHFLOW_LINKS_SIGNING_KEYS"),
         ({"SECRET_KEY": "too-short"}, "SECRET_KEY", "32 bytes"),
         (
             {"SECRET_KEY_FALLBACKS": ["old-and-short"]},
-            "SECRET_KEY",
+            "SECRET_KEY_FALLBACKS",
             "32 bytes",
         ),
         ({"KASHFLOW_LINKS_SIGNING_KEYS": ["x" * 10]}, "KASHFLOW_LINKS_SIGNING_KEYS", "32 bytes"),

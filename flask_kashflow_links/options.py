@@ -1,0 +1,401 @@
+"""How a ``KASHFLOW_LINKS_*`` option is declared and parsed, and the checks on its keys.
+
+:class:`~.config.Settings` declares every option once, as a typed field made by :func:`option`;
+:func:`~.config.load_settings` walks the fields. The parsers here are small and reusable
+(:func:`seconds`, :func:`whole`, :func:`url`, ...): each turns the raw ``app.config`` value into
+the field's value or raises :class:`~.ConfigurationError` naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import math
+import typing as t
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+from .exceptions import ConfigurationError
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
+PREFIX = "KASHFLOW_LINKS_"
+T = t.TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a parser may consult besides the value it parses."""
+
+    app: Flask
+    #: The whole ``app.config``, for options whose meaning depends on Flask's own keys.
+    config: t.Mapping[str, t.Any]
+    #: The full name of the key being parsed, e.g. ``"KASHFLOW_LINKS_CACHE_TIMEOUT"``.
+    key: str
+
+    def error(self, message: str) -> ConfigurationError:
+        """A :class:`~.ConfigurationError` for the key being parsed."""
+        return ConfigurationError(self.key, message)
+
+
+#: Turns the raw ``app.config`` value into the setting, or raises ConfigurationError.
+Parser = t.Callable[[t.Any, Context], T]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One row of the option table."""
+
+    #: The key without :data:`PREFIX`, e.g. ``"CACHE_TIMEOUT"``.
+    name: str
+    #: The value written into ``app.config`` when the key is not set (and documented as such).
+    default: t.Any
+    parse: Parser[t.Any]
+    #: One line for people; ``docs/configuration.rst`` must contain it under the key's entry.
+    doc: str
+
+    @property
+    def key(self) -> str:
+        """The full ``app.config`` key."""
+        return PREFIX + self.name
+
+
+_OPTION = "kashflow_links_option"
+
+
+def option(name: str, default: object, parse: Parser[T], doc: str) -> T:
+    """Declare the :class:`~.config.Settings` field filled from ``KASHFLOW_LINKS_<name>``.
+
+    Typed as the parser's result, so mypy checks the parser against the field's annotation.
+    """
+    # The field has no dataclass default on purpose: load_settings always passes every value.
+    return t.cast(T, dataclasses.field(metadata={_OPTION: Option(name, default, parse, doc)}))
+
+
+def options_of(cls: type) -> list[tuple[str, Option]]:
+    """``(attribute, option)`` for each field of the dataclass *cls* made by :func:`option`."""
+    return [(f.name, f.metadata[_OPTION]) for f in dataclasses.fields(cls) if _OPTION in f.metadata]
+
+
+def redact_url(url: str) -> str:
+    """*url* with any password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url
+
+
+# -- reusable parsers --------------------------------------------------------------------------
+
+
+def boolean(value: t.Any, ctx: Context) -> bool:
+    """Any value, read for its truth."""
+    return bool(value)
+
+
+def whole(*, minimum: int) -> Parser[int]:
+    """A whole number (not a bool), at least *minimum*."""
+
+    def parse(value: t.Any, ctx: Context) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ctx.error(f"must be a whole number, at least {minimum}")
+        return value
+
+    return parse
+
+
+def _as_seconds(value: t.Any) -> t.Any:
+    """A timedelta as its seconds; anything else unchanged."""
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+def _is_number(value: t.Any) -> bool:
+    # NaN and infinity would pass a comparison with a minimum but break every later use.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def seconds(*, minimum: int = 0) -> Parser[int]:
+    """Whole seconds, from a number or a :class:`~datetime.timedelta`, at least *minimum*."""
+
+    def parse(value: t.Any, ctx: Context) -> int:
+        value = _as_seconds(value)
+        if not _is_number(value):
+            raise ctx.error(f"must be a number of seconds, not {value!r}")
+        if value < minimum:
+            raise ctx.error(f"must be at least {minimum} seconds")
+        return int(value)
+
+    return parse
+
+
+def fractional_seconds(value: t.Any, ctx: Context) -> float:
+    """Seconds with fractions, from a number or a :class:`~datetime.timedelta`, at least 0."""
+    value = _as_seconds(value)
+    if not _is_number(value) or value < 0:
+        raise ctx.error(f"must be a non-negative number of seconds, not {value!r}")
+    return float(value)
+
+
+def text(what: str, *, empty: str | None = None) -> Parser[str]:
+    """A string, described as *what* in the error; with *empty*, any falsy value means *empty*."""
+
+    def parse(value: t.Any, ctx: Context) -> str:
+        if empty is not None and not value:
+            return empty
+        if not isinstance(value, str):
+            raise ctx.error(f"must be {what}")
+        return value
+
+    return parse
+
+
+def optional(parse: Parser[T]) -> Parser[T | None]:
+    """*parse*, except that ``None`` stays ``None``."""
+
+    def parse_optional(value: t.Any, ctx: Context) -> T | None:
+        return None if value is None else parse(value, ctx)
+
+    return parse_optional
+
+
+def url(invalid: str, *, no_credentials: str | None = None) -> Parser[str]:
+    """An absolute ``http(s)`` URL, without its trailing slash.
+
+    :param invalid: the error for anything else; ``{value!r}`` in it shows the value, with any
+        password masked.
+    :param no_credentials: if given, a user or password in the URL is refused, and this says
+        where they belong instead.
+    """
+
+    def parse(value: t.Any, ctx: Context) -> str:
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            shown = redact_url(value) if isinstance(value, str) else value
+            raise ctx.error(invalid.format(value=shown))
+        if no_credentials and (parts.username or parts.password):
+            raise ctx.error(f"must not contain credentials; use {no_credentials}")
+        return t.cast(str, value).rstrip("/")
+
+    return parse
+
+
+# -- keys --------------------------------------------------------------------------------------
+# Shorter signing keys are guessable: HMAC keys should carry at least a hash's worth of entropy.
+MIN_KEY_BYTES = 32
+# Fewer distinct characters (or a Fernet key's raw bytes) than this marks a key as made by hand.
+# Random keys clear it with odds of a false refusal below 1e-32 per key for token_urlsafe(32),
+# token_hex(32), token_bytes(32) and Fernet keys; the tightest common case, 32 hex digits,
+# fails once in 28 million.
+MIN_DISTINCT = 8
+#: Keys printed in this project's documentation: anyone can read them, so no site may use one.
+PUBLISHED_KEYS = frozenset(
+    {
+        b"a-test-secret-key-that-is-long-enough-0123456789",  # once in docs/testing.rst
+        b"XjmLSaSWuO_Afc5v59TJCStIMb3Sq40gAoJet3Isne8=",  # docs/cli.rst: generate-key's output
+    }
+)
+
+
+_NEW_SIGNING_KEY = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+_RESEND = "re-mint and resend the links clients still need (active_links() lists them)"
+
+
+def weakness(secret: bytes, *, unit: str = "characters", text: bytes = b"") -> str | None:
+    """Why *secret* is obviously not a random key (to follow its name in a message), or ``None``.
+
+    Refused: a key in :data:`PUBLISHED_KEYS` (as *secret* or as its *text* form); fewer than
+    :data:`MIN_DISTINCT` distinct *unit*; a shorter run repeated to the end (``"abc" * 11``).
+    """
+    if secret in PUBLISHED_KEYS or text in PUBLISHED_KEYS:
+        return "is an example key printed in the flask-kashflow-links documentation"
+    distinct = len(set(secret))
+    if distinct < MIN_DISTINCT:
+        return (
+            f"is too repetitive to be random: {distinct} distinct {unit} (a random key has "
+            f"far more than {MIN_DISTINCT})"
+        )
+    # A random key of 32 or more characters repeats itself with odds beyond counting.
+    period = _shortest_period(secret)
+    if period <= len(secret) // 2:
+        return f"is too repetitive to be random: it repeats a run of {period} {unit}"
+    return None
+
+
+def _shortest_period(data: bytes) -> int:
+    """The smallest p with ``data[i] == data[i + p]`` for every i, in linear time.
+
+    That is ``len(data)`` minus the longest border (a prefix that is also a suffix), found with
+    Knuth-Morris-Pratt's failure function: comparing shifted slices would be quadratic, and a
+    SECRET_KEY can be long.
+    """
+    border = 0
+    borders = [0] * len(data)
+    for i in range(1, len(data)):
+        while border and data[i] != data[border]:
+            border = borders[border - 1]
+        if data[i] == data[border]:
+            border += 1
+        borders[i] = border
+    return len(data) - border
+
+
+def signing_key_sources(config: t.Mapping[str, t.Any]) -> list[tuple[str, str, t.Any]]:
+    """``(config key, name for messages, raw value)`` of each signing key, oldest first.
+
+    From ``KASHFLOW_LINKS_SIGNING_KEYS`` if set, else Flask's ``SECRET_KEY_FALLBACKS`` followed
+    by ``SECRET_KEY`` (Flask's own order); empty when neither is set.
+    """
+    key = PREFIX + "SIGNING_KEYS"
+    raw = config.get(key)
+    if raw is None:
+        secret = config.get("SECRET_KEY")
+        if not secret:
+            return []
+        fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
+        if isinstance(fallbacks, str | bytes):
+            fallbacks = [fallbacks]
+        named = [(f"SECRET_KEY_FALLBACKS[{i}]", value) for i, value in enumerate(fallbacks)]
+        return [("SECRET_KEY_FALLBACKS", *pair) for pair in named] + [
+            ("SECRET_KEY", "SECRET_KEY", secret)
+        ]
+    if isinstance(raw, str | bytes):
+        return [(key, key, raw)]
+    return [(key, f"{key}[{i}]", value) for i, value in enumerate(raw)]
+
+
+def _signing_advice(key: str, *, signs: bool) -> str:
+    # No refused key can be kept anywhere, so the advice says which links that retires.
+    if key == "SECRET_KEY":
+        return (
+            f"Replace it with a new key ({_NEW_SIGNING_KEY}), or leave SECRET_KEY to Flask and "
+            "give links their own KASHFLOW_LINKS_SIGNING_KEYS. Either way links signed with it "
+            f"stop opening (SECRET_KEY_FALLBACKS is held to the same rule): {_RESEND}."
+        )
+    if not signs:
+        return (
+            "It only verifies links signed with it in the past, so it cannot be replaced, only "
+            f"dropped from {key}. That retires those links (they stop opening): {_RESEND}."
+        )
+    return (
+        f"It signs new links: replace it with a new key ({_NEW_SIGNING_KEY}). It cannot be kept "
+        f"in the list either, so links signed with it stop opening: {_RESEND}."
+    )
+
+
+def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
+    """Parse ``KASHFLOW_LINKS_SIGNING_KEYS``; ``None`` means Flask's own keys.
+
+    Short and weak keys are refused. Each problem is reported under the setting that holds the
+    key (``SECRET_KEY``, ``SECRET_KEY_FALLBACKS`` or ``KASHFLOW_LINKS_SIGNING_KEYS``), naming
+    the list entry.
+    """
+    if value is None and not ctx.config.get("SECRET_KEY"):
+        # Reported under the key to set: the portal's own key list is optional.
+        raise ConfigurationError(
+            "SECRET_KEY",
+            "is not set, and the portal signs links with it unless KASHFLOW_LINKS_SIGNING_KEYS "
+            f"is set. Set SECRET_KEY to at least 32 random bytes, e.g. {_NEW_SIGNING_KEY}, or "
+            "give links their own KASHFLOW_LINKS_SIGNING_KEYS.",
+        )
+    sources = signing_key_sources(ctx.config)
+    if not sources:
+        raise ctx.error("is empty; give at least one key (oldest first)")
+    keys = []
+    for position, (key, name, raw) in enumerate(sources, start=1):
+        data = raw.encode() if isinstance(raw, str) else raw
+        if not isinstance(data, bytes):
+            raise ConfigurationError(key, f"{name} must be a string, not {type(raw).__name__}")
+        if len(data) < MIN_KEY_BYTES:
+            problem: str | None = f"is shorter than {MIN_KEY_BYTES} bytes, which is guessable"
+        else:
+            problem = weakness(data)
+        if problem:
+            advice = _signing_advice(key, signs=position == len(sources))
+            raise ConfigurationError(key, f"{name} {problem}. {advice}")
+        keys.append(data)
+    return tuple(keys)
+
+
+def fernet_raw(key: bytes) -> bytes | None:
+    """The 32 secret bytes of a valid Fernet key, else ``None``."""
+    try:
+        Fernet(key)
+        return base64.urlsafe_b64decode(key)
+    except (ValueError, TypeError, binascii.Error):
+        return None
+
+
+def fernet_advice(*, first: bool) -> str:
+    """How to replace a refused Fernet key, by its place in the list."""
+    if first:
+        return (
+            "It encrypts new links: put a new key in its place (`flask kashflow-links "
+            "generate-key`). It cannot be kept further down the list either, so links minted "
+            f"with it stop opening: {_RESEND}."
+        )
+    return (
+        "It only decrypts links minted with it in the past, so it can only be removed, which "
+        f"withdraws those links: {_RESEND}."
+    )
+
+
+def shared_secret(
+    fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]
+) -> tuple[int, str] | None:
+    """``(Fernet key position, signing key name)`` of a secret used as both kinds of key."""
+    # Both ways round: a Fernet key's text used as a signing key, or a signing key's own bytes
+    # base64-encoded into a Fernet key.
+    forms: dict[bytes, int] = {}
+    for position, key in enumerate(fernet, start=1):
+        raw = fernet_raw(key) or b""
+        for form in (key.strip(), base64.urlsafe_b64encode(raw), raw):
+            forms.setdefault(form, position)
+    for _key, name, value in signing_key_sources(config):
+        data = value.encode() if isinstance(value, str) else value
+        for form in (data, data.strip()):
+            if form in forms:
+                return forms[form], name
+    return None
+
+
+def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
+    # A hint for an error already found, so it may look at the raw signing keys itself.
+    for _key, name, value in signing_key_sources(config):
+        data = value.encode() if isinstance(value, str) else value
+        if isinstance(data, bytes) and fernet_raw(data) is not None:
+            return (
+                f" {name} holds a valid Fernet key: did you swap them? The Fernet key belongs "
+                f"here, and {name} needs a key of its own ({_NEW_SIGNING_KEY})."
+            )
+    return ""
+
+
+def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
+    """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid and weak keys.
+
+    An empty list parses: whether that is allowed is decided with embed mode, in
+    :func:`~.config.check_together`.
+    """
+    if isinstance(value, str | bytes):
+        value = [value]
+    keys = []
+    for position, item in enumerate(value or (), start=1):
+        data = item.encode() if isinstance(item, str) else item
+        raw = fernet_raw(data) if isinstance(data, bytes) else None
+        if raw is None:
+            raise ctx.error(
+                f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
+                "Generate one with `flask kashflow-links generate-key`." + _swap_hint(ctx.config)
+            )
+        # The rule judges the 32 secret bytes; published keys are listed in their text form.
+        problem = weakness(raw, unit="byte values", text=base64.urlsafe_b64encode(raw))
+        if problem:
+            raise ctx.error(f"key #{position} {problem}. {fernet_advice(first=position == 1)}")
+        keys.append(data)
+    return tuple(keys)

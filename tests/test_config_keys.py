@@ -1,0 +1,236 @@
+"""Key mistakes refused at start-up: one secret for both jobs, swapped, short, missing, weak."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import re
+import secrets
+import typing as t
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+
+from flask_kashflow_links import ConfigurationError
+from flask_kashflow_links.config import load_settings
+
+from .conftest import SECRET_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+FERNET_KEY = Fernet.generate_key().decode()
+GOOD = secrets.token_urlsafe(32)
+OTHER = secrets.token_urlsafe(32)
+
+
+def refusal(**config: t.Any) -> ConfigurationError:
+    """The error load_settings raises for an app with a good key pair updated by *config*.
+
+    TESTING is on: the checks must not relax for test suites, which should use real keys.
+    """
+    app = Flask("keys", instance_path="/nonexistent/instance")
+    app.config.update(TESTING=True, SECRET_KEY=GOOD, KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY])
+    app.config.update(config)
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(app)
+    return info.value
+
+
+def loads(**config: t.Any) -> None:
+    app = Flask("keys", instance_path="/nonexistent/instance")
+    app.config.update(SECRET_KEY=GOOD, KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY])
+    app.config.update(config)
+    load_settings(app)
+
+
+# -- 1. one secret used as both a signing key and a Fernet key -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "position", "name"),
+    [
+        ({"SECRET_KEY": FERNET_KEY}, 1, "SECRET_KEY"),
+        (
+            {"KASHFLOW_LINKS_SIGNING_KEYS": [FERNET_KEY.encode()]},
+            1,
+            "KASHFLOW_LINKS_SIGNING_KEYS[0]",
+        ),
+        (
+            {
+                "SECRET_KEY_FALLBACKS": [OTHER, FERNET_KEY],
+                "KASHFLOW_LINKS_FERNET_KEYS": [Fernet.generate_key(), FERNET_KEY.encode()],
+            },
+            2,
+            "SECRET_KEY_FALLBACKS[1]",
+        ),
+        # The other way round: the signing key's own bytes, base64-encoded into the Fernet key.
+        (
+            {
+                "SECRET_KEY": base64.urlsafe_b64decode(FERNET_KEY),
+                "KASHFLOW_LINKS_FERNET_KEYS": FERNET_KEY,
+            },
+            1,
+            "SECRET_KEY",
+        ),
+    ],
+    ids=["secret-key", "signing-keys-as-bytes", "a-fallback-and-an-old-fernet-key", "raw-bytes"],
+)
+def test_one_secret_as_both_signing_and_fernet_key_is_refused(
+    config: dict[str, t.Any], position: int, name: str
+) -> None:
+    error = refusal(**config)
+    assert error.key == "KASHFLOW_LINKS_FERNET_KEYS"
+    assert f"key #{position} is the same secret as {name}." in str(error)
+    assert "re-mint and resend the links clients still need" in str(error)
+
+
+# -- 2. keys swapped ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "name"),
+    [
+        ({"SECRET_KEY": FERNET_KEY}, "SECRET_KEY"),
+        ({"KASHFLOW_LINKS_SIGNING_KEYS": [OTHER, FERNET_KEY]}, "KASHFLOW_LINKS_SIGNING_KEYS[1]"),
+    ],
+)
+def test_a_fernet_key_given_as_signing_key_with_a_bad_fernet_key_hints_at_a_swap(
+    config: dict[str, t.Any], name: str
+) -> None:
+    error = refusal(**config, KASHFLOW_LINKS_FERNET_KEYS=[GOOD])
+    assert error.key == "KASHFLOW_LINKS_FERNET_KEYS"
+    assert "key #1 is not a valid Fernet key" in str(error)
+    assert f"{name} holds a valid Fernet key: did you swap them?" in str(error)
+
+
+def test_no_swap_hint_when_no_signing_key_is_a_fernet_key() -> None:
+    error = refusal(KASHFLOW_LINKS_FERNET_KEYS=[GOOD])
+    assert "key #1 is not a valid Fernet key" in str(error)
+    assert "swap" not in str(error)
+
+
+# -- 3. a short signing key, named exactly, with advice that fits it ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "name", "advice"),
+    [
+        ({"SECRET_KEY": "too-short"}, "SECRET_KEY", "SECRET_KEY", "KASHFLOW_LINKS_SIGNING_KEYS"),
+        (
+            {"SECRET_KEY_FALLBACKS": [OTHER, "old-and-short"]},
+            "SECRET_KEY_FALLBACKS",
+            "SECRET_KEY_FALLBACKS[1]",
+            "only dropped from SECRET_KEY_FALLBACKS. That retires those links",
+        ),
+        (
+            {"KASHFLOW_LINKS_SIGNING_KEYS": ["old-and-short", OTHER]},
+            "KASHFLOW_LINKS_SIGNING_KEYS",
+            "KASHFLOW_LINKS_SIGNING_KEYS[0]",
+            "only dropped from KASHFLOW_LINKS_SIGNING_KEYS. That retires those links",
+        ),
+        (
+            {"KASHFLOW_LINKS_SIGNING_KEYS": [OTHER, "new-and-short"]},
+            "KASHFLOW_LINKS_SIGNING_KEYS",
+            "KASHFLOW_LINKS_SIGNING_KEYS[1]",
+            "It signs new links: replace it",
+        ),
+    ],
+    ids=["secret-key", "a-fallback", "an-older-signing-key", "the-newest-signing-key"],
+)
+def test_a_short_signing_key_is_named_with_advice_that_fits_it(
+    config: dict[str, t.Any], key: str, name: str, advice: str
+) -> None:
+    error = refusal(**config)
+    assert error.key == key
+    assert f"{key}: {name} is shorter than 32 bytes" in str(error)
+    assert advice in str(error)
+    # The advice that went round in circles: a short key is refused as a fallback too.
+    assert "keep the old key in SECRET_KEY_FALLBACKS" not in str(error)
+    assert "stop opening" in str(error)
+
+
+# -- 4. no SECRET_KEY at all --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("secret", [None, ""])
+def test_a_missing_secret_key_is_reported_under_secret_key(secret: str | None) -> None:
+    error = refusal(SECRET_KEY=secret)
+    assert error.key == "SECRET_KEY"
+    assert str(error).startswith("SECRET_KEY: is not set")
+    assert "secrets.token_urlsafe(32)" in str(error)
+    assert "KASHFLOW_LINKS_SIGNING_KEYS" in str(error)
+
+
+# -- 5. weak keys -------------------------------------------------------------------------------
+
+DOCS_TESTING_KEY = "a-test-secret-key-that-is-long-enough-0123456789"  # once in docs/testing.rst
+
+
+@pytest.mark.parametrize(
+    ("secret", "problem"),
+    [
+        ("a" * 32, "1 distinct characters"),
+        ("ab" * 20, "2 distinct characters"),
+        ("passwordpasswordpasswordpassword", "7 distinct characters"),
+        ("0123456789abcdef" * 2, "repeats a run of 16 characters"),
+        ("correct-horse-" * 3, "repeats a run of 14 characters"),
+        (DOCS_TESTING_KEY, "example key printed in the flask-kashflow-links documentation"),
+    ],
+)
+def test_a_weak_signing_key_is_refused_even_when_testing(secret: str, problem: str) -> None:
+    for config, name in [
+        ({"SECRET_KEY": secret}, "SECRET_KEY"),
+        ({"SECRET_KEY_FALLBACKS": [secret]}, "SECRET_KEY_FALLBACKS[0]"),
+        ({"KASHFLOW_LINKS_SIGNING_KEYS": [secret, OTHER]}, "KASHFLOW_LINKS_SIGNING_KEYS[0]"),
+    ]:
+        error = refusal(**config)
+        assert str(error).startswith(f"{error.key}: {name} ")
+        assert problem in str(error)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (bytes(32), "1 distinct byte values"),
+        (b"\x00\xff" * 16, "2 distinct byte values"),
+        (bytes(range(8)) * 4, "repeats a run of 8 byte values"),
+        (os.urandom(16) * 2, "repeats a run of 16 byte values"),
+    ],
+    ids=["all-zero", "two-values", "counting-to-8", "half-repeated"],
+)
+def test_a_weak_fernet_key_is_refused_even_when_testing(raw: bytes, problem: str) -> None:
+    weak = base64.urlsafe_b64encode(raw)
+    for keys, position in [([weak], 1), ([FERNET_KEY, weak.decode()], 2)]:
+        error = refusal(KASHFLOW_LINKS_FERNET_KEYS=keys)
+        assert str(error).startswith(f"KASHFLOW_LINKS_FERNET_KEYS: key #{position} ")
+        assert problem in str(error)
+
+
+def test_keys_printed_in_the_docs_are_refused() -> None:
+    pages = [*ROOT.joinpath("docs").glob("*.rst"), ROOT / "README.md"]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
+    fernet_shaped = set(re.findall(r"(?<![\w-])[A-Za-z0-9_-]{43}=(?![\w-])", text))
+    assigned = set(re.findall(r"SECRET_KEY\"?\s*[:=]\s*[\"'](?!\$\()([^\"']+)[\"']", text))
+    assert fernet_shaped, "the generate-key output in docs/cli.rst should be found"
+    for key in fernet_shaped:
+        assert "documentation" in str(refusal(KASHFLOW_LINKS_FERNET_KEYS=[key])), key
+        assert "documentation" in str(refusal(SECRET_KEY=key)), key
+    for key in assigned | {DOCS_TESTING_KEY}:
+        assert refusal(SECRET_KEY=key).key == "SECRET_KEY", key
+
+
+def test_generated_keys_always_pass() -> None:
+    # The rules must let through what the docs tell people to run, and its common cousins. The
+    # odds of a false refusal are below 1e-32 per key for these (docs/configuration.rst).
+    signing: list[str | bytes] = [secrets.token_urlsafe(32) for _ in range(10_000)]
+    signing += [secrets.token_hex(32) for _ in range(2_000)]
+    signing += [secrets.token_bytes(32) for _ in range(2_000)]
+    fernet = [Fernet.generate_key() for _ in range(10_000)]
+    loads(KASHFLOW_LINKS_SIGNING_KEYS=signing, KASHFLOW_LINKS_FERNET_KEYS=fernet)
+    # 32 hex digits are the tightest case: 1 key in 28 million has fewer than 8 distinct
+    # digits, so a seeded sample keeps this test from failing once in 3,000 runs.
+    rng = random.Random(20260101)
+    loads(KASHFLOW_LINKS_SIGNING_KEYS=[f"{rng.getrandbits(128):032x}" for _ in range(10_000)])
+    loads(SECRET_KEY=SECRET_KEY)  # the test suite's own key
