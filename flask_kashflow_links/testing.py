@@ -1,4 +1,4 @@
-"""Test and demo helpers: :class:`KashFlowSandbox`, a local KashFlow REST API v2.
+"""Test and demo helpers: :class:`KashFlowSandbox`, a local KashFlow REST API v2 and SOAP API.
 
 The sandbox is a real HTTP server on a free local port that speaks the part of KashFlow's
 REST API v2 an invoice portal needs, with KashFlow's field names, status codes, error
@@ -13,6 +13,23 @@ bodies, date strings and four-decimal amounts:
   ``/v2/documents/customerstatement/{key}``.
 
 Everything but the login needs ``Authorization: KfToken <SessionToken>``.
+
+The same server speaks KashFlow's legacy SOAP service over the same data, counters and faults:
+``POST /api/service.asmx`` (:attr:`KashFlowSandbox.soap_url`) in SOAP 1.1 (``text/xml`` with
+``SOAPAction: "KashFlow/GetInvoice"``, quoted or not) and SOAP 1.2 (``application/soap+xml;
+action="KashFlow/GetInvoice"``), namespace ``KashFlow``, ``UserName`` and ``Password`` in every
+call, with ``GetCustomer``, ``GetCustomerByID``, ``GetInvoice``, ``GetInvoicesForCustomer``
+(by the numeric ``CustID``) and ``GetInvoicePayment``. Answers carry ``Status`` ``OK`` or
+``NO`` with a ``StatusDetail`` inside HTTP 200 ("Incorrect username or password", "The IP
+address of 127.0.0.1 is not in the access list"); protocol errors are HTTP 500
+``soap:Fault``. Calls count as ``soap.GetInvoice`` and so on, and every generic fault reaches
+them through that endpoint name or the prefix ``"soap"``. ``account_config(api="soap")`` gives
+the SOAP credentials; ``set_soap_password_mode("separate")`` accepts only the separate API
+password (``KashFlowSandbox(soap_password=...)``, ``"sandbox-api-password"`` by default).
+SOAP switches: ``soap_status_no_next``, ``soap_fail_next`` (a ``soap:Fault`` or an HTML page),
+``set_soap_ip_blocked``, ``set_soap_enabled``, ``set_soap_not_found_answer`` (``"no"``,
+``"missing"``, ``"nil"``, ``"zero"``) and ``set_soap_empty_list_answer`` (``"empty"``,
+``"missing"``, ``"nil"``).
 
 Use it in your own tests, one server per module and a clean slate per test::
 

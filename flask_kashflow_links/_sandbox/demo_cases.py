@@ -66,6 +66,8 @@ def add_case_customers(data: SandboxData) -> None:
         {
             "Code": "MIXED01",
             "Name": "Mixed Media Partners LLP",
+            # KashFlow's single Email field may hold several addresses (SOAP's Customer.Email).
+            "Email": "office@mixed-media.test, finance@mixed-media.test",
             "Contacts": [
                 contact("office@mixed-media.test", "Front Office", receive_emails=False),
                 contact("finance@mixed-media.test", "Finance Team"),

@@ -30,6 +30,11 @@ from .rest import ENDPOINTS
 from .rest import RestApi
 from .sessions import SessionStore
 from .shapes import shape_named
+from .soap import SoapApi
+from .soap import SoapControls
+from .soap import SoapSettings
+from .soap.api import PASSWORD_MODES
+from .soap.controls import ACTIONS as SOAP_ACTIONS
 from .state import SandboxState
 from .switches import ACTIONS as SWITCH_ACTIONS
 from .switches import RestSwitches
@@ -41,8 +46,9 @@ if t.TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 
-class KashFlowSandbox(FaultControls, RestSwitches):
-    """A local HTTP server that behaves like KashFlow's REST API v2, for demos and tests.
+class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
+    """A local HTTP server that behaves like KashFlow's REST API v2 and its legacy SOAP
+    service (``/api/service.asmx``, same data), for demos and tests.
 
     See :mod:`flask_kashflow_links.testing` for usage. Construction builds the data; nothing
     listens until :meth:`start` (or ``with``). All methods are thread-safe.
@@ -62,6 +68,10 @@ class KashFlowSandbox(FaultControls, RestSwitches):
     :param shape: the fields served: ``"swagger"`` (the Swagger copy's, the default) or
         ``"documented"`` (exactly those of KashFlow's official examples); see
         :meth:`set_shape`.
+    :param soap_password: the account's separate SOAP API password (a demo value by default);
+        SOAP accepts it only in "separate" mode.
+    :param soap_password_mode: ``"login"`` (SOAP takes the web login password, the
+        default) or ``"separate"`` (only *soap_password*); see :meth:`set_soap_password_mode`.
     :param clock: monotonic seconds for session and login timeouts; a test can pass a fake
         clock and move it forward instead of sleeping.
     :param sleep: how latency and ``hang_next`` wait; a test can pass a fake that records.
@@ -83,6 +93,8 @@ class KashFlowSandbox(FaultControls, RestSwitches):
         lockout_threshold: int = 5,
         max_perpage: int = 100,
         shape: str = "swagger",
+        soap_password: str = "sandbox-api-password",  # noqa: S107 - a documented demo value
+        soap_password_mode: str = "login",  # noqa: S107 - a mode's name, not a password
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
@@ -93,6 +105,8 @@ class KashFlowSandbox(FaultControls, RestSwitches):
         if max_perpage < 1:
             raise ValueError("max_perpage must be at least 1")
         served = shape_named(shape)
+        if soap_password_mode not in PASSWORD_MODES:
+            raise ValueError(f"soap_password_mode must be one of {', '.join(PASSWORD_MODES)}")
         self.host = host
         self._port = port
         #: The web login the sandbox accepts (compared case-insensitively, like an email).
@@ -124,10 +138,13 @@ class KashFlowSandbox(FaultControls, RestSwitches):
             shape=served,
         )
         rest = RestApi(self._state)
-        self._state.faults.add_endpoints(rest.endpoints)
-        actions = (*FAULT_ACTIONS, *SWITCH_ACTIONS)
+        settings = SoapSettings(api_password=soap_password, password_mode=soap_password_mode)
+        self._soap = SoapApi(self._state, self, settings)
+        self._state.faults.add_endpoints((*rest.endpoints, *self._soap.endpoints))
+        actions = (*FAULT_ACTIONS, *SWITCH_ACTIONS, *SOAP_ACTIONS)
         control = ControlRoutes(self.stats, {name: getattr(self, name) for name in actions})
-        self._app = SandboxApp(self._state, [rest], control)
+        # SOAP first: REST's fallback route claims every other path.
+        self._app = SandboxApp(self._state, [self._soap, rest], control)
         self._server: ServerThread | None = None
 
     def __repr__(self) -> str:
@@ -181,8 +198,22 @@ class KashFlowSandbox(FaultControls, RestSwitches):
         """The API base URL, e.g. ``"http://127.0.0.1:54321/v2"``."""
         return f"{self.origin}/v2"
 
+    @property
+    def soap_url(self) -> str:
+        """The SOAP endpoint, e.g. ``"http://127.0.0.1:54321/api/service.asmx"``."""
+        return f"{self.origin}/api/service.asmx"
+
     def account_config(self, **extra: t.Any) -> dict[str, t.Any]:
-        """An entry for ``KASHFLOW_LINKS_ACCOUNTS`` holding this sandbox's credentials."""
+        """An entry for ``KASHFLOW_LINKS_ACCOUNTS`` holding this sandbox's credentials.
+
+        ``account_config(api="soap")`` gives ``{"api": "soap", "username": ...,
+        "password": ...}`` with the password the SOAP password mode accepts (no memorable
+        word: SOAP has none); other keyword arguments are added as they are.
+        """
+        if extra.get("api") == "soap":
+            with self._state.lock:
+                password = self._soap.settings.accepted_password(self)
+            return {"api": "soap", "username": self.username, "password": password, **extra}
         return {
             "username": self.username,
             "password": self.password,

@@ -45,6 +45,8 @@ class SandboxState:
     downloads: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     #: Requests received per endpoint.
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: What else :meth:`clear_switches` resets (another protocol's switches).
+    resets: list[t.Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.max_perpage = self.max_perpage or self.default_max_perpage
@@ -60,6 +62,8 @@ class SandboxState:
             self.missing_invoice_answer = "404"
             self.document_redirect = None
             self.sessions.unlock()
+            for reset in self.resets:
+                reset()
 
 
 __all__ = ["SandboxState"]
