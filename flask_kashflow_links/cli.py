@@ -270,6 +270,11 @@ def check(account: str | None, force: bool) -> None:
     total = connection.invoices
     seen = f"{total} invoices visible" if total is not None else "invoice list readable"
     click.echo(f"  {seen}; the session is shared by every worker through the cache")
+    for finding in connection.findings:
+        click.echo(f"  {finding}")
+    if not connection.works:
+        problems = "\n".join(f"  - {problem}" for problem in connection.problems)
+        raise click.ClickException(f"this account does not work with the portal:\n{problems}")
     click.echo("OK")
 
 

@@ -29,14 +29,29 @@ class Login:
 
 @dataclass(frozen=True)
 class Connection:
-    """What a successful connection check learnt (nothing secret)."""
+    """What a connection check learnt about an account (nothing secret).
+
+    The check logs in and reads a little (changing nothing in KashFlow); ``flask kashflow-links
+    check`` prints these fields and ends with a verdict from :attr:`works`.
+    """
 
     #: The company KashFlow named, when it did.
     company_name: str = ""
     #: How many invoices the account can see, when KashFlow said.
     invoices: int | None = None
-    #: Things the operator should act on ("the user has a temporary password").
+    #: Things the operator should act on that do not stop the portal ("the user has a
+    #: temporary password").
     warnings: tuple[str, ...] = ()
+    #: What the probe learnt about the account's answers, one line each: which fields the
+    #: portal relies on are present or missing, what a document is sent as, and so on.
+    findings: tuple[str, ...] = ()
+    #: Why the portal would not work with this account, one line each (with the fix).
+    problems: tuple[str, ...] = ()
+
+    @property
+    def works(self) -> bool:
+        """Whether the account works with the portal (no problems found)."""
+        return not self.problems
 
 
 @t.runtime_checkable
