@@ -144,8 +144,28 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     sandbox_server.clear_faults()
 
 
+#: The ways the portal can meet KashFlow, for modules that run their tests against each (with
+#: ``pytestmark = pytest.mark.usefixtures("variant")``): which API the account uses, and for
+#: REST which response shape the sandbox serves.
+VARIANTS: tuple[str, ...] = ("rest",)
+#: The variant the current test runs against (set by the ``variant`` fixture).
+_current_variant = "rest"
+
+
+@pytest.fixture(params=VARIANTS)
+def variant(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once per :data:`VARIANTS`; :func:`portal_config` follows it."""
+    global _current_variant
+    _current_variant = request.param
+    try:
+        yield request.param
+    finally:
+        _current_variant = "rest"
+
+
 def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
-    """Settings pointing the portal at *sandbox*, for :func:`make_app`."""
+    """Settings pointing the portal at *sandbox*, for :func:`make_app`, in the current
+    :func:`variant` (the REST API, as the sandbox serves it by default, outside one)."""
     base: dict[str, t.Any] = {
         "api_base_url": sandbox.url,
         "accounts": {"acme": sandbox.account_config()},
