@@ -4,6 +4,7 @@ Served by gunicorn from the repository root::
 
     gunicorn -w 2 -k sync --bind 127.0.0.1:PORT 'bench.apps:portal_app()'
     gunicorn -w 2 -k sync --bind 127.0.0.1:PORT 'bench.apps:baseline_app()'
+    gunicorn -w 2 -k sync --bind 127.0.0.1:PORT 'bench.apps:bytes_baseline_app()'
 
 Environment (the benchmark scripts set all of it):
 
@@ -30,6 +31,10 @@ built once at start-up from the same KashFlow data with the package's own :class
 and sends the same headers. It does no token check, no revocation check, no cache lookup and
 no formatting per request: what is left is Flask, Jinja and the page itself. The benchmark
 checks that both serve byte-identical pages.
+
+:func:`bytes_baseline_app` goes one step further: the same pages, rendered once at start-up,
+so each request only sends bytes (Flask routing, the response object, the same headers). It
+is the reference of ``bench_throughput.py``: a page that costs nothing but being sent.
 """
 
 from __future__ import annotations
@@ -183,6 +188,15 @@ def _customer_page(
 
 def baseline_app() -> Flask:
     """gunicorn factory: a bare Flask route rendering the same pages from memory."""
+    return _baseline(prerender=False)
+
+
+def bytes_baseline_app() -> Flask:
+    """gunicorn factory: a bare Flask route returning the same pages' bytes, rendered once."""
+    return _baseline(prerender=True)
+
+
+def _baseline(*, prerender: bool) -> Flask:
     app = Flask("kfl_bench_baseline", template_folder=str(PACKAGE_TEMPLATES))
     # The same host-app setting as the portal's: with a SECRET_KEY, Flask opens its cookie
     # session on every request, in both apps.
@@ -217,13 +231,21 @@ def baseline_app() -> Flask:
     csp = content_security_policy(brand)
     app.extensions["kfl_bench_pages"] = pages  # for profile_warm's render-only timing
 
+    def render(found: _Page) -> str:
+        kfl = {**kfl_static, "title": found.title}
+        return render_template(found.template, kfl=kfl, brand=brand, **found.context)
+
+    rendered: dict[str, bytes] = {}
+    if prerender:
+        with app.test_request_context():
+            rendered = {token: render(found).encode() for token, found in pages.items()}
+
     @app.get("/invoices/<token>")
     def page(token: str) -> Response:
         found = pages.get(token)
         if found is None:
             abort(404)
-        kfl = {**kfl_static, "title": found.title}
-        html = render_template(found.template, kfl=kfl, brand=brand, **found.context)
+        html = rendered[token] if prerender else render(found)
         response = Response(html, status=200, mimetype="text/html")
         response.headers["Content-Security-Policy"] = csp
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -235,4 +257,11 @@ def baseline_app() -> Flask:
     return app
 
 
-__all__ = ["BRAND", "baseline_app", "make_portal", "portal_app", "portal_config"]
+__all__ = [
+    "BRAND",
+    "baseline_app",
+    "bytes_baseline_app",
+    "make_portal",
+    "portal_app",
+    "portal_config",
+]
