@@ -33,6 +33,8 @@ from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
 from .conftest import make_app
 from .conftest import portal_config
+from .held import TogetherOrFail
+from .held import sandbox_with
 from .services import run_in_threads
 from .stampede import fetch_together
 
@@ -117,6 +119,20 @@ def test_a_customer_with_260_invoices_costs_three_list_calls(
     assert len(invoices) == 260
     assert len({i.number for i in invoices}) == 260
     assert sandbox.calls["invoices.list"] <= 3
+
+
+def test_cold_paging_asks_for_pages_2_to_n_together(tmp_path: Path) -> None:
+    # Page 1 passes at once; pages 2 and 3 pass only if both are in flight at the same time.
+    together = TogetherOrFail(2)
+    with sandbox_with(together) as slow:
+        slow.set_latency(1.0, "invoices.list")
+        app = make_app(tmp_path, **portal_config(slow))
+        with app.app_context():
+            s = get_state()
+            invoices = s.fetcher.customer_invoices(account(s), "BIGCO01").value
+    assert len(invoices) == 260
+    assert not together.barrier.broken
+    assert slow.calls["invoices.list"] == 3
 
 
 def test_paging_copes_with_a_lower_page_cap(state: State, sandbox: KashFlowSandbox) -> None:
