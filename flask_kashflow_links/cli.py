@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import time
 import typing as t
 from datetime import datetime
 from datetime import timedelta
@@ -18,10 +19,12 @@ from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused
+from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowUnavailable
 from .exceptions import LinkURLError
 from .kashflow.backend import Login
 from .links.claims import STATUSES
+from .links.claims import LinkClaims
 from .links.claims import Scope
 from .links.link import Link
 from .links.service import LinkService
@@ -139,6 +142,7 @@ def mint_invoice(
 ) -> None:
     """Mint a link to invoice NUMBER and print its URL."""
     links = _links()
+    held = _hold_prefetch()
     link = _guard(
         lambda: links.mint(
             Scope.for_invoice(links.account_id(account), number),
@@ -147,6 +151,7 @@ def mint_invoice(
         )
     )
     _print_link(link)
+    _prefetch_now(held)
 
 
 @mint_group.command("customer")
@@ -166,12 +171,50 @@ def mint_customer(
 ) -> None:
     """Mint a link to the invoices of customer CODE and print its URL."""
     links = _links()
+    held = _hold_prefetch()
     link = _guard(
         lambda: links.mint(
             Scope.for_customer(links.account_id(account), code, status), expires_in=expires_in
         )
     )
     _print_link(link)
+    _prefetch_now(held)
+
+
+def _hold_prefetch() -> list[LinkClaims]:
+    """Keep the prefetch of the link this command mints for :func:`_prefetch_now`: the process
+    ends once the link is printed, which would cut background work short."""
+    return click.get_current_context().with_resource(_state().prefetcher.held())
+
+
+def _prefetch_now(held: list[LinkClaims]) -> None:
+    """Fetch what the minted link's first page shows, in the foreground with a progress line,
+    or say why not. Never fails the command: the link works either way."""
+    state = _state()
+    note = "  prefetch:"
+    if not state.settings.prefetch:
+        click.echo(f"{note} off (KASHFLOW_LINKS_PREFETCH); the first open fetches", err=True)
+        return
+    if state.safe_cache.process_local:
+        click.echo(
+            f"{note} skipped: this command's cache (SimpleCache) ends with it. With a shared "
+            "cache (Redis) it would fetch the link's first page now.",
+            err=True,
+        )
+        return
+    for claims in held:
+        click.echo(f"{note} fetching the link's first page from KashFlow ...", nl=False, err=True)
+        started = time.monotonic()
+        try:
+            state.prefetcher.run_now(claims)
+        except KashFlowNotFound:
+            click.echo(
+                " KashFlow has no such invoice or customer: the link shows 'not found'.", err=True
+            )
+        except KashFlowLinksError as e:
+            click.echo(f" not fetched ({e}); the first open fetches it.", err=True)
+        else:
+            click.echo(f" done in {time.monotonic() - started:.1f} s.", err=True)
 
 
 @cli_group.command("list")

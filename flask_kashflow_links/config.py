@@ -268,6 +268,16 @@ class Settings:
         'Further seconds that data past its fresh time is kept, and shown with an "as of" note, '
         "while KashFlow fails.",
     )
+    stale_while_revalidate: int = option(
+        "STALE_WHILE_REVALIDATE", 24 * 3600, seconds(),
+        'Further seconds that data past its fresh time is shown at once, with an "as of" note, '
+        "while a fresh copy is fetched in the background; 0 turns it off.",
+    )
+    prefetch: bool = option(
+        "PREFETCH", True, boolean,
+        "Minting a link fetches what its first page shows in the background, so the client's "
+        "first open does not wait for KashFlow.",
+    )
     pdf_cache_max_bytes: int = option(
         "PDF_CACHE_MAX_BYTES", 2 * 1024 * 1024, whole(minimum=0),
         "PDFs up to this many bytes are cached; larger ones are streamed to the client but "

@@ -4,10 +4,13 @@
   account (id, credentials, API kind and URL): never the raw token, username or password. Links
   carrying other credentials (embed mode, or after a password change) get a namespace of their
   own, so they can never read data fetched with someone else's login.
-* **Fresh, then stale-if-error.** Data is fresh for ``CACHE_TIMEOUT`` seconds; it is kept
-  ``STALE_TIMEOUT`` seconds longer and shown, with its "as of" time, when KashFlow fails.
+* **Three windows** (:mod:`.freshness`): fresh; stale-while-revalidate (served at once while
+  refreshed in the background, once across every process sharing the cache); stale-if-error
+  (served with its "as of" time while KashFlow fails).
 * **Single-flight.** Concurrent misses for one resource make one upstream call: threads of a
   process wait on the first one; processes wait on a :class:`~.kashflow.shared.SharedLock`.
+  A background refresh takes the same lock without waiting: when another process holds it,
+  that process is already refreshing.
 * **Two levels.** A small per-process LRU keeps the models, so a warm page neither talks to the
   shared cache nor unpickles; the shared cache (Redis across workers) holds them for everyone.
 * **Degrades.** A failing cache backend means direct fetches (see :class:`~.cache.SafeCache`).
@@ -24,64 +27,31 @@ import logging
 import threading
 import time
 import typing as t
-from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
 from cachetools import LRUCache
 
 from .accounts import Account
+from .background import BackgroundPool
 from .cache import SafeCache
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowError
 from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowUnavailable
+from .freshness import Fetched
+from .freshness import FetchStats
 from .kashflow.backend import Backend
 from .kashflow.backend import Login
 from .kashflow.models import MODELS_VERSION
 from .kashflow.models import Customer
 from .kashflow.models import Invoice
 from .kashflow.shared import SharedLock
-from .stats import Counters
 
 log = logging.getLogger(__name__)
 
 T = t.TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Fetched(t.Generic[T]):
-    """A value from KashFlow, with when it was fetched and whether it is stale."""
-
-    value: T
-    #: POSIX time of the upstream fetch.
-    fetched_at: float
-    #: True when shown past its fresh window because KashFlow is failing.
-    stale: bool = False
-    #: The cache key it was stored under (with ``fetched_at``, identifies this exact data).
-    key: str = ""
-
-    @property
-    def as_of(self) -> datetime:
-        """When the data was fetched from KashFlow (UTC)."""
-        return datetime.fromtimestamp(self.fetched_at, tz=timezone.utc)
-
-
-@dataclass
-class FetchStats(Counters):
-    """Counters of the fetch layer (per process)."""
-
-    #: Served fresh from the per-process LRU or the shared cache.
-    hits: int = 0
-    #: Not in any cache (or past fresh): fetched from KashFlow.
-    misses: int = 0
-    #: Served stale because KashFlow failed.
-    stale: int = 0
-    #: Loads from KashFlow (a list of several pages counts once; see the backend's stats).
-    upstream: int = 0
-    #: Requests that waited for another thread's or process's fetch instead of fetching.
-    waits: int = 0
 
 
 class _Flight:
@@ -101,6 +71,10 @@ class Fetcher:
     :param namespace_key: secret key for the account namespaces (derived from the link keys).
     :param fresh: seconds data counts as fresh.
     :param stale: further seconds stale data may be shown while KashFlow fails.
+    :param revalidate: further seconds data is served at once while refreshed in the
+        background (0: never).
+    :param background: where refreshes run; without one, data past its fresh window is
+        fetched on the request path.
     """
 
     def __init__(
@@ -113,6 +87,8 @@ class Fetcher:
         stale: int,
         pdf_cache_max_bytes: int,
         pdf_max_bytes: int,
+        revalidate: int = 0,
+        background: BackgroundPool | None = None,
         lru_size: int = 2048,
         clock: t.Callable[[], float] | None = None,
     ) -> None:
@@ -120,6 +96,10 @@ class Fetcher:
         self.backends = dict(backends)
         self.fresh = fresh
         self.stale = stale
+        self.revalidate = revalidate if background is not None else 0
+        self.background = background
+        #: How long the shared cache keeps an entry: it serves both later windows.
+        self.keep = fresh + max(self.revalidate, stale)
         self.pdf_cache_max_bytes = pdf_cache_max_bytes
         self.pdf_max_bytes = pdf_max_bytes
         self.stats = FetchStats()
@@ -236,13 +216,13 @@ class Fetcher:
     # -- the machinery -------------------------------------------------------------------------
 
     def _read_shared(self, key: str) -> tuple[float, t.Any] | None:
-        """A usable (fetched_at, value) entry of the shared cache: fresh or within stale."""
+        """A usable (fetched_at, value) entry of the shared cache (within any window)."""
         value = self.cache.get(key)
         if (
             isinstance(value, tuple)
             and len(value) == 2
             and isinstance(value[0], float | int)
-            and self.clock() - value[0] < self.fresh + self.stale
+            and self.clock() - value[0] < self.keep
         ):
             return float(value[0]), value[1]
         return None
@@ -250,20 +230,32 @@ class Fetcher:
     def _fresh(
         self, key: str, lru: bool
     ) -> tuple[Fetched[t.Any] | None, tuple[float, t.Any] | None]:
-        """A fresh value from the LRU or the shared cache, and the shared entry seen."""
+        """A fresh value from the LRU or the shared cache; else the newest entry seen."""
         now = self.clock()
+        found = None
         if lru:
             with self._lru_lock:
                 found = self._lru.get(key)
             if found is not None and now - found[0] < self.fresh:
                 return Fetched(found[1], found[0], key=key), None
+            if found is not None and self.background and self.background.pending(("fresh", key)):
+                # This process is refreshing it: no need to look in the shared cache meanwhile.
+                return None, found
         entry = self._read_shared(key)
         if entry is not None and now - entry[0] < self.fresh:
             if lru:
                 with self._lru_lock:
                     self._lru[key] = entry
             return Fetched(entry[1], entry[0], key=key), entry
+        if found is not None and (entry is None or found[0] > entry[0]):
+            return None, found  # the shared cache lost it, or is down: this copy still counts
         return None, entry
+
+    def _within(self, entry: tuple[float, t.Any] | None, window: int) -> tuple[float, t.Any] | None:
+        """*entry* if it is at most *window* seconds past its fresh window."""
+        if entry is not None and self.clock() - entry[0] < self.fresh + window:
+            return entry
+        return None
 
     def _get(
         self,
@@ -274,10 +266,16 @@ class Fetcher:
         lru: bool = True,
         cacheable: t.Callable[[T], bool] | None = None,
     ) -> Fetched[T]:
-        fetched, _ = self._fresh(key, lru)
+        fetched, entry = self._fresh(key, lru)
         if fetched is not None:
             self.stats.add("hits")
             return fetched
+        if not account.embedded and self._within(entry, self.revalidate) is not None:
+            # Stale-while-revalidate: serve at once, refresh in the background.
+            entry = t.cast(tuple[float, T], entry)
+            self._refresh_later(key, load, lru=lru, cacheable=cacheable)
+            self.stats.add("revalidating")
+            return Fetched(entry[1], entry[0], stale=True, refreshing=True, key=key)
         # In-process single-flight: the first thread fetches, the others wait for it.
         with self._flights_lock:
             flight = self._flights.get(key)
@@ -318,6 +316,7 @@ class Fetcher:
         if fetched is not None:
             self.stats.add("hits")
             return fetched
+        entry = self._within(entry, self.stale)
         lock = SharedLock(self.cache, f"{key}:lock", self._lock_ttl)
 
         def ready() -> Fetched[t.Any] | None:
@@ -333,7 +332,7 @@ class Fetcher:
             # Another process is still fetching: show what we have meanwhile.
             self.stats.add("stale")
             return Fetched(entry[1], entry[0], stale=True, key=key)
-        entry = self._read_shared(key) or entry
+        entry = self._within(self._read_shared(key), self.stale) or entry
         try:
             self.stats.add("misses")
             self.stats.add("upstream")
@@ -349,16 +348,83 @@ class Fetcher:
                     )
                     return Fetched(entry[1], entry[0], stale=True, key=key)
                 raise
-            now = self.clock()
-            if cacheable is None or cacheable(value):
-                self.cache.set(key, (now, value), self.fresh + self.stale)
-            if lru:
-                with self._lru_lock:
-                    self._lru[key] = (now, value)
-            return Fetched(value, now, key=key)
+            return Fetched(value, self._store(key, value, lru, cacheable), key=key)
         finally:
             # Only now: a process that sees the lock gone must find the value stored.
             if waited.held:
+                lock.release()
+
+    def _store(
+        self, key: str, value: T, lru: bool, cacheable: t.Callable[[T], bool] | None
+    ) -> float:
+        """Keep *value*, fetched now, in the shared cache and the LRU; its fetch time."""
+        now = self.clock()
+        if cacheable is None or cacheable(value):
+            self.cache.set(key, (now, value), self.keep)
+        if lru:
+            with self._lru_lock:
+                self._lru[key] = (now, value)
+        return now
+
+    # -- refreshing in the background ----------------------------------------------------------
+
+    def _refresh_later(
+        self,
+        key: str,
+        load: t.Callable[[], T],
+        *,
+        lru: bool,
+        cacheable: t.Callable[[T], bool] | None,
+    ) -> None:
+        """Queue a refresh of *key* (coalesced with one already waiting or running)."""
+        if self.background is None:  # revalidate is 0 without one: not reached
+            return
+        namespace, kind = key.split(":", 2)[:2]
+        self.background.submit(
+            ("fresh", key),
+            lambda: self._refresh(key, load, lru=lru, cacheable=cacheable),
+            group=namespace,
+            label=f"refresh ({kind})",
+        )
+
+    def _refresh(
+        self,
+        key: str,
+        load: t.Callable[[], T],
+        *,
+        lru: bool,
+        cacheable: t.Callable[[T], bool] | None,
+    ) -> None:
+        """Fetch *key* again, once across every process sharing the cache: skipped when it is
+        fresh already or another process holds its lock (that one is fetching it).
+
+        A failure keeps the entry for the windows still open (and is raised, for the pool to
+        log and back off), unless KashFlow says the data is gone: then the entry goes, so the
+        next page says so.
+        """
+        if self._fresh(key, lru)[0] is not None:
+            return
+        lock = SharedLock(self.cache, f"{key}:lock", self._lock_ttl)
+        held = lock.acquire()
+        if held is False:
+            return
+        try:
+            if self._fresh(key, lru)[0] is not None:
+                return  # refreshed by another process between our look and our lock
+            self.stats.add("refreshes")
+            self.stats.add("upstream")
+            try:
+                value = load()
+            except KashFlowNotFound:
+                # Gone from KashFlow: no stale copy of it may be shown any more.
+                self.cache.delete(key)
+                with self._lru_lock:
+                    self._lru.pop(key, None)
+                log.info("a refresh found the data gone from KashFlow; dropped its cached copy")
+                return
+            self._store(key, value, lru, cacheable)
+        finally:
+            if held:
                 lock.release()
 
 

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_caching import Cache
 
 from .accounts import AccountRegistry
+from .background import BackgroundPool
 from .cache import SafeCache
 from .config import Settings
 from .config import redact_url
@@ -29,6 +30,7 @@ from .links.codec import TokenCodec
 from .links.service import LinkService
 from .links.store import RevocationStore
 from .links.store import open_store
+from .prefetch import Prefetcher
 
 EXTENSION_KEY = "kashflow_links"
 
@@ -48,6 +50,10 @@ class State:
     #: The backend of each API kind.
     backends: dict[str, Backend]
     fetcher: Fetcher
+    #: Background work of this process: prefetches and refreshes.
+    background: BackgroundPool
+    #: Fetches newly minted links' first pages (``KASHFLOW_LINKS_PREFETCH``).
+    prefetcher: Prefetcher
     #: The portal's own parts (set by the extension once the blueprint is assembled).
     portal: t.Any = None
 
@@ -83,21 +89,26 @@ def build_state(settings: Settings, cache: Cache) -> State:
         login_cooldown=settings.login_cooldown,
     )
     backends: dict[str, Backend] = {"rest": rest}
+    background = BackgroundPool()
     fetcher = Fetcher(
         safe_cache,
         backends,
         namespace_key=codec.derive_key("cache-namespace"),
         fresh=settings.cache_timeout,
         stale=settings.stale_timeout,
+        revalidate=settings.stale_while_revalidate,
+        background=background,
         pdf_cache_max_bytes=settings.pdf_cache_max_bytes,
         pdf_max_bytes=settings.pdf_max_bytes,
     )
+    prefetcher = Prefetcher(fetcher, accounts, background, enabled=settings.prefetch)
     links = LinkService(
         codec,
         _store(settings),
         accounts,
         embed_credentials=settings.embed_credentials,
         public_url=settings.public_url,
+        after_mint=prefetcher.schedule,
     )
     return State(
         settings=settings,
@@ -107,6 +118,8 @@ def build_state(settings: Settings, cache: Cache) -> State:
         safe_cache=safe_cache,
         backends=backends,
         fetcher=fetcher,
+        background=background,
+        prefetcher=prefetcher,
     )
 
 

@@ -46,6 +46,15 @@ ACCOUNT = {
 }
 
 
+#: Tests count KashFlow calls, so by default nothing fetches behind their backs: no prefetch
+#: on mint and no background refresh (data past its fresh window is fetched on the request
+#: path, as stale-if-error tests expect). The tests of those features turn them on.
+QUIET_BACKGROUND = {
+    "KASHFLOW_LINKS_PREFETCH": False,
+    "KASHFLOW_LINKS_STALE_WHILE_REVALIDATE": 0,
+}
+
+
 def make_app(tmp_path: t.Any, name: str = "kfl_test", **config: t.Any) -> Flask:
     """A Flask app with the portal configured for tests.
 
@@ -60,6 +69,7 @@ def make_app(tmp_path: t.Any, name: str = "kfl_test", **config: t.Any) -> Flask:
         KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY],
         KASHFLOW_LINKS_ACCOUNTS={"acme": dict(ACCOUNT)},
         KASHFLOW_LINKS_BRAND={"name": "Acme Accounts", "email": "billing@acme.example.com"},
+        **QUIET_BACKGROUND,
     )
     for key, value in config.items():
         app.config[key if key.isupper() else "KASHFLOW_LINKS_" + key.upper()] = value
@@ -173,6 +183,9 @@ def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]
         "api_timeout": (2.0, 3.0),
         "api_backoff": 0.0,
         "api_max_retry_after": 0.2,
+        # See QUIET_BACKGROUND (portal_config also configures processes make_app does not).
+        "prefetch": False,
+        "stale_while_revalidate": 0,
     }
     base.update(config)
     return base

@@ -48,6 +48,12 @@ class HeldCalls:
         with self._cond:
             return self._cond.wait_for(lambda: self.arrived >= arrived, timeout=timeout)
 
+    def hold(self) -> None:
+        """Hold requests again from now on, counting afresh."""
+        with self._cond:
+            self._released = False
+            self.arrived = self.waiting = self.peak = 0
+
     def release(self) -> None:
         """Let every held request (and every later one) through."""
         with self._cond:

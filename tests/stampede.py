@@ -2,7 +2,8 @@
 
 Run as ``python -m tests.stampede`` with ``KFL_PEER_CONFIG`` (JSON app config),
 ``KFL_START_AT`` (a POSIX time to start at), ``KFL_THREADS`` and ``KFL_INVOICE``. Prints one JSON
-line: ``{"ok": n, "errors": [...], "upstream": n, "logins": n}``.
+line: ``{"ok": n, "errors": [...], "upstream": n, "misses": n, "revalidating": n,
+"refreshes": n, "logins": n}`` (once the process's background work has finished).
 """
 
 from __future__ import annotations
@@ -43,17 +44,24 @@ def main() -> None:
     )
     with app.app_context():
         state = get_state()
+        # Background refreshes the fetches started count too: let them finish first.
+        state.background.join(30)
+        stats = state.fetcher.stats.snapshot()
         print(
             json.dumps(
                 {
                     "ok": threads - len(errors),
                     "errors": [f"{type(e).__name__}: {e}" for e in errors],
-                    "upstream": state.fetcher.stats.upstream,
+                    "upstream": stats["upstream"],
+                    "misses": stats["misses"],
+                    "revalidating": stats["revalidating"],
+                    "refreshes": stats["refreshes"],
                     "logins": state.backends["rest"].stats.logins,
                 }
             ),
             flush=True,
         )
+    get_state(app).background.shutdown()
 
 
 if __name__ == "__main__":

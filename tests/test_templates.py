@@ -14,6 +14,7 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import ACCOUNT
+from .conftest import QUIET_BACKGROUND
 from .conftest import SECRET_KEY
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,6 +29,7 @@ def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask
         KASHFLOW_LINKS_ACCOUNTS={"acme": sandbox.account_config()},
         KASHFLOW_LINKS_API_BASE_URL=sandbox.url,
         KASHFLOW_LINKS_BRAND={"name": "Harbour Lane"},
+        **QUIET_BACKGROUND,
     )
     app.config.update(config)
     KashFlowLinks(app)

@@ -4,13 +4,16 @@
 ids, per-customer cut-offs and the register). Every link, whether minted by staff through the
 Python API, the CLI or the staff page, or minted as a fresh link for an expired one, goes
 through :meth:`LinkService.mint`; every link a client opens is checked by :meth:`verify` and
-:meth:`check` in the same order.
+:meth:`check` in the same order. Once a link is registered, the service calls its
+``after_mint`` hook with the new link's claims (the application uses it to prefetch the link's
+first page; the service itself knows nothing of fetching).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import typing as t
 from datetime import datetime
 from datetime import timedelta
 
@@ -51,6 +54,8 @@ class LinkService:
     :param accounts: the configured accounts (defaults, and embed-mode credentials).
     :param embed_credentials: whether links carry the account's credentials.
     :param public_url: ``KASHFLOW_LINKS_PUBLIC_URL``, for URLs minted outside a request.
+    :param after_mint: called with each new link's claims once it is registered; it must
+        return at once and never raise (minting does not wait for it).
     """
 
     def __init__(
@@ -61,12 +66,14 @@ class LinkService:
         *,
         embed_credentials: bool,
         public_url: str | None,
+        after_mint: t.Callable[[LinkClaims], None] | None = None,
     ) -> None:
         self.codec = codec
         self.store = store
         self.accounts = accounts
         self.embed_credentials = embed_credentials
         self.public_url = public_url
+        self.after_mint = after_mint
 
     # -- minting -------------------------------------------------------------------------------
 
@@ -118,6 +125,8 @@ class LinkService:
         token, claims = self.codec.mint(scope, lifetime=lifetime, credentials=credentials, at=at)
         self.store.register(claims, customer=customer)
         log.info("minted link %s for %s", claims.link_id, scope.describe())
+        if self.after_mint is not None:
+            self.after_mint(claims)
         return Link.from_claims(token, claims, self.public_url)
 
     def renew(self, claims: LinkClaims, customer: str) -> Link:

@@ -14,6 +14,7 @@ from flask import Response
 from flask import request
 
 from .. import signals
+from ..fetch import Fetched
 from ..fetch import Fetcher
 from .activity import LinkActivity
 from .activity import notify
@@ -91,7 +92,7 @@ class Views:
             pdf_url=pdf_url if view.has_pdf else None,
             pay_url=pay_url(brand, invoice) if view.owes else None,
             back_url=base if from_list else None,
-            as_of=self.formatter.moment(fetched.as_of) if fetched.stale else None,
+            **self._as_of(fetched),
         )
 
     def customer(self, visit: Visit, base: str) -> Response:
@@ -120,9 +121,18 @@ class Views:
             200,
             visit.account.brand,
             "Your invoices",
-            as_of=self.formatter.moment(fetched.as_of) if fetched.stale else None,
+            **self._as_of(fetched),
             **context,
         )
+
+    def _as_of(self, fetched: Fetched[t.Any]) -> dict[str, t.Any]:
+        """The "as of" note's context: when data past its fresh window was fetched, and
+        whether a fresh copy is on its way."""
+        stale = fetched.stale
+        return {
+            "as_of": self.formatter.moment(fetched.as_of) if stale else None,
+            "refreshing": stale and fetched.refreshing,
+        }
 
     # -- PDFs ----------------------------------------------------------------------------------
 

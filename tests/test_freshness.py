@@ -1,0 +1,310 @@
+"""Stale-while-revalidate: past its fresh window, data is served at once and refreshed once.
+
+KashFlow's answers are held in the sandbox (:class:`~tests.held.HeldCalls`) while the test
+looks: a page that came back while the only KashFlow call was still held did not wait for
+KashFlow. Time is moved with the ``clock`` fixture, never waited for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import typing as t
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links import Link
+from flask_kashflow_links.state import State
+from flask_kashflow_links.state import get_state
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .conftest import FERNET_KEY
+from .conftest import SECRET_KEY
+from .conftest import make_app
+from .conftest import portal_config
+from .held import HeldCalls
+from .held import sandbox_with
+from .services import run_in_threads
+from .stampede import fetch_together
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = 24 * 3600
+SWR = {"stale_while_revalidate": DAY}
+
+
+@pytest.fixture
+def held() -> HeldCalls:
+    return HeldCalls()
+
+
+@pytest.fixture
+def slow(held: HeldCalls) -> Iterator[KashFlowSandbox]:
+    """A sandbox of this test's own whose invoice answers wait for ``held.release()``."""
+    with sandbox_with(held) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def apps(tmp_path: Path) -> Iterator[t.Callable[..., Flask]]:
+    """Make apps (``apps(sandbox, **settings)``); their background work is stopped after."""
+    made: list[Flask] = []
+
+    def make(sandbox: KashFlowSandbox, name: str = "kfl_test", **settings: t.Any) -> Flask:
+        app = make_app(tmp_path, name, **portal_config(sandbox, **settings))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        get_state(app).background.shutdown(wait=10)
+
+
+class Clock:
+    """Monotonic seconds only the test moves, for the background pool's back-off (frozen
+    wall-clock time is not the same in every thread)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def mint_invoice(app: Flask, number: int = 1043) -> Link:
+    with app.test_request_context():
+        return KashFlowLinks().mint_invoice(number)
+
+
+def path(link: Link) -> str:
+    return link.url.split("portal.example.test", 1)[1]
+
+
+def invoice_1043(state: State) -> t.Any:
+    return state.fetcher.invoice(state.accounts.get(None), 1043)
+
+
+def test_past_the_fresh_window_pages_are_served_at_once_and_refreshed_once(
+    apps: t.Callable[..., Flask],
+    slow: KashFlowSandbox,
+    held: HeldCalls,
+    age_cache: t.Callable[..., None],
+) -> None:
+    app = apps(slow, **SWR)
+    held.release()
+    with app.app_context():
+        state = get_state()
+        warm = invoice_1043(state)
+    state.fetcher.stats.reset()
+    age_cache(app)  # past the fresh window; this process's parsed copy is gone too
+    held.hold()
+    slow.reset_counters()
+    slow.set_latency(1.0, "invoices.get")
+    results: list[t.Any] = []
+
+    def open_page(_: int) -> None:
+        with app.app_context():
+            results.append(invoice_1043(get_state()))
+
+    # 32 concurrent opens, all answered while the one refresh is still held in KashFlow.
+    assert not run_in_threads(open_page, 32)
+    assert held.wait_for(1)
+    assert held.waiting == 1 and slow.calls["invoices.get"] == 1
+    assert all(r.stale and r.refreshing and r.fetched_at == warm.fetched_at for r in results)
+    stats = state.fetcher.stats
+    assert stats.revalidating == 32 and stats.misses == 0
+    held.release()
+    assert state.background.join(10)
+    assert slow.calls["invoices.get"] == 1 and stats.refreshes == 1
+    with app.app_context():
+        fresh = invoice_1043(get_state())
+    assert not fresh.stale and fresh.fetched_at > warm.fetched_at
+    assert slow.calls["invoices.get"] == 1
+
+
+def test_the_page_says_as_of_while_refreshing_then_shows_the_new_data(
+    apps: t.Callable[..., Flask], age_cache: t.Callable[..., None]
+) -> None:
+    with KashFlowSandbox() as sandbox:
+        app = apps(sandbox, **SWR)
+        link = mint_invoice(app)
+        client = app.test_client()
+        first = client.get(path(link)).get_data(as_text=True)
+        assert "as of" not in first and "PO-CHANGED" not in first
+        sandbox.update_invoice(1043, CustomerReference="PO-CHANGED")
+        age_cache(app)
+        sandbox.reset_counters()
+        during = " ".join(client.get(path(link)).get_data(as_text=True).split())
+        assert "as of" in during and "We are fetching the latest" in during
+        assert "PO-CHANGED" not in during
+        assert get_state(app).background.join(10)
+        after = client.get(path(link)).get_data(as_text=True)
+        assert "as of" not in after and "PO-CHANGED" in after
+        assert sandbox.calls["invoices.get"] == 1
+
+
+def test_the_shared_cache_keeps_entries_for_the_longer_of_the_two_windows(
+    apps: t.Callable[..., Flask], sandbox: KashFlowSandbox, clock: t.Any
+) -> None:
+    # Past the stale-if-error window but within stale-while-revalidate: still served at once,
+    # so the shared cache (SimpleCache expires entries itself) must still hold it.
+    app = apps(sandbox, stale_while_revalidate=7200, stale_timeout=60)
+    with app.app_context():
+        state = get_state()
+        assert state.fetcher.keep == state.fetcher.fresh + 7200
+        invoice_1043(state)
+        clock.tick(state.fetcher.fresh + 3600)
+        state.fetcher.forget()
+        sandbox.reset_counters()
+        served = invoice_1043(state)
+        assert served.refreshing and sandbox.calls["invoices.get"] == 0  # none on the way
+        assert state.background.join(10)
+        assert sandbox.calls["invoices.get"] == 1
+
+
+def test_past_both_windows_a_page_fetches_and_stale_if_error_still_covers_it(
+    apps: t.Callable[..., Flask], sandbox: KashFlowSandbox, clock: t.Any
+) -> None:
+    app = apps(sandbox, stale_while_revalidate=60, stale_timeout=DAY)
+    with app.app_context():
+        state = get_state()
+        warm = invoice_1043(state)
+        clock.tick(state.fetcher.fresh + 120)
+        state.fetcher.forget()
+        sandbox.fail_next(10, 503)
+        served = invoice_1043(state)
+        # Fetched on the request path (past stale-while-revalidate); KashFlow failed: stale.
+        assert served.stale and not served.refreshing and served.fetched_at == warm.fetched_at
+        assert state.fetcher.stats.misses == 2 and state.fetcher.stats.stale == 1
+        assert state.fetcher.stats.revalidating == 0
+
+
+def test_embed_mode_links_never_get_stale_while_revalidate(
+    apps: t.Callable[..., Flask], sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+) -> None:
+    # Their credentials must meet KashFlow once data is not fresh: a refused login is how a
+    # password change withdraws them (see test_portal's password-change test).
+    app = apps(sandbox, embed_credentials=True, **SWR)
+    link = mint_invoice(app)
+    client = app.test_client()
+    assert client.get(path(link)).status_code == 200
+    age_cache(app)
+    sandbox.reset_counters()
+    page = client.get(path(link))
+    assert page.status_code == 200 and "as of" not in page.get_data(as_text=True)
+    assert sandbox.calls["invoices.get"] == 1  # on the request path
+    with app.app_context():
+        assert get_state().fetcher.stats.revalidating == 0
+
+
+def test_a_failing_refresh_keeps_the_data_and_backs_off(
+    apps: t.Callable[..., Flask],
+    sandbox: KashFlowSandbox,
+    age_cache: t.Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = apps(sandbox, **SWR)
+    with app.app_context():
+        state = get_state()
+        state.background.clock = Clock()
+        warm = invoice_1043(state)
+        age_cache(app)
+        sandbox.fail_next(10, 503, endpoint="invoices.get")
+        assert invoice_1043(state).refreshing
+        assert state.background.join(10)
+        assert state.background.stats.failed == 1
+        assert "background refresh (inv) failed (KashFlowUnavailable" in caplog.text
+        sandbox.reset_counters()
+        # Still served at once from the kept data; no refresh is tried while backing off.
+        for _ in range(20):
+            again = invoice_1043(state)
+            assert again.refreshing and again.fetched_at == warm.fetched_at
+        assert state.background.join(10)
+        assert sandbox.calls["invoices.get"] == 0
+        assert state.background.stats.dropped == 20
+
+
+def test_a_refresh_that_finds_the_invoice_gone_drops_it(
+    apps: t.Callable[..., Flask], age_cache: t.Callable[..., None]
+) -> None:
+    with KashFlowSandbox() as sandbox:
+        app = apps(sandbox, **SWR)
+        link = mint_invoice(app, 1027)
+        client = app.test_client()
+        assert client.get(path(link)).status_code == 200
+        sandbox.remove_invoice(1027)
+        age_cache(app)
+        assert client.get(path(link)).status_code == 200  # served at once, as of
+        assert get_state(app).background.join(10)
+        assert client.get(path(link)).status_code == 404  # and no stale copy after that
+
+
+@pytest.mark.redis
+@pytest.mark.multiprocess
+def test_past_the_fresh_window_two_processes_refresh_once(
+    tmp_path: Path, redis_url: str, held: HeldCalls, slow: KashFlowSandbox
+) -> None:
+    cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
+    settings = portal_config(slow, cache=cache, revocation_url=redis_url, **SWR)
+    app = make_app(tmp_path, **settings)
+    held.release()
+    with app.app_context():
+        state = get_state()
+        warm = invoice_1043(state)
+        # Both processes share Redis: move the shared entry's fetch time past the fresh
+        # window (instead of waiting), and drop this process's parsed copy.
+        key = warm.key
+        state.safe_cache.set(key, (warm.fetched_at - state.fetcher.fresh - 10, warm.value), 600)
+        state.fetcher.forget()
+        state.fetcher.stats.reset()
+    held.hold()
+    slow.reset_counters()
+    slow.set_latency(1.0, "invoices.get")
+    config = {
+        "SECRET_KEY": SECRET_KEY,
+        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
+        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
+    }
+    start_at = time.time() + 3.0
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        KFL_PEER_CONFIG=json.dumps(config),
+        KFL_START_AT=str(start_at),
+        KFL_THREADS="16",
+        KFL_INVOICE="1043",
+    )
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "tests.stampede"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        errors = fetch_together(app, 1043, 16, start_at)
+        assert not errors
+        # Every request of this process was answered while KashFlow held the one refresh.
+        assert held.wait_for(1)
+        assert slow.calls["invoices.get"] == 1
+    finally:
+        held.release()
+    out, _ = peer.communicate(timeout=60)
+    other = json.loads(out.strip().splitlines()[-1])
+    with app.app_context():
+        state = get_state()
+        assert state.background.join(10)
+        mine = state.fetcher.stats.snapshot()
+    state.background.shutdown(wait=10)
+    assert other["errors"] == [] and other["ok"] == 16
+    # No request in either process fetched on its own path; one refresh served both.
+    assert mine["misses"] == 0 and other["misses"] == 0
+    assert mine["revalidating"] + other["revalidating"] >= 16
+    assert mine["refreshes"] + other["refreshes"] == 1
+    assert slow.calls["invoices.get"] == 1
