@@ -15,15 +15,18 @@ from urllib.parse import urlsplit
 
 from cachetools import LRUCache
 from flask import Response
+from flask import current_app
 from flask import render_template
 from flask import request
 from flask import url_for
+from markupsafe import Markup
 
 from ..accounts import AccountRegistry
 from ..accounts import Brand
 from ..config import DEFAULT_BASE_TEMPLATE
 from ..exceptions import LinkExpired
 from ..links.claims import LinkClaims
+from .page_cache import PageCache
 from .presenters import Formatter
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ PROTECTIVE_HEADERS = {
 }
 #: The policy of HTML that is not a portal page (a redirect's body): the strictest.
 STRICTEST_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+#: A layout that is only the ``content`` block: renders the portal's own part of a page.
+FRAGMENT_TEMPLATE = "kashflow_links/_fragment.html"
 
 
 def brand_colours(brand: Brand) -> str:
@@ -104,6 +109,7 @@ class Pages:
         csp: str | None,
         locale: str,
         site_brand: Brand,
+        page_cache: PageCache | None = None,
     ) -> None:
         self.accounts = accounts
         self.formatter = formatter
@@ -111,6 +117,8 @@ class Pages:
         self.csp = csp
         self.lang = locale.split("_")[0]
         self.site_brand = site_brand
+        #: Rendered pages (or, in a host layout, the portal's part of them), per process.
+        self.page_cache = page_cache or PageCache()
         # Rendered error pages and asset URLs, per brand and mount point (see render()).
         self._memo: LRUCache[t.Hashable, t.Any] = LRUCache(256)
         self._memo_lock = threading.Lock()
@@ -149,31 +157,86 @@ class Pages:
         reused.
         """
 
-        def make() -> str:
-            stylesheet_url, brand_css_url = self._remember(
-                ("assets", brand, request.script_root),
-                lambda: (
-                    url_for("kashflow_links.static", filename="kashflow_links/portal.css"),
-                    url_for("kashflow_links.brand_css", colours=brand_colours(brand)),
-                ),
-            )
-            kfl = {
-                "brand": brand,
-                "title": title,
-                "base_template": self.base_template,
-                "stylesheet_url": stylesheet_url,
-                "brand_css_url": brand_css_url,
-                "lang": self.lang,
-            }
-            return render_template(template, kfl=kfl, brand=brand, **context)
-
         if static and self.base_template == DEFAULT_BASE_TEMPLATE:
             html = t.cast(
-                str, self._remember(("page", template, brand, title, request.script_root), make)
+                str,
+                self._remember(
+                    ("page", template, brand, title, request.script_root),
+                    lambda: self._html(template, brand, title, context),
+                ),
             )
         else:
-            html = make()
-        response = Response(html, status=status, mimetype="text/html")
+            html = self._html(template, brand, title, context)
+        return self._response(html, status, brand)
+
+    def page(
+        self,
+        key: t.Hashable,
+        template: str,
+        brand: Brand,
+        title: str,
+        context: t.Callable[[], dict[str, t.Any]],
+    ) -> Response:
+        """A 200 page through the rendered-page cache (:mod:`.page_cache`).
+
+        *key* must identify everything of the page's content besides *template*, *brand*,
+        *title* and the mount point (the link's path, scope, tab and page, each piece of
+        data's version, today's date). *context* makes the template's context; it is called
+        only for pages not yet rendered (every time in a host layout, whose other blocks need
+        it) and may raise :class:`~.guard.Refused`.
+        """
+        if current_app.jinja_env.auto_reload:
+            # Templates may change under a running process: render every time.
+            return self._response(self._html(template, brand, title, context()), 200, brand)
+        full_key = (key, template, brand, title, request.script_root)
+        if self.base_template == DEFAULT_BASE_TEMPLATE:
+            body = self.page_cache.get_or_render(
+                full_key, lambda: self._html(template, brand, title, context()).encode()
+            )
+            return self._response(body, 200, brand)
+        # A host layout may show per-visitor content: keep only the portal's part, and render
+        # the host's layout around it on every request.
+        values = context()
+        fragment = self.page_cache.get_or_render(
+            full_key, lambda: self._html(template, brand, title, values, base=FRAGMENT_TEMPLATE)
+        )
+        # The fragment is this portal's own template output, escaped by Jinja when rendered.
+        safe = Markup(fragment)  # noqa: S704  # nosec B704
+        html = self._html(template, brand, title, values, fragment=safe)
+        return self._response(html, 200, brand)
+
+    def _html(
+        self,
+        template: str,
+        brand: Brand,
+        title: str,
+        context: dict[str, t.Any],
+        *,
+        base: str | None = None,
+        fragment: Markup | None = None,
+    ) -> str:
+        """Render *template* in the layout *base* (default: the configured one); with a
+        *fragment*, the layout's ``content`` block is that markup instead."""
+        stylesheet_url, brand_css_url = self._remember(
+            ("assets", brand, request.script_root),
+            lambda: (
+                url_for("kashflow_links.static", filename="kashflow_links/portal.css"),
+                url_for("kashflow_links.brand_css", colours=brand_colours(brand)),
+            ),
+        )
+        kfl = {
+            "brand": brand,
+            "title": title,
+            "base_template": base or self.base_template,
+            "stylesheet_url": stylesheet_url,
+            "brand_css_url": brand_css_url,
+            "lang": self.lang,
+            "fragment": fragment,
+        }
+        return render_template(template, kfl=kfl, brand=brand, **context)
+
+    def _response(self, body: str | bytes, status: int, brand: Brand) -> Response:
+        response = Response(body, status=status, mimetype="text/html")
         response.headers["Content-Security-Policy"] = content_security_policy(brand, self.csp)
         return response
 
@@ -239,6 +302,7 @@ class Pages:
 
 
 __all__ = [
+    "FRAGMENT_TEMPLATE",
     "PROTECTIVE_HEADERS",
     "STRICTEST_CSP",
     "Pages",

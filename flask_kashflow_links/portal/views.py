@@ -73,27 +73,31 @@ class Views:
         fetched = self.guard.invoice(visit, number)
         invoice = fetched.value
         today = self._today()
-        view = self.cache.get_or_make(
-            ("invoice", fetched.key, fetched.fetched_at, today),
-            lambda: self.formatter.invoice_view(invoice, today),
+        claims, brand = visit.claims, visit.account.brand
+        from_list = not claims.scope.is_invoice
+
+        def context() -> dict[str, t.Any]:
+            view = self.cache.get_or_make(
+                ("invoice", fetched.key, fetched.fetched_at, today),
+                lambda: self.formatter.invoice_view(invoice, today),
+            )
+            # The route shapes are fixed: /invoices/<token>[/<number>]/pdf.
+            pdf_url = f"{base}/{number}/pdf" if from_list else f"{base}/pdf"
+            return {
+                "invoice": view,
+                "pdf_url": pdf_url if view.has_pdf else None,
+                "pay_url": pay_url(brand, invoice) if view.owes else None,
+                "back_url": base if from_list else None,
+                **self._as_of(fetched),
+            }
+
+        key = ("invoice", base, number, claims.scope, _version(fetched), today)
+        response = self.pages.page(
+            key, "kashflow_links/invoice.html", brand, f"Invoice {number}", context
         )
-        brand = visit.account.brand
-        from_list = not visit.claims.scope.is_invoice
-        # The route shapes are fixed: /invoices/<token>[/<number>]/pdf.
-        pdf_url = f"{base}/{number}/pdf" if from_list else f"{base}/pdf"
-        notify(signals.invoice_viewed, visit.claims, customer=invoice.customer_code, invoice=number)
-        self.activity.record_open(visit.claims)
-        return self.pages.render(
-            "kashflow_links/invoice.html",
-            200,
-            brand,
-            f"Invoice {number}",
-            invoice=view,
-            pdf_url=pdf_url if view.has_pdf else None,
-            pay_url=pay_url(brand, invoice) if view.owes else None,
-            back_url=base if from_list else None,
-            **self._as_of(fetched),
-        )
+        notify(signals.invoice_viewed, claims, customer=invoice.customer_code, invoice=number)
+        self.activity.record_open(claims)
+        return response
 
     def customer(self, visit: Visit, base: str) -> Response:
         """A customer's invoices within the link's scope."""
@@ -104,26 +108,28 @@ class Views:
         page_arg = request.args.get("page", "1")
         if not page_arg.isdigit() or not 1 <= int(page_arg) <= _MAX_PAGE:
             raise Refused(self.pages.not_found())
+        page = int(page_arg)
         fetched = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
         today = self._today()
-        rows = self.cache.get_or_make(
-            ("list", fetched.key, fetched.fetched_at, today, scope.customer, scope.status),
-            lambda: listing(self.formatter, fetched.value, scope, today),
+
+        def context() -> dict[str, t.Any]:
+            rows = self.cache.get_or_make(
+                ("list", fetched.key, fetched.fetched_at, today, scope.customer, scope.status),
+                lambda: listing(self.formatter, fetched.value, scope, today),
+            )
+            found = customer_context(
+                rows, scope, base, tab=tab, page=page, page_size=self.page_size
+            )
+            if found is None:
+                raise Refused(self.pages.not_found())
+            return {**self._as_of(fetched), **found}
+
+        key = ("customer", base, scope, tab, page, _version(fetched), today)
+        response = self.pages.page(
+            key, "kashflow_links/customer.html", visit.account.brand, "Your invoices", context
         )
-        context = customer_context(
-            rows, scope, base, tab=tab, page=int(page_arg), page_size=self.page_size
-        )
-        if context is None:
-            raise Refused(self.pages.not_found())
         self.activity.record_open(visit.claims)
-        return self.pages.render(
-            "kashflow_links/customer.html",
-            200,
-            visit.account.brand,
-            "Your invoices",
-            **self._as_of(fetched),
-            **context,
-        )
+        return response
 
     def _as_of(self, fetched: Fetched[t.Any]) -> dict[str, t.Any]:
         """The "as of" note's context: when data past its fresh window was fetched, and
@@ -170,6 +176,12 @@ class Views:
         )
         self.activity.record_open(visit.claims)
         return _pdf_response(data, f"invoice-{number}.pdf")
+
+
+def _version(fetched: Fetched[t.Any]) -> tuple[str, float, bool, bool]:
+    """What identifies a piece of data as shown: its cache key and fetch time, and whether it
+    is stale or being refreshed (the page's "as of" note)."""
+    return (fetched.key, fetched.fetched_at, fetched.stale, fetched.refreshing)
 
 
 def _pdf_response(data: bytes, filename: str) -> Response:
