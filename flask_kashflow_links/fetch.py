@@ -228,9 +228,10 @@ class Fetcher:
         return None
 
     def _fresh(
-        self, key: str, lru: bool
+        self, key: str, lru: bool, *, look: bool = False
     ) -> tuple[Fetched[t.Any] | None, tuple[float, t.Any] | None]:
-        """A fresh value from the LRU or the shared cache; else the newest entry seen."""
+        """A fresh value from the LRU or the shared cache; else the newest entry seen. With
+        *look*, the shared cache is read even while this process is refreshing *key*."""
         now = self.clock()
         found = None
         if lru:
@@ -238,8 +239,8 @@ class Fetcher:
                 found = self._lru.get(key)
             if found is not None and now - found[0] < self.fresh:
                 return Fetched(found[1], found[0], key=key), None
-            if found is not None and self.background and self.background.pending(("fresh", key)):
-                # This process is refreshing it: no need to look in the shared cache meanwhile.
+            if found is not None and not look and self._refreshing(key):
+                # This process is refreshing it: no need to read the shared cache meanwhile.
                 return None, found
         entry = self._read_shared(key)
         if entry is not None and now - entry[0] < self.fresh:
@@ -250,6 +251,9 @@ class Fetcher:
         if found is not None and (entry is None or found[0] > entry[0]):
             return None, found  # the shared cache lost it, or is down: this copy still counts
         return None, entry
+
+    def _refreshing(self, key: str) -> bool:
+        return self.background is not None and self.background.pending(("fresh", key))
 
     def _within(self, entry: tuple[float, t.Any] | None, window: int) -> tuple[float, t.Any] | None:
         """*entry* if it is at most *window* seconds past its fresh window."""
@@ -381,7 +385,7 @@ class Fetcher:
             return
         namespace, kind = key.split(":", 2)[:2]
         self.background.submit(
-            ("fresh", key),
+            ("fresh", key),  # what _refreshing() looks for
             lambda: self._refresh(key, load, lru=lru, cacheable=cacheable),
             group=namespace,
             label=f"refresh ({kind})",
@@ -402,14 +406,14 @@ class Fetcher:
         log and back off), unless KashFlow says the data is gone: then the entry goes, so the
         next page says so.
         """
-        if self._fresh(key, lru)[0] is not None:
+        if self._fresh(key, lru, look=True)[0] is not None:
             return
         lock = SharedLock(self.cache, f"{key}:lock", self._lock_ttl)
         held = lock.acquire()
         if held is False:
             return
         try:
-            if self._fresh(key, lru)[0] is not None:
+            if self._fresh(key, lru, look=True)[0] is not None:
                 return  # refreshed by another process between our look and our lock
             self.stats.add("refreshes")
             self.stats.add("upstream")

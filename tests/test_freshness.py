@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import typing as t
 from collections.abc import Iterator
@@ -126,6 +127,30 @@ def test_past_the_fresh_window_pages_are_served_at_once_and_refreshed_once(
         fresh = invoice_1043(get_state())
     assert not fresh.stale and fresh.fetched_at > warm.fetched_at
     assert slow.calls["invoices.get"] == 1
+
+
+def test_a_refresh_another_process_already_made_is_not_made_again(
+    apps: t.Callable[..., Flask], sandbox: KashFlowSandbox, clock: t.Any
+) -> None:
+    app = apps(sandbox, **SWR)
+    with app.app_context():
+        state = get_state()
+        warm = invoice_1043(state)
+        clock.tick(state.fetcher.fresh + 10)  # this process keeps its (now aged) parsed copy
+        # Keep the pool's workers busy, so the refresh waits in the queue.
+        gate = threading.Event()
+        for i in range(state.background.workers):
+            state.background.submit(("busy", i), gate.wait, group="other", label="busy")
+        sandbox.reset_counters()
+        assert invoice_1043(state).refreshing  # a refresh is queued
+        # Meanwhile another process refreshes it and stores it in the shared cache (fetched
+        # "now", in the moved time).
+        now = warm.fetched_at + state.fetcher.fresh + 10
+        state.safe_cache.set(warm.key, (now, warm.value), state.fetcher.keep)
+        gate.set()
+        assert state.background.join(10)
+        assert sandbox.calls["invoices.get"] == 0 and state.fetcher.stats.refreshes == 0
+        assert not invoice_1043(state).stale
 
 
 def test_the_page_says_as_of_while_refreshing_then_shows_the_new_data(
