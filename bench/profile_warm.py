@@ -26,7 +26,8 @@ Requests go through the Flask test client, many iterations per page.
 3. **Profiles** for detail, in the text report: pyinstrument's call tree (portal and
    baseline) and cProfile's top functions by cumulative and own time (portal).
 4. **Micro-costs**: the warm path's steps timed one by one outside any request, with two
-   what-ifs for the suggested changes.
+   what-ifs for the suggested changes, and the rendered-page cache's hit against reading the
+   same page from Redis (why that cache is per process).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ GROUP_ORDER = [
     "revocation store check",
     "fetch / LRU",
     "presenters (view cache, today)",
+    "rendered-page cache",
     "template rendering (Jinja)",
     "url_for (URLs in the page)",
     "signals + last-opened register",
@@ -162,6 +164,7 @@ def instrument_portal(timers: Timers, app: Flask) -> None:
     timers.patch(state.fetcher, "customer_invoices", "fetch / LRU")
     timers.patch(state.portal.views.cache, "get_or_make", "presenters (view cache, today)")
     timers.patch(state.portal.views.formatter, "today", "presenters (view cache, today)")
+    timers.patch(state.portal.pages.page_cache, "get_or_render", "rendered-page cache")
     timers.patch(pages_module, "render_template", "template rendering (Jinja)")
     timers.patch(pages_module, "url_for", "url_for (URLs in the page)")
     timers.patch(routes_module, "url_for", "url_for (URLs in the page)")
@@ -467,6 +470,19 @@ def main() -> None:
                 baseline, big_token
             )
             micro["render invoice.html (1043) alone"] = _render_cost(baseline, inv_token)
+        # The rendered-page cache is per process. The alternative, a shared one, would read
+        # the page from Redis on every request: measured here against the LRU hit.
+        page = portal.test_client().get(f"/invoices/{big_token}").data
+        with portals[REDIS].app_context():
+            redis_state.safe_cache.set("bench:page", page, 600)
+            micro[f"rendered page ({len(page):,} bytes) from Redis (SafeCache.get)"] = micro_us(
+                lambda: redis_state.safe_cache.get("bench:page")
+            )
+        page_cache = state.portal.pages.page_cache
+        page_cache.get_or_render("bench:page", lambda: page)
+        micro["rendered page from the per-process cache (PageCache hit)"] = micro_us(
+            lambda: page_cache.get_or_render("bench:page", lambda: page)
+        )
         summary["micro_us"] = {k: round(v, 2) for k, v in micro.items()}
 
     summary["iterations"] = ITERATIONS
