@@ -330,6 +330,9 @@ def show_config() -> None:
     state = _state()
     settings = state.settings
     click.echo(f"API base URL:     {settings.api_base_url}")
+    click.echo(f"SOAP URL:         {settings.soap_url}")
+    apis = ", ".join(f"{i} ({state.accounts.get(i).api})" for i in state.accounts.known_ids)
+    click.echo(f"accounts:         {apis or 'from a loader'}")
     click.echo(f"default account:  {state.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
     click.echo(f"link store:       {state.links.store.location}")

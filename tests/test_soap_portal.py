@@ -328,3 +328,15 @@ def test_check_warns_when_pdfs_want_a_session(
     code, out = check(make_app(tmp_path, **soap_config(soap_sandbox)))
     assert code == 0, out
     assert "warning:" in out and "did not download" in out and "session" in out
+
+
+def test_config_shows_each_accounts_api(tmp_path: Path, soap_sandbox: KashFlowSandbox) -> None:
+    accounts = {
+        "acme": soap_sandbox.account_config(),
+        "legacy": soap_sandbox.account_config(api="soap"),
+    }
+    app = make_app(tmp_path, **soap_config(soap_sandbox, accounts=accounts, default_account="acme"))
+    result = app.test_cli_runner().invoke(args=["kashflow-links", "config"])
+    assert "accounts:         acme (rest), legacy (soap)" in result.output
+    assert f"SOAP URL:         {soap_sandbox.soap_url}" in result.output
+    assert soap_sandbox.password not in result.output
