@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import typing as t
 from datetime import datetime
 from datetime import timezone
@@ -27,6 +28,7 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app
 from .services import free_port
+from .services import run_in_threads
 
 NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
@@ -340,3 +342,43 @@ def test_config_shows_each_accounts_api(tmp_path: Path, soap_sandbox: KashFlowSa
     assert "accounts:         acme (rest), legacy (soap)" in result.output
     assert f"SOAP URL:         {soap_sandbox.soap_url}" in result.output
     assert soap_sandbox.password not in result.output
+
+
+# -- single flight and the pause, seen from the pages ----------------------------------------
+
+
+def test_concurrent_cold_requests_make_one_soap_call(
+    tmp_path: Path, soap_sandbox: KashFlowSandbox
+) -> None:
+    soap_sandbox.set_latency(0.3, "soap.GetInvoice")
+    app = make_app(tmp_path, **soap_config(soap_sandbox))
+    with app.test_request_context():
+        link = KashFlowLinks().mint_invoice(1043)
+    barrier = threading.Barrier(16)
+
+    def work(_: int) -> None:
+        barrier.wait()
+        assert app.test_client().get(path(link.url)).status_code == 200
+
+    assert not run_in_threads(work, 16)
+    assert calls_of(soap_sandbox) == {"soap.GetInvoice": 1}
+
+
+def test_a_refused_password_is_asked_once_while_pages_come_from_the_cache(
+    tmp_path: Path, soap_sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+) -> None:
+    app = make_app(tmp_path, **soap_config(soap_sandbox))
+    with app.test_request_context():
+        link = KashFlowLinks().mint_invoice(1043)
+    client = app.test_client()
+    assert client.get(path(link.url)).status_code == 200
+    age_cache(app)
+    soap_sandbox.set_soap_password_mode("separate")  # the configured password is now refused
+    soap_sandbox.reset_counters()
+    for _ in range(10):
+        page = client.get(path(link.url))
+        assert page.status_code == 200 and "as of" in page.get_data(as_text=True)
+    with app.test_request_context():
+        cold = KashFlowLinks().mint_invoice(1004)
+    assert client.get(path(cold.url)).status_code == 503  # nothing cached: unavailable
+    assert calls_of(soap_sandbox) == {"soap.GetInvoice": 1}  # asked once, then paused
