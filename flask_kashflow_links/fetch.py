@@ -112,6 +112,7 @@ class Fetcher:
         self._flights_lock = threading.Lock()
         # Embed mode meets a namespace per set of credentials in use: bounded.
         self._namespaces: LRUCache[tuple[str, ...], str] = LRUCache(10_000)
+        self._logins: LRUCache[Account, Login] = LRUCache(10_000)
         # A lock is held at most as long as one load can take with its retries.
         self._lock_ttl = int(max(b.max_call_seconds for b in self.backends.values())) + 5
 
@@ -127,6 +128,11 @@ class Fetcher:
         :raises KashFlowAuthError: the account has no credentials here (embed mode without
             credentials in the link).
         """
+        # Every page asks (twice for an invoice link): remembered per account, by value.
+        with self._lru_lock:
+            login = self._logins.get(account)
+        if login is not None:
+            return login
         credentials = account.credentials
         if credentials is None:
             raise KashFlowAuthError(f"no KashFlow credentials for account {account.id!r}")
@@ -147,7 +153,10 @@ class Fetcher:
             namespace = digest.hexdigest()[:24]
             with self._lru_lock:
                 self._namespaces[parts] = namespace
-        return Login(namespace=namespace, credentials=credentials, embedded=account.embedded)
+        login = Login(namespace=namespace, credentials=credentials, embedded=account.embedded)
+        with self._lru_lock:
+            self._logins[account] = login
+        return login
 
     # -- resources -----------------------------------------------------------------------------
 
