@@ -46,6 +46,7 @@ docs: install
 bench: install system-deps
 	$(BIN)/python bench/bench_tokens.py
 	$(BIN)/python bench/bench_throughput.py
+	$(BIN)/python bench/bench_latency.py
 	$(BIN)/python bench/bench_upstream.py
 	$(BIN)/python bench/profile_warm.py
 

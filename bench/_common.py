@@ -75,8 +75,10 @@ def bench_env(
     instance: str,
     cache: t.Mapping[str, t.Any] | None = None,
     links: t.Sequence[t.Mapping[str, t.Any]] | None = None,
+    settings: t.Mapping[str, t.Any] | None = None,
 ) -> dict[str, str]:
-    """The ``KFL_BENCH_*`` variables read by :mod:`bench.apps`."""
+    """The ``KFL_BENCH_*`` variables read by :mod:`bench.apps` (*settings*: more portal
+    settings, without the ``KASHFLOW_LINKS_`` prefix)."""
     env = {
         "KFL_BENCH_API_URL": api_url,
         "KFL_BENCH_FERNET_KEY": fernet_key,
@@ -88,6 +90,8 @@ def bench_env(
         env["KFL_BENCH_CACHE"] = json.dumps(dict(cache))
     if links is not None:
         env["KFL_BENCH_LINKS"] = json.dumps(list(links))
+    if settings is not None:
+        env["KFL_BENCH_SETTINGS"] = json.dumps(dict(settings))
     return env
 
 

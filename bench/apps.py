@@ -21,6 +21,8 @@ Environment (the benchmark scripts set all of it):
     default: the portal's default (SimpleCache).
 ``KFL_BENCH_INSTANCE``
     The instance folder; default: a new temporary folder.
+``KFL_BENCH_SETTINGS``
+    JSON dict of more portal settings without the prefix, e.g. ``{"prefetch": false}``.
 ``KFL_BENCH_LINKS``
     Baseline only: JSON list of ``{"token", "kind": "invoice"|"customer", "invoice",
     "customer", "status"}``, the links whose pages the baseline serves from memory.
@@ -117,6 +119,8 @@ def portal_config() -> dict[str, t.Any]:
     cache = os.environ.get("KFL_BENCH_CACHE")
     if cache:
         config["KASHFLOW_LINKS_CACHE"] = json.loads(cache)
+    for name, value in json.loads(os.environ.get("KFL_BENCH_SETTINGS", "{}")).items():
+        config[f"KASHFLOW_LINKS_{name.upper()}"] = value
     return config
 
 
