@@ -1,0 +1,107 @@
+"""The Redis store's revocation check on each thread's own connection.
+
+Every page checks revocation, so the check keeps a connection per thread instead of going
+through the pool each time. What must still hold: revocations made elsewhere are seen at once,
+threads that come and go (a development server starts one per request) never exhaust
+anything, a dead connection fails closed once and is replaced, and a forked child never
+shares its parent's socket.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import typing as t
+from datetime import datetime
+from datetime import timezone
+
+import pytest
+
+from flask_kashflow_links import StoreUnavailable
+from flask_kashflow_links.links.store.redis import RedisStore
+
+from .services import run_in_threads
+
+pytestmark = pytest.mark.redis
+
+NOW = datetime.now(timezone.utc).timestamp()
+
+
+def check(store: RedisStore, link_id: str = "abcdefghjkmnp") -> str | None:
+    return store.revoked_reason(link_id, "acme", "ACME01", NOW)
+
+
+def test_revocations_by_another_client_are_seen_at_once(redis_url: str) -> None:
+    reader, writer = RedisStore(redis_url), RedisStore(redis_url)
+    assert check(reader) is None
+    writer.revoke("abcdefghjkmnp")
+    assert check(reader) == "link"
+    writer.revoke_customer("acme", "ACME01")
+    assert check(reader, "qrstvwxyz2345") == "customer"
+
+
+def test_threads_that_come_and_go_never_exhaust_connections(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    pool = store._client.connection_pool
+    # More threads than the pool's 100 connections, one after another, as a development
+    # server starts a thread per request.
+    for _ in range(3):
+        errors = run_in_threads(lambda _: check(store), 60)
+        assert not errors
+    assert not run_in_threads(lambda _: check(store), 150)
+    assert pool._created_connections <= 1  # the pool was not used for them
+
+
+def test_a_dead_connection_fails_closed_once_then_is_replaced(redis_session: t.Any) -> None:
+    store = RedisStore(redis_session.url)
+    assert check(store) is None
+    redis_session.restart()  # every open connection is now dead
+    outcomes = []
+    for _ in range(2):
+        try:
+            outcomes.append(check(store))
+        except StoreUnavailable:
+            outcomes.append("unavailable")
+    # The old socket may fail (refused, never admitted); the next check has a new one.
+    assert outcomes[-1] is None and outcomes[0] in (None, "unavailable")
+
+
+@pytest.mark.multiprocess
+def test_a_forked_child_uses_a_connection_of_its_own(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    assert check(store) is None
+    parent = store._local.connection
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        code = 1
+        try:
+            ok = check(store) is None and store._local.connection is not parent
+            code = 0 if ok else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.close(write)
+    try:
+        result = os.read(read, 1)
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert result == bytes([0])
+    # The parent's connection still works (the child never touched or closed it).
+    assert check(store) is None and store._local.connection is parent
+
+
+def test_checks_from_many_threads_at_once_are_all_answered(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    store.revoke("abcdefghjkmnp")
+    barrier = threading.Barrier(16)
+    answers: list[str | None] = []
+
+    def work(_: int) -> None:
+        barrier.wait()
+        for _ in range(50):
+            answers.append(check(store))
+
+    assert not run_in_threads(work, 16)
+    assert answers == ["link"] * 800
