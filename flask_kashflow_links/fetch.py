@@ -290,7 +290,7 @@ class Fetcher:
         if not account.embedded and self._within(entry, self.revalidate) is not None:
             # Stale-while-revalidate: serve at once, refresh in the background.
             entry = t.cast(tuple[float, T], entry)
-            self._refresh_later(key, load, lru=lru, cacheable=cacheable)
+            self._refresh_later(key, lambda: self._refresh(key, load, lru=lru, cacheable=cacheable))
             self.stats.add("revalidating")
             return Fetched(entry[1], entry[0], stale=True, refreshing=True, key=key)
         # In-process single-flight: the first thread fetches, the others wait for it.
@@ -385,21 +385,14 @@ class Fetcher:
 
     # -- refreshing in the background ----------------------------------------------------------
 
-    def _refresh_later(
-        self,
-        key: str,
-        load: t.Callable[[], T],
-        *,
-        lru: bool,
-        cacheable: t.Callable[[T], bool] | None,
-    ) -> None:
-        """Queue a refresh of *key* (coalesced with one already waiting or running)."""
+    def _refresh_later(self, key: str, refresh: t.Callable[[], None]) -> None:
+        """Queue *refresh* of *key* (coalesced with one already waiting or running)."""
         if self.background is None:  # revalidate is 0 without one: not reached
             return
         namespace, kind = key.split(":", 2)[:2]
         self.background.submit(
             ("fresh", key),  # what _refreshing() looks for
-            lambda: self._refresh(key, load, lru=lru, cacheable=cacheable),
+            refresh,
             group=namespace,
             label=f"refresh ({kind})",
         )

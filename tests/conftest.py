@@ -32,6 +32,8 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .held import HeldCalls
+from .held import sandbox_with
 from .services import RedisServer
 from .services import redis_server
 
@@ -79,6 +81,43 @@ def make_app(tmp_path: t.Any, name: str = "kfl_test", **config: t.Any) -> Flask:
 
     KashFlowLinks(app)
     return app
+
+
+def app_config(**settings: t.Any) -> dict[str, t.Any]:
+    """The config :func:`make_app` would give an app with *settings*, for another process."""
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
+        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
+    }
+
+
+@pytest.fixture
+def apps(tmp_path: t.Any) -> Iterator[t.Callable[..., Flask]]:
+    """``apps(sandbox, name="kfl_test", **settings)`` makes apps reading from *sandbox*; their
+    background work (prefetch, refreshes) is stopped after the test."""
+    made: list[Flask] = []
+
+    def make(sandbox: KashFlowSandbox, name: str = "kfl_test", **settings: t.Any) -> Flask:
+        made.append(make_app(tmp_path, name, **portal_config(sandbox, **settings)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        get_state(app).background.shutdown(wait=10)
+
+
+@pytest.fixture
+def held() -> HeldCalls:
+    """A sandbox ``sleep`` holding delayed requests until ``held.release()`` (see held.py)."""
+    return HeldCalls()
+
+
+@pytest.fixture
+def slow(held: HeldCalls) -> Iterator[KashFlowSandbox]:
+    """A sandbox of the test's own whose requests with latency wait for ``held.release()``."""
+    with sandbox_with(held) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture

@@ -44,6 +44,25 @@ def run_in_threads(work: Callable[[int], None], count: int) -> list[BaseExceptio
     return errors
 
 
+def in_a_fork(check: Callable[[], bool]) -> bool:
+    """Run *check* in a forked child of this process: whether it returned true there."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        ok = False
+        try:
+            ok = bool(check())
+        finally:
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+    os.close(write)
+    try:
+        return os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+
+
 def require(what: str, ok: bool, install: str) -> None:
     """Fail in CI, skip elsewhere, when a needed service or tool is missing."""
     if ok:

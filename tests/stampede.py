@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+import typing as t
+from pathlib import Path
 
 from flask import Flask
 
@@ -19,6 +23,35 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.state import get_state
 
 from .services import run_in_threads
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Stampede:
+    """This module in another process: *threads* threads fetch invoice *number* at *start_at*
+    with the app *config* (``KASHFLOW_LINKS_*`` keys and all)."""
+
+    def __init__(self, config: dict[str, t.Any], *, number: int, threads: int, start_at: float):
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            KFL_PEER_CONFIG=json.dumps(config),
+            KFL_START_AT=str(start_at),
+            KFL_THREADS=str(threads),
+            KFL_INVOICE=str(number),
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.stampede"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+
+    def report(self, timeout: float = 60) -> dict[str, t.Any]:
+        """What the process printed once done (see the module's docstring)."""
+        out, _ = self.proc.communicate(timeout=timeout)
+        return t.cast(dict[str, t.Any], json.loads(out.strip().splitlines()[-1]))
 
 
 def fetch_together(app: Flask, number: int, threads: int, start_at: float) -> list[BaseException]:

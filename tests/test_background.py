@@ -7,7 +7,6 @@ are observed states, never timings.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import typing as t
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from flask import current_app
 from flask import has_request_context
 
 from flask_kashflow_links.background import BackgroundPool
+
+from .services import in_a_fork
 
 
 class Clock:
@@ -184,24 +185,15 @@ def test_a_forked_child_starts_a_pool_of_its_own(pool: BackgroundPool) -> None:
     blocked = Blocked()
     pool.submit("parent", blocked.job, group="acme", label="parent")
     blocked.wait_started(1)  # the parent has a running thread and a held lock state
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        os.close(read)
-        code = 1
-        try:
-            ran = threading.Event()
-            if pool.submit("child", ran.set, group="acme", label="child") and ran.wait(10):
-                code = 0 if pool.join(10) and not pool.pending("parent") else 2
-        finally:
-            os.write(write, bytes([code]))
-            os._exit(0)
-    os.close(write)
+
+    def child() -> bool:
+        ran = threading.Event()
+        if not (pool.submit("child", ran.set, group="acme", label="child") and ran.wait(10)):
+            return False
+        return pool.join(10) and not pool.pending("parent")
+
     try:
-        result = os.read(read, 1)
+        assert in_a_fork(child)
     finally:
-        os.close(read)
-        os.waitpid(pid, 0)
         blocked.gate.set()
-    assert result == bytes([0])
     assert pool.join(10) and blocked.done == 1

@@ -5,10 +5,6 @@ Counted upstream calls are the sandbox's own counters (what KashFlow would have 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import typing as t
@@ -29,17 +25,15 @@ from flask_kashflow_links.state import State
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
+from .conftest import app_config
 from .conftest import current_variant
 from .conftest import make_app
 from .conftest import portal_config
 from .held import TogetherOrFail
 from .held import sandbox_with
 from .services import run_in_threads
+from .stampede import Stampede
 from .stampede import fetch_together
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -229,31 +223,11 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
     sandbox.set_latency(0.5, "invoices.get")
     cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
     settings = portal_config(sandbox, cache=cache, revocation_url=redis_url)
-    config = {
-        "SECRET_KEY": SECRET_KEY,
-        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
-        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
-    }
     start_at = time.time() + 3.0
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        KFL_PEER_CONFIG=json.dumps(config),
-        KFL_START_AT=str(start_at),
-        KFL_THREADS="16",
-        KFL_INVOICE="1066",
-    )
-    peer = subprocess.Popen(
-        [sys.executable, "-m", "tests.stampede"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
+    peer = Stampede(app_config(**settings), number=1066, threads=16, start_at=start_at)
     app = make_app(tmp_path, **settings)
     errors = fetch_together(app, 1066, 16, start_at)
-    out, _ = peer.communicate(timeout=60)
-    other = json.loads(out.strip().splitlines()[-1])
+    other = peer.report()
     assert not errors and other["errors"] == [] and other["ok"] == 16
     assert sandbox.calls["invoices.get"] == 1
     assert sandbox.logins == 1  # one KashFlow login served both processes

@@ -7,14 +7,9 @@ KashFlow. Time is moved with the ``clock`` fixture, never waited for.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 import time
 import typing as t
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,45 +21,16 @@ from flask_kashflow_links.state import State
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
+from .conftest import app_config
 from .conftest import make_app
 from .conftest import portal_config
 from .held import HeldCalls
-from .held import sandbox_with
 from .services import run_in_threads
+from .stampede import Stampede
 from .stampede import fetch_together
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY = 24 * 3600
 SWR = {"stale_while_revalidate": DAY}
-
-
-@pytest.fixture
-def held() -> HeldCalls:
-    return HeldCalls()
-
-
-@pytest.fixture
-def slow(held: HeldCalls) -> Iterator[KashFlowSandbox]:
-    """A sandbox of this test's own whose invoice answers wait for ``held.release()``."""
-    with sandbox_with(held) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[t.Callable[..., Flask]]:
-    """Make apps (``apps(sandbox, **settings)``); their background work is stopped after."""
-    made: list[Flask] = []
-
-    def make(sandbox: KashFlowSandbox, name: str = "kfl_test", **settings: t.Any) -> Flask:
-        app = make_app(tmp_path, name, **portal_config(sandbox, **settings))
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        get_state(app).background.shutdown(wait=10)
 
 
 class Clock:
@@ -291,27 +257,8 @@ def test_past_the_fresh_window_two_processes_refresh_once(
     held.hold()
     slow.reset_counters()
     slow.set_latency(1.0, "invoices.get")
-    config = {
-        "SECRET_KEY": SECRET_KEY,
-        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
-        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
-    }
     start_at = time.time() + 3.0
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(ROOT),
-        KFL_PEER_CONFIG=json.dumps(config),
-        KFL_START_AT=str(start_at),
-        KFL_THREADS="16",
-        KFL_INVOICE="1043",
-    )
-    peer = subprocess.Popen(
-        [sys.executable, "-m", "tests.stampede"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
+    peer = Stampede(app_config(**settings), number=1043, threads=16, start_at=start_at)
     try:
         errors = fetch_together(app, 1043, 16, start_at)
         assert not errors
@@ -320,8 +267,7 @@ def test_past_the_fresh_window_two_processes_refresh_once(
         assert slow.calls["invoices.get"] == 1
     finally:
         held.release()
-    out, _ = peer.communicate(timeout=60)
-    other = json.loads(out.strip().splitlines()[-1])
+    other = peer.report()
     with app.app_context():
         state = get_state()
         assert state.background.join(10)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import re
 import typing as t
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -20,40 +18,17 @@ from flask_kashflow_links import Link
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
 from .held import HeldCalls
-from .held import sandbox_with
 
 ON = {"prefetch": True}
 
 
 @pytest.fixture
-def held() -> HeldCalls:
-    return HeldCalls()
-
-
-@pytest.fixture
-def slow(held: HeldCalls) -> Iterator[KashFlowSandbox]:
-    """A sandbox of this test's own whose data answers wait for ``held.release()``."""
-    with sandbox_with(held) as sandbox:
-        for endpoint in ("invoices.get", "invoices.list", "customers.get"):
-            sandbox.set_latency(1.0, endpoint)
-        yield sandbox
-
-
-@pytest.fixture
-def apps(tmp_path: Path) -> Iterator[t.Callable[..., Flask]]:
-    made: list[Flask] = []
-
-    def make(sandbox: KashFlowSandbox, name: str = "kfl_test", **settings: t.Any) -> Flask:
-        app = make_app(tmp_path, name, **portal_config(sandbox, **settings))
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        get_state(app).background.shutdown(wait=10)
+def slow(slow: KashFlowSandbox) -> KashFlowSandbox:
+    """conftest's held sandbox, holding every data answer."""
+    for endpoint in ("invoices.get", "invoices.list", "customers.get"):
+        slow.set_latency(1.0, endpoint)
+    return slow
 
 
 def path(link: Link) -> str:

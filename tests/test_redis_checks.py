@@ -9,7 +9,6 @@ shares its parent's socket.
 
 from __future__ import annotations
 
-import os
 import threading
 import typing as t
 from datetime import datetime
@@ -20,6 +19,7 @@ import pytest
 from flask_kashflow_links import StoreUnavailable
 from flask_kashflow_links.links.store.redis import RedisStore
 
+from .services import in_a_fork
 from .services import run_in_threads
 
 pytestmark = pytest.mark.redis
@@ -71,23 +71,11 @@ def test_a_forked_child_uses_a_connection_of_its_own(redis_url: str) -> None:
     store = RedisStore(redis_url)
     assert check(store) is None
     parent = store._local.connection
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
-        code = 1
-        try:
-            ok = check(store) is None and store._local.connection is not parent
-            code = 0 if ok else 2
-        finally:
-            os.write(write, bytes([code]))
-            os._exit(0)
-    os.close(write)
-    try:
-        result = os.read(read, 1)
-    finally:
-        os.close(read)
-        os.waitpid(pid, 0)
-    assert result == bytes([0])
+
+    def child() -> bool:
+        return check(store) is None and store._local.connection is not parent
+
+    assert in_a_fork(child)
     # The parent's connection still works (the child never touched or closed it).
     assert check(store) is None and store._local.connection is parent
 
