@@ -23,6 +23,7 @@ from .links.link import Link
 from .links.store import LinkRecord
 from .portal import blueprint
 from .portal import build_portal
+from .startup import warn_at_startup
 from .state import EXTENSION_KEY
 from .state import build_state
 from .state import get_state
@@ -78,6 +79,7 @@ class KashFlowLinks:
             redaction.install()
         if "kashflow-links" not in app.cli.commands:
             app.cli.add_command(cli_group)
+        warn_at_startup(app, state, cache_chosen=self._cache_chosen(app))
 
     @staticmethod
     def _check_base_template(app: Flask, settings: Settings) -> None:
@@ -107,6 +109,11 @@ class KashFlowLinks:
                 "pages fill the blocks 'title' and 'content' (and 'head' if present).",
             )
 
+    def _cache_chosen(self, app: Flask) -> bool:
+        """Whether the site chose the portal's cache (rather than taking the default)."""
+        chosen = app.config.get("KASHFLOW_LINKS_CACHE") or {}
+        return self._cache is not None or bool(chosen.get("CACHE_TYPE"))
+
     def _make_cache(self, app: Flask, settings: Settings) -> Cache:
         if self._cache is not None:
             return self._cache
@@ -126,6 +133,7 @@ class KashFlowLinks:
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
         customer: str | None = None,
+        verify: bool = False,
     ) -> Link:
         """Mint a link to one invoice.
 
@@ -135,9 +143,17 @@ class KashFlowLinks:
         :param credentials: embed mode only: credentials to carry instead of the account's.
         :param customer: the invoice's customer code, if known, so the link is listed under the
             customer at once (otherwise it is learnt when the link is first opened).
+        :param verify: first ask KashFlow whether the invoice exists (and whose it is: that
+            fills in *customer*, or is checked against it). Nothing is minted unless KashFlow,
+            or data cached from it, says so.
+        :raises KashFlowNotFound: with *verify*: no such invoice, or not *customer*'s.
+        :raises KashFlowError: with *verify*: KashFlow could not be asked.
         """
-        service = get_state().links
+        state = get_state()
+        service = state.links
         scope = Scope.for_invoice(service.account_id(account), number)
+        if verify:
+            customer = state.confirm(scope, customer=customer, credentials=credentials)
         return service.mint(
             scope, expires_in=expires_in, credentials=credentials, customer=customer
         )
@@ -150,15 +166,23 @@ class KashFlowLinks:
         account: str | None = None,
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
+        verify: bool = False,
     ) -> Link:
         """Mint a link to a customer's invoices.
 
         :param code: the KashFlow customer code.
         :param status: ``"all"``, ``"unpaid"`` (Unpaid and Overdue), ``"overdue"`` or ``"paid"``
             (Paid and Overpaid). Anything else raises :class:`ValueError`.
+        :param verify: first ask KashFlow whether the customer exists; nothing is minted
+            unless KashFlow, or data cached from it, says so.
+        :raises KashFlowNotFound: with *verify*: no such customer.
+        :raises KashFlowError: with *verify*: KashFlow could not be asked.
         """
-        service = get_state().links
+        state = get_state()
+        service = state.links
         scope = Scope.for_customer(service.account_id(account), code, status)
+        if verify:
+            state.confirm(scope, credentials=credentials)
         return service.mint(scope, expires_in=expires_in, credentials=credentials)
 
     # -- withdrawing ---------------------------------------------------------------------------

@@ -20,11 +20,15 @@ from .cache import SafeCache
 from .config import Settings
 from .config import redact_url
 from .exceptions import ConfigurationError
+from .exceptions import KashFlowError
+from .exceptions import KashFlowNotFound
 from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .kashflow.backend import Backend
+from .kashflow.credentials import Credentials
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens
+from .links.claims import Scope
 from .links.codec import TokenCodec
 from .links.service import LinkService
 from .links.store import RevocationStore
@@ -50,6 +54,49 @@ class State:
     fetcher: Fetcher
     #: The portal's own parts (set by the extension once the blueprint is assembled).
     portal: t.Any = None
+
+    def confirm(
+        self, scope: Scope, *, customer: str | None = None, credentials: Credentials | None = None
+    ) -> str | None:
+        """Ask KashFlow whether what *scope* opens exists, before a link to it is minted.
+
+        Asked through the fetch layer, so what it fetches is cached for the link's first
+        opening, and data still cached from an earlier fetch (even past its fresh window while
+        KashFlow fails) answers too. Returns the customer code: an invoice's own, which
+        fills in an invoice link's customer, or ``None`` when KashFlow's answer lacks it.
+
+        :param customer: the customer an invoice link is said to belong to; checked.
+        :param credentials: embed mode: the credentials the link will carry.
+        :raises KashFlowNotFound: KashFlow has no such invoice or customer, or the invoice is
+            not *customer*'s.
+        :raises KashFlowError: KashFlow could not be asked and nothing cached answers (a
+            link is not minted on a guess).
+        """
+        account = self.accounts.get(scope.account)
+        if credentials is not None and self.settings.embed_credentials:
+            account = account.with_credentials(credentials)
+        if scope.invoice is not None:
+            what = f"invoice {scope.invoice}"
+        else:
+            what = f"customer {scope.customer}"
+        where = f"in account {scope.account!r}"
+        try:
+            if scope.invoice is not None:
+                found = self.fetcher.invoice(account, scope.invoice).value.customer_code or None
+            else:
+                found = self.fetcher.customer(account, t.cast(str, scope.customer)).value.code
+        except KashFlowNotFound:
+            raise KashFlowNotFound(f"KashFlow has no {what} {where}; no link minted") from None
+        except KashFlowError as e:
+            raise type(e)(
+                f"could not ask KashFlow whether {what} exists {where} ({e}); no link minted. "
+                "Try again when KashFlow answers, or mint without verifying."
+            ) from None
+        if customer and found and customer.casefold() != found.casefold():
+            raise KashFlowNotFound(
+                f"{what} {where} is customer {found}'s, not {customer}'s; no link minted"
+            )
+        return found or customer
 
 
 def get_state(app: Flask | None = None) -> State:

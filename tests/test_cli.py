@@ -125,13 +125,23 @@ def test_generate_key_prints_a_usable_key_and_rotation_help(app: Flask) -> None:
     assert "newest first" in err and "newest LAST" in err
 
 
-def test_mint_without_any_url_base_prints_the_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", [["invoice", "5"], ["customer", "ACME01"]])
+def test_mint_without_any_url_base_fails_with_the_fix_and_mints_nothing(
+    tmp_path: Path, kind: list[str]
+) -> None:
     app = make_app(tmp_path, SERVER_NAME=None)
-    code, out, err = run(app, "mint", "invoice", "5")
-    assert code == 0
+    code, out, err = run(app, "mint", *kind)
+    # URL=$(flask kashflow-links mint ...) must never capture a bare link token.
+    assert code == 1 and out == ""
+    assert "KASHFLOW_LINKS_PUBLIC_URL" in err and "SERVER_NAME" in err and "No link" in err
     with app.app_context():
-        KashFlowLinks().verify(out.strip())
-    assert "KASHFLOW_LINKS_PUBLIC_URL" in err
+        assert KashFlowLinks().active_links() == []
+
+
+def test_mint_prints_a_url_from_the_public_url(tmp_path: Path) -> None:
+    app = make_app(tmp_path, SERVER_NAME=None, public_url="https://www.example.co.uk/billing")
+    code, out, _ = run(app, "mint", "invoice", "5")
+    assert code == 0 and out.startswith("https://www.example.co.uk/billing/invoices/")
 
 
 def test_config_shows_settings_without_secrets(app: Flask) -> None:

@@ -47,6 +47,9 @@ class Connection:
     findings: tuple[str, ...] = ()
     #: Why the portal would not work with this account, one line each (with the fix).
     problems: tuple[str, ...] = ()
+    #: The letters of the memorable word (1-based positions) the login was asked for and
+    #: KashFlow accepted; the others were not checked. Empty for an API without one (SOAP).
+    memorable_word_positions: tuple[int, ...] = ()
 
     @property
     def works(self) -> bool:

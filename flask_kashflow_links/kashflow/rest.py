@@ -304,7 +304,10 @@ class RestBackend:
             raise type(e)(f"logged in, but listing invoices failed: {e}") from None
         total = parse_int(as_mapping(as_mapping(data).get("MetaData")).get("TotalRecords"))
         return Connection(
-            company_name=result.company_name, invoices=total, warnings=tuple(warnings)
+            company_name=result.company_name,
+            invoices=total,
+            warnings=tuple(warnings),
+            memorable_word_positions=result.memorable_word_positions,
         )
 
 

@@ -47,6 +47,8 @@ class LoginResult:
     company_name: str = ""
     has_temporary_password: bool = False
     subscription_expired: bool = False
+    #: The memorable-word positions KashFlow asked for (1-based) and accepted.
+    memorable_word_positions: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         return f"LoginResult(company_name={self.company_name!r}, session_token=***)"
@@ -123,6 +125,7 @@ class RestSessions:
             company_name=parse_text(data.get("CompanyName"), limit=200),
             has_temporary_password=bool(data.get("HasTemporaryPassword")),
             subscription_expired=bool(data.get("SubscriptionExpired")),
+            memorable_word_positions=tuple(p for p in positions if p is not None),
         )
 
     def session_token(self, login: Login, *, refused: str | None = None) -> str:

@@ -61,6 +61,12 @@ class Link:
         )
 
 
+def has_url_base(public_url: str | None) -> bool:
+    """Whether :func:`link_url` can build an absolute URL here: inside a request, or with
+    ``KASHFLOW_LINKS_PUBLIC_URL`` (*public_url*) or Flask's ``SERVER_NAME``."""
+    return has_request_context() or bool(public_url or current_app.config.get("SERVER_NAME"))
+
+
 def link_url(token: str, public_url: str | None) -> str | None:
     """The absolute URL of *token*, or ``None`` when no base URL is known.
 
@@ -93,4 +99,4 @@ def trusted_link_url(token: str, public_url: str | None) -> str | None:
     return None
 
 
-__all__ = ["Link", "link_url", "trusted_link_url"]
+__all__ = ["Link", "has_url_base", "link_url", "trusted_link_url"]

@@ -1,0 +1,210 @@
+"""What the portal's processes share, said truthfully at start-up and by ``check`` and ``config``.
+
+The portal keeps two kinds of state outside the request: the **cache** (data fetched from
+KashFlow, the KashFlow session token, the login pause, single-flight locks and throttle
+counters) and the **link store** (withdrawn links and the register). How far each reaches
+decides what several workers or hosts see of one another:
+
+* a per-process cache (``SimpleCache``, the default) means one KashFlow login per process, a
+  login pause that only the process meeting a refused login honours (so a wrong password costs
+  one failed login per process, and ``flask kashflow-links check`` neither sees the workers'
+  pause nor leaves its session token for them), and throttle limits multiplied by the number
+  of processes;
+* a per-host store (a SQLite file) withdraws a link at once for every worker of the host, and
+  for no other host.
+
+:func:`sharing` finds out, :func:`describe` says it in a few lines (for the CLI), and
+:func:`warn_at_startup`, run by :meth:`~flask_kashflow_links.KashFlowLinks.init_app`, logs what
+would break with several workers or hosts, with the one-line fix.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import typing as t
+from dataclasses import dataclass
+
+from .links.store import RevocationStore
+from .links.store import SQLiteStore
+from .state import State
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
+#: The fix for a per-process cache, as one line of configuration.
+REDIS_CACHE_FIX = (
+    'KASHFLOW_LINKS_CACHE = {"CACHE_TYPE": "RedisCache", '
+    '"CACHE_REDIS_URL": "redis://localhost:6379/1"}'
+)
+_REDIS_EXTRA = "pip install 'flask-kashflow-links[redis]'"
+#: The fix for a store that does not reach every host.
+REDIS_STORE_FIX = 'KASHFLOW_LINKS_REVOCATION_URL = "redis://localhost:6379/2"'
+
+
+class Reach(enum.Enum):
+    """Which processes see the same state."""
+
+    PROCESS = "kept in each process (not shared)"
+    HOST = "shared by the processes of this host"
+    EVERYWHERE = "shared by every process and host that uses it"
+    UNKNOWN = "shared by an unknown reach (assume: not shared)"
+
+
+# cachelib's and flask-caching's backends, by (a part of) their class names.
+_CACHE_REACH = (
+    (("Redis", "Valkey", "Memcache", "DynamoDb", "MongoDb"), Reach.EVERYWHERE),
+    (("FileSystemCache", "UWSGICache"), Reach.HOST),
+    (("SimpleCache",), Reach.PROCESS),
+)
+
+
+def cache_reach(backend: object) -> Reach:
+    """How far a cachelib backend object reaches, from its class and its ancestors' names."""
+    names = [cls.__name__ for cls in type(backend).__mro__]
+    for parts, reach in _CACHE_REACH:
+        if any(part in name for name in names for part in parts):
+            return reach
+    return Reach.UNKNOWN
+
+
+def store_reach(store: RevocationStore) -> Reach:
+    """How far a link store reaches: SQLite per host (in memory: per process), Redis everywhere."""
+    if isinstance(store, SQLiteStore):
+        return Reach.PROCESS if store.path in ("", ":memory:") else Reach.HOST
+    return Reach.EVERYWHERE
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """What the portal's cache and link store are, and how far each reaches."""
+
+    #: The cache backend's class name, e.g. ``"SimpleCache"``.
+    cache_kind: str
+    cache: Reach
+    #: Where the store lives (redacted), e.g. ``"sqlite:////srv/instance/links.sqlite3"``.
+    store_location: str
+    store: Reach
+
+
+def sharing(state: State) -> Sharing:
+    """What *state*'s cache and link store share, and with whom."""
+    backend = state.safe_cache.backend
+    store = state.links.store
+    return Sharing(
+        cache_kind=type(backend).__name__,
+        cache=cache_reach(backend),
+        store_location=store.location,
+        store=store_reach(store),
+    )
+
+
+# -- the words -----------------------------------------------------------------------------------
+
+
+def cache_consequences(kind: str) -> str:
+    """What a per-process cache breaks with several workers or hosts, and the fix."""
+    return (
+        f"The portal's cache is {kind}, kept in each process: with several workers or hosts "
+        "each process logs in to KashFlow on its own and keeps its own login pause, so a mistyped "
+        "password costs one failed login per process (KashFlow locks the user after a few), "
+        "`flask kashflow-links check` cannot see the workers' pause, and throttle limits "
+        "multiply by the number of processes. One process is fine. For several "
+        f"({_REDIS_EXTRA}): {REDIS_CACHE_FIX}"
+    )
+
+
+def store_consequences(location: str) -> str:
+    """What a per-process store breaks, and the fix."""
+    return (
+        f"The link store {location} is kept in this process's memory: withdrawn links open "
+        "again after a restart, other processes never see a withdrawal, and the register "
+        "forgets every link. Use a file (sqlite:////var/lib/mysite/kashflow_links.sqlite3) "
+        f"or, for several hosts, {REDIS_STORE_FIX}."
+    )
+
+
+def describe(found: Sharing) -> list[str]:
+    """A few lines for ``check`` and ``config``: the real state, and what it means.
+
+    Each fact is followed by what it means, indented by two spaces, and a fix to paste,
+    indented by four.
+    """
+    lines = [f"cache: {found.cache_kind}, {found.cache.value}"]
+    if found.cache is Reach.EVERYWHERE:
+        lines.append(
+            "  the web workers reuse the KashFlow session token a login leaves here, and every "
+            "process honours a login pause"
+        )
+    elif found.cache is Reach.HOST:
+        lines.append(
+            "  the processes of this host share the KashFlow session token and the login pause; "
+            f"other hosts log in on their own. For several hosts ({_REDIS_EXTRA}):"
+        )
+        lines.append(f"    {REDIS_CACHE_FIX}")
+    else:
+        lines.append(
+            "  so this command's KashFlow session ends with it, each web worker logs in on its "
+            "own and keeps its own login pause (this command cannot see it, nor they this "
+            "command's), and a mistyped password costs one failed login per process. For "
+            f"several workers or hosts ({_REDIS_EXTRA}):"
+        )
+        lines.append(f"    {REDIS_CACHE_FIX}")
+    lines.append(f"link store: {found.store_location}, {found.store.value}")
+    if found.store is Reach.HOST:
+        lines.append(
+            "  a withdrawal takes effect at once for every worker of this host; other hosts "
+            "need a shared store:"
+        )
+        lines.append(f"    {REDIS_STORE_FIX}")
+    elif found.store is Reach.PROCESS:
+        lines.append("  " + store_consequences(found.store_location))
+    return lines
+
+
+# -- start-up ------------------------------------------------------------------------------------
+
+
+def _under_gunicorn() -> bool:
+    # gunicorn's arbiter sets this before it loads the app, in the master and every worker.
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
+
+
+def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
+    """Log what would break with several workers or hosts, with the fix.
+
+    A per-process cache is a ``WARNING``, or ``INFO`` when the site chose it explicitly
+    (``KASHFLOW_LINKS_CACHE`` names a ``CACHE_TYPE``, or ``cache=`` was passed) and the
+    process does not run under gunicorn, which forks workers; in ``TESTING`` mode it is
+    ``DEBUG``. A per-process store is always a ``WARNING``.
+
+    :param cache_chosen: whether the site chose the cache explicitly.
+    """
+    with app.app_context():  # the cache's backend is looked up through the current app
+        found = sharing(state)
+    if found.cache is Reach.PROCESS:
+        if app.testing:
+            level = logging.DEBUG
+        elif cache_chosen and not _under_gunicorn():
+            level = logging.INFO
+        else:
+            level = logging.WARNING
+        log.log(level, "%s", cache_consequences(found.cache_kind))
+    if found.store is Reach.PROCESS:
+        log.warning("%s", store_consequences(found.store_location))
+
+
+__all__ = [
+    "Reach",
+    "Sharing",
+    "cache_consequences",
+    "cache_reach",
+    "describe",
+    "sharing",
+    "store_consequences",
+    "store_reach",
+    "warn_at_startup",
+]
