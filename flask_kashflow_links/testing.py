@@ -114,3 +114,11 @@ from ._sandbox.data import SandboxData
 from ._sandbox.server import KashFlowSandbox
 
 __all__ = ["KashFlowSandbox", "SandboxData"]
+
+
+if __name__ == "__main__":
+    # ``python -m flask_kashflow_links.testing``: serve a sandbox until Ctrl-C, printing the
+    # settings that point the portal at it (``--help`` lists the options).
+    from ._sandbox.command import main
+
+    main("python -m flask_kashflow_links.testing")
