@@ -21,6 +21,7 @@ from flask import url_for
 
 from ..accounts import AccountRegistry
 from ..accounts import Brand
+from ..accounts import readable_on
 from ..config import DEFAULT_BASE_TEMPLATE
 from ..exceptions import LinkExpired
 from ..links.claims import LinkClaims
@@ -51,13 +52,27 @@ def brand_colours(brand: Brand) -> str:
     return f"{accent}-{ink}"
 
 
+#: The cards links sit on, in portal.css's light and dark schemes (--kfl-card).
+LIGHT_CARD, DARK_CARD = "#ffffff", "#1e2228"
+
+
 def brand_stylesheet(colours: str) -> str | None:
     """The tiny stylesheet for :func:`brand_colours` (no inline styles, so the CSP stays
-    strict), or ``None`` for a name that is not two hex colours."""
+    strict), or ``None`` for a name that is not two hex colours.
+
+    The accent colours the buttons and bars; links, outline buttons and focus rings take the
+    accent too, or its nearest shade that reads on the card in each colour scheme.
+    """
     accent, _, ink = colours.partition("-")
     if not (_HEX.fullmatch(accent) and _HEX.fullmatch(ink)):
         return None
-    return f".kfl{{--kfl-accent:#{accent};--kfl-on-accent:#{ink}}}\n"
+    light = readable_on(f"#{accent}", LIGHT_CARD)
+    dark = readable_on(f"#{accent}", DARK_CARD)
+    return (
+        f".kfl{{--kfl-accent:#{accent};--kfl-on-accent:#{ink};"
+        f"--kfl-link:{light};--kfl-focus:{light}}}\n"
+        f"@media (prefers-color-scheme: dark){{.kfl{{--kfl-link:{dark};--kfl-focus:{dark}}}}}\n"
+    )
 
 
 def content_security_policy(brand: Brand, custom: str | None = None) -> str:

@@ -176,6 +176,16 @@ class Formatter:
         clock = format_datetime(local, "HH:mm", locale=self.locale)
         return f"{self.long_date(local.date())} at {clock}"
 
+    def until(self, value: datetime, now: datetime | None = None) -> str:
+        """When a link stops working: ``20 February 2027``, or, within a day of *now*, to the
+        minute with the zone (``3 March 2026 at 14:05 GMT``): a date alone would say "today"
+        for a link that stops working this afternoon."""
+        now = now or datetime.now(self.timezone)
+        if value - now > timedelta(days=1):
+            return self.long_date(value.astimezone(self.timezone).date())
+        zone = format_datetime(value.astimezone(self.timezone), "z", locale=self.locale)
+        return f"{self.moment(value)} {zone}"
+
     # -- status --------------------------------------------------------------------------------
 
     def status(self, invoice: Invoice, today: date) -> StatusView:

@@ -114,16 +114,13 @@ class Renewal:
         if not recipients:
             return self.problem(brand, 200, "no-address")
         fresh = self.links.renew(claims, customer_code)
-        zone = self.formatter.timezone
         message = build_message(
             recipients=recipients,
             sender=self.sender(brand),
             brand=brand,
             link=fresh,
             customer_name=customer.display_name or customer.name,
-            expires=self.formatter.long_date(fresh.expires_at.astimezone(zone).date())
-            if fresh.expires_at
-            else None,
+            expires=self.formatter.until(fresh.expires_at) if fresh.expires_at else None,
         )
         try:
             send(self.mail, message)
