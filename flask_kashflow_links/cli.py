@@ -33,6 +33,7 @@ from .links.link import Link
 from .links.link import has_url_base
 from .links.service import LinkService
 from .startup import describe
+from .startup import loading_for_command
 from .startup import sharing
 from .state import State
 from .state import get_state
@@ -83,7 +84,8 @@ def with_app(f: F) -> F:
     def decorator(ctx: click.Context, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
         if not current_app:
             try:
-                app = ctx.ensure_object(ScriptInfo).load_app()
+                with loading_for_command():
+                    app = ctx.ensure_object(ScriptInfo).load_app()
             except ConfigurationError as e:
                 raise click.ClickException(
                     f"{e}\n(The app did not start: this is raised by KashFlowLinks.init_app.)"

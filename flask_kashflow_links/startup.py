@@ -24,6 +24,9 @@ import enum
 import logging
 import os
 import typing as t
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .links.store import RevocationStore
@@ -43,6 +46,8 @@ REDIS_CACHE_FIX = (
 _REDIS_EXTRA = "pip install 'flask-kashflow-links[redis]'"
 #: The fix for a store that does not reach every host.
 REDIS_STORE_FIX = 'KASHFLOW_LINKS_REVOCATION_URL = "redis://localhost:6379/2"'
+# True while one of the package's own commands loads the app: it states the same itself.
+_FOR_COMMAND: ContextVar[bool] = ContextVar("kashflow_links_for_command", default=False)
 
 
 class Reach(enum.Enum):
@@ -168,6 +173,18 @@ def describe(found: Sharing) -> list[str]:
 # -- start-up ------------------------------------------------------------------------------------
 
 
+@contextmanager
+def loading_for_command() -> Iterator[None]:
+    """While the app loads for one of the package's commands, log the start-up notes at
+    ``DEBUG``: ``check`` and ``config`` say the same in their output, and the other commands
+    serve no one."""
+    reset = _FOR_COMMAND.set(True)
+    try:
+        yield
+    finally:
+        _FOR_COMMAND.reset(reset)
+
+
 def _under_gunicorn() -> bool:
     # gunicorn's arbiter sets this before it loads the app, in the master and every worker.
     return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")
@@ -179,14 +196,16 @@ def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
     A per-process cache is a ``WARNING``, or ``INFO`` when the site chose it explicitly
     (``KASHFLOW_LINKS_CACHE`` names a ``CACHE_TYPE``, or ``cache=`` was passed) and the
     process does not run under gunicorn, which forks workers; in ``TESTING`` mode it is
-    ``DEBUG``. A per-process store is always a ``WARNING``.
+    ``DEBUG``, as it is while one of the package's own commands loads the app
+    (:func:`loading_for_command`). A per-process store is always a ``WARNING``.
 
     :param cache_chosen: whether the site chose the cache explicitly.
     """
     with app.app_context():  # the cache's backend is looked up through the current app
         found = sharing(state)
+    quiet = app.testing or _FOR_COMMAND.get()
     if found.cache is Reach.PROCESS:
-        if app.testing:
+        if quiet:
             level = logging.DEBUG
         elif cache_chosen and not _under_gunicorn():
             level = logging.INFO
@@ -194,6 +213,7 @@ def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
             level = logging.WARNING
         log.log(level, "%s", cache_consequences(found.cache_kind))
     if found.store is Reach.PROCESS:
+        # Even for a command: a link withdrawn by it is forgotten when it exits.
         log.warning("%s", store_consequences(found.store_location))
 
 
@@ -203,6 +223,7 @@ __all__ = [
     "cache_consequences",
     "cache_reach",
     "describe",
+    "loading_for_command",
     "sharing",
     "store_consequences",
     "store_reach",

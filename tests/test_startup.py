@@ -7,10 +7,13 @@ import logging
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
+from flask.cli import ScriptInfo
 from flask_caching import Cache
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.cli import cli_group
 from flask_kashflow_links.startup import Reach
 from flask_kashflow_links.startup import cache_reach
 from flask_kashflow_links.testing import KashFlowSandbox
@@ -202,3 +205,20 @@ def test_with_a_per_process_cache_check_cannot_see_the_pause(
     code, out = run(make_app(tmp_path, name="cli", **config), "check")
     assert code == 1 and "wrong username or password" in out
     assert sandbox.failed_logins == 2
+
+
+def test_the_package_commands_state_it_instead_of_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``flask kashflow-links config`` says it in its output; the warning would repeat it."""
+    monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
+    caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
+    factory = lambda: make_app(tmp_path, TESTING=False)  # noqa: E731
+    result = CliRunner().invoke(cli_group, ["config"], obj=ScriptInfo(create_app=factory))
+    assert result.exit_code == 0
+    assert "kept in each process (not shared)" in result.output
+    assert [r.levelno for r in startup_records(caplog)] == [logging.DEBUG]
+    # The same app started for serving warns.
+    caplog.clear()
+    factory()
+    assert [r.levelno for r in startup_records(caplog)] == [logging.WARNING]
