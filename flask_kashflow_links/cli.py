@@ -88,7 +88,8 @@ def with_app(f: F) -> F:
                     app = ctx.ensure_object(ScriptInfo).load_app()
             except ConfigurationError as e:
                 raise click.ClickException(
-                    f"{e}\n(The app did not start: this is raised by KashFlowLinks.init_app.)"
+                    f"{e}\n(The application did not start: KashFlowLinks.init_app refused its "
+                    "configuration.)"
                 ) from None
             ctx.with_resource(app.app_context())
         return ctx.invoke(f, *args, **kwargs)

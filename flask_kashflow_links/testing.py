@@ -104,8 +104,9 @@ unauthenticated control routes ``GET /_sandbox/stats`` and ``POST /_sandbox/faul
 (``{"action": "fail_next", "n": 2, "status": 503}``, ``{"action": "set_shape", "shape":
 "documented"}``).
 
-Run one by hand with ``python -m flask_kashflow_links._sandbox --port 8765`` (add
-``--shape documented`` for the documented fields).
+Run one by hand with ``python -m flask_kashflow_links.testing --port 8765`` (add
+``--shape documented`` for the documented fields); it prints the settings that point the portal
+at it.
 """
 
 from __future__ import annotations
