@@ -14,7 +14,9 @@ from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
+from .conftest import portal_config
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -95,14 +97,14 @@ def layout_blueprint(tmp_path: Path) -> Blueprint:
 
 
 def app_with_layout(tmp_path: Path, sandbox: KashFlowSandbox) -> Flask:
+    """A host app whose layout comes from a blueprint; the portal is not initialised yet."""
     app = Flask("host_with_blueprint", instance_path=str(tmp_path / "instance"))
+    settings = {**portal_config(sandbox), "base_template": "admin/layout.html"}
+    app.config.update({f"KASHFLOW_LINKS_{key.upper()}": value for key, value in settings.items()})
     app.config.update(
         SECRET_KEY=SECRET_KEY,
         SERVER_NAME="portal.example.test",
-        KASHFLOW_LINKS_FERNET_KEYS=[Fernet.generate_key()],
-        KASHFLOW_LINKS_ACCOUNTS={"acme": sandbox.account_config()},
-        KASHFLOW_LINKS_API_BASE_URL=sandbox.url,
-        KASHFLOW_LINKS_BASE_TEMPLATE="admin/layout.html",
+        KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY],
     )
     return app
 
