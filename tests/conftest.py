@@ -12,6 +12,7 @@ Modules refine the app with markers, as in Flask-Security's tests::
 
 from __future__ import annotations
 
+import secrets
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +38,8 @@ from .services import redis_server
 freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
 
 FERNET_KEY = Fernet.generate_key().decode()
-SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+# Generated per run: a key written in the repository would be a published, refusable key.
+SECRET_KEY = secrets.token_urlsafe(32)
 
 ACCOUNT = {
     "username": "sandbox@example.test",
