@@ -322,8 +322,8 @@ def check(account: str | None, force: bool) -> None:
     acct = _guard(lambda: state.accounts.get(account))
     if acct.credentials is None:
         raise click.ClickException(
-            f"account {acct.id!r} has no credentials here (username, password and memorable word "
-            "in KASHFLOW_LINKS_ACCOUNTS)"
+            f"account {acct.id!r} has no credentials here (username, password and, for the "
+            "REST API, the memorable word in KASHFLOW_LINKS_ACCOUNTS)"
         )
     backend = state.fetcher.backend_for(acct)
     login: Login = state.fetcher.login_for(acct)
@@ -347,11 +347,12 @@ def check(account: str | None, force: bool) -> None:
 
 def _print_connection(connection: Connection, word_length: int) -> None:
     company = connection.company_name
-    click.echo(f"  logged in{f' to {company}' if company else ''}")
+    if connection.signed_in:
+        click.echo(f"  logged in{f' to {company}' if company else ''}")
     for warning in connection.warnings:
         click.echo(f"  warning: {warning}", err=True)
-    total = connection.invoices
-    click.echo(f"  {total} invoices visible" if total is not None else "  invoice list readable")
+    if connection.signed_in and connection.invoices is not None:
+        click.echo(f"  {connection.invoices} invoices visible")
     positions = connection.memorable_word_positions
     if positions:
         _say(f"memorable word: {_confirmed_letters(positions, word_length)}", "  ")
@@ -473,6 +474,9 @@ def show_config() -> None:
     state = _state()
     settings = state.settings
     click.echo(f"API base URL:     {settings.api_base_url}")
+    click.echo(f"SOAP URL:         {settings.soap_url}")
+    apis = ", ".join(f"{i} ({state.accounts.get(i).api})" for i in state.accounts.known_ids)
+    click.echo(f"accounts:         {apis or 'from a loader'}")
     click.echo(f"default account:  {state.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")

@@ -225,13 +225,18 @@ class Settings:
     )
     embed_credentials: bool = option(
         "EMBED_CREDENTIALS", False, boolean,
-        "Mint links that carry the account's KashFlow credentials (username, password and "
-        "memorable word) inside them, encrypted with the Fernet key.",
+        "Mint links that carry the account's KashFlow credentials (username, password, the "
+        "memorable word for REST, and which API) inside them, encrypted with the Fernet key.",
     )
     api_base_url: str = option(
         "API_BASE_URL", "https://api.kashflow.com/v2",
         url("must be an http(s) URL, not {value!r}", no_credentials="KASHFLOW_LINKS_ACCOUNTS"),
         "The base URL of the KashFlow REST API v2.",
+    )
+    soap_url: str = option(
+        "SOAP_URL", "https://securedwebapp.com/api/service.asmx",
+        url("must be an http(s) URL, not {value!r}", no_credentials="KASHFLOW_LINKS_ACCOUNTS"),
+        "The address of KashFlow's SOAP API, for accounts whose api is soap.",
     )
     api_timeout: tuple[float, float] = option(
         "API_TIMEOUT", (3.05, 10.0), _timeout,

@@ -47,6 +47,7 @@ def settings_to_paste(sandbox: KashFlowSandbox) -> str:
         f"{exports}\n\n"
         "or in your Flask config:\n\n"
         f"KASHFLOW_LINKS_API_BASE_URL = {sandbox.url!r}\n"
+        f'KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}  # for accounts with "api": "soap"\n'
         f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
     )
 
