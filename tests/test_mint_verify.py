@@ -16,6 +16,17 @@ from .conftest import make_app
 from .conftest import portal_config
 from .services import free_port
 
+# REST and SOAP accounts alike: verifying goes through the fetch layer, whatever the API.
+pytestmark = pytest.mark.usefixtures("variant")
+
+
+def invoice_fetches(sandbox: KashFlowSandbox) -> int:
+    return sandbox.calls["invoices.get"] + sandbox.calls["soap.GetInvoice"]
+
+
+def customer_fetches(sandbox: KashFlowSandbox) -> int:
+    return sandbox.calls["customers.get"] + sandbox.calls["soap.GetCustomer"]
+
 
 def run(app: Flask, *args: str) -> tuple[int, str, str]:
     result = app.test_cli_runner().invoke(args=["kashflow-links", *args])
@@ -56,14 +67,14 @@ def test_verify_fills_in_the_customer_and_warms_the_cache(
     code, out, err = run(portal, "mint", "invoice", "1043", "--verify")
     assert code == 0, err
     assert "listed under customer ACME01" in err
-    assert sandbox.calls["invoices.get"] == 1
+    assert invoice_fetches(sandbox) == 1
     # Listed under its customer before anybody opened it (issue 14, point 11).
     code, listing, _ = run(portal, "list", "--customer", "ACME01")
     assert code == 0 and "invoice 1043 (ACME01)" in listing
     # The first opening is served from what --verify fetched.
     path = out.strip().split("portal.example.test", 1)[1]
     assert portal.test_client().get(path).status_code == 200
-    assert sandbox.calls["invoices.get"] == 1
+    assert invoice_fetches(sandbox) == 1
 
 
 def test_verify_refuses_an_invoice_of_another_customer(portal: Flask) -> None:
@@ -76,8 +87,12 @@ def test_verify_refuses_an_invoice_of_another_customer(portal: Flask) -> None:
 def test_verify_with_kashflow_unreachable_mints_nothing(
     tmp_path: Path, sandbox: KashFlowSandbox
 ) -> None:
+    nowhere = f"http://127.0.0.1:{free_port()}"
     app = make_app(
-        tmp_path, **portal_config(sandbox, api_base_url=f"http://127.0.0.1:{free_port()}/v2")
+        tmp_path,
+        **portal_config(
+            sandbox, api_base_url=f"{nowhere}/v2", soap_url=f"{nowhere}/api/service.asmx"
+        ),
     )
     code, out, err = run(app, "mint", "customer", "ACME01", "--verify")
     assert code == 1 and out == ""
@@ -94,7 +109,7 @@ def test_python_verify(portal: Flask, sandbox: KashFlowSandbox) -> None:
     link = links.mint_invoice(1043, verify=True)
     assert [r.link_id for r in links.active_links(customer="ACME01")] == [link.link_id]
     links.mint_customer("ACME01", status="unpaid", verify=True)
-    assert sandbox.calls["customers.get"] == 2  # NOSUCH, then ACME01
+    assert customer_fetches(sandbox) == 2  # NOSUCH, then ACME01
 
 
 def test_python_verify_refuses_while_kashflow_fails(
