@@ -135,3 +135,4 @@ def test_all_three_in_order(reader: Reader) -> None:
     result = reader.run(["python", "-m", "pytest", "-p", "no:cacheprovider"], "every test")
     for name in ("test_pages", "test_data", "test_faults", "test_mail", "test_soap"):
         assert f"tests/{name}.py" in result.stdout, result.stdout
+    assert "tests/soap/test_soap_pages.py" in result.stdout, result.stdout
