@@ -74,6 +74,8 @@ class KashFlowLinks:
         app.extensions[EXTENSION_KEY] = state
         state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        # Flask logs an unhandled error with the request's path, which holds the link token.
+        redaction.install((app.logger.name,))
         if settings.redact_access_logs:
             redaction.install()
         if "kashflow-links" not in app.cli.commands:

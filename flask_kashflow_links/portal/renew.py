@@ -51,7 +51,11 @@ def same_site() -> bool:
         # Old browsers send neither, and under Referrer-Policy: no-referrer some send
         # "Origin: null". The form token, bound to this link, still protects the request.
         return True
-    return urlsplit(origin).netloc == request.host
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # e.g. "http://[": not a URL, so not this site
+        return False
+    return netloc == request.host
 
 
 class Renewal:

@@ -18,11 +18,14 @@ from flask import Response
 from flask import abort
 from flask import url_for
 
+from ..redaction import RedactLinkTokens
 from .assembly import get_portal
 from .pages import brand_stylesheet
 from .pages import protect
 
 log = logging.getLogger(__name__)
+# The error handler logs tracebacks, whose exception messages may quote the URL.
+log.addFilter(RedactLinkTokens())
 
 blueprint = Blueprint(
     "kashflow_links",
