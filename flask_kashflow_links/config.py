@@ -308,7 +308,7 @@ class Settings:
     public_url: str | None = option(
         "PUBLIC_URL", None,
         optional(url("must be an absolute URL such as https://www.example.co.uk/billing")),
-        "The external base URL of the portal, used for links minted outside a request.",
+        "The external base URL of the portal, used for every link's URL when set.",
     )
     url_prefix: str | None = option(
         "URL_PREFIX", None, optional(_url_prefix),

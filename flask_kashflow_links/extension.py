@@ -23,6 +23,7 @@ from .links.link import Link
 from .links.store import LinkRecord
 from .portal import blueprint
 from .portal import build_portal
+from .portal.pages import protect_portal_paths
 from .state import EXTENSION_KEY
 from .state import build_state
 from .state import get_state
@@ -74,6 +75,8 @@ class KashFlowLinks:
         app.extensions[EXTENSION_KEY] = state
         state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        # Every response under the portal's paths, the host's own 404 and 405 pages included.
+        app.after_request(protect_portal_paths(settings.url_prefix))
         # Flask logs an unhandled error with the request's path, which holds the link token.
         redaction.install((app.logger.name,))
         if settings.redact_access_logs:

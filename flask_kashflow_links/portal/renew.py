@@ -23,6 +23,7 @@ from .. import signals
 from ..accounts import Brand
 from ..config import MailSettings
 from ..fetch import Fetcher
+from ..links.link import configured_host
 from ..links.service import LinkService
 from ..mail import MailError
 from ..mail import build_message
@@ -152,12 +153,14 @@ class Renewal:
         )
 
     def sender(self, brand: Brand) -> str:
-        """The From address of the fresh-link email."""
+        """The From address of the fresh-link email (and so its Message-ID's domain): from
+        configuration only, never from the request's Host header, which the visitor writes."""
         if isinstance(self.mail, MailSettings):
             return self.mail.sender
         if brand.email:
             return f"{brand.name} <{brand.email}>"
-        return f"{brand.name} <no-reply@{request.host.split(':')[0]}>"
+        host = configured_host(self.links.public_url) or "localhost"
+        return f"{brand.name} <no-reply@{host}>"
 
     def problem(self, brand: Brand, status: int, problem: str) -> Response:
         """A page saying why no fresh link was sent."""
