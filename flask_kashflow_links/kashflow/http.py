@@ -105,7 +105,8 @@ def new_session(
 
 def redacted(request: requests.PreparedRequest | None) -> requests.PreparedRequest | None:
     """A copy of *request* safe to keep on an exception: no session token, no body (a login or
-    SOAP body carries the password)."""
+    SOAP body carries the password), no hooks (the authentication hook holds the session token
+    and, through the login it serves, the credentials)."""
     if request is None:
         return None
     safe = copy.copy(request)
@@ -113,7 +114,23 @@ def redacted(request: requests.PreparedRequest | None) -> requests.PreparedReque
     if "Authorization" in safe.headers:
         safe.headers["Authorization"] = "KfToken ***"
     safe.body = None
+    safe.hooks = {"response": []}
     return safe
 
 
-__all__ = ["TRANSIENT_STATUSES", "BoundedRetry", "ClientStats", "new_session", "redacted"]
+def kept(response: requests.Response) -> requests.Response:
+    """*response*, made safe to keep on an exception: its request, and those of the responses
+    in its history (a 401 answered before logging in again), lose token, body and hooks."""
+    for earlier in (*response.history, response):
+        earlier.request = redacted(earlier.request)  # type: ignore[assignment]
+    return response
+
+
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "BoundedRetry",
+    "ClientStats",
+    "kept",
+    "new_session",
+    "redacted",
+]

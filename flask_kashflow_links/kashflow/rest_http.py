@@ -8,6 +8,7 @@ with a long backoff on top of urllib3's retries.
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
+from .http import kept
 from .http import redacted
 from .parsing import as_mapping
 from .parsing import loads
@@ -39,12 +41,6 @@ def error_of(response: requests.Response) -> tuple[str, str]:
         parse_text(data.get("Error"), limit=60),
         parse_text(data.get("Message"), limit=200).replace("\n", " "),
     )
-
-
-def _kept(response: requests.Response) -> requests.Response:
-    """*response*, made safe to keep on an exception: its request loses token and body."""
-    response.request = redacted(response.request)  # type: ignore[assignment]
-    return response
 
 
 class RestTransport:
@@ -91,6 +87,7 @@ class RestTransport:
         """One request with a timeout; SQL-timeout 400s retried; transport errors mapped."""
         attempt = 0
         while True:
+            failure: KashFlowUnavailable | None = None
             try:
                 response = self.http.request(
                     method,
@@ -104,16 +101,20 @@ class RestTransport:
                     allow_redirects=False,  # a redirect could carry the token elsewhere
                 )
             except requests.Timeout as e:
-                raise KashFlowUnavailable(
+                failure = KashFlowUnavailable(
                     f"KashFlow did not answer {method} {urlsplit(url).path} in time",
                     request=redacted(e.request),  # type: ignore[arg-type]
-                ) from None
+                )
             except (requests.ConnectionError, requests.exceptions.RetryError) as e:
-                raise KashFlowUnavailable(
+                failure = KashFlowUnavailable(
                     f"cannot reach KashFlow at {urlsplit(url).netloc} "
                     f"({type(e).__name__}: check the URL, DNS and firewall)",
                     request=redacted(e.request),  # type: ignore[arg-type]
-                ) from None
+                )
+            if failure is not None:
+                # Raised outside the except block: requests' exception, which would become
+                # its __context__ (``from None`` only hides it), keeps the request unredacted.
+                raise failure
             self.stats.add("requests")
             if response.status_code == 400 and attempt < self.retries:
                 code, _ = error_of(response)
@@ -134,7 +135,7 @@ class RestTransport:
         detail = f" ({code}: {message})" if code or message else ""
         kwargs: dict[str, t.Any] = {
             "request": redacted(response.request),
-            "response": _kept(response),
+            "response": kept(response),
             "error_code": code or None,
         }
         if code == "AccountLocked":
@@ -166,18 +167,22 @@ class RestTransport:
             return KashFlowUnavailable(f"KashFlow timed out reading {what}{detail}", **kwargs)
         return KashFlowBadResponse(f"KashFlow answered HTTP {status} for {what}{detail}", **kwargs)
 
-    def json(self, response: requests.Response, what: str) -> t.Any:
-        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`."""
+    def json(self, response: requests.Response, what: str, *, secret: bool = False) -> t.Any:
+        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`.
+
+        A *secret* body (a login answer carries a temporary or session token) is not kept on
+        the exception when it cannot be read.
+        """
         if response.status_code not in (200, 201):
             raise self.error(response, what)
-        try:
+        with contextlib.suppress(ValueError):
             return loads(response.content)
-        except ValueError:
-            raise KashFlowBadResponse(
-                f"KashFlow sent malformed JSON for {what}",
-                request=redacted(response.request),
-                response=_kept(response),
-            ) from None
+        # Raised outside the handler, so the decoder's error (quoting the body) is no context.
+        raise KashFlowBadResponse(
+            f"KashFlow sent malformed JSON for {what}",
+            request=redacted(response.request),
+            response=None if secret else kept(response),
+        )
 
 
 __all__ = ["SQL_TIMEOUT_ERROR", "RestTransport", "error_of"]
