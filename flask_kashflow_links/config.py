@@ -47,6 +47,9 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
 #: The portal's own page layout, used unless KASHFLOW_LINKS_BASE_TEMPLATE names the host's.
 DEFAULT_BASE_TEMPLATE = "kashflow_links/base.html"
+#: The cache's key prefix unless set. Apart from the Redis link store's ``kfl:rev:``: clearing
+#: a Redis cache deletes every key that starts with its prefix.
+DEFAULT_CACHE_PREFIX = "kfl:cache:"
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def _cache_config(value: t.Any, ctx: Context) -> dict[str, t.Any]:
     merged = {
         "CACHE_TYPE": "SimpleCache",
         "CACHE_THRESHOLD": 5000,
-        "CACHE_KEY_PREFIX": "kfl:",
+        "CACHE_KEY_PREFIX": DEFAULT_CACHE_PREFIX,
         "CACHE_DEFAULT_TIMEOUT": 0,
         **value,
     }
@@ -435,6 +438,7 @@ def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
 __all__ = [
     "DEFAULTS",
     "DEFAULT_BASE_TEMPLATE",
+    "DEFAULT_CACHE_PREFIX",
     "PREFIX",
     "MailSettings",
     "Settings",

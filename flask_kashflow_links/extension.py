@@ -26,6 +26,7 @@ from .portal import build_portal
 from .portal.pages import protect_portal_paths
 from .state import EXTENSION_KEY
 from .state import build_state
+from .state import check_key_spaces
 from .state import get_state
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ class KashFlowLinks:
             )
         settings = load_settings(app)
         self._check_base_template(app, settings)
-        state = build_state(settings, self._make_cache(app, settings))
+        cache = self._make_cache(app, settings)
+        state = build_state(settings, cache)
+        check_key_spaces(app.extensions.get("cache", {}).get(cache), state.links.store)
         app.extensions[EXTENSION_KEY] = state
         state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
