@@ -60,7 +60,9 @@ class MailSettings:
     port: int = 25
     username: str = ""
     password: str = ""
-    use_tls: bool = False
+    #: STARTTLS: ``None`` (the default) when the server offers it, ``True`` always (refusing a
+    #: server that does not offer it), ``False`` never (an explicit opt-out).
+    use_tls: bool | None = None
     use_ssl: bool = False
     sender: str = ""
     timeout: float = 10.0
@@ -183,6 +185,8 @@ def _mail(value: t.Any, ctx: Context) -> Mail:
         raise ctx.error("timeout must be a positive number of seconds")
     if not isinstance(mail.sender, str) or not mail.sender or "@" not in mail.sender:
         raise ctx.error("needs a sender address, e.g. 'Acme <billing@acme.test>'")
+    if mail.use_tls not in (None, True, False) or mail.use_ssl not in (True, False):
+        raise ctx.error("use_tls is None (when offered), True or False; use_ssl True or False")
     if mail.use_tls and mail.use_ssl:
         raise ctx.error("use_tls (STARTTLS) and use_ssl are exclusive; pick one")
     return mail

@@ -28,6 +28,7 @@ from .state import EXTENSION_KEY
 from .state import build_state
 from .state import check_key_spaces
 from .state import get_state
+from .warnings import log_startup_warnings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class KashFlowLinks:
         cache = self._make_cache(app, settings)
         state = build_state(settings, cache)
         check_key_spaces(app.extensions.get("cache", {}).get(cache), state.links.store)
+        log_startup_warnings(settings)
         app.extensions[EXTENSION_KEY] = state
         state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
