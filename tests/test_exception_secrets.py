@@ -31,6 +31,7 @@ from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.kashflow.rest import RestBackend
 from flask_kashflow_links.kashflow.session import SessionTokens
+from flask_kashflow_links.kashflow.soap import SoapBackend
 from flask_kashflow_links.testing import KashFlowSandbox
 
 WRONG_PASSWORD = "not-the-password-7731"
@@ -303,3 +304,58 @@ def test_nothing_reachable_from_the_exception_holds_a_secret(
         or (name.startswith("login"))
     )
     assert secrets_reachable(caught.value, secrets) == [], name
+
+
+# -- the SOAP backend: the password travels in every request's body ------------------------------
+
+
+SoapScenario = t.Callable[[KashFlowSandbox, SoapBackend, Login], object]
+
+
+def soap_invoice(sandbox: KashFlowSandbox, client: SoapBackend, who: Login) -> object:
+    return client.get_invoice(who, 1043)
+
+
+def soap_faulty(fault: t.Callable[[KashFlowSandbox], object]) -> SoapScenario:
+    def scenario(sandbox: KashFlowSandbox, client: SoapBackend, who: Login) -> object:
+        fault(sandbox)
+        return client.get_invoice(who, 1043)
+
+    return scenario
+
+
+# fmt: off
+SOAP_SCENARIOS: dict[str, tuple[type[KashFlowError], SoapScenario]] = {
+    "wrong password": (KashFlowAuthError, soap_invoice),
+    "times out": (KashFlowUnavailable, soap_faulty(lambda s: s.hang_next(1, 0.6, "soap"))),
+    "connection dropped": (KashFlowUnavailable, soap_faulty(lambda s: s.drop_next(2, "soap"))),
+    "server fault": (KashFlowUnavailable, soap_faulty(lambda s: s.soap_fail_next(2, 500))),
+    "an HTML error page": (
+        KashFlowError, soap_faulty(lambda s: s.soap_fail_next(2, 502, html=True))),
+    "malformed answer": (KashFlowBadResponse, soap_faulty(lambda s: s.malformed_next(1, "soap"))),
+    "not found": (KashFlowNotFound, lambda s, c, w: c.get_invoice(w, 999_999)),
+}
+# fmt: on
+
+
+@pytest.mark.parametrize("name", SOAP_SCENARIOS)
+def test_nothing_reachable_from_a_soap_exception_holds_the_password(
+    name: str, sandbox: KashFlowSandbox
+) -> None:
+    kind, scenario = SOAP_SCENARIOS[name]
+    password = sandbox.account_config(api="soap")["password"]
+    used = WRONG_PASSWORD if name == "wrong password" else password
+    client = SoapBackend(
+        sandbox.soap_url,
+        tokens=SessionTokens(None, lambda b: b, lambda b: b),
+        timeout=(1.0, 0.3),
+        retries=1,
+        backoff=0.0,
+        max_retry_after=0.05,
+    )
+    who = Login(
+        namespace=f"soap-{name}", credentials=Credentials(sandbox.username, used, api="soap")
+    )
+    with pytest.raises(kind) as caught:
+        scenario(sandbox, client, who)
+    assert secrets_reachable(caught.value, {password, WRONG_PASSWORD}) == [], name

@@ -23,6 +23,7 @@ from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
 from .http import kept
 from .http import redacted
+from .http import transport_errors
 from .parsing import as_mapping
 from .parsing import loads
 from .parsing import parse_text
@@ -87,8 +88,8 @@ class RestTransport:
         """One request with a timeout; SQL-timeout 400s retried; transport errors mapped."""
         attempt = 0
         while True:
-            failure: KashFlowUnavailable | None = None
-            try:
+            parts = urlsplit(url)
+            with transport_errors(f"{method} {parts.path}", parts.netloc):
                 response = self.http.request(
                     method,
                     url,
@@ -100,21 +101,6 @@ class RestTransport:
                     auth=auth,
                     allow_redirects=False,  # a redirect could carry the token elsewhere
                 )
-            except requests.Timeout as e:
-                failure = KashFlowUnavailable(
-                    f"KashFlow did not answer {method} {urlsplit(url).path} in time",
-                    request=redacted(e.request),  # type: ignore[arg-type]
-                )
-            except (requests.ConnectionError, requests.exceptions.RetryError) as e:
-                failure = KashFlowUnavailable(
-                    f"cannot reach KashFlow at {urlsplit(url).netloc} "
-                    f"({type(e).__name__}: check the URL, DNS and firewall)",
-                    request=redacted(e.request),  # type: ignore[arg-type]
-                )
-            if failure is not None:
-                # Raised outside the except block: requests' exception, which would become
-                # its __context__ (``from None`` only hides it), keeps the request unredacted.
-                raise failure
             self.stats.add("requests")
             if response.status_code == 400 and attempt < self.retries:
                 code, _ = error_of(response)
