@@ -1,5 +1,11 @@
-"""What the portal's processes share, said truthfully at start-up and by ``check`` and ``config``.
+"""The start-up checks and warnings, and what the portal's processes share.
 
+:meth:`KashFlowLinks.init_app <flask_kashflow_links.KashFlowLinks.init_app>` calls
+:func:`warn_at_startup` once the state is assembled: settings that work, but that will hurt in
+production, are logged on the ``flask_kashflow_links`` logger. A setting that cannot work at
+all is not a warning: :mod:`.config` refuses it.
+
+**What the processes share.**
 The portal keeps two kinds of state outside the request: the **cache** (data fetched from
 KashFlow, the KashFlow session token, the login pause, single-flight locks and throttle
 counters) and the **link store** (withdrawn links and the register). How far each reaches
@@ -14,8 +20,13 @@ decides what several workers or hosts see of one another:
   for no other host.
 
 :func:`sharing` finds out, :func:`describe` says it in a few lines (for the CLI), and
-:func:`warn_at_startup`, run by :meth:`~flask_kashflow_links.KashFlowLinks.init_app`, logs what
-would break with several workers or hosts, with the one-line fix.
+:func:`warn_at_startup` logs what would break with several workers or hosts, with the one-line
+fix.
+
+**A link store that looks ephemeral.** Each check in :data:`CHECKS` takes the settings and
+returns a sentence for the operator, or ``None``: a SQLite store in a temporary directory, on a
+file system held in memory, in a container's writable layer or on a Heroku dyno forgets every
+revocation on a redeploy (:func:`ephemeral_store`).
 """
 
 from __future__ import annotations
@@ -23,12 +34,15 @@ from __future__ import annotations
 import enum
 import logging
 import os
+import re
+import tempfile
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from .config import Settings
 from .links.store import RevocationStore
 from .links.store import SQLiteStore
 from .state import State
@@ -36,7 +50,8 @@ from .state import State
 if t.TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
-log = logging.getLogger(__name__)
+# The package's logger: every start-up warning is found in one place.
+log = logging.getLogger("flask_kashflow_links")
 
 #: The fix for a per-process cache, as one line of configuration.
 REDIS_CACHE_FIX = (
@@ -76,10 +91,14 @@ def cache_reach(backend: object) -> Reach:
     return Reach.UNKNOWN
 
 
+#: SQLite paths that name no file: a database private to each connection.
+IN_MEMORY = ("", ":memory:")
+
+
 def store_reach(store: RevocationStore) -> Reach:
     """How far a link store reaches: SQLite per host (in memory: per process), Redis everywhere."""
     if isinstance(store, SQLiteStore):
-        return Reach.PROCESS if store.path in ("", ":memory:") else Reach.HOST
+        return Reach.PROCESS if store.path in IN_MEMORY else Reach.HOST
     return Reach.EVERYWHERE
 
 
@@ -170,6 +189,100 @@ def describe(found: Sharing) -> list[str]:
     return lines
 
 
+# -- a link store that looks ephemeral ------------------------------------------------------------
+
+#: File systems that live in memory: their files are gone after a restart.
+MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
+#: File systems of a container's own writable layer: gone when the container is replaced.
+CONTAINER_LAYERS = ("overlay", "aufs")
+
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+@dataclass(frozen=True)
+class Host:
+    """What the checks know of the machine the application runs on (tests make their own)."""
+
+    #: Directories for temporary files.
+    temp_dirs: tuple[str, ...]
+    #: ``(mount point, file system type)`` of every mounted file system.
+    mounts: tuple[tuple[str, str], ...]
+    #: The process's environment variables.
+    environ: t.Mapping[str, str]
+
+    @classmethod
+    def this(cls) -> Host:
+        """The facts of this machine (mounts from ``/proc/self/mounts`` where there is one)."""
+        # Only compared with a path, never written to.
+        usual = ("/tmp", "/dev/shm")  # noqa: S108  # nosec B108
+        temp_dirs = {os.path.realpath(d) for d in (tempfile.gettempdir(), *usual)}
+        return cls(tuple(sorted(temp_dirs)), _mounts(), os.environ)
+
+
+def _mounts() -> tuple[tuple[str, str], ...]:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as lines:
+            fields = [line.split() for line in lines]
+    except OSError:  # not Linux: the file system checks have nothing to go on
+        return ()
+    # Spaces and other characters in mount points are written as octal escapes (\040).
+    return tuple(
+        (_OCTAL_ESCAPE.sub(lambda m: chr(int(m[1], 8)), f[1]), f[2]) for f in fields if len(f) > 2
+    )
+
+
+def ephemeral_reason(path: str, host: Host) -> str | None:
+    """Why a file at *path* looks likely to vanish on a restart or redeploy, or ``None``."""
+    where = os.path.realpath(path)
+    if "DYNO" in host.environ:
+        return "is on a Heroku dyno, whose file system is discarded on every restart and deploy"
+    for folder in host.temp_dirs:
+        if _within(where, folder):
+            return f"is in a temporary directory ({folder})"
+    mounted = [(m, kind) for m, kind in host.mounts if _within(where, m)]
+    if not mounted:
+        return None
+    _, kind = max(mounted, key=lambda mount: len(mount[0]))  # the innermost mount holds it
+    if kind in MEMORY_FILE_SYSTEMS:
+        return f"is on a file system held in memory ({kind})"
+    if kind in CONTAINER_LAYERS:
+        return f"is in a container's own writable layer ({kind}), not on a mounted volume"
+    return None
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def ephemeral_store(settings: Settings, host: Host | None = None) -> str | None:
+    """The SQLite link store somewhere that looks ephemeral: a redeploy would forget every
+    revocation, and withdrawn links would open again."""
+    url = settings.revocation_url
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///") :]
+    if path in IN_MEMORY:  # not a file at all: warn_at_startup says so
+        return None
+    reason = ephemeral_reason(path, host or Host.this())
+    if reason is None:
+        return None
+    return (
+        f"the link store {path} {reason}. When it goes, every revocation goes with it and "
+        "withdrawn links open again. Put KASHFLOW_LINKS_REVOCATION_URL on storage that "
+        "outlives the application (a mounted volume), or use a redis:// store with persistence."
+    )
+
+
+Check = t.Callable[[Settings], "str | None"]
+#: The start-up checks, in the order their warnings are logged.
+CHECKS: tuple[Check, ...] = (ephemeral_store,)
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """The warning of every check in :data:`CHECKS` that has one."""
+    return [warning for check in CHECKS if (warning := check(settings)) is not None]
+
+
 # -- start-up ------------------------------------------------------------------------------------
 
 
@@ -197,7 +310,8 @@ def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
     (``KASHFLOW_LINKS_CACHE`` names a ``CACHE_TYPE``, or ``cache=`` was passed) and the
     process does not run under gunicorn, which forks workers; in ``TESTING`` mode it is
     ``DEBUG``, as it is while one of the package's own commands loads the app
-    (:func:`loading_for_command`). A per-process store is always a ``WARNING``.
+    (:func:`loading_for_command`). A per-process store is always a ``WARNING``, and so is
+    every warning of :data:`CHECKS`.
 
     :param cache_chosen: whether the site chose the cache explicitly.
     """
@@ -215,16 +329,23 @@ def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
     if found.store is Reach.PROCESS:
         # Even for a command: a link withdrawn by it is forgotten when it exits.
         log.warning("%s", store_consequences(found.store_location))
+    for warning in startup_warnings(state.settings):
+        log.warning("%s", warning)
 
 
 __all__ = [
+    "CHECKS",
+    "Host",
     "Reach",
     "Sharing",
     "cache_consequences",
     "cache_reach",
     "describe",
+    "ephemeral_reason",
+    "ephemeral_store",
     "loading_for_command",
     "sharing",
+    "startup_warnings",
     "store_consequences",
     "store_reach",
     "warn_at_startup",
