@@ -142,6 +142,7 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     sandbox_server.expire_sessions()
     yield sandbox_server
     sandbox_server.clear_faults()
+    sandbox_server.set_shape("swagger")  # a variant may have switched it for its test
 
 
 #: The ways the portal can meet KashFlow, for modules that run their tests against each (with

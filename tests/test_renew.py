@@ -227,6 +227,25 @@ def test_no_address_on_file(app: Flask, sandbox: KashFlowSandbox, smtp: tuple[In
     assert smtp[0].messages == []
 
 
+@pytest.mark.parametrize("shape", ["swagger", "documented"])
+def test_contacts_who_opted_out_get_no_fresh_link(
+    app: Flask, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int], shape: str
+) -> None:
+    sandbox.set_shape(shape)  # contacts carry ReceiveEmails in both
+    links = KashFlowLinks()
+    with app.test_request_context(), in_the_past():
+        quiet = links.mint_customer("QUIET01", expires_in=60)  # every contact opted out
+        mixed = links.mint_customer("MIXED01", expires_in=60)  # the primary one among them
+    response = renew(app, quiet)
+    assert response.status_code == 200
+    assert "don't have an email address" in response.get_data(as_text=True)
+    assert smtp[0].messages == []
+    assert renew(app, mixed).status_code == 200
+    recipients, _ = smtp[0].messages[0]
+    # Not office@ (opted out, though the customer's Email field repeats it), nor old.partner@.
+    assert sorted(recipients) == ["finance@mixed-media.test", "ravi.patel@mixed-media.test"]
+
+
 def test_smtp_down_says_so_and_leaves_no_live_link(
     tmp_path: Path, sandbox: KashFlowSandbox
 ) -> None:
