@@ -18,6 +18,7 @@ from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused
+from .exceptions import KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable
 from .exceptions import LinkURLError
 from .kashflow.backend import Login
@@ -290,6 +291,12 @@ def _explain_login_failure(error: Exception) -> str:
             "KashFlow says the user is locked after too many failed logins. Unlock it in "
             "KashFlow (or wait for the lock to lapse), correct the password or memorable word, "
             "then run check again."
+        )
+    if isinstance(error, KashFlowPasswordExpired):
+        return (
+            "KashFlow says the user's password has expired. Sign in to KashFlow on the web as "
+            "that user, choose a new password, put it in KASHFLOW_LINKS_ACCOUNTS, then run "
+            "check again."
         )
     if isinstance(error, KashFlowAuthError):
         if error.step == "session":
