@@ -39,6 +39,7 @@ from .rest_http import RestTransport
 from .rest_pages import Page
 from .rest_pages import envelope
 from .rest_pages import locate
+from .rest_probe import Probe
 from .session import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ MAX_PAGES = 1000
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "paid": "Paid"}
 #: Redirects followed for one document, at most (each must stay on the API host).
 MAX_REDIRECTS = 3
+#: The largest document the connection check downloads.
+PROBE_MAX_BYTES = 20 * 1024 * 1024
 #: Details read, at most, to learn what is owed on list rows that cannot say (see
 #: :meth:`RestBackend.list_invoices`).
 MAX_DETAILS_PER_LIST = 25
@@ -358,8 +361,9 @@ class RestBackend:
     # -- the connection check ------------------------------------------------------------------
 
     def check(self, login: Login, *, force: bool = False) -> Connection:
-        """Log in afresh (a refused login pauses logins, as the portal's would), then count the
-        account's invoices with one cheap call.
+        """Log in afresh (a refused login pauses logins, as the portal's would), count the
+        account's invoices, then probe which shape its answers have (:mod:`.rest_probe`:
+        reads only).
 
         :raises KashFlowAccountLocked: logins are paused (unless *force*) or the user is locked.
         :raises KashFlowAuthError: the login was refused, or the session was refused for calls
@@ -382,10 +386,10 @@ class RestBackend:
         if result.subscription_expired:
             warnings.append("KashFlow says the subscription has expired")
         try:
-            params = {"page": 1, "perpage": 1}
+            params = {"page": 1, "perpage": PER_PAGE, "sortby": "Number", "order": "Desc"}
             response = self._get(login, self.transport.url("/invoices"), params=params)
             data = self.transport.json(response, "the invoice list")
-            _, meta = envelope(data, "the invoice list")
+            rows, meta = envelope(data, "the invoice list")
         except (KashFlowAuthError, KashFlowDenied) as e:
             raise KashFlowAuthError(
                 "logged in, but KashFlow refused the session for API calls: an IP restriction "
@@ -396,10 +400,18 @@ class RestBackend:
             ) from None
         except KashFlowError as e:
             raise type(e)(f"logged in, but listing invoices failed: {e}") from None
+        report = Probe(
+            lambda url, **kwargs: self._get(login, url, **kwargs),
+            self.transport.url,
+            lambda link: self.get_document(login, link, max_bytes=PROBE_MAX_BYTES),
+            self.document_url,
+        ).run(rows, meta if isinstance(data, dict) and data.get("MetaData") else None)
         return Connection(
             company_name=result.company_name,
             invoices=parse_int(meta.get("TotalRecords")),
             warnings=tuple(warnings),
+            findings=tuple(report.findings),
+            problems=tuple(report.problems),
         )
 
 
