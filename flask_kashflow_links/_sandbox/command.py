@@ -10,15 +10,24 @@ import threading
 import click
 
 from .server import KashFlowSandbox
+from .shapes import SHAPES
 
 
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-def sandbox(host: str, port: int) -> None:
+@click.option(
+    "--shape",
+    default="swagger",
+    show_default=True,
+    type=click.Choice(list(SHAPES)),
+    help="The fields answers carry: the Swagger copy's, or exactly KashFlow's documented ones.",
+)
+def sandbox(host: str, port: int, shape: str) -> None:
     """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C."""
-    with KashFlowSandbox(host=host, port=port) as server:
-        click.echo(f"KashFlow sandbox serving {server.url}")
+    with KashFlowSandbox(host=host, port=port, shape=shape) as server:
+        shown = "" if shape == "swagger" else f" ({shape} shape)"
+        click.echo(f"KashFlow sandbox serving {server.url}{shown}")
         click.echo(f"  KASHFLOW_LINKS_API_BASE_URL = {server.url!r}")
         click.echo(
             "  KASHFLOW_LINKS_ACCOUNTS = {'demo': KashFlowSandbox().account_config()}  "
