@@ -148,7 +148,10 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
 #: The ways the portal can meet KashFlow, for modules that run their tests against each (with
 #: ``pytestmark = pytest.mark.usefixtures("variant")``): which API the account uses, and for
 #: REST which response shape the sandbox serves.
-VARIANTS: tuple[str, ...] = ("rest",)
+VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
+#: The response shape the sandbox serves in each REST variant (``"swagger"`` otherwise): the
+#: fields of the Swagger copy, or exactly those of KashFlow's official examples.
+VARIANT_SHAPES = {"rest-documented": "documented"}
 #: The variant the current test runs against (set by the ``variant`` fixture).
 _current_variant = "rest"
 
@@ -166,7 +169,14 @@ def variant(request: pytest.FixtureRequest) -> Iterator[str]:
 
 def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
     """Settings pointing the portal at *sandbox*, for :func:`make_app`, in the current
-    :func:`variant` (the REST API, as the sandbox serves it by default, outside one)."""
+    :func:`variant` (the REST API, as the sandbox serves it by default, outside one).
+
+    In the ``rest-documented`` variant this switches *sandbox* to the documented shape; the
+    ``sandbox`` fixture switches the shared server back after each test.
+    """
+    shape = VARIANT_SHAPES.get(_current_variant)
+    if shape is not None:
+        sandbox.set_shape(shape)
     base: dict[str, t.Any] = {
         "api_base_url": sandbox.url,
         "accounts": {"acme": sandbox.account_config()},

@@ -20,6 +20,9 @@ from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
 
+# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS).
+pytestmark = pytest.mark.usefixtures("variant")
+
 SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "private, no-store",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+from contextlib import ExitStack
 from datetime import date
 
 import pytest
@@ -20,21 +21,43 @@ from flask_kashflow_links.testing import KashFlowSandbox
 from .conftest import make_app
 from .conftest import portal_config
 
+# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS).
+pytestmark = pytest.mark.usefixtures("variant")
+
 KINDS = ["invoice", "all", "unpaid", "overdue", "paid"]
 NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, t.Any]]:
-    """One sandbox, one app, and a link of every kind (module-wide: reads only)."""
-    with KashFlowSandbox() as sandbox:
-        app = make_app(tmp_path_factory.mktemp("matrix"), **portal_config(sandbox))
+class Worlds(dict[str, dict[str, t.Any]]):
+    """One sandbox, one app and a link of every kind per variant, made when first asked for."""
+
+    def __init__(self, stack: ExitStack, tmp: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self.stack, self.tmp = stack, tmp
+
+    def __missing__(self, variant: str) -> dict[str, t.Any]:
+        sandbox = self.stack.enter_context(KashFlowSandbox())
+        app = make_app(self.tmp.mktemp("matrix"), **portal_config(sandbox))
         links = KashFlowLinks()
         with app.test_request_context():
             minted = {"invoice": links.mint_invoice(1043)}
             for status in ("all", "unpaid", "overdue", "paid"):
                 minted[status] = links.mint_customer("ACME01", status=status)
-        yield {"app": app, "sandbox": sandbox, "links": minted}
+        self[variant] = {"app": app, "sandbox": sandbox, "links": minted}
+        return self[variant]
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[Worlds]:
+    """The module's worlds (module-wide: the tests only read)."""
+    with ExitStack() as stack:
+        yield Worlds(stack, tmp_path_factory)
+
+
+@pytest.fixture
+def world(worlds: Worlds, variant: str) -> dict[str, t.Any]:
+    """The sandbox, app and links of the current variant."""
+    return worlds[variant]
 
 
 def expected_numbers(sandbox: KashFlowSandbox, kind: str) -> set[int]:
@@ -246,3 +269,64 @@ def test_revoke_customer_withdraws_an_invoice_link_once_its_invoice_is_fetched(
     assert client.get(link.url).status_code == 410
     assert client.get(f"{link.url}/pdf").status_code == 410
     assert client.get(other.url).status_code == 200
+
+
+def test_customer_codes_compare_as_kashflow_compares_them(
+    portal: Flask, sandbox: KashFlowSandbox
+) -> None:
+    links, client = KashFlowLinks(), portal.test_client()
+    with portal.test_request_context():
+        link = links.mint_customer("tcust01")  # KashFlow's customer TCUST01
+    own = {n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] == "TCUST01"}
+    other = {n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] == "TCUST02"}
+    assert own and other
+    shown = {int(n) for n in NUMBER_IN_PAGE.findall(client.get(link.url).get_data(as_text=True))}
+    assert shown == own  # exactly TCUST01's: nothing widens
+    for number in own:
+        assert client.get(f"{link.url}/{number}").status_code == 200
+    for number in other:
+        assert client.get(f"{link.url}/{number}").status_code == 404
+    statement = client.get(f"{link.url}/pdf")
+    assert statement.status_code == 200 and statement.data.startswith(b"%PDF-")
+    links.revoke_customer("TCUST01")
+    assert client.get(link.url).status_code == 410
+
+
+def test_out_of_scope_numbers_cost_no_kashflow_calls(
+    portal: Flask, sandbox: KashFlowSandbox
+) -> None:
+    """Security #11 finding 2: a valid customer link cannot spend the account's KashFlow
+    calls (or fill the cache with other customers' invoices) by asking for other numbers."""
+    with portal.test_request_context():
+        link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
+    client = portal.test_client()
+    assert client.get(link.url).status_code == 200
+    sandbox.reset_counters()
+    others = [n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] != "ACME01"][:80]
+    paid = [
+        n
+        for n, inv in sandbox.invoices.items()
+        if inv["CustomerCode"] == "ACME01" and inv["Status"] == "Paid"
+    ]
+    missing = range(900_000, 900_000 + 100 - len(others) - len(paid))
+    asked = [*others, *paid, *missing]
+    assert len(asked) == 100
+    for number in asked:
+        assert client.get(f"{link.url}/{number}").status_code == 404, number
+        assert client.get(f"{link.url}/{number}/pdf").status_code == 404, number
+    assert sum(sandbox.calls.values()) == 0  # decided from the cached list alone
+    assert client.get(f"{link.url}/1043").status_code == 200  # its own invoices still open
+    assert sandbox.calls["invoices.get"] == 1
+
+
+def test_an_invoice_whose_customer_cannot_be_established_is_refused(tmp_path: t.Any) -> None:
+    with KashFlowSandbox() as sandbox:
+        app = make_app(tmp_path, **portal_config(sandbox))
+        with app.test_request_context():
+            link = KashFlowLinks().mint_invoice(1043)
+        # Neither the detail nor its list row names a customer (the documented detail never
+        # does): the link's revoke_customer cut-off cannot be checked, so it is refused.
+        sandbox.invoices[1043]["CustomerCode"] = ""
+        response = app.test_client().get(link.url)
+        assert response.status_code == 503
+        assert "Invoice 1043" not in response.get_data(as_text=True)
