@@ -1,5 +1,6 @@
 # The two commands of the README:
 #   make demo   set everything up and serve the example site on the KashFlow sandbox
+#               (KASHFLOW_API=soap make demo: the same site on KashFlow's SOAP API)
 #   make test   set everything up (Python packages, redis-server, chromium) and run the tests
 PYTHON ?= python3
 VENV   ?= .venv

@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -33,7 +34,8 @@ WRK = shutil.which("wrk") or "/usr/bin/wrk"
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 #: Keys shared by the benchmark process (which mints links) and the servers it starts.
-SECRET_KEY = "bench-secret-key-that-is-long-enough-0123456789"
+# Generated per run: a key written in the repository would be a published, refusable key.
+SECRET_KEY = secrets.token_urlsafe(32)
 
 
 def free_port() -> int:

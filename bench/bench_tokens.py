@@ -43,6 +43,7 @@ def median_us(action: t.Callable[[], object]) -> float:
 def main() -> None:
     codec = TokenCodec([Fernet.generate_key()], [b"k" * 48])
     creds = Credentials("accounts@harbourlane.example", "a-long-password-1234", "pineapple")
+    soap = Credentials("accounts@harbourlane.example", "a-long-password-1234", api="soap")
     kinds = {
         "invoice 987654": (Scope.for_invoice("acme", 987654), {}),
         "customer TCUST01 unpaid": (Scope.for_customer("acme", "TCUST01", "unpaid"), {}),
@@ -51,6 +52,10 @@ def main() -> None:
             {"lifetime": timedelta(days=90)},
         ),
         "invoice 987654, embed mode": (Scope.for_invoice("acme", 987654), {"credentials": creds}),
+        "invoice 987654, embed mode, SOAP": (
+            Scope.for_invoice("acme", 987654),
+            {"credentials": soap},
+        ),
     }
     rows = []
     for label, (scope, kwargs) in kinds.items():

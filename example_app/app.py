@@ -4,6 +4,9 @@
   KashFlow-compatible API with demo data) and prints demo links; with
   ``KASHFLOW_USERNAME``, ``KASHFLOW_PASSWORD`` and ``KASHFLOW_MEMORABLE_WORD`` it talks to
   KashFlow itself.
+* ``KASHFLOW_API=soap`` uses KashFlow's SOAP API instead of the REST API, on the sandbox
+  (``KASHFLOW_API=soap make demo``) or on KashFlow (``KASHFLOW_USERNAME`` and
+  ``KASHFLOW_PASSWORD``, the API password if the account has one; no memorable word).
 * The portal wears the site's own layout (``KASHFLOW_LINKS_BASE_TEMPLATE``) and brand.
 * ``/staff`` (demo login) mints, lists and withdraws links: the everyday workflow.
 """
@@ -82,18 +85,25 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         KASHFLOW_LINKS_LOCALE="en_GB",
     )
     sandbox = None
+    api = os.environ.get("KASHFLOW_API", "rest").strip().lower()
+    if api not in ("rest", "soap"):
+        raise SystemExit(f"KASHFLOW_API must be 'rest' or 'soap', not {api!r}")
     if os.environ.get("KASHFLOW_USERNAME"):
-        app.config["KASHFLOW_LINKS_ACCOUNTS"] = {
-            "main": {
-                "username": os.environ["KASHFLOW_USERNAME"],
-                "password": os.environ.get("KASHFLOW_PASSWORD", ""),
-                "memorable_word": os.environ.get("KASHFLOW_MEMORABLE_WORD", ""),
-            }
+        account = {
+            "api": api,
+            "username": os.environ["KASHFLOW_USERNAME"],
+            "password": os.environ.get("KASHFLOW_PASSWORD", ""),
         }
+        if api == "rest":
+            account["memorable_word"] = os.environ.get("KASHFLOW_MEMORABLE_WORD", "")
+        app.config["KASHFLOW_LINKS_ACCOUNTS"] = {"main": account}
     elif not (config or {}).get("KASHFLOW_LINKS_ACCOUNTS"):
-        sandbox = _start_sandbox()
-        app.config["KASHFLOW_LINKS_ACCOUNTS"] = {"main": sandbox.account_config()}
+        # On SOAP the sandbox serves permalinks without a session: SOAP has none.
+        sandbox = _start_sandbox(public_documents=api == "soap")
+        account = sandbox.account_config(api="soap") if api == "soap" else sandbox.account_config()
+        app.config["KASHFLOW_LINKS_ACCOUNTS"] = {"main": account}
         app.config["KASHFLOW_LINKS_API_BASE_URL"] = sandbox.url
+        app.config["KASHFLOW_LINKS_SOAP_URL"] = sandbox.soap_url
         app.extensions["example_sandbox"] = sandbox
     app.config.update(config or {})
     links.init_app(app)
@@ -114,11 +124,11 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
     return app
 
 
-def _start_sandbox() -> t.Any:
+def _start_sandbox(public_documents: bool = False) -> t.Any:
     from flask_kashflow_links.testing import KashFlowSandbox
 
     port = int(os.environ.get("SANDBOX_PORT", "0"))
-    sandbox = KashFlowSandbox(port=port).start()
+    sandbox = KashFlowSandbox(port=port, public_documents=public_documents).start()
     logging.getLogger(__name__).info("KashFlow sandbox at %s", sandbox.url)
     return sandbox
 
@@ -155,7 +165,11 @@ def _expired_link() -> t.Any:
 def print_demo_links(app: Flask) -> None:
     """Print the demo links and the staff login (to stderr, for the person running the demo)."""
     out = sys.stderr
-    print("\nHarbour Lane Joinery demo, on the KashFlow sandbox. Try these links:", file=out)
+    api = "SOAP" if app.config["KASHFLOW_LINKS_ACCOUNTS"]["main"].get("api") == "soap" else "REST"
+    print(
+        f"\nHarbour Lane Joinery demo, on the KashFlow sandbox's {api} API. Try these links:",
+        file=out,
+    )
     for label, link in demo_links().items():
         print(f"  {label:<13} {link.url}", file=out)
     home = app.config["KASHFLOW_LINKS_PUBLIC_URL"].rsplit("/billing", 1)[0]

@@ -12,10 +12,15 @@ from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 
+from .kashflow.credentials import APIS
 from .kashflow.credentials import Credentials
 from .kashflow.parsing import EMAIL
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_SOAP_HAS_NO_WORD = (
+    "account {id!r} uses KashFlow's SOAP API, which has no memorable word: remove "
+    "memorable_word (or set api to 'rest' to sign in to the REST API with it)"
+)
 
 #: Brand fields and what they mean (the keys of ``KASHFLOW_LINKS_BRAND``).
 BRAND_FIELDS = {
@@ -123,6 +128,8 @@ class Account:
 
     In embed mode the serving site may hold no credentials at all (they travel encrypted in each
     link); the account then only names the brand.
+
+    :raises ValueError: an unknown API, or a memorable word on a SOAP account.
     """
 
     #: The account id used in links and config (short ids keep links short).
@@ -133,30 +140,52 @@ class Account:
     brand: Brand = field(default_factory=Brand)
     #: True when the credentials came from an embed-mode link rather than this site's config.
     embedded: bool = False
-    #: Which of KashFlow's APIs serves the account: ``"rest"``.
+    #: Which of KashFlow's APIs serves the account: ``"rest"`` (username, password and
+    #: memorable word) or ``"soap"`` (username and password).
     api: str = "rest"
+
+    def __post_init__(self) -> None:
+        if self.api not in APIS:
+            raise ValueError(f"account {self.id!r}: api must be 'rest' or 'soap', not {self.api!r}")
+        if self.api == "soap" and self.memorable_word:
+            raise ValueError(_SOAP_HAS_NO_WORD.format(id=self.id))
 
     @property
     def credentials(self) -> Credentials | None:
         """The login credentials, or ``None`` when this site holds none."""
-        if self.username and self.password and self.memorable_word:
+        if not (self.username and self.password):
+            return None
+        if self.api == "soap":
+            return Credentials(self.username, self.password, api="soap")
+        if self.memorable_word:
             return Credentials(self.username, self.password, self.memorable_word)
         return None
 
     def with_credentials(self, credentials: Credentials) -> Account:
-        """A copy that logs in with *credentials* (from an embed-mode link)."""
+        """A copy that logs in with *credentials* (from an embed-mode link), on the API they
+        are for: the link carries the API kind."""
         return replace(
             self,
             username=credentials.username,
             password=credentials.password,
             memorable_word=credentials.memorable_word,
+            api=credentials.api,
             embedded=True,
         )
 
 
 AccountLoader = t.Callable[[str], "Account | t.Mapping[str, t.Any] | None"]
 
-_ACCOUNT_FIELDS = {"username", "password", "memorable_word", "brand"}
+_ACCOUNT_FIELDS = {"api", "username", "password", "memorable_word", "brand"}
+
+
+def _api_of(account_id: str, data: t.Mapping[str, t.Any]) -> str:
+    api = data.get("api", "rest")
+    if api not in APIS:
+        raise ValueError(
+            f"account {account_id!r}: api must be 'rest' (the default) or 'soap', not {api!r}"
+        )
+    return t.cast(str, api)
 
 
 def account_from_mapping(
@@ -171,15 +200,24 @@ def account_from_mapping(
             f"account {account_id!r} has unknown field(s) {', '.join(sorted(unknown))}; "
             f"known fields: {', '.join(sorted(_ACCOUNT_FIELDS))}"
         )
+    api = _api_of(account_id, data)
     values = {key: data.get(key) or "" for key in ("username", "password", "memorable_word")}
     for key, value in values.items():
         if not isinstance(value, str):
             raise ValueError(f"account {account_id!r}: {key} must be a string")
-    missing = [key for key, value in values.items() if not value]
+    if api == "soap" and values["memorable_word"]:
+        raise ValueError(_SOAP_HAS_NO_WORD.format(id=account_id))
+    needed = ("username", "password") if api == "soap" else tuple(values)
+    missing = [key for key in needed if not values[key]]
     if need_credentials and missing:
+        what = (
+            "KashFlow's SOAP API needs the username and the API password (the web login "
+            "password if the account has no separate API password)"
+            if api == "soap"
+            else "KashFlow's login needs the web username, password and the whole memorable word"
+        )
         raise ValueError(
-            f"account {account_id!r} is missing {', '.join(missing)}: KashFlow's login needs the "
-            "web username, password and the whole memorable word (or turn on "
+            f"account {account_id!r} is missing {', '.join(missing)}: {what} (or turn on "
             "KASHFLOW_LINKS_EMBED_CREDENTIALS to carry them in links instead)"
         )
     if values["memorable_word"] and len(values["memorable_word"]) < 3:
@@ -197,6 +235,7 @@ def account_from_mapping(
         password=values["password"],
         memorable_word=values["memorable_word"],
         brand=brand,
+        api=api,
     )
 
 

@@ -249,8 +249,8 @@ def check(account: str | None, force: bool) -> None:
     acct = _guard(lambda: state.accounts.get(account))
     if acct.credentials is None:
         raise click.ClickException(
-            f"account {acct.id!r} has no credentials here (username, password and memorable word "
-            "in KASHFLOW_LINKS_ACCOUNTS)"
+            f"account {acct.id!r} has no credentials here (username, password and, for the "
+            "REST API, the memorable word in KASHFLOW_LINKS_ACCOUNTS)"
         )
     backend = state.fetcher.backend_for(acct)
     login: Login = state.fetcher.login_for(acct)
@@ -265,12 +265,14 @@ def check(account: str | None, force: bool) -> None:
     except KashFlowLinksError as e:
         raise click.ClickException(_explain_login_failure(e)) from None
     company = connection.company_name
-    click.echo(f"  logged in{f' to {company}' if company else ''}")
+    if connection.signed_in:
+        click.echo(f"  logged in{f' to {company}' if company else ''}")
     for warning in connection.warnings:
         click.echo(f"  warning: {warning}", err=True)
     total = connection.invoices
     seen = f"{total} invoices visible" if total is not None else "invoice list readable"
-    click.echo(f"  {seen}; the session is shared by every worker through the cache")
+    if connection.signed_in and backend.api == "rest":  # SOAP has no session; its findings say
+        click.echo(f"  {seen}; the session is shared by every worker through the cache")
     for finding in connection.findings:
         click.echo(f"  {finding}")
     if not connection.works:
@@ -335,6 +337,9 @@ def show_config() -> None:
     state = _state()
     settings = state.settings
     click.echo(f"API base URL:     {settings.api_base_url}")
+    click.echo(f"SOAP URL:         {settings.soap_url}")
+    apis = ", ".join(f"{i} ({state.accounts.get(i).api})" for i in state.accounts.known_ids)
+    click.echo(f"accounts:         {apis or 'from a loader'}")
     click.echo(f"default account:  {state.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
     click.echo(f"link store:       {state.links.store.location}")

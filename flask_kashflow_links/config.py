@@ -202,8 +202,7 @@ class Settings:
     documentation; ``docs/configuration.rst`` documents each key at length.
     """
 
-    # One row per option: key, default, parser, then its line of documentation. RUF009 cannot
-    # see that option() returns a dataclasses.field, hence its noqa where the type is mutable.
+    # One row per option: key, default, parser, then its line of documentation.
     # fmt: off
 
     fernet_keys: tuple[bytes, ...] = option(
@@ -215,7 +214,7 @@ class Settings:
         "The itsdangerous keys that sign links, oldest first, newest last.",
     )
     # A dict or a loader; the extension turns it into an AccountRegistry.
-    accounts: t.Any = option(  # noqa: RUF009
+    accounts: t.Any = option(
         "ACCOUNTS", {}, _accounts,
         "The KashFlow accounts the portal reads from, as a dict of account id to account, or a "
         "callable that returns an account for an id.",
@@ -226,13 +225,18 @@ class Settings:
     )
     embed_credentials: bool = option(
         "EMBED_CREDENTIALS", False, boolean,
-        "Mint links that carry the account's KashFlow credentials (username, password and "
-        "memorable word) inside them, encrypted with the Fernet key.",
+        "Mint links that carry the account's KashFlow credentials (username, password, the "
+        "memorable word for REST, and which API) inside them, encrypted with the Fernet key.",
     )
     api_base_url: str = option(
         "API_BASE_URL", "https://api.kashflow.com/v2",
         url("must be an http(s) URL, not {value!r}", no_credentials="KASHFLOW_LINKS_ACCOUNTS"),
         "The base URL of the KashFlow REST API v2.",
+    )
+    soap_url: str = option(
+        "SOAP_URL", "https://securedwebapp.com/api/service.asmx",
+        url("must be an http(s) URL, not {value!r}", no_credentials="KASHFLOW_LINKS_ACCOUNTS"),
+        "The address of KashFlow's SOAP API, for accounts whose api is soap.",
     )
     api_timeout: tuple[float, float] = option(
         "API_TIMEOUT", (3.05, 10.0), _timeout,
@@ -255,7 +259,7 @@ class Settings:
         "Seconds during which no login is attempted after KashFlow refused one (wrong password "
         "or memorable word) or reported AccountLocked.",
     )
-    cache_config: dict[str, t.Any] = option(  # noqa: RUF009
+    cache_config: dict[str, t.Any] = option(
         "CACHE", None, _cache_config,
         "A flask-caching configuration dict for the portal's private cache.",
     )
@@ -287,7 +291,7 @@ class Settings:
         "The template portal pages extend, so they wear your site's header, footer and "
         "navigation.",
     )
-    brand: Brand = option(  # noqa: RUF009
+    brand: Brand = option(
         "BRAND", {}, _brand,
         "The business as clients see it: name, logo, accent colour, contact details, payment "
         "instructions.",
@@ -296,12 +300,12 @@ class Settings:
         "LOCALE", "en_GB", _locale,
         "The Babel locale for money and dates.",
     )
-    timezone: ZoneInfo = option(  # noqa: RUF009
+    timezone: ZoneInfo = option(
         "TIMEZONE", "Europe/London", _timezone,
         'The time zone that decides "today" (and so how many days an invoice is overdue) and '
         "in which times are shown.",
     )
-    mail: Mail = option(  # noqa: RUF009
+    mail: Mail = option(
         "MAIL", None, _mail,
         'How "Email me a fresh link" sends mail, from the page of an expired link.',
     )

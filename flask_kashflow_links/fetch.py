@@ -223,6 +223,10 @@ class Fetcher:
             cacheable=lambda data: len(data) <= self.pdf_cache_max_bytes,
         )
 
+    def has_statements(self, account: Account) -> bool:
+        """Whether *account*'s API has customer statements (SOAP has none)."""
+        return self.backend_for(account).statements
+
     def statement_link(self, account: Account, customer: Customer) -> str | None:
         """The document link of *customer*'s statement, if *account*'s API has statements."""
         return self.backend_for(account).statement_link(customer)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
 
 from flask import Flask
 from flask import current_app
@@ -25,6 +27,7 @@ from .fetch import Fetcher
 from .kashflow.backend import Backend
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens
+from .kashflow.soap import SoapBackend
 from .links.codec import TokenCodec
 from .links.service import LinkService
 from .links.store import RevocationStore
@@ -73,16 +76,17 @@ def build_state(settings: Settings, cache: Cache) -> State:
     codec = TokenCodec(settings.fernet_keys, settings.signing_keys)
     accounts = _accounts(settings)
     safe_cache = SafeCache(cache)
+    tokens = SessionTokens(safe_cache, codec.seal, codec.unseal)
     rest = RestBackend(
         settings.api_base_url,
-        tokens=SessionTokens(safe_cache, codec.seal, codec.unseal),
+        tokens=tokens,
         timeout=settings.api_timeout,
         retries=settings.api_retries,
         backoff=settings.api_backoff,
         max_retry_after=settings.api_max_retry_after,
         login_cooldown=settings.login_cooldown,
     )
-    backends: dict[str, Backend] = {"rest": rest}
+    backends: dict[str, Backend] = {"rest": rest, "soap": _soap_backend(settings, tokens)}
     fetcher = Fetcher(
         safe_cache,
         backends,
@@ -107,6 +111,26 @@ def build_state(settings: Settings, cache: Cache) -> State:
         safe_cache=safe_cache,
         backends=backends,
         fetcher=fetcher,
+    )
+
+
+def _soap_backend(settings: Settings, tokens: SessionTokens) -> SoapBackend:
+    """KashFlow's SOAP API, for accounts with ``api`` set to ``"soap"``. Invoice PDFs may come
+    from the REST API's host too (where KashFlow's permalinks point)."""
+
+    def today() -> date:
+        return datetime.now(settings.timezone).date()
+
+    return SoapBackend(
+        settings.soap_url,
+        tokens=tokens,
+        document_hosts=(settings.api_base_url,),
+        timeout=settings.api_timeout,
+        retries=settings.api_retries,
+        backoff=settings.api_backoff,
+        max_retry_after=settings.api_max_retry_after,
+        login_cooldown=settings.login_cooldown,
+        today=today,
     )
 
 

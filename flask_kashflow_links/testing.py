@@ -19,17 +19,19 @@ The same server speaks KashFlow's legacy SOAP service over the same data, counte
 ``SOAPAction: "KashFlow/GetInvoice"``, quoted or not) and SOAP 1.2 (``application/soap+xml;
 action="KashFlow/GetInvoice"``), namespace ``KashFlow``, ``UserName`` and ``Password`` in every
 call, with ``GetCustomer``, ``GetCustomerByID``, ``GetInvoice``, ``GetInvoicesForCustomer``
-(by the numeric ``CustID``) and ``GetInvoicePayment``. Answers carry ``Status`` ``OK`` or
-``NO`` with a ``StatusDetail`` inside HTTP 200 ("Incorrect username or password", "The IP
-address of 127.0.0.1 is not in the access list"); protocol errors are HTTP 500
-``soap:Fault``. Calls count as ``soap.GetInvoice`` and so on, and every generic fault reaches
+(by the numeric ``CustID``), ``GetInvoicePayment`` and ``GetInvoices_Recent``. Answers carry
+``Status`` ``OK`` or ``NO`` with a ``StatusDetail`` inside HTTP 200 ("Incorrect username or
+password", "The IP address of 127.0.0.1 is not in the access list"); protocol errors are HTTP
+500 ``soap:Fault``. Calls count as ``soap.GetInvoice`` and so on, and every generic fault reaches
 them through that endpoint name or the prefix ``"soap"``. ``account_config(api="soap")`` gives
 the SOAP credentials; ``set_soap_password_mode("separate")`` accepts only the separate API
 password (``KashFlowSandbox(soap_password=...)``, ``"sandbox-api-password"`` by default).
 SOAP switches: ``soap_status_no_next``, ``soap_fail_next`` (a ``soap:Fault`` or an HTML page),
 ``set_soap_ip_blocked``, ``set_soap_enabled``, ``set_soap_not_found_answer`` (``"no"``,
 ``"missing"``, ``"nil"``, ``"zero"``) and ``set_soap_empty_list_answer`` (``"empty"``,
-``"missing"``, ``"nil"``).
+``"missing"``, ``"nil"``). A SOAP client has no session token for the invoice ``PermaLink``:
+``KashFlowSandbox(public_documents=True)`` (or ``set_public_documents()``) serves document
+permalinks without one.
 
 Use it in your own tests, one server per module and a clean slate per test::
 

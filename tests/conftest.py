@@ -12,6 +12,7 @@ Modules refine the app with markers, as in Flask-Security's tests::
 
 from __future__ import annotations
 
+import secrets
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from freezegun import freeze_time
 
+from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
@@ -37,7 +39,8 @@ from .services import redis_server
 freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
 
 FERNET_KEY = Fernet.generate_key().decode()
-SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+# Generated per run: a key written in the repository would be a published, refusable key.
+SECRET_KEY = secrets.token_urlsafe(32)
 
 ACCOUNT = {
     "username": "sandbox@example.test",
@@ -140,25 +143,34 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     sandbox_server.clear_faults()
     sandbox_server.reset_counters()
     sandbox_server.expire_sessions()
+    sandbox_server.set_public_documents(False)
     yield sandbox_server
     sandbox_server.clear_faults()
+    sandbox_server.set_soap_password_mode("login")
     sandbox_server.set_shape("swagger")  # a variant may have switched it for its test
 
 
 #: The ways the portal can meet KashFlow, for modules that run their tests against each (with
 #: ``pytestmark = pytest.mark.usefixtures("variant")``): which API the account uses, and for
 #: REST which response shape the sandbox serves.
-VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
+VARIANTS: tuple[str, ...] = ("rest", "rest-documented", "soap")
 #: The response shape the sandbox serves in each REST variant (``"swagger"`` otherwise): the
 #: fields of the Swagger copy, or exactly those of KashFlow's official examples.
 VARIANT_SHAPES = {"rest-documented": "documented"}
+#: The variants that meet KashFlow's REST API, for tests of REST's own answers (with
+#: ``pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True)``).
+REST_VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
 #: The variant the current test runs against (set by the ``variant`` fixture).
 _current_variant = "rest"
 
 
-@pytest.fixture(params=VARIANTS)
+@pytest.fixture(scope="module", params=VARIANTS)
 def variant(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test once per :data:`VARIANTS`; :func:`portal_config` follows it."""
+    """Run the tests that use it once per :data:`VARIANTS`; :func:`portal_config` follows it.
+
+    Module-scoped, so that a module's own module-scoped fixtures (one sandbox and app for many
+    read-only tests) can follow it too: they ask for ``variant`` before they build anything.
+    """
     global _current_variant
     _current_variant = request.param
     try:
@@ -167,19 +179,59 @@ def variant(request: pytest.FixtureRequest) -> Iterator[str]:
         _current_variant = "rest"
 
 
+@pytest.fixture(autouse=True)
+def _variant_in_force(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The current variant for each test: its own if it uses ``variant``, else REST (a
+    module-scoped ``variant`` outlives its tests, and must not leak into the module's others)."""
+    global _current_variant
+    uses = "variant" in request.fixturenames
+    _current_variant = request.getfixturevalue("variant") if uses else "rest"
+    try:
+        yield
+    finally:
+        _current_variant = "rest"
+
+
+def current_variant() -> str:
+    """The variant the running test uses (``"rest"`` outside a variant module)."""
+    return _current_variant
+
+
+def credentials_for(sandbox: KashFlowSandbox, password: str | None = None) -> Credentials:
+    """The sandbox's credentials for the current variant's API (for embed-mode links), with
+    another *password* if given."""
+    password = sandbox.password if password is None else password
+    if _current_variant == "soap":
+        return Credentials(sandbox.username, password, api="soap")
+    return Credentials(sandbox.username, password, sandbox.memorable_word)
+
+
+def account_for(sandbox: KashFlowSandbox, **extra: t.Any) -> dict[str, t.Any]:
+    """The sandbox's account entry for the current variant's API, with *extra* fields (a
+    wrong ``password=``, say)."""
+    if _current_variant == "soap":
+        return sandbox.account_config(api="soap", **extra)
+    return sandbox.account_config(**extra)
+
+
 def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
     """Settings pointing the portal at *sandbox*, for :func:`make_app`, in the current
     :func:`variant` (the REST API, as the sandbox serves it by default, outside one).
 
-    In the ``rest-documented`` variant this switches *sandbox* to the documented shape; the
-    ``sandbox`` fixture switches the shared server back after each test.
+    In the ``rest-documented`` variant this switches *sandbox* to KashFlow's documented shape
+    (the ``sandbox`` fixture switches the shared server back after each test). In the ``soap``
+    variant the account uses KashFlow's SOAP API, and the sandbox serves document permalinks
+    without a session token: the SOAP API has none to send.
     """
     shape = VARIANT_SHAPES.get(_current_variant)
     if shape is not None:
         sandbox.set_shape(shape)
+    if _current_variant == "soap":
+        sandbox.set_public_documents(True)
     base: dict[str, t.Any] = {
         "api_base_url": sandbox.url,
-        "accounts": {"acme": sandbox.account_config()},
+        "soap_url": sandbox.soap_url,
+        "accounts": {"acme": account_for(sandbox)},
         # Keep failure tests quick: short timeouts, no real backoff.
         "api_timeout": (2.0, 3.0),
         "api_backoff": 0.0,

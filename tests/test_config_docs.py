@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from pathlib import Path
 
 import pytest
 
+from flask_kashflow_links.accounts import BRAND_FIELDS
 from flask_kashflow_links.config import PREFIX
+from flask_kashflow_links.config import MailSettings
 from flask_kashflow_links.config import Settings
 from flask_kashflow_links.options import Option
 from flask_kashflow_links.options import options_of
@@ -69,3 +72,10 @@ def test_each_entry_carries_the_option_s_line(opt: Option) -> None:
 def test_every_documented_key_is_an_option() -> None:
     documented = {name for name in DOCUMENTED if name.startswith(PREFIX)}
     assert documented - {opt.key for opt in OPTIONS} == set()
+
+
+def test_every_brand_field_and_smtp_setting_is_documented() -> None:
+    # The two dict-valued options name their own fields; the page must describe each one.
+    text = PAGE.read_text(encoding="utf-8")
+    fields = [*BRAND_FIELDS, *(f.name for f in dataclasses.fields(MailSettings))]
+    assert [f for f in fields if f"``{f}``" not in text] == []

@@ -9,12 +9,14 @@ import subprocess
 import time
 import typing as t
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from flask import Flask
 
 from example_app import create_app
+from example_app.app import links
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .services import free_port
@@ -26,9 +28,10 @@ LINK_LINE = re.compile(
 
 
 @pytest.mark.slow
-def test_make_demo_serves_the_site_with_working_demo_links(tmp_path: Path) -> None:
+@pytest.mark.parametrize("api", ["rest", "soap"])
+def test_make_demo_serves_the_site_with_working_demo_links(tmp_path: Path, api: str) -> None:
     port = free_port()
-    env = dict(os.environ, SANDBOX_PORT="0")
+    env = dict(os.environ, SANDBOX_PORT="0", KASHFLOW_API=api)
     process = subprocess.Popen(
         ["make", "-s", "demo", f"PORT={port}"],
         cwd=ROOT,
@@ -43,6 +46,8 @@ def test_make_demo_serves_the_site_with_working_demo_links(tmp_path: Path) -> No
         assert process.stderr is not None
         deadline = time.monotonic() + 120
         for line in process.stderr:
+            if line.startswith("Harbour Lane Joinery demo"):
+                assert f"sandbox's {api.upper()} API" in line
             match = LINK_LINE.match(line.rstrip())
             if match:
                 links[match.group(1)] = match.group(2)
@@ -69,6 +74,8 @@ def test_make_demo_serves_the_site_with_working_demo_links(tmp_path: Path) -> No
         assert invoice.status_code == 200
         assert "Invoice 1043" in invoice.text
         assert 'class="site-header' in invoice.text  # inside the site's own layout
+        pdf = requests.get(links["one invoice"] + "/pdf", timeout=10)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
         assert invoice.headers["Referrer-Policy"] == "no-referrer"
         listing = requests.get(links["unpaid only"], timeout=10)
         assert listing.status_code == 200 and "Outstanding balance" in listing.text
@@ -149,3 +156,28 @@ def test_without_credentials_the_site_runs_on_the_sandbox(tmp_path: Path) -> Non
         assert app.config["KASHFLOW_LINKS_API_BASE_URL"] == sandbox.url
     finally:
         sandbox.stop()
+
+
+def test_kashflow_api_soap_runs_the_site_on_soap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KASHFLOW_API", "soap")
+    monkeypatch.delenv("KASHFLOW_USERNAME", raising=False)
+    app = create_app({"TESTING": True, "EXAMPLE_PRINT_DEMO_LINKS": False})
+    sandbox = t.cast(KashFlowSandbox, app.extensions["example_sandbox"])
+    try:
+        assert app.config["KASHFLOW_LINKS_ACCOUNTS"]["main"]["api"] == "soap"
+        assert app.config["KASHFLOW_LINKS_SOAP_URL"] == sandbox.soap_url
+        with app.test_request_context():
+            url = links.mint_invoice(1043).url
+        page = app.test_client().get(urlsplit(url).path)
+        assert page.status_code == 200 and "Invoice 1043" in page.get_data(as_text=True)
+        assert sandbox.calls["soap.GetInvoice"] == 1 and sandbox.calls["invoices.get"] == 0
+    finally:
+        sandbox.stop()
+    monkeypatch.setenv("KASHFLOW_USERNAME", "owner@example.test")
+    monkeypatch.setenv("KASHFLOW_PASSWORD", "api-password")
+    real = create_app({"TESTING": True, "EXAMPLE_PRINT_DEMO_LINKS": False})
+    assert real.config["KASHFLOW_LINKS_ACCOUNTS"] == {
+        "main": {"api": "soap", "username": "owner@example.test", "password": "api-password"}
+    }

@@ -31,6 +31,7 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
+from .conftest import current_variant
 from .conftest import make_app
 from .conftest import portal_config
 from .services import run_in_threads
@@ -244,9 +245,39 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
         assert get_state().fetcher.stats.upstream + other["upstream"] == 1
 
 
-# -- stale-if-error ----------------------------------------------------------------------------
+# -- stale-if-error (against the REST and the SOAP API: tests/conftest.py VARIANTS) ----------
 
 
+def inject(fault: str, sandbox: KashFlowSandbox) -> None:
+    """*fault* on the current variant's API; the SOAP equivalent of a REST-only fault."""
+    soap = current_variant() == "soap"
+    get_invoice = "soap.GetInvoice" if soap else "invoices.get"
+    if fault in ("500", "503"):
+        sandbox.fail_next(10, int(fault))
+    elif fault == "timeout":
+        sandbox.hang_next(1, 5.0, get_invoice)
+    elif fault == "refused":
+        sandbox.drop_next(10)
+    elif fault == "malformed":
+        sandbox.malformed_next(1, get_invoice)
+    elif soap and fault == "locked":
+        # SOAP has no lock: the password KashFlow now refuses (a changed password mode).
+        sandbox.set_soap_password_mode("separate")
+    elif soap and fault == "sql-timeout":
+        sandbox.soap_status_no_next(10, "An error has occurred", operation="GetInvoice")
+    elif soap:  # expired-and-locked: this server's address refused
+        sandbox.set_soap_ip_blocked()
+    elif fault == "locked":
+        sandbox.lock_account()
+        sandbox.expire_sessions()
+    elif fault == "sql-timeout":
+        sandbox.sql_timeout_next(10, "invoices.get")
+    else:
+        sandbox.expire_sessions()
+        sandbox.lock_account()
+
+
+@pytest.mark.usefixtures("variant")
 @pytest.mark.parametrize(
     "fault",
     [
@@ -268,28 +299,14 @@ def test_stale_data_is_served_while_kashflow_fails(
     assert not warm.stale
     age_cache(seconds=state.fetcher.fresh + 10)
     state.fetcher.forget()
-    if fault in ("500", "503"):
-        sandbox.fail_next(10, int(fault))
-    elif fault == "timeout":
-        sandbox.hang_next(1, 5.0, "invoices.get")
-    elif fault == "refused":
-        sandbox.drop_next(10)
-    elif fault == "locked":
-        sandbox.lock_account()
-        sandbox.expire_sessions()
-    elif fault == "malformed":
-        sandbox.malformed_next(1, "invoices.get")
-    elif fault == "sql-timeout":
-        sandbox.sql_timeout_next(10, "invoices.get")
-    else:
-        sandbox.expire_sessions()
-        sandbox.lock_account()
+    inject(fault, sandbox)
     stale = state.fetcher.invoice(acct, 1043)
     assert stale.stale
     assert stale.value.number == 1043 and stale.fetched_at == warm.fetched_at
     assert state.fetcher.stats.stale == 1
 
 
+@pytest.mark.usefixtures("variant")
 def test_no_stale_data_when_the_invoice_is_gone(
     state: State, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
 ) -> None:
@@ -307,6 +324,7 @@ def test_no_stale_data_when_the_invoice_is_gone(
         sandbox.add_invoice(saved)
 
 
+@pytest.mark.usefixtures("variant")
 def test_nothing_cached_and_kashflow_down_raises_unavailable(
     state: State, sandbox: KashFlowSandbox
 ) -> None:
@@ -315,6 +333,7 @@ def test_nothing_cached_and_kashflow_down_raises_unavailable(
         state.fetcher.invoice(account(state), 1043)
 
 
+@pytest.mark.usefixtures("variant")
 def test_stale_data_expires_after_the_stale_window(
     state: State, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
 ) -> None:

@@ -18,11 +18,16 @@ from flask_kashflow_links import Link
 from flask_kashflow_links.fetch import NOT_FOUND_SECONDS
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import REST_VARIANTS
 from .conftest import Clock
 from .conftest import make_app
 from .conftest import portal_config
 
-pytestmark = pytest.mark.usefixtures("variant")
+# REST's own answers, against both shapes of them (the SOAP API has its own tests).
+pytestmark = [
+    pytest.mark.usefixtures("variant"),
+    pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True, scope="module"),
+]
 
 DOCUMENT_UNAVAILABLE = "This document is not available"
 

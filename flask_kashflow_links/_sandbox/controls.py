@@ -128,7 +128,8 @@ class FaultControls:
             self._state.max_perpage = n
 
     def ignore_filters(self, flag: bool = True) -> None:
-        """Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``."""
+        """Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``, and
+        answer SOAP's ``GetInvoicesForCustomer`` with every customer's invoices."""
         with self._state.lock:
             self._state.ignore_filters = bool(flag)
 

@@ -142,9 +142,22 @@ class RestApi:
         return Route(endpoint.name, functools.partial(self._call, endpoint, args), self)
 
     def _call(self, endpoint: Endpoint, args: t.Mapping[str, t.Any], request: Request) -> Response:
-        if not endpoint.public and not self._state.sessions.authenticate(request):
+        if not (
+            endpoint.public
+            or self._shared_document(endpoint, request)
+            or self._state.sessions.authenticate(request)
+        ):
             return json_response(401, INVALID_SESSION)
         return endpoint.handler(request, **args)
+
+    def _shared_document(self, endpoint: Endpoint, request: Request) -> bool:
+        """A document asked for without any session token while permalinks are public (a
+        request carrying a token has it checked as usual)."""
+        return (
+            self._state.public_documents
+            and endpoint.name == "documents.get"
+            and "Authorization" not in request.headers
+        )
 
     def fault_response(self, fault: Fault, request: Request, route: Route) -> Response | None:
         """A fault's answer as KashFlow's REST API would give it."""

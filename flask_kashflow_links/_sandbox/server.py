@@ -72,6 +72,8 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
         SOAP accepts it only in "separate" mode.
     :param soap_password_mode: ``"login"`` (SOAP takes the web login password, the
         default) or ``"separate"`` (only *soap_password*); see :meth:`set_soap_password_mode`.
+    :param public_documents: serve document permalinks without a session token, as a SOAP
+        client needs for invoice PDFs; see :meth:`set_public_documents`.
     :param clock: monotonic seconds for session and login timeouts; a test can pass a fake
         clock and move it forward instead of sleeping.
     :param sleep: how latency and ``hang_next`` wait; a test can pass a fake that records.
@@ -95,6 +97,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
         shape: str = "swagger",
         soap_password: str = "sandbox-api-password",  # noqa: S107 - a documented demo value
         soap_password_mode: str = "login",  # noqa: S107 - a mode's name, not a password
+        public_documents: bool = False,
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
@@ -136,6 +139,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
             default_max_perpage=max_perpage,
             sleep=sleep,
             shape=served,
+            public_documents=public_documents,
         )
         rest = RestApi(self._state)
         settings = SoapSettings(api_password=soap_password, password_mode=soap_password_mode)

@@ -33,7 +33,8 @@ class SandboxState:
     #: Waits *seconds*; tests may pass a fake that records instead of sleeping.
     sleep: t.Callable[[float], None]
     max_perpage: int = 0
-    #: Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``.
+    #: Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``, and the
+    #: customer of SOAP's ``GetInvoicesForCustomer``.
     ignore_filters: bool = False
     #: How records are presented (see :mod:`.shapes`).
     shape: Shape = field(default_factory=lambda: SHAPES["swagger"])
@@ -41,6 +42,10 @@ class SandboxState:
     missing_invoice_answer: str = "404"
     #: Where document routes redirect to ("same", "other" or a base URL); None: no redirect.
     document_redirect: str | None = None
+    #: Serve document permalinks to requests without a session token, as a permalink that
+    #: "can be shared" might be (KashFlow's behaviour is unconfirmed; SOAP clients need it).
+    #: Account set-up: not reset by :meth:`clear_switches`.
+    public_documents: bool = False
     #: PDFs waiting behind redirect targets, by the target's nonce.
     downloads: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     #: Requests received per endpoint.

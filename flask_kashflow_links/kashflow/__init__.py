@@ -1,6 +1,6 @@
 """The bottom layer: KashFlow's APIs behind one backend protocol, usable on its own.
 
-It knows nothing of Flask, links, pages or caches: a backend (:mod:`.rest`) takes a
+It knows nothing of Flask, links, pages or caches: a backend (:mod:`.rest`, :mod:`.soap`) takes a
 :class:`~.backend.Login` and answers with the shared :mod:`.models`; what it must share across
 processes (session tokens, login locks and pauses) goes through the small
 :class:`~.shared.SharedState` protocol that the caller provides.
@@ -16,6 +16,7 @@ from .models import Customer as Customer
 from .models import Invoice as Invoice
 from .rest import RestBackend as RestBackend
 from .session import SessionTokens as SessionTokens
+from .soap import SoapBackend as SoapBackend
 
 __all__ = [
     "Backend",
@@ -26,4 +27,5 @@ __all__ = [
     "Login",
     "RestBackend",
     "SessionTokens",
+    "SoapBackend",
 ]

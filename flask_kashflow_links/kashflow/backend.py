@@ -47,6 +47,9 @@ class Connection:
     findings: tuple[str, ...] = ()
     #: Why the portal would not work with this account, one line each (with the fix).
     problems: tuple[str, ...] = ()
+    #: False when KashFlow refused the credentials or this server, or could not be asked
+    #: (the problems say which).
+    signed_in: bool = True
 
     @property
     def works(self) -> bool:
@@ -69,6 +72,9 @@ class Backend(t.Protocol):
     api: str
     #: The API's address (part of each account's cache namespace).
     base_url: str
+    #: Whether the API has customer statements (:meth:`statement_link`): the pages offer a
+    #: statement only when it does.
+    statements: bool
 
     @property
     def max_call_seconds(self) -> float:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import typing as t
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from types import TracebackType
@@ -20,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from ..exceptions import KashFlowUnavailable
 from ..stats import Counters
 
 #: Statuses worth asking again (urllib3 retries them with backoff).
@@ -116,4 +119,31 @@ def redacted(request: requests.PreparedRequest | None) -> requests.PreparedReque
     return safe
 
 
-__all__ = ["TRANSIENT_STATUSES", "BoundedRetry", "ClientStats", "new_session", "redacted"]
+@contextmanager
+def transport_errors(what: str, host: str) -> Iterator[None]:
+    """Turn a timeout or a connection that failed (after urllib3's retries) while sending
+    *what* to *host* into :class:`~flask_kashflow_links.KashFlowUnavailable`, keeping only the
+    redacted request."""
+    try:
+        yield
+    except requests.Timeout as e:
+        raise KashFlowUnavailable(
+            f"KashFlow did not answer {what} in time",
+            request=redacted(e.request),  # type: ignore[arg-type]
+        ) from None
+    except (requests.ConnectionError, requests.exceptions.RetryError) as e:
+        raise KashFlowUnavailable(
+            f"cannot reach KashFlow at {host} ({type(e).__name__}: check the URL, DNS and "
+            "firewall)",
+            request=redacted(e.request),  # type: ignore[arg-type]
+        ) from None
+
+
+__all__ = [
+    "TRANSIENT_STATUSES",
+    "BoundedRetry",
+    "ClientStats",
+    "new_session",
+    "redacted",
+    "transport_errors",
+]

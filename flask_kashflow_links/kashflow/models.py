@@ -221,7 +221,7 @@ class Invoice:
             return None
         gross = parse_amount(data.get("GrossAmount"))
         status = normalise_status(data.get("Status"))
-        kind = _kind(data.get("Type"), gross)
+        kind = invoice_kind(data.get("Type"), gross)
         currency = Currency.from_api(data.get("Currency"))
         lines = data.get("PaymentLines")
         payments = tuple(
@@ -324,9 +324,9 @@ class Invoice:
         return self.overdue_days
 
 
-def _kind(value: t.Any, gross: Decimal | None) -> str:
+def invoice_kind(value: t.Any, gross: Decimal | None) -> str:
     """:data:`CREDIT_NOTE` when KashFlow's ``Type`` says so; without a ``Type`` (KashFlow's
-    documented examples have none), a negative total marks a credit note."""
+    documented examples and its SOAP API have none), a negative total marks a credit note."""
     text = parse_text(value, limit=40).replace(" ", "").casefold()
     if text:
         return CREDIT_NOTE if text.startswith("credit") else INVOICE
@@ -475,6 +475,7 @@ __all__ = [
     "LineItem",
     "Payment",
     "customer_key",
+    "invoice_kind",
     "normalise_status",
     "same_customer",
 ]

@@ -72,6 +72,8 @@ class RestBackend:
     """
 
     api = "rest"
+    #: KashFlow's REST API has customer statements.
+    statements = True
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
 from .http import redacted
+from .http import transport_errors
 from .parsing import as_mapping
 from .parsing import loads
 from .parsing import parse_text
@@ -96,7 +97,8 @@ class RestTransport:
         """One request with a timeout; SQL-timeout 400s retried; transport errors mapped."""
         attempt = 0
         while True:
-            try:
+            parts = urlsplit(url)
+            with transport_errors(f"{method} {parts.path}", parts.netloc):
                 response = self.http.request(
                     method,
                     url,
@@ -108,17 +110,6 @@ class RestTransport:
                     auth=auth,
                     allow_redirects=False,  # a redirect could carry the token elsewhere
                 )
-            except requests.Timeout as e:
-                raise KashFlowUnavailable(
-                    f"KashFlow did not answer {method} {urlsplit(url).path} in time",
-                    request=redacted(e.request),  # type: ignore[arg-type]
-                ) from None
-            except (requests.ConnectionError, requests.exceptions.RetryError) as e:
-                raise KashFlowUnavailable(
-                    f"cannot reach KashFlow at {urlsplit(url).netloc} "
-                    f"({type(e).__name__}: check the URL, DNS and firewall)",
-                    request=redacted(e.request),  # type: ignore[arg-type]
-                ) from None
             self.stats.add("requests")
             if response.status_code == 400 and attempt < self.retries:
                 code, _ = error_of(response)

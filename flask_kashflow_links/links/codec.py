@@ -68,7 +68,11 @@ _F_CUSTOMER = 0x01
 _F_STATUS_SHIFT = 1  # two bits: index into STATUSES
 _F_LIFETIME = 0x08
 _F_CREDENTIALS = 0x10
-_F_KNOWN = 0x1F
+# Set with _F_CREDENTIALS: the credentials are for KashFlow's SOAP API (username and password
+# only). A flag rather than a new payload version, so every link minted before still verifies
+# and REST links stay byte for byte what they were.
+_F_SOAP = 0x20
+_F_KNOWN = 0x3F
 
 
 class _RawBytes:
@@ -159,7 +163,7 @@ def pack_claims(
     if lifetime is not None:
         flags |= _F_LIFETIME
     if credentials is not None:
-        flags |= _F_CREDENTIALS
+        flags |= _F_CREDENTIALS | (_F_SOAP if credentials.api == "soap" else 0)
     out = bytearray((TOKEN_VERSION, flags))
     out += base64.b32decode(link_id.upper() + "===")
     _put_str(out, scope.account)
@@ -172,7 +176,8 @@ def pack_claims(
     if credentials is not None:
         _put_str(out, credentials.username)
         _put_str(out, credentials.password)
-        _put_str(out, credentials.memorable_word)
+        if credentials.api != "soap":
+            _put_str(out, credentials.memorable_word)
     return bytes(out)
 
 
@@ -183,7 +188,7 @@ def unpack_claims(data: bytes, minted_at: datetime) -> LinkClaims:
     if version != TOKEN_VERSION:
         raise ValueError(f"unknown payload version {version}")
     flags = reader.byte()
-    if flags & ~_F_KNOWN:
+    if flags & ~_F_KNOWN or (flags & _F_SOAP and not flags & _F_CREDENTIALS):
         raise ValueError("unknown flags")
     link_id = base64.b32encode(reader.take(LINK_ID_BYTES)).decode().rstrip("=").lower()
     account = reader.text()
@@ -201,7 +206,9 @@ def unpack_claims(data: bytes, minted_at: datetime) -> LinkClaims:
             raise ValueError("non-positive lifetime")
         lifetime = timedelta(seconds=seconds)
     credentials = None
-    if flags & _F_CREDENTIALS:
+    if flags & _F_SOAP:
+        credentials = Credentials(reader.text(), reader.text(), api="soap")
+    elif flags & _F_CREDENTIALS:
         credentials = Credentials(reader.text(), reader.text(), reader.text())
     reader.done()
     return LinkClaims(

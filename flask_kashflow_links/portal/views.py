@@ -122,6 +122,8 @@ class Views:
         )
         if context is None:
             raise Refused(self.pages.not_found())
+        if not self.fetcher.has_statements(visit.account):
+            context["statement_url"] = None  # not offered where the API has none
         self.activity.record_open(visit.claims)
         return self.pages.render(
             "kashflow_links/customer.html",
@@ -140,9 +142,10 @@ class Views:
         scope = claims.scope
         if scope.is_invoice:
             return self.invoice_pdf(visit, t.cast(int, scope.invoice))
-        if scope.status != "all":
+        if scope.status != "all" or not self.fetcher.has_statements(account):
             # A KashFlow statement cannot be filtered to the link's status: it would show more
-            # than the link may. Only an all-invoices link gets one.
+            # than the link may. Only an all-invoices link gets one, and only from an API that
+            # has statements.
             raise Refused(self.pages.not_found())
         customer = self.fetcher.customer(account, t.cast(str, scope.customer)).value
         link = self.fetcher.statement_link(account, customer)

@@ -37,6 +37,7 @@ from .objects import customer_xml
 from .objects import invoice_xml
 from .objects import payment_xml
 from .xmlwrite import escape
+from .xmlwrite import soap_date
 from .xmlwrite import wrap
 
 #: The operations served (the portal's; the real service has 164).
@@ -46,6 +47,7 @@ OPERATIONS = (
     "GetInvoice",
     "GetInvoicesForCustomer",
     "GetInvoicePayment",
+    "GetInvoices_Recent",
 )
 #: Counter names: one per operation, and one for unrecognised requests.
 ENDPOINTS = (*(f"soap.{name}" for name in OPERATIONS), "soap.other")
@@ -121,6 +123,7 @@ class SoapApi:
             "GetInvoice": self._get_invoice,
             "GetInvoicesForCustomer": self._get_invoices_for_customer,
             "GetInvoicePayment": self._get_invoice_payment,
+            "GetInvoices_Recent": self._get_invoices_recent,
         }
 
     # -- routing and faults -------------------------------------------------------------------
@@ -236,9 +239,13 @@ class SoapApi:
     def _get_invoices_for_customer(self, call: SoapCall, origin: str) -> str | None:
         data = self._state.data
         customer = _found(data.customer_by_id(_int(call, "CustID")))
-        items = [
-            wrap("Invoice", invoice_xml(i, origin)) for i in data.invoices_of(customer["Code"])
-        ]
+        # ignore_filters misbehaves here too: every customer's invoices.
+        listed = (
+            [i for _, i in sorted(data.invoices.items())]
+            if self._state.ignore_filters
+            else data.invoices_of(customer["Code"])
+        )
+        items = [wrap("Invoice", invoice_xml(i, origin)) for i in listed]
         return self._list("GetInvoicesForCustomerResult", items)
 
     def _get_invoice_payment(self, call: SoapCall, origin: str) -> str | None:
@@ -247,6 +254,18 @@ class SoapApi:
             wrap("Payment", payment_xml(invoice, p)) for p in invoice.get("PaymentLines") or ()
         ]
         return self._list("GetInvoicePaymentResult", items)
+
+    def _get_invoices_recent(self, call: SoapCall, origin: str) -> str | None:
+        """The newest ``NumberOfInvoices`` invoices, newest (issue date, then number) first."""
+        count = max(_int(call, "NumberOfInvoices"), 0)
+        invoices = self._state.data.invoices.values()
+        newest = sorted(invoices, key=lambda i: (_day(i), int(i["Number"])), reverse=True)
+        items = [wrap("Invoice", invoice_xml(i, origin)) for i in newest[:count]]
+        return self._list("GetInvoices_RecentResult", items)
+
+
+def _day(invoice: JSONDict) -> str:
+    return soap_date(invoice.get("IssuedDate"))
 
 
 def _found(record: JSONDict | None) -> JSONDict:

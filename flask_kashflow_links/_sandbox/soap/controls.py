@@ -27,6 +27,7 @@ ACTIONS = (
     "set_soap_ip_blocked",
     "set_soap_not_found_answer",
     "set_soap_empty_list_answer",
+    "set_public_documents",
 )
 #: An error page from a proxy in front of the service.
 HTML_ERROR = (
@@ -113,6 +114,15 @@ class SoapControls:
             raise ValueError(f"answer must be one of {', '.join(EMPTY_LIST_ANSWERS)}")
         with self._state.lock:
             self._soap.settings.empty_list = answer
+
+    def set_public_documents(self, flag: bool = True) -> None:
+        """Serve document permalinks (invoice PDFs, receipts, statements) to requests that
+        carry no session token, or stop (the default). A SOAP client has no session, so the
+        PDF behind an invoice's ``PermaLink`` reaches it only this way; whether KashFlow serves
+        permalinks without a session is unconfirmed. Account set-up: ``clear_faults`` keeps
+        it."""
+        with self._state.lock:
+            self._state.public_documents = bool(flag)
 
 
 def _endpoint(operation: str | None) -> str:

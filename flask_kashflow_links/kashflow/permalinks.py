@@ -1,0 +1,134 @@
+"""Invoice PDFs from a SOAP invoice's ``PermaLink``, fetched without any credentials.
+
+The SOAP API has no session: nothing could go with the request but the username and password,
+which never leave a SOAP body. KashFlow describes the permalink as a permanent link to the
+PDF that "can be shared"; whether KashFlow serves it without a REST session is unconfirmed, so
+an answer asking for one (401, 403, or a sign-in page) is reported as what it is, never as a
+refused password (which would withdraw embed-mode links).
+
+A permalink is absolute (``https://api.kashflow.com/v2/documents/invoice/<guid>``) and is
+fetched only from the configured REST API's host or the SOAP service's host, including any
+redirect it answers with.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+import requests
+
+from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowUnavailable
+from .http import ClientStats
+from .http import transport_errors
+from .soap_http import read_body
+
+#: Redirects followed (each within the allowed hosts).
+MAX_REDIRECTS = 3
+
+
+def origin(url: str) -> tuple[str, str]:
+    """``(scheme, host[:port])`` of *url*, lower-cased."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class Permalinks:
+    """Downloads document permalinks from the allowed hosts only.
+
+    :param http: the session (no cookies, no redirects of its own).
+    :param allowed: the URLs whose hosts may serve documents (the REST API and the SOAP
+        service).
+    """
+
+    def __init__(
+        self,
+        http: requests.Session,
+        allowed: t.Iterable[str],
+        *,
+        timeout: tuple[float, float],
+        stats: ClientStats,
+    ) -> None:
+        self.http = http
+        self.allowed = frozenset(origin(url) for url in allowed)
+        self.timeout = timeout
+        self.stats = stats
+
+    def checked(self, link: str) -> str:
+        """*link* if it may be fetched: an absolute http(s) URL on an allowed host, without
+        credentials or dot segments.
+
+        :raises KashFlowBadResponse: anything else.
+        """
+        parts = urlsplit(link.strip())
+        if (parts.scheme.lower(), parts.netloc.lower()) not in self.allowed:
+            raise KashFlowBadResponse("a document link points outside KashFlow's API hosts")
+        segments = parts.path.split("/")
+        if parts.username or parts.password or ".." in segments or "." in segments:
+            raise KashFlowBadResponse("a document link is not a plain KashFlow document path")
+        return parts._replace(fragment="").geturl()
+
+    def fetch(self, link: str, *, max_bytes: int) -> bytes:
+        """The PDF behind *link*.
+
+        :raises KashFlowNotFound: KashFlow has no such document.
+        :raises KashFlowUnavailable: no answer, a timeout, 429 or 5xx.
+        :raises KashFlowBadResponse: not a whole PDF, too large, a redirect elsewhere, or an
+            answer that wants a session (which SOAP cannot give).
+        """
+        url = self.checked(link)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._get(url)
+            if response.is_redirect:
+                target = urljoin(url, response.headers.get("Location", ""))
+                response.close()
+                url = self.checked(target)
+                continue
+            return self._pdf(response, max_bytes)
+        raise KashFlowBadResponse(f"a document link redirected more than {MAX_REDIRECTS} times")
+
+    def _get(self, url: str) -> requests.Response:
+        with transport_errors("a document request", urlsplit(url).netloc):
+            response = self.http.get(
+                url,
+                headers={"Accept": "application/pdf"},
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        self.stats.add("requests")
+        return response
+
+    def _pdf(self, response: requests.Response, max_bytes: int) -> bytes:
+        status = response.status_code
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if status != 200:
+            response.close()
+            if status == 404:
+                raise KashFlowNotFound("KashFlow has no such document")
+            if status == 429 or status >= 500:
+                raise KashFlowUnavailable(f"KashFlow answered HTTP {status} for a document")
+            if status in (401, 403):
+                raise KashFlowBadResponse(
+                    f"KashFlow wants a signed-in session for invoice PDFs (HTTP {status}), which "
+                    "the SOAP API cannot give: this account's clients cannot download PDFs"
+                )
+            raise KashFlowBadResponse(f"KashFlow answered HTTP {status} for a document")
+        if kind and not any(k in kind for k in ("pdf", "octet-stream")):
+            response.close()
+            raise KashFlowBadResponse(
+                f"KashFlow sent {kind} instead of a PDF (a sign-in page wants a session, which "
+                "the SOAP API cannot give)"
+            )
+        deadline = time.monotonic() + sum(self.timeout)
+        body = read_body(response, max_bytes=max_bytes, deadline=deadline, what="document")
+        if not body.startswith(b"%PDF-") or b"%%EOF" not in body[-2048:]:
+            raise KashFlowBadResponse("KashFlow sent an incomplete or non-PDF document")
+        return body
+
+
+__all__ = ["MAX_REDIRECTS", "Permalinks", "origin"]

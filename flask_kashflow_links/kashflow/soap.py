@@ -1,0 +1,341 @@
+"""KashFlow's legacy SOAP API as a :class:`~.backend.Backend`.
+
+There is no session: the username and password go in every call. Four operations serve the
+portal:
+
+* ``GetInvoice(InvoiceNumber)``, then ``GetInvoicePayment(InvoiceNumber)`` only when something
+  has been paid (a cold invoice page: one or two calls);
+* ``GetCustomer(CustomerCode)``, then ``GetInvoicesForCustomer(CustID)`` with KashFlow's numeric
+  customer ID, which answers with every invoice at once (a cold list: two calls, however many
+  invoices);
+* the invoice PDF from the invoice's ``PermaLink`` (see :mod:`.permalinks`).
+
+SOAP has no customer statement and no payment receipt, so :attr:`SoapBackend.statements` is
+false and :meth:`~SoapBackend.statement_link` is ``None``: the pages do not offer them.
+
+KashFlow answers failures as ``Status NO`` with a ``StatusDetail`` inside HTTP 200 (see
+:mod:`.soap_status`). When it refuses the caller (a wrong password, this server's address, SOAP
+switched off), no SOAP call is made for the account for ``login_cooldown`` seconds, on every
+process sharing the store, as after a refused REST login: whether repeated bad passwords lock a
+SOAP user is unconfirmed, and asking again on every page would be no use either way. A refused
+password of an embed-mode link pauses for a day and reads as a withdrawn link.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as t
+from datetime import date
+from datetime import datetime
+from datetime import timezone
+from zoneinfo import ZoneInfo
+
+from ..exceptions import KashFlowAuthError
+from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowError
+from ..exceptions import KashFlowLoginsPaused
+from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowUnavailable
+from .backend import Connection
+from .backend import Login
+from .http import ClientStats
+from .http import new_session
+from .models import Customer
+from .models import Invoice
+from .permalinks import Permalinks
+from .session import SessionTokens
+from .soap_check import check_connection
+from .soap_http import MAX_ANSWER_BYTES
+from .soap_http import SoapTransport
+from .soap_models import customer_from_soap
+from .soap_models import customer_id
+from .soap_models import invoice_from_soap
+from .soap_models import payments_from_soap
+from .soap_status import PASSWORD
+from .soap_status import is_not_found
+from .soap_status import refusal_kind
+from .soap_xml import Answer
+from .soap_xml import items
+from .soap_xml import request_body
+from .soap_xml import xml_safe
+
+log = logging.getLogger(__name__)
+
+#: KashFlow's SOAP service, as every published client calls it.
+DEFAULT_URL = "https://securedwebapp.com/api/service.asmx"
+#: How long a refused embed-mode password pauses its link's calls (a changed password does
+#: not come back).
+EMBEDDED_PAUSE = 86400
+#: The most calls one load makes (an invoice and its payments, a customer and its invoices).
+CALLS_PER_LOAD = 2
+
+
+def london_today() -> date:
+    """Today in the UK, where KashFlow's dates are calendar dates."""
+    return datetime.now(ZoneInfo("Europe/London")).date()
+
+
+class SoapBackend:
+    """Talks to one KashFlow SOAP service (``url``) for any number of accounts.
+
+    :param url: e.g. ``https://securedwebapp.com/api/service.asmx``.
+    :param tokens: where the pauses after a refusal are kept (shared across processes).
+    :param document_hosts: URLs whose hosts may serve invoice PDFs (the REST API's); the SOAP
+        service's own host always may.
+    :param timeout: ``(connect, read)`` seconds for every call.
+    :param retries: retries for connection errors, 429, 502, 503 and 504.
+    :param login_cooldown: seconds without SOAP calls after KashFlow refused the caller.
+    :param today: today's date, against which unpaid invoices are overdue.
+    """
+
+    api = "soap"
+    #: KashFlow's SOAP API has no customer statement document.
+    statements = False
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        tokens: SessionTokens,
+        document_hosts: t.Iterable[str] = (),
+        timeout: tuple[float, float] = (3.05, 10.0),
+        retries: int = 2,
+        backoff: float = 0.25,
+        max_retry_after: float = 3.0,
+        login_cooldown: float = 900,
+        today: t.Callable[[], date] = london_today,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        self.base_url = url.rstrip("/")
+        self.tokens = tokens
+        self.login_cooldown = login_cooldown
+        self.today = today
+        self.stats = ClientStats()
+        http = new_session(
+            retries=retries,
+            backoff=backoff,
+            max_retry_after=max_retry_after,
+            accept="text/xml, application/soap+xml",
+        )
+        self.transport = SoapTransport(
+            http,
+            self.base_url,
+            timeout=timeout,
+            retries=retries,
+            stats=self.stats,
+            max_answer_bytes=max_answer_bytes,
+        )
+        self.permalinks = Permalinks(
+            http, (self.base_url, *document_hosts), timeout=timeout, stats=self.stats
+        )
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` seconds for every call."""
+        return self.transport.timeout
+
+    @property
+    def max_call_seconds(self) -> float:
+        """The longest one load may take: its calls with their retries, and reading each
+        answer."""
+        connect, read = self.transport.timeout
+        per_call = (connect + read) * (self.transport.retries + 1) + connect + read
+        return per_call * CALLS_PER_LOAD
+
+    # -- one call ------------------------------------------------------------------------------
+
+    def call(
+        self, login: Login, operation: str, params: t.Sequence[tuple[str, str | int]], what: str
+    ) -> Answer:
+        """Call *operation* with the account's credentials and *params*; a successful answer.
+
+        :raises KashFlowNotFound: KashFlow says there is no such *what*.
+        :raises KashFlowAuthError: KashFlow refused the password (calls now pause).
+        :raises KashFlowUnavailable: an outage, a pause, or a refusal of this server.
+        """
+        self.raise_if_paused(login)
+        answer = self.call_unpaused(login, operation, params, what)
+        if answer.ok:
+            return answer
+        kind = refusal_kind(answer.detail)
+        if kind is not None:
+            raise self.refused(login, kind, answer.detail)
+        if is_not_found(answer.detail):
+            raise KashFlowNotFound(f"KashFlow has no {what} ({answer.detail})")
+        raise KashFlowUnavailable(
+            f"KashFlow answered Status NO to {operation} ({answer.detail or 'no detail'})"
+        )
+
+    def call_unpaused(
+        self, login: Login, operation: str, params: t.Sequence[tuple[str, str | int]], what: str
+    ) -> Answer:
+        """Send one call whatever its ``Status`` (no pause is checked or started)."""
+        credentials = login.credentials
+        if not (xml_safe(credentials.username) and xml_safe(credentials.password)):
+            raise KashFlowAuthError(
+                "the username or password holds characters a SOAP call cannot carry",
+                step=PASSWORD,
+            )
+        try:
+            body = request_body(
+                operation,
+                [("UserName", credentials.username), ("Password", credentials.password), *params],
+            )
+        except ValueError:
+            raise KashFlowNotFound(f"KashFlow has no {what}") from None
+        return self.transport.call(operation, body)
+
+    # -- pauses after a refusal ------------------------------------------------------------------
+
+    def refused(
+        self, login: Login, kind: str, detail: str, *, quiet: bool = False
+    ) -> KashFlowError:
+        """Pause the account's calls after KashFlow refused the caller; the error to raise.
+
+        Logged at ``ERROR`` unless *quiet* (the check reports it itself)."""
+        namespace = login.namespace
+        pause = self.login_cooldown
+        if kind == PASSWORD:
+            self.stats.add("failed_logins")
+            if login.embedded:
+                pause = max(pause, EMBEDDED_PAUSE)
+            self.tokens.start_cooldown(f"{namespace}:password", pause)
+        self.tokens.start_cooldown(namespace, pause)
+        log.log(
+            logging.INFO if quiet else logging.ERROR,
+            "KashFlow refused the SOAP call (%s); no SOAP call for %d s, pages served from the "
+            "cache meanwhile",
+            detail or "no detail",
+            pause,
+        )
+        if kind == PASSWORD:
+            return KashFlowAuthError(f"KashFlow refused the SOAP password ({detail})", step=kind)
+        # This server or the account's settings were refused, not the credentials: an outage
+        # for the pages (stale data may cover it), never a withdrawn link.
+        return KashFlowUnavailable(f"KashFlow refused this server's SOAP calls ({detail})")
+
+    def raise_if_paused(self, login: Login) -> None:
+        """Raise while the account's calls are paused after a refusal.
+
+        :raises KashFlowAuthError: an embed-mode link whose password KashFlow refused.
+        :raises KashFlowLoginsPaused: the site's own account's password was refused.
+        :raises KashFlowUnavailable: this server's address or SOAP access was refused.
+        """
+        until = self.tokens.cooldown_until(login.namespace)
+        if until is None:
+            return
+        retry_at = datetime.fromtimestamp(until, tz=timezone.utc)
+        when = f"{retry_at:%H:%M:%S} UTC"
+        if self.tokens.cooldown_until(f"{login.namespace}:password") is None:
+            raise KashFlowUnavailable(
+                f"SOAP calls are paused until {when} after KashFlow refused this server "
+                "(IP access list, or SOAP not enabled)"
+            )
+        if login.embedded:
+            raise KashFlowAuthError(
+                f"KashFlow refused this link's SOAP password; not asked again before {when}",
+                step=PASSWORD,
+            )
+        raise KashFlowLoginsPaused(
+            f"SOAP calls are paused until {when} after KashFlow refused the password",
+            retry_at=retry_at,
+        )
+
+    def resume(self, login: Login) -> None:
+        """Lift the account's pause (after a call that KashFlow accepted)."""
+        self.tokens.clear_cooldown(login.namespace)
+        self.tokens.clear_cooldown(f"{login.namespace}:password")
+
+    # -- the backend protocol ------------------------------------------------------------------
+
+    def get_invoice(self, login: Login, number: int) -> Invoice:
+        """The full invoice *number*, with its payments (asked for only when something has
+        been paid).
+
+        :raises KashFlowNotFound: KashFlow has no such invoice.
+        """
+        what = f"invoice {number}"
+        params = [("InvoiceNumber", int(number))]
+        found = self.call(login, "GetInvoice", params, what).result
+        today = self.today()
+        invoice = invoice_from_soap(found, today=today, detailed=True)
+        if invoice is None:
+            raise KashFlowNotFound(f"KashFlow has no {what}")
+        if invoice.number != number:
+            raise KashFlowBadResponse(f"asked KashFlow for {what}, got invoice {invoice.number}")
+        if not (invoice.paid or invoice.is_paid):
+            return invoice
+        try:
+            paid = self.call(login, "GetInvoicePayment", params, f"payments of {what}").result
+        except KashFlowNotFound:
+            return invoice  # no payments to show
+        payments = payments_from_soap(paid)
+        return t.cast(
+            Invoice, invoice_from_soap(found, today=today, payments=payments, detailed=True)
+        )
+
+    def get_customer(self, login: Login, code: str) -> Customer:
+        """The customer *code*.
+
+        :raises KashFlowNotFound: KashFlow has no such customer.
+        """
+        what = f"customer {code}"
+        found = self.call(login, "GetCustomer", [("CustomerCode", code)], what).result
+        customer = customer_from_soap(found)
+        if customer is None:
+            raise KashFlowNotFound(f"KashFlow has no {what}")
+        if customer.code.casefold() != code.casefold():
+            raise KashFlowBadResponse(f"KashFlow's answer for {what} is not that customer")
+        return customer
+
+    def list_invoices(self, login: Login, *, customer: str) -> list[Invoice]:
+        """Every invoice KashFlow lists for *customer*, sorted by number: ``GetCustomer`` for
+        the numeric ID, then ``GetInvoicesForCustomer`` (all of them in one answer).
+
+        The server's filtering is not trusted: callers check each invoice's own customer code.
+        """
+        what = f"customer {customer}"
+        found = self.call(login, "GetCustomer", [("CustomerCode", customer)], what).result
+        number = customer_id(found)
+        if number is None or customer_from_soap(found) is None:
+            raise KashFlowNotFound(f"KashFlow has no {what}")
+        listed = self.call(
+            login, "GetInvoicesForCustomer", [("CustID", number)], f"the invoices of {customer}"
+        ).result
+        today = self.today()
+        invoices: dict[int, Invoice] = {}
+        for element in items(listed):
+            invoice = invoice_from_soap(element, today=today)
+            if invoice is not None:
+                invoices.setdefault(invoice.number, invoice)
+        return [invoices[n] for n in sorted(invoices)]
+
+    def get_document(self, login: Login, link: str, *, max_bytes: int) -> bytes:
+        """The PDF behind an invoice's ``PermaLink``, fetched without credentials from the REST
+        API's or the SOAP service's host only.
+
+        :raises KashFlowBadResponse: not a PDF, too large, elsewhere, or wanting a session.
+        """
+        self.raise_if_paused(login)
+        return self.permalinks.fetch(link, max_bytes=max_bytes)
+
+    def statement_link(self, customer: Customer) -> str | None:
+        """``None``: the SOAP API has no customer statement."""
+        return None
+
+    def check(self, login: Login, *, force: bool = False) -> Connection:
+        """One cheap authenticated call (the newest invoice), and whether its PDF downloads;
+        see :mod:`.soap_check`.
+
+        :raises KashFlowLoginsPaused: calls are paused after a refusal (unless *force*).
+        """
+        until = self.tokens.cooldown_until(login.namespace)
+        if until is not None and not force:
+            raise KashFlowLoginsPaused(
+                "SOAP calls are paused after KashFlow refused them",
+                retry_at=datetime.fromtimestamp(until, tz=timezone.utc),
+            )
+        return check_connection(self, login)
+
+
+__all__ = ["DEFAULT_URL", "EMBEDDED_PAUSE", "SoapBackend", "london_today"]
