@@ -23,9 +23,12 @@ from .links.link import Link
 from .links.store import LinkRecord
 from .portal import blueprint
 from .portal import build_portal
+from .portal.pages import protect_portal_paths
 from .state import EXTENSION_KEY
 from .state import build_state
+from .state import check_key_spaces
 from .state import get_state
+from .warnings import log_startup_warnings
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +73,17 @@ class KashFlowLinks:
             )
         settings = load_settings(app)
         self._check_base_template(app, settings)
-        state = build_state(settings, self._make_cache(app, settings))
+        cache = self._make_cache(app, settings)
+        state = build_state(settings, cache)
+        check_key_spaces(app.extensions.get("cache", {}).get(cache), state.links.store)
+        log_startup_warnings(settings)
         app.extensions[EXTENSION_KEY] = state
         state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        # Every response under the portal's paths, the host's own 404 and 405 pages included.
+        app.after_request(protect_portal_paths(settings.url_prefix))
+        # Flask logs an unhandled error with the request's path, which holds the link token.
+        redaction.install((app.logger.name,))
         if settings.redact_access_logs:
             redaction.install()
         if "kashflow-links" not in app.cli.commands:

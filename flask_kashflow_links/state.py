@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 
+from cachelib.redis_base import BaseRedisCache
 from flask import Flask
 from flask import current_app
 from flask_caching import Cache
 
 from .accounts import AccountRegistry
 from .cache import SafeCache
+from .config import DEFAULT_CACHE_PREFIX
 from .config import Settings
 from .config import redact_url
 from .exceptions import ConfigurationError
@@ -30,6 +32,7 @@ from .kashflow.session import SessionTokens
 from .kashflow.soap import SoapBackend
 from .links.codec import TokenCodec
 from .links.service import LinkService
+from .links.store import RedisStore
 from .links.store import RevocationStore
 from .links.store import open_store
 
@@ -164,4 +167,39 @@ def _store(settings: Settings) -> RevocationStore:
     return store
 
 
-__all__ = ["EXTENSION_KEY", "State", "build_state", "get_state"]
+def check_key_spaces(backend: object, store: RevocationStore) -> None:
+    """Refuse a Redis cache (*backend*: the cachelib object behind the flask-caching ``Cache``)
+    whose keys could include the link store's, in one database.
+
+    cachelib's ``RedisCache.clear()`` deletes every key that starts with the cache's prefix
+    (with no prefix, the whole database: ``FLUSHDB``), so a prefix that overlaps the store's
+    would take every revocation with it. Servers cannot be told apart reliably from their
+    addresses, so only a different database number counts as apart.
+
+    :raises ConfigurationError: naming ``KASHFLOW_LINKS_CACHE`` and the fix.
+    """
+    if not isinstance(store, RedisStore) or not isinstance(backend, BaseRedisCache):
+        return
+    pool = getattr(backend._write_client, "connection_pool", None)
+    database = int(getattr(pool, "connection_kwargs", {}).get("db") or 0)
+    prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else backend.key_prefix()
+    if database != store.database or not (
+        store.PREFIX.startswith(prefix) or prefix.startswith(store.PREFIX)
+    ):
+        return
+    clears = (
+        "flushes the whole database (FLUSHDB)"
+        if not prefix
+        else f"deletes every key starting with {prefix!r}"
+    )
+    raise ConfigurationError(
+        "KASHFLOW_LINKS_CACHE",
+        f"the cache's CACHE_KEY_PREFIX {prefix!r} overlaps the link store's keys "
+        f"({store.PREFIX!r}) in Redis database {database}: clearing the cache {clears}, "
+        "which would delete every revocation and un-withdraw every link. Give the cache a "
+        f"prefix of its own such as {DEFAULT_CACHE_PREFIX!r} (the default), or another "
+        "database number (CACHE_REDIS_DB, or /<n> in CACHE_REDIS_URL).",
+    )
+
+
+__all__ = ["EXTENSION_KEY", "State", "build_state", "check_key_spaces", "get_state"]

@@ -124,6 +124,27 @@ def test_login_follows_the_documented_two_steps(client: RestBackend) -> None:
     assert "pineapple" not in repr(result) and "SESSION-1" not in repr(result)
 
 
+@pytest.mark.parametrize("positions", [(1, 2, 3, 4), tuple(range(1, 10)), (9, 1, 5, 5, 2)])
+@responses.activate(assert_all_requests_are_fired=False)
+def test_a_login_asking_for_more_than_three_characters_answers_none(
+    client: RestBackend, positions: tuple[int, ...]
+) -> None:
+    """A hostile or mistyped API_BASE_URL asking for every position would learn the word."""
+    add_login(responses.mock, positions=positions)
+    with pytest.raises(KashFlowBadResponse, match="KASHFLOW_LINKS_API_BASE_URL") as caught:
+        client.sessions.login(CREDS)
+    assert [c.request.method for c in responses.calls] == ["POST"]  # nothing answered
+    assert "characters of the memorable word" in str(caught.value)
+
+
+@responses.activate(assert_all_requests_are_fired=False)
+def test_a_position_asked_twice_counts_once(client: RestBackend) -> None:
+    add_login(responses.mock, positions=(6, 3, 6))
+    assert client.sessions.login(CREDS).session_token == "SESSION-1"
+    answered = json.loads(responses.calls[1].request.body)["MemorableWordList"]
+    assert {a["Position"] for a in answered} == {3, 6}
+
+
 @responses.activate
 def test_every_call_sends_kftoken_and_reuses_one_session(client: RestBackend) -> None:
     add_login(responses.mock)

@@ -39,6 +39,9 @@ from .session import SessionTokens
 
 log = logging.getLogger(__name__)
 
+#: How many characters of the memorable word a login answers at most (KashFlow asks for three).
+MEMORABLE_WORD_POSITIONS = 3
+
 
 @dataclass(frozen=True)
 class LoginResult:
@@ -83,7 +86,7 @@ class RestSessions:
         if response.status_code not in (200, 201):
             stats.add("failed_logins")
             raise transport.error(response, "login", step="password")
-        data = as_mapping(transport.json(response, "login"))
+        data = as_mapping(transport.json(response, "login", secret=True))
         temporary = data.get("TemporaryToken")
         positions = [
             parse_int(as_mapping(p).get("Position")) for p in as_list(data.get("MemorableWordList"))
@@ -91,6 +94,16 @@ class RestSessions:
         if not isinstance(temporary, str) or not temporary or not positions:
             raise KashFlowBadResponse(
                 "KashFlow's login answer lacks TemporaryToken or MemorableWordList",
+                request=redacted(response.request),
+            )
+        distinct = len(set(positions))
+        if distinct > MEMORABLE_WORD_POSITIONS:
+            # KashFlow asks for three. A server asking for more is not KashFlow (a mistyped or
+            # hostile API_BASE_URL) and would learn the whole word: answer nothing.
+            raise KashFlowBadResponse(
+                f"the login asked for {distinct} characters of the memorable word; KashFlow asks "
+                f"for {MEMORABLE_WORD_POSITIONS}, so none was sent. Check that "
+                "KASHFLOW_LINKS_API_BASE_URL is KashFlow's REST API",
                 request=redacted(response.request),
             )
         answer = []
@@ -112,7 +125,7 @@ class RestSessions:
         if response.status_code not in (200, 201):
             stats.add("failed_logins")
             raise transport.error(response, "login", step="memorable_word")
-        data = as_mapping(transport.json(response, "login"))
+        data = as_mapping(transport.json(response, "login", secret=True))
         token = data.get("SessionToken")
         if not isinstance(token, str) or not token.strip() or len(token) > 256:
             raise KashFlowBadResponse(
@@ -263,4 +276,4 @@ class KfTokenAuth(AuthBase):
         return self.handle_401(resent, **kwargs)
 
 
-__all__ = ["KfTokenAuth", "LoginResult", "RestSessions"]
+__all__ = ["MEMORABLE_WORD_POSITIONS", "KfTokenAuth", "LoginResult", "RestSessions"]

@@ -9,6 +9,7 @@ with a long backoff on top of urllib3's retries.
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
+from .http import kept
 from .http import redacted
 from .http import transport_errors
 from .parsing import as_mapping
@@ -45,12 +47,6 @@ def error_of(response: requests.Response) -> tuple[str, str]:
         parse_text(data.get("Error"), limit=60),
         parse_text(data.get("Message"), limit=200).replace("\n", " "),
     )
-
-
-def _kept(response: requests.Response) -> requests.Response:
-    """*response*, made safe to keep on an exception: its request loses token and body."""
-    response.request = redacted(response.request)  # type: ignore[assignment]
-    return response
 
 
 class RestTransport:
@@ -140,7 +136,7 @@ class RestTransport:
         detail = f" ({code}: {message})" if code or message else ""
         kwargs: dict[str, t.Any] = {
             "request": redacted(response.request),
-            "response": _kept(response),
+            "response": kept(response),
             "error_code": code or None,
         }
         if code == "AccountLocked":
@@ -179,18 +175,22 @@ class RestTransport:
             return KashFlowUnavailable(f"KashFlow timed out reading {what}{detail}", **kwargs)
         return KashFlowBadResponse(f"KashFlow answered HTTP {status} for {what}{detail}", **kwargs)
 
-    def json(self, response: requests.Response, what: str) -> t.Any:
-        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`."""
+    def json(self, response: requests.Response, what: str, *, secret: bool = False) -> t.Any:
+        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`.
+
+        A *secret* body (a login answer carries a temporary or session token) is not kept on
+        the exception when it cannot be read.
+        """
         if response.status_code not in (200, 201):
             raise self.error(response, what)
-        try:
+        with contextlib.suppress(ValueError):
             return loads(response.content)
-        except ValueError:
-            raise KashFlowBadResponse(
-                f"KashFlow sent malformed JSON for {what}",
-                request=redacted(response.request),
-                response=_kept(response),
-            ) from None
+        # Raised outside the handler, so the decoder's error (quoting the body) is no context.
+        raise KashFlowBadResponse(
+            f"KashFlow sent malformed JSON for {what}",
+            request=redacted(response.request),
+            response=None if secret else kept(response),
+        )
 
 
 __all__ = ["INVALID_SESSION", "SQL_TIMEOUT_ERROR", "RestTransport", "error_of"]

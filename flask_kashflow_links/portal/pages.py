@@ -29,6 +29,7 @@ from .presenters import Formatter
 log = logging.getLogger(__name__)
 
 _HEX = re.compile(r"[0-9a-f]{6}")
+_SLASHES = re.compile(r"/{2,}")
 
 #: The headers of every portal response: the URL is the credential, so keep it out of
 #: referrers, shared caches and search engines.
@@ -83,6 +84,27 @@ def protect(response: Response) -> Response:
     if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
         response.headers["Content-Security-Policy"] = STRICTEST_CSP
     return response
+
+
+def protect_portal_paths(url_prefix: str | None) -> t.Callable[[Response], Response]:
+    """An ``after_request`` function for the application: :func:`protect` every response whose
+    path is under the portal's, whoever answered it.
+
+    A URL under ``/invoices/`` carries a link token even when no portal route matches it
+    (``/invoices/<token>/``, a POST to a page): the host site's 404 or 405 page answers then,
+    and without these headers its scripts or links could carry the URL away. Paths are compared
+    with repeated slashes squashed and ignoring case, as a client may write them.
+    """
+    prefix = (url_prefix or "").rstrip("/").lower()
+    # The blueprint's routes, its static files (/kashflow-links-static) and stylesheets.
+    portal_paths = (prefix + "/invoices/", prefix + "/kashflow-links")
+
+    def protect_if_under_portal(response: Response) -> Response:
+        if _SLASHES.sub("/", request.path).lower().startswith(portal_paths):
+            protect(response)
+        return response
+
+    return protect_if_under_portal
 
 
 class Pages:
@@ -260,4 +282,5 @@ __all__ = [
     "brand_stylesheet",
     "content_security_policy",
     "protect",
+    "protect_portal_paths",
 ]

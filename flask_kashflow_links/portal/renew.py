@@ -25,6 +25,7 @@ from .. import signals
 from ..accounts import Brand
 from ..config import MailSettings
 from ..fetch import Fetcher
+from ..links.link import configured_host
 from ..links.service import LinkService
 from ..mail import MailError
 from ..mail import build_message
@@ -53,7 +54,11 @@ def same_site() -> bool:
         # Old browsers send neither, and under Referrer-Policy: no-referrer some send
         # "Origin: null". The form token, bound to this link, still protects the request.
         return True
-    return urlsplit(origin).netloc == request.host
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # e.g. "http://[": not a URL, so not this site
+        return False
+    return netloc == request.host
 
 
 class Renewal:
@@ -152,12 +157,14 @@ class Renewal:
         )
 
     def sender(self, brand: Brand) -> str:
-        """The From address of the fresh-link email."""
+        """The From address of the fresh-link email (and so its Message-ID's domain): from
+        configuration only, never from the request's Host header, which the visitor writes."""
         if isinstance(self.mail, MailSettings):
             return self.mail.sender
         if brand.email:
             return f"{brand.name} <{brand.email}>"
-        return f"{brand.name} <no-reply@{request.host.split(':')[0]}>"
+        host = configured_host(self.links.public_url) or "localhost"
+        return f"{brand.name} <no-reply@{host}>"
 
     def problem(self, brand: Brand, status: int, problem: str) -> Response:
         """A page saying why no fresh link was sent."""

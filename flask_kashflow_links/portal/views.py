@@ -37,6 +37,7 @@ from .presenters import pay_url
 log = logging.getLogger(__name__)
 
 _MAX_PAGE = 10_000
+_PAGE_NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 class Views:
@@ -109,7 +110,8 @@ class Views:
         if tab not in dict(TABS[scope.status]):
             raise Refused(self.pages.not_found())
         page_arg = request.args.get("page", "1")
-        if not page_arg.isdigit() or not 1 <= int(page_arg) <= _MAX_PAGE:
+        # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
+        if not _PAGE_NUMBER.fullmatch(page_arg) or not 1 <= int(page_arg) <= _MAX_PAGE:
             raise Refused(self.pages.not_found())
         fetched = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
         today = self._today()
