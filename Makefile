@@ -47,6 +47,7 @@ bench: install system-deps
 	$(BIN)/python bench/bench_tokens.py
 	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_upstream.py
+	$(BIN)/python bench/bench_shapes.py
 	$(BIN)/python bench/profile_warm.py
 	$(BIN)/python bench/bench_redaction.py
 

@@ -23,6 +23,7 @@ from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound
+from .exceptions import KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable
 from .kashflow.backend import Backend
 from .kashflow.backend import Connection
@@ -420,6 +421,16 @@ def _locked(error: Exception, backend: Backend) -> str | None:
     )
 
 
+def _password_expired(error: Exception, backend: Backend) -> str | None:
+    if not isinstance(error, KashFlowPasswordExpired):
+        return None
+    return (
+        "KashFlow says the user's password has expired. Sign in to KashFlow on the web as "
+        "that user, choose a new password, put it in KASHFLOW_LINKS_ACCOUNTS, then run "
+        "check again."
+    )
+
+
 def _refused(error: Exception, backend: Backend) -> str | None:
     if not isinstance(error, KashFlowAuthError):
         return None
@@ -455,7 +466,13 @@ def _wrong_address(error: Exception, backend: Backend) -> str | None:
     return f"KASHFLOW_LINKS_API_BASE_URL {url} looks wrong: {error}. {hint}."
 
 
-_LOGIN_EXPLAINERS: list[LoginExplainer] = [_unreachable, _locked, _refused, _wrong_address]
+_LOGIN_EXPLAINERS: list[LoginExplainer] = [
+    _unreachable,
+    _locked,
+    _password_expired,
+    _refused,
+    _wrong_address,
+]
 
 
 def _explain_login_failure(error: Exception, backend: Backend) -> str:

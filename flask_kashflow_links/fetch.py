@@ -6,6 +6,10 @@
   own, so they can never read data fetched with someone else's login.
 * **Fresh, then stale-if-error.** Data is fresh for ``CACHE_TIMEOUT`` seconds; it is kept
   ``STALE_TIMEOUT`` seconds longer and shown, with its "as of" time, when KashFlow fails.
+* **Gone is gone.** When KashFlow says a resource does not exist, the cached copy is dropped
+  and "not found" is remembered for :data:`NOT_FOUND_SECONDS`, so asking again costs nothing
+  upstream. When KashFlow refuses an embed-mode link's credentials, that is remembered for the
+  whole stale window: such a link is never served stale data again, even in an outage.
 * **Single-flight.** Concurrent misses for one resource make one upstream call: threads of a
   process wait on the first one; processes wait on a :class:`~.kashflow.shared.SharedLock`.
 * **Two levels.** A small per-process LRU keeps the models, so a warm page neither talks to the
@@ -32,10 +36,13 @@ from cachetools import LRUCache
 
 from .accounts import Account
 from .cache import SafeCache
+from .exceptions import KashFlowAccountLocked
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
+from .exceptions import KashFlowDenied
 from .exceptions import KashFlowError
 from .exceptions import KashFlowNotFound
+from .exceptions import KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable
 from .kashflow.backend import Backend
 from .kashflow.backend import Login
@@ -48,6 +55,9 @@ from .stats import Counters
 log = logging.getLogger(__name__)
 
 T = t.TypeVar("T")
+
+#: How long "KashFlow has no such invoice (customer, document)" is remembered, in seconds.
+NOT_FOUND_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -339,11 +349,18 @@ class Fetcher:
             return Fetched(entry[1], entry[0], stale=True, key=key)
         entry = self._read_shared(key) or entry
         try:
+            self._raise_if_gone(key)
             self.stats.add("misses")
             self.stats.add("upstream")
             try:
                 value = load()
             except KashFlowError as e:
+                self._remember_failure(key, e, embedded=embedded)
+                if embedded and self._credentials_refused(key, e):
+                    # Refused once: an outage now must not bring the link back with stale data.
+                    raise KashFlowAuthError(
+                        f"KashFlow refused these credentials before; no stale data ({e})"
+                    ) from e
                 if entry is not None and _may_serve_stale(e, embedded=embedded):
                     self.stats.add("stale")
                     log.warning(
@@ -353,6 +370,8 @@ class Fetcher:
                     )
                     return Fetched(entry[1], entry[0], stale=True, key=key)
                 raise
+            if embedded:
+                self.cache.delete(_refusal_key(key))  # the credentials work (again)
             now = self.clock()
             if cacheable is None or cacheable(value):
                 self.cache.set(key, (now, value), self.fresh + self.stale)
@@ -365,18 +384,56 @@ class Fetcher:
             if waited.held:
                 lock.release()
 
+    # -- remembered failures: "not found", and refused embed-mode credentials ------------------
+
+    def _raise_if_gone(self, key: str) -> None:
+        """Raise :class:`KashFlowNotFound` if KashFlow said *key* does not exist a moment ago."""
+        if self.cache.get(f"{key}:gone") is not None:
+            raise KashFlowNotFound("KashFlow said a moment ago that this does not exist")
+
+    def _remember_failure(self, key: str, error: KashFlowError, *, embedded: bool) -> None:
+        """After "not found": drop the cached copy and remember the answer briefly. After a
+        refusal of embed-mode credentials: remember it for as long as stale data is kept."""
+        if isinstance(error, KashFlowNotFound):
+            self.cache.set(f"{key}:gone", True, NOT_FOUND_SECONDS)
+            self.cache.delete(key)
+            with self._lru_lock:
+                self._lru.pop(key, None)
+        elif embedded and _refuses_credentials(error):
+            self.cache.set(_refusal_key(key), True, self.fresh + self.stale)
+
+    def _credentials_refused(self, key: str, error: KashFlowError) -> bool:
+        """Whether KashFlow refused the credentials of *key*'s namespace before (on any
+        worker), when *error* is not itself that refusal."""
+        if isinstance(error, KashFlowAuthError):
+            return False
+        return self.cache.get(_refusal_key(key)) is not None
+
+
+def _refusal_key(key: str) -> str:
+    """The marker of refused credentials: one per namespace (per set of credentials)."""
+    return f"{key.split(':', 1)[0]}:refused"
+
+
+def _refuses_credentials(error: KashFlowError) -> bool:
+    """A login refused for its credentials (not a lock or pause, not an expired password)."""
+    return isinstance(error, KashFlowAuthError) and not isinstance(
+        error, KashFlowAccountLocked | KashFlowPasswordExpired
+    )
+
 
 def _may_serve_stale(error: KashFlowError, *, embedded: bool) -> bool:
     """Whether a failure may be covered with stale data.
 
     Outages and odd answers: yes. "Not found": no, the invoice is gone. Refused logins, locks
-    and cool-downs: yes for the site's own accounts (the portal keeps serving while the
-    operator fixes the login), but never for embed-mode links, whose credentials stopping
-    working is exactly how changing the KashFlow password withdraws them.
+    and cool-downs, and resources refused to the session: yes for the site's own accounts (the
+    portal keeps serving while the operator fixes the login), but never for embed-mode links,
+    whose credentials stopping working is exactly how changing the KashFlow password withdraws
+    them.
     """
     if isinstance(error, KashFlowNotFound):
         return False
-    if isinstance(error, KashFlowAuthError):
+    if isinstance(error, KashFlowAuthError | KashFlowDenied):
         return not embedded
     return isinstance(error, KashFlowUnavailable | KashFlowBadResponse)
 
@@ -386,4 +443,4 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-__all__ = ["FetchStats", "Fetched", "Fetcher"]
+__all__ = ["NOT_FOUND_SECONDS", "FetchStats", "Fetched", "Fetcher"]

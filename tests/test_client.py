@@ -91,6 +91,7 @@ def invoice_json(number: int = 1043, **extra: t.Any) -> dict[str, t.Any]:
         "CustomerCode": "ACME01",
         "Status": "Unpaid",
         "GrossAmount": 117.5,
+        "DueAmount": 117.5,
         "DueDate": "2026-10-09 12:00:00 +05:30",
         "Permalink": "/v2/documents/invoice/3a22b041-8d45-496a-946d-bd2252a0d28c",
         **extra,
@@ -318,7 +319,10 @@ def test_transient_statuses_give_up_after_the_retries(client: RestBackend, statu
 def test_other_failures_are_not_retried(client: RestBackend, status: int) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=status, json={"Error": "Oops", "Message": "no"})
-    expected = KashFlowUnavailable if status >= 500 else KashFlowBadResponse
+    # A 400 for an invoice number is KashFlow's way (one of three) of saying "no such invoice".
+    expected = {400: KashFlowNotFound}.get(
+        status, KashFlowUnavailable if status >= 500 else KashFlowBadResponse
+    )
     with pytest.raises(expected):
         client.get_invoice(LOGIN, 1043)
     assert sum(1 for c in responses.calls if c.request.method == "GET") == 1
@@ -429,7 +433,8 @@ def test_amounts_are_decimal_and_unknown_fields_ignored(client: RestBackend) -> 
     responses.get(
         f"{BASE}/invoices/1043",
         body='{"Number": 1043, "GrossAmount": 117.5000, "VATAmount": 0.1000, "Brand": {"x": 1},'
-        ' "IssuedDate": "2008-04-08 12:00:00", "PaidDate": null, "LineItems": null}',
+        ' "IssuedDate": "2008-04-08 12:00:00", "PaidDate": null, "LineItems": null,'
+        ' "CustomerCode": "ACME01"}',
         content_type="application/json",
     )
     invoice = client.get_invoice(LOGIN, 1043)

@@ -97,7 +97,7 @@ def _word(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option("--no-demo-data", is_flag=True, help="Start with no customers or invoices.")
 @click.option(
     "--shape",
-    type=click.Choice(sorted(SHAPES)),
+    type=click.Choice(list(SHAPES)),
     default=_DEFAULTS["shape"],
     show_default=True,
     help="The fields served: the Swagger copy's, or exactly KashFlow's documented examples'.",
@@ -127,7 +127,8 @@ def sandbox(
         shape=shape,
     )
     with server:
-        click.echo(f"KashFlow sandbox API: {server.url}  (user {server.username})")
+        shown = "" if server.shape == "swagger" else f" ({server.shape} shape)"
+        click.echo(f"KashFlow sandbox API: {server.url}  (user {server.username}){shown}")
         if server.shape != "swagger":
             click.echo(f"Fields: exactly KashFlow's {server.shape} examples")
         click.echo(f"Counters: {server.origin}/_sandbox/stats   Ctrl-C stops it\n")

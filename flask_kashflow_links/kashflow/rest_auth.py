@@ -32,6 +32,7 @@ from .parsing import as_list
 from .parsing import as_mapping
 from .parsing import parse_int
 from .parsing import parse_text
+from .rest_http import INVALID_SESSION
 from .rest_http import RestTransport
 from .rest_http import error_of
 from .session import SessionTokens
@@ -235,14 +236,22 @@ class KfTokenAuth(AuthBase):
         return request
 
     def handle_401(self, response: requests.Response, **kwargs: t.Any) -> requests.Response:
-        """On a 401: pause logins after ``AccountLocked``; otherwise log in again once and send
-        the request again with the new session token."""
+        """On a 401: pause logins after ``AccountLocked``; after ``InvalidSessionToken`` (and
+        only then: KashFlow's one documented answer for an expired session) log in again once
+        and send the request again with the new session token.
+
+        Any other 401 refuses this one resource (a role, a document's own permissions): the
+        shared session token stays, no login is tried and no pause starts, so other pages and
+        other workers carry on. The caller turns it into :class:`KashFlowDenied`.
+        """
         if response.status_code != 401:
             return response
         sessions, namespace = self.sessions, self.login.namespace
         code, _ = error_of(response)
         if code == "AccountLocked":
             sessions.tokens.start_cooldown(namespace, sessions.login_cooldown)
+            return response
+        if code != INVALID_SESSION:
             return response
         refused = self.token or ""
         sessions.tokens.discard(namespace, refused)
@@ -251,11 +260,10 @@ class KfTokenAuth(AuthBase):
             # Pause logins rather than log in on every page.
             sessions.tokens.start_cooldown(namespace, sessions.login_cooldown)
             raise KashFlowAuthError(
-                "KashFlow refused a session token straight after logging in "
-                f"({code or 'HTTP 401'}); is this server's IP address allowed in "
-                "Apps > API Settings?",
+                f"KashFlow refused a session token straight after logging in ({code}); is "
+                "this server's IP address allowed in Apps > API Settings?",
                 request=redacted(response.request),
-                error_code=code or None,
+                error_code=code,
             )
         self._renewed = True
         # Consume and release the refused answer before sending again on the same pool.

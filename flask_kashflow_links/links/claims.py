@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import typing as t
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from ..kashflow.credentials import Credentials
 from ..kashflow.models import Invoice
+from ..kashflow.models import same_customer
 
 #: Link kinds.
 INVOICE = "invoice"
@@ -155,12 +157,16 @@ def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
     """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
 
     Never from what a list endpoint was asked for: a server may ignore ``customercode`` or
-    ``filterby``. Customer codes match exactly here (deciding what is shown errs narrow;
-    revocation, which decides what is withdrawn, errs broad).
+    ``filterby``. Customer codes compare as KashFlow compares them, case-insensitively, with the
+    same function revocation uses (:func:`~flask_kashflow_links.kashflow.models.customer_key`):
+    a link for ``tcust01`` shows customer ``TCUST01``, and ``revoke_customer`` reaches every
+    link that can see a customer. An invoice without a customer code is in no customer's scope.
     """
     if scope.kind == INVOICE:
         return invoice.number == scope.invoice
-    return invoice.customer_code == scope.customer and status_allows(scope.status, invoice, today)
+    return same_customer(invoice.customer_code, t.cast(str, scope.customer)) and status_allows(
+        scope.status, invoice, today
+    )
 
 
 __all__ = [

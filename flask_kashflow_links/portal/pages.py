@@ -260,6 +260,20 @@ class Pages:
         response.headers["Retry-After"] = str(retry_after)
         return response
 
+    def document_unavailable(self, brand: Brand, back_url: str, status: int = 503) -> Response:
+        """404 or 503: the invoice opens, but KashFlow gave no PDF for it (an HTML page, a
+        refusal, a redirect elsewhere, an outage). *back_url* is the invoice's page."""
+        response = self.render(
+            "kashflow_links/document_unavailable.html",
+            status,
+            brand,
+            "Document unavailable",
+            back_url=back_url,
+        )
+        if status == 503:
+            response.headers["Retry-After"] = "300"
+        return response
+
     def throttled(self, retry_after: int) -> Response:
         """429: too many attempts from this address."""
         response = self.render(

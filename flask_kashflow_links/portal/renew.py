@@ -1,7 +1,9 @@
 """ "Email me a fresh link": the only thing the portal does on a POST.
 
 From an expired link's page, a client asks for a fresh link. It goes to the customer's contact
-addresses on file in KashFlow, never to an address typed by the visitor; it has the same scope
+addresses on file in KashFlow (contacts who opted out of emails excepted: see
+:attr:`~flask_kashflow_links.kashflow.models.Customer.email_addresses`), never to an address
+typed by the visitor; it has the same scope
 and the same lifetime as the expired link, counted from now. The form is protected against
 cross-site requests without cookies: the browser's ``Sec-Fetch-Site`` or ``Origin`` must be
 this site, and a short-lived form token bound to the link must come back.
@@ -109,9 +111,11 @@ class Renewal:
             return self.problem(brand, 429, "limit")
         scope = claims.scope
         if scope.is_invoice:
-            invoice = self.fetcher.invoice(account, t.cast(int, scope.invoice)).value
-            customer_code = invoice.customer_code
-            self.guard.check_customer(claims, customer_code)
+            # The guard's own path: the invoice's customer established (or refused) and
+            # checked against revoke_customer.
+            customer_code = self.guard.invoice(
+                visit, t.cast(int, scope.invoice)
+            ).value.customer_code
         else:
             customer_code = t.cast(str, scope.customer)
         customer = self.fetcher.customer(account, customer_code).value

@@ -6,6 +6,7 @@ what is shown is decided by the guard (:meth:`~.guard.Guard.invoice`) and the li
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 from datetime import date
@@ -14,7 +15,12 @@ from flask import Response
 from flask import request
 
 from .. import signals
+from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowDenied
+from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowUnavailable
 from ..fetch import Fetcher
+from ..kashflow.models import same_customer
 from .activity import LinkActivity
 from .activity import notify
 from .guard import Guard
@@ -27,6 +33,8 @@ from .presenters import ViewCache
 from .presenters import customer_context
 from .presenters import listing
 from .presenters import pay_url
+
+log = logging.getLogger(__name__)
 
 _MAX_PAGE = 10_000
 _PAGE_NUMBER = re.compile(r"[0-9]{1,5}")
@@ -87,7 +95,7 @@ class Views:
             "kashflow_links/invoice.html",
             200,
             brand,
-            f"Invoice {number}",
+            f"{view.kind} {number}",
             invoice=view,
             pdf_url=pdf_url if view.has_pdf else None,
             pay_url=pay_url(brand, invoice) if view.owes else None,
@@ -143,9 +151,9 @@ class Views:
             raise Refused(self.pages.not_found())
         customer = self.fetcher.customer(account, t.cast(str, scope.customer)).value
         link = self.fetcher.statement_link(account, customer)
-        if customer.code != scope.customer or link is None:
+        if not same_customer(customer.code, t.cast(str, scope.customer)) or link is None:
             raise Refused(self.pages.not_found())
-        data = self.fetcher.document(account, link).value
+        data = self.document(visit, link)
         notify(signals.pdf_downloaded, claims, document="statement")
         self.activity.record_open(claims)
         return _pdf_response(data, f"statement-{_safe_name(customer.code)}.pdf")
@@ -155,7 +163,7 @@ class Views:
         invoice = self.guard.invoice(visit, number).value
         if not invoice.permalink:
             raise Refused(self.pages.not_found())
-        data = self.fetcher.document(visit.account, invoice.permalink).value
+        data = self.document(visit, invoice.permalink)
         notify(
             signals.pdf_downloaded,
             visit.claims,
@@ -165,6 +173,19 @@ class Views:
         )
         self.activity.record_open(visit.claims)
         return _pdf_response(data, f"invoice-{number}.pdf")
+
+    def document(self, visit: Visit, link: str) -> bytes:
+        """The PDF behind a KashFlow document link, or :class:`Refused` with the "document
+        unavailable" page (KashFlow sent a page instead of a PDF, refused the document, sent
+        it elsewhere, or is down with no copy cached). The invoice itself still opens."""
+        try:
+            return self.fetcher.document(visit.account, link).value
+        except (KashFlowNotFound, KashFlowBadResponse, KashFlowDenied, KashFlowUnavailable) as e:
+            log.warning("document of link %s unavailable: %s", visit.claims.link_id, e)
+            back = request.path.removesuffix("/pdf")
+            status = 404 if isinstance(e, KashFlowNotFound) else 503
+            page = self.pages.document_unavailable(visit.account.brand, back, status)
+            raise Refused(page) from None
 
 
 def _pdf_response(data: bytes, filename: str) -> Response:
