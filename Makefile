@@ -29,9 +29,10 @@ demo: install
 test: install system-deps
 	$(BIN)/python -m pytest
 
-# The quick suite while working: everything but browser, load and multi-process tests.
+# The quick suite while working: everything but browser, load and multi-process tests, on
+# every core (pytest-xdist). `make test` stays serial: its load tests measure the machine.
 check: install
-	$(BIN)/python -m pytest -q -m "not browser and not slow and not multiprocess"
+	$(BIN)/python -m pytest -q -n auto -m "not browser and not slow and not multiprocess"
 
 lint: install
 	$(BIN)/ruff check .
@@ -48,7 +49,9 @@ bench: install system-deps
 	$(BIN)/python bench/bench_throughput.py
 	$(BIN)/python bench/bench_latency.py
 	$(BIN)/python bench/bench_upstream.py
+	$(BIN)/python bench/bench_shapes.py
 	$(BIN)/python bench/profile_warm.py
+	$(BIN)/python bench/bench_redaction.py
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis

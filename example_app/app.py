@@ -23,6 +23,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from flask import Flask
@@ -106,6 +107,11 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         app.config["KASHFLOW_LINKS_SOAP_URL"] = sandbox.soap_url
         app.extensions["example_sandbox"] = sandbox
     app.config.update(config or {})
+    if app.config.get("TRUSTED_HOSTS") is None:
+        # Answer only the site's own names: Flask refuses (400) a request for any other Host,
+        # so nothing built from a request (a redirect, a URL) can point elsewhere.
+        public_host = urlsplit(app.config["KASHFLOW_LINKS_PUBLIC_URL"]).hostname
+        app.config["TRUSTED_HOSTS"] = [public_host, "127.0.0.1", "localhost"]
     links.init_app(app)
     app.register_blueprint(staff)
 

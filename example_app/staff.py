@@ -38,6 +38,14 @@ EXPIRY_CHOICES = {
 }
 
 
+@staff.after_request
+def _no_store(response: Response) -> Response:
+    # Staff pages show live links (a freshly minted URL is a client's key): keep them out of
+    # the browser's disk cache and any shared cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(24)

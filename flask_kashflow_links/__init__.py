@@ -13,10 +13,12 @@ from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import KashFlowAccountLocked as KashFlowAccountLocked
 from .exceptions import KashFlowAuthError as KashFlowAuthError
 from .exceptions import KashFlowBadResponse as KashFlowBadResponse
+from .exceptions import KashFlowDenied as KashFlowDenied
 from .exceptions import KashFlowError as KashFlowError
 from .exceptions import KashFlowLinksError as KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused as KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound as KashFlowNotFound
+from .exceptions import KashFlowPasswordExpired as KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable as KashFlowUnavailable
 from .exceptions import LinkError as LinkError
 from .exceptions import LinkExpired as LinkExpired
@@ -41,11 +43,13 @@ __all__ = [
     "KashFlowAccountLocked",
     "KashFlowAuthError",
     "KashFlowBadResponse",
+    "KashFlowDenied",
     "KashFlowError",
     "KashFlowLinks",
     "KashFlowLinksError",
     "KashFlowLoginsPaused",
     "KashFlowNotFound",
+    "KashFlowPasswordExpired",
     "KashFlowUnavailable",
     "Link",
     "LinkClaims",

@@ -85,6 +85,34 @@ def _contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
+def _mix(colour: str, other: str, share: float) -> str:
+    """*colour* moved *share* (0 to 1) of the way towards *other*, as ``#rrggbb``."""
+    a, b = (c.lstrip("#") for c in (colour, other))
+    a, b = ("".join(ch * 2 for ch in c) if len(c) == 3 else c for c in (a, b))
+    mixed = (
+        round(int(a[i : i + 2], 16) * (1 - share) + int(b[i : i + 2], 16) * share)
+        for i in (0, 2, 4)
+    )
+    return "#" + "".join(f"{channel:02x}" for channel in mixed)
+
+
+def readable_on(colour: str, background: str, minimum: float = 4.5) -> str:
+    """*colour* if text in it reads on *background* (WCAG contrast of at least *minimum*),
+    else its nearest shade that does: darkened on a light background, lightened on a dark
+    one. Links and outline buttons use it, so they wear the brand's colour wherever it
+    reads."""
+    towards = (
+        "#000000"
+        if _contrast(background, "#000000") > _contrast(background, "#ffffff")
+        else "#ffffff"
+    )
+    for step in range(21):
+        shade = _mix(colour, towards, step / 20)
+        if _contrast(shade, background) >= minimum:
+            return shade
+    return towards
+
+
 def validate_brand(data: t.Mapping[str, t.Any]) -> dict[str, str]:
     """Check a brand dict; returns the cleaned fields or raises :class:`ValueError`."""
     if not isinstance(data, t.Mapping):

@@ -17,8 +17,6 @@ import threading
 import time
 import typing as t
 
-from cachelib import SimpleCache
-
 if t.TYPE_CHECKING:  # pragma: no cover
     from flask_caching import Cache
 
@@ -52,12 +50,6 @@ class SafeCache:
     def backend(self) -> t.Any:
         """The cachelib backend object."""
         return self._cache.cache
-
-    @property
-    def process_local(self) -> bool:
-        """Whether the backend lives in this process alone (a ``SimpleCache``): what it holds
-        helps nobody else and ends with the process."""
-        return isinstance(self.backend, SimpleCache)
 
     @property
     def available(self) -> bool:

@@ -4,32 +4,39 @@ from __future__ import annotations
 
 import importlib
 import re
+import secrets
 import time
 import typing as t
 from datetime import datetime
 from datetime import timedelta
+from functools import update_wrapper
 
 import click
 from cryptography.fernet import Fernet
 from flask import current_app
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo
 
-from .exceptions import KashFlowAccountLocked
-from .exceptions import KashFlowAuthError
-from .exceptions import KashFlowBadResponse
+from .cli_words import explain_login_failure
+from .cli_words import print_connection
+from .cli_words import say_sharing
+from .exceptions import ConfigurationError
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound
-from .exceptions import KashFlowUnavailable
-from .exceptions import LinkURLError
 from .kashflow.backend import Login
 from .links.claims import STATUSES
 from .links.claims import LinkClaims
 from .links.claims import Scope
 from .links.link import Link
+from .links.link import has_url_base
 from .links.service import LinkService
+from .startup import Reach
+from .startup import cache_reach
+from .startup import loading_for_command
 from .state import State
 from .state import get_state
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -62,6 +69,30 @@ def _duration_option(
 
 
 _EXPIRES_HELP = "Lifetime such as 90d, 12h or 1w2d; permanent if omitted."
+_ACCOUNT_HELP = "Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT, or the only account)."
+_VERIFY_HELP = "Ask KashFlow first whether it exists; mint nothing if not (or if it cannot say)."
+
+
+def with_app(f: F) -> F:
+    """Flask's ``with_appcontext``, except that a :class:`~.ConfigurationError` raised while
+    the app loads (``init_app`` in the app's factory) is printed first and short, as
+    ``Error: KASHFLOW_LINKS_...: the fix``, with exit status 1 instead of a traceback."""
+
+    @click.pass_context
+    def decorator(ctx: click.Context, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if not current_app:
+            try:
+                with loading_for_command():
+                    app = ctx.ensure_object(ScriptInfo).load_app()
+            except ConfigurationError as e:
+                raise click.ClickException(
+                    f"{e}\n(The application did not start: KashFlowLinks.init_app refused its "
+                    "configuration.)"
+                ) from None
+            ctx.with_resource(app.app_context())
+        return ctx.invoke(f, *args, **kwargs)
+
+    return t.cast(F, update_wrapper(decorator, f))
 
 
 def _state() -> State:
@@ -83,13 +114,36 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _print_link(link: Link) -> None:
-    try:
-        click.echo(link.url)
-    except LinkURLError as e:
-        click.echo(link.token)
-        click.echo(f"note: printed the link token only. {e}", err=True)
+def _require_url_base() -> None:
+    """Refuse before minting when no absolute URL can be built: a bare link token on standard
+    output would end up in ``URL=$(...)`` and in an email as if it were a link."""
+    if not has_url_base(_state().settings.public_url):
+        raise click.ClickException(
+            "cannot print a link URL: nothing says where the portal is served. Set "
+            "KASHFLOW_LINKS_PUBLIC_URL to the portal's address (e.g. "
+            "'https://www.example.co.uk/billing', including any KASHFLOW_LINKS_URL_PREFIX), or "
+            "Flask's SERVER_NAME. No link was minted."
+        )
+
+
+def _mint(scope: Scope, *, verify: bool, customer: str | None = None, **options: t.Any) -> None:
+    """Mint a link to *scope* (asking KashFlow first with *verify*) and print it."""
+    _require_url_base()
+    state = _state()
+    if verify:
+        click.echo(f"Asking KashFlow for {scope.describe()} ...", err=True)
+        customer = _guard(lambda: state.confirm(scope, customer=customer))
+    held = _hold_prefetch()
+    link = _guard(lambda: state.links.mint(scope, customer=customer, **options))
+    _print_link(link, customer)
+    _prefetch_now(held)
+
+
+def _print_link(link: Link, customer: str | None = None) -> None:
+    click.echo(link.url)
     click.echo(f"  link id: {link.link_id}", err=True)
+    if customer and link.scope.is_invoice:
+        click.echo(f"  listed under customer {customer}", err=True)
     click.echo(f"  opens:   {link.scope.describe()} (account {link.scope.account})", err=True)
     click.echo(f"  expires: {_when(link.expires_at)}", err=True)
 
@@ -133,25 +187,25 @@ def mint_group() -> None:
 
 @mint_group.command("invoice")
 @click.argument("number", type=click.IntRange(min=1))
-@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--account", help=_ACCOUNT_HELP)
 @click.option("--expires-in", callback=_duration_option, metavar="DURATION", help=_EXPIRES_HELP)
-@click.option("--customer", help="The invoice's customer code, to list the link under it now.")
-@with_appcontext
+@click.option(
+    "--customer",
+    help="The invoice's customer code, to list the link under it now (--verify fills it in).",
+)
+@click.option("--verify", is_flag=True, help=_VERIFY_HELP)
+@with_app
 def mint_invoice(
-    number: int, account: str | None, expires_in: timedelta | None, customer: str | None
+    number: int,
+    account: str | None,
+    expires_in: timedelta | None,
+    customer: str | None,
+    verify: bool,
 ) -> None:
     """Mint a link to invoice NUMBER and print its URL."""
     links = _links()
-    held = _hold_prefetch()
-    link = _guard(
-        lambda: links.mint(
-            Scope.for_invoice(links.account_id(account), number),
-            expires_in=expires_in,
-            customer=customer,
-        )
-    )
-    _print_link(link)
-    _prefetch_now(held)
+    scope = _guard(lambda: Scope.for_invoice(links.account_id(account), number))
+    _mint(scope, verify=verify, customer=customer, expires_in=expires_in)
 
 
 @mint_group.command("customer")
@@ -163,22 +217,17 @@ def mint_invoice(
     show_default=True,
     help="Which invoices: unpaid means Unpaid and Overdue; paid means Paid and Overpaid.",
 )
-@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--account", help=_ACCOUNT_HELP)
 @click.option("--expires-in", callback=_duration_option, metavar="DURATION", help=_EXPIRES_HELP)
-@with_appcontext
+@click.option("--verify", is_flag=True, help=_VERIFY_HELP)
+@with_app
 def mint_customer(
-    code: str, status: str, account: str | None, expires_in: timedelta | None
+    code: str, status: str, account: str | None, expires_in: timedelta | None, verify: bool
 ) -> None:
     """Mint a link to the invoices of customer CODE and print its URL."""
     links = _links()
-    held = _hold_prefetch()
-    link = _guard(
-        lambda: links.mint(
-            Scope.for_customer(links.account_id(account), code, status), expires_in=expires_in
-        )
-    )
-    _print_link(link)
-    _prefetch_now(held)
+    scope = _guard(lambda: Scope.for_customer(links.account_id(account), code, status))
+    _mint(scope, verify=verify, expires_in=expires_in)
 
 
 def _hold_prefetch() -> list[LinkClaims]:
@@ -195,7 +244,7 @@ def _prefetch_now(held: list[LinkClaims]) -> None:
     if not state.settings.prefetch:
         click.echo(f"{note} off (KASHFLOW_LINKS_PREFETCH); the first open fetches", err=True)
         return
-    if state.safe_cache.process_local:
+    if cache_reach(state.safe_cache.backend) is Reach.PROCESS:
         click.echo(
             f"{note} skipped: this command's cache (SimpleCache) ends with it. With a shared "
             "cache (Redis) it would fetch the link's first page now.",
@@ -220,7 +269,7 @@ def _prefetch_now(held: list[LinkClaims]) -> None:
 @cli_group.command("list")
 @click.option("--customer", help="Only links for this customer code.")
 @click.option("--account", help="Only links of this account id.")
-@with_appcontext
+@with_app
 def list_links(customer: str | None, account: str | None) -> None:
     """List live links (not withdrawn, not expired). Tokens are never stored or shown."""
     records = _guard(lambda: _links().active_links(customer=customer, account=account))
@@ -241,7 +290,7 @@ def list_links(customer: str | None, account: str | None) -> None:
 
 @cli_group.command("revoke")
 @click.argument("token_or_link_id")
-@with_appcontext
+@with_app
 def revoke(token_or_link_id: str) -> None:
     """Withdraw one link, by its link id or its link token."""
     value = token_or_link_id.rstrip("/").rsplit("/", 1)[-1]  # a whole URL works too
@@ -254,9 +303,9 @@ def revoke(token_or_link_id: str) -> None:
 
 @cli_group.command("revoke-customer")
 @click.argument("code")
-@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--account", help=_ACCOUNT_HELP)
 @click.confirmation_option(prompt="Withdraw every link sent to this customer so far?")
-@with_appcontext
+@with_app
 def revoke_customer(code: str, account: str | None) -> None:
     """Withdraw every link for customer CODE minted until now, invoice links included."""
     count = _guard(lambda: _links().revoke_customer(code, account=account))
@@ -266,25 +315,43 @@ def revoke_customer(code: str, account: str | None) -> None:
     )
 
 
-@cli_group.command("generate-key")
-def generate_key() -> None:
-    """Print a new Fernet key and how to rotate keys."""
-    key = Fernet.generate_key().decode()
-    click.echo(key)
-    click.echo(
+_KEY_ADVICE = {
+    "fernet": (
         "\nPut it FIRST in KASHFLOW_LINKS_FERNET_KEYS (newest first). To rotate, add the new\n"
         "key in front and keep the old ones after it: links already sent keep opening, new\n"
         "links use the new key. Remove an old key only to retire every link minted under it.\n"
         "Signing keys (KASHFLOW_LINKS_SIGNING_KEYS, or SECRET_KEY + SECRET_KEY_FALLBACKS) run\n"
-        "the other way: oldest first, newest LAST.",
-        err=True,
-    )
+        "the other way: oldest first, newest LAST."
+    ),
+    "signing": (
+        "\nUse it as SECRET_KEY, or put it LAST in KASHFLOW_LINKS_SIGNING_KEYS (oldest first,\n"
+        "newest last). To rotate SECRET_KEY, move the old one to SECRET_KEY_FALLBACKS. Never\n"
+        "use a Fernet key as a signing key: the portal refuses one secret in both roles.\n"
+        "Fernet keys (KASHFLOW_LINKS_FERNET_KEYS) run the other way: newest FIRST."
+    ),
+}
+
+
+@cli_group.command("generate-key")
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(_KEY_ADVICE)),
+    default="fernet",
+    show_default=True,
+    help="fernet: encrypts what links open (KASHFLOW_LINKS_FERNET_KEYS); signing: signs them "
+    "(SECRET_KEY or KASHFLOW_LINKS_SIGNING_KEYS).",
+)
+def generate_key(kind: str) -> None:
+    """Print a new key (a Fernet key unless --kind signing) and how to rotate keys."""
+    key = Fernet.generate_key().decode() if kind == "fernet" else secrets.token_urlsafe(32)
+    click.echo(key)
+    click.echo(_KEY_ADVICE[kind], err=True)
 
 
 @cli_group.command("check")
-@click.option("--account", help="Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT).")
+@click.option("--account", help=_ACCOUNT_HELP)
 @click.option("--force", is_flag=True, help="Try a login even while logins are paused.")
-@with_appcontext
+@with_app
 def check(account: str | None, force: bool) -> None:
     """Log in to KashFlow with the configured account and say plainly what is wrong."""
     state = _state()
@@ -297,6 +364,7 @@ def check(account: str | None, force: bool) -> None:
     backend = state.fetcher.backend_for(acct)
     login: Login = state.fetcher.login_for(acct)
     click.echo(f"Checking account {acct.id!r} at {backend.base_url} ...")
+    say_sharing(state, indent="  ")
     try:
         connection = backend.check(login, force=force)
     except KashFlowLoginsPaused as e:
@@ -305,71 +373,18 @@ def check(account: str | None, force: bool) -> None:
             "refused a login or locked the user. Fix the cause, then run check --force."
         ) from None
     except KashFlowLinksError as e:
-        raise click.ClickException(_explain_login_failure(e)) from None
-    company = connection.company_name
-    if connection.signed_in:
-        click.echo(f"  logged in{f' to {company}' if company else ''}")
-    for warning in connection.warnings:
-        click.echo(f"  warning: {warning}", err=True)
-    total = connection.invoices
-    seen = f"{total} invoices visible" if total is not None else "invoice list readable"
-    if connection.signed_in and backend.api == "rest":  # SOAP has no session; its findings say
-        click.echo(f"  {seen}; the session is shared by every worker through the cache")
-    for finding in connection.findings:
-        click.echo(f"  {finding}")
+        raise click.ClickException(explain_login_failure(e, backend)) from None
+    print_connection(connection, len(login.credentials.memorable_word))
     if not connection.works:
         problems = "\n".join(f"  - {problem}" for problem in connection.problems)
         raise click.ClickException(f"this account does not work with the portal:\n{problems}")
     click.echo("OK")
 
 
-def _explain_login_failure(error: Exception) -> str:
-    """Plain words for an operator, from a failed login (never the secrets themselves)."""
-    if isinstance(error, KashFlowUnavailable):
-        return (
-            f"cannot reach KashFlow ({error}). Check KASHFLOW_LINKS_API_BASE_URL, DNS, the "
-            "firewall and any proxy; KashFlow may also be down."
-        )
-    if isinstance(error, KashFlowAccountLocked):
-        return (
-            "KashFlow says the user is locked after too many failed logins. Unlock it in "
-            "KashFlow (or wait for the lock to lapse), correct the password or memorable word, "
-            "then run check again."
-        )
-    if isinstance(error, KashFlowAuthError):
-        if error.step == "session":
-            return str(error)
-        if error.status_code == 403:
-            return (
-                "API access refused. Enable the API in KashFlow under Apps > API Settings; if "
-                "'Restrict Access' is on, allow this server's IP address. "
-                f"(Details: {error})"
-            )
-        if error.step == "password":
-            return (
-                "wrong username or password. Use the KashFlow web login of the user (a "
-                "separate SOAP 'API password' does not work with the REST API). "
-                f"KashFlow said: {error}"
-            )
-        if error.step == "memorable_word":
-            said = f"KashFlow said: {error}" if error.response is not None else str(error)
-            return (
-                "the password was accepted but the memorable word was not. KashFlow asks for "
-                f"three of its letters; configure the whole word exactly. {said}"
-            )
-        return str(error)
-    if isinstance(error, KashFlowBadResponse):
-        return (
-            f"KashFlow answered unexpectedly ({error}). Is KASHFLOW_LINKS_API_BASE_URL the REST "
-            "v2 API (https://api.kashflow.com/v2)?"
-        )
-    return str(error)
-
-
 @cli_group.command("config")
-@with_appcontext
+@with_app
 def show_config() -> None:
-    """Show the portal's effective settings (without secrets)."""
+    """Show the portal's effective settings (without secrets), and what its processes share."""
     state = _state()
     settings = state.settings
     click.echo(f"API base URL:     {settings.api_base_url}")
@@ -378,9 +393,8 @@ def show_config() -> None:
     click.echo(f"accounts:         {apis or 'from a loader'}")
     click.echo(f"default account:  {state.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
-    click.echo(f"link store:       {state.links.store.location}")
-    click.echo(f"cache type:       {settings.cache_config.get('CACHE_TYPE')}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
+    say_sharing(state)
 
 
 __all__ = ["cli_group", "parse_duration"]

@@ -47,6 +47,9 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
 #: The portal's own page layout, used unless KASHFLOW_LINKS_BASE_TEMPLATE names the host's.
 DEFAULT_BASE_TEMPLATE = "kashflow_links/base.html"
+#: The cache's key prefix unless set. Apart from the Redis link store's ``kfl:rev:``: clearing
+#: a Redis cache deletes every key that starts with its prefix.
+DEFAULT_CACHE_PREFIX = "kfl:cache:"
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,9 @@ class MailSettings:
     port: int = 25
     username: str = ""
     password: str = ""
-    use_tls: bool = False
+    #: STARTTLS: ``None`` (the default) when the server offers it, ``True`` always (refusing a
+    #: server that does not offer it), ``False`` never (an explicit opt-out).
+    use_tls: bool | None = None
     use_ssl: bool = False
     sender: str = ""
     timeout: float = 10.0
@@ -101,7 +106,7 @@ def _cache_config(value: t.Any, ctx: Context) -> dict[str, t.Any]:
     merged = {
         "CACHE_TYPE": "SimpleCache",
         "CACHE_THRESHOLD": 5000,
-        "CACHE_KEY_PREFIX": "kfl:",
+        "CACHE_KEY_PREFIX": DEFAULT_CACHE_PREFIX,
         "CACHE_DEFAULT_TIMEOUT": 0,
         **value,
     }
@@ -180,6 +185,8 @@ def _mail(value: t.Any, ctx: Context) -> Mail:
         raise ctx.error("timeout must be a positive number of seconds")
     if not isinstance(mail.sender, str) or not mail.sender or "@" not in mail.sender:
         raise ctx.error("needs a sender address, e.g. 'Acme <billing@acme.test>'")
+    if mail.use_tls not in (None, True, False) or mail.use_ssl not in (True, False):
+        raise ctx.error("use_tls is None (when offered), True or False; use_ssl True or False")
     if mail.use_tls and mail.use_ssl:
         raise ctx.error("use_tls (STARTTLS) and use_ssl are exclusive; pick one")
     return mail
@@ -322,7 +329,7 @@ class Settings:
     public_url: str | None = option(
         "PUBLIC_URL", None,
         optional(url("must be an absolute URL such as https://www.example.co.uk/billing")),
-        "The external base URL of the portal, used for links minted outside a request.",
+        "The external base URL of the portal, used for every link's URL when set.",
     )
     url_prefix: str | None = option(
         "URL_PREFIX", None, optional(_url_prefix),
@@ -449,6 +456,7 @@ def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
 __all__ = [
     "DEFAULTS",
     "DEFAULT_BASE_TEMPLATE",
+    "DEFAULT_CACHE_PREFIX",
     "PREFIX",
     "MailSettings",
     "Settings",

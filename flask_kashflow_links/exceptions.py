@@ -18,8 +18,10 @@ them into pages.
     └── KashFlowError               talking to KashFlow failed (.request, .response)
         ├── KashFlowNotFound        no such invoice, customer or document
         ├── KashFlowAuthError       login refused: wrong username, password or memorable word
-        │   └── KashFlowAccountLocked   KashFlow locked the user, or logins are paused (.retry_at)
-        │       └── KashFlowLoginsPaused    no login tried: paused after a refusal or a lock
+        │   ├── KashFlowAccountLocked   KashFlow locked the user, or logins are paused (.retry_at)
+        │   │   └── KashFlowLoginsPaused    no login tried: paused after a refusal or a lock
+        │   └── KashFlowPasswordExpired the user must choose a new password in KashFlow
+        ├── KashFlowDenied          one request refused to a valid session (a role, a document)
         ├── KashFlowUnavailable     timeouts, connection errors, 5xx, 429 after retries
         └── KashFlowBadResponse     a body that is not what the documented API returns
 """
@@ -173,6 +175,24 @@ class KashFlowLoginsPaused(KashFlowAccountLocked):
     """
 
 
+class KashFlowPasswordExpired(KashFlowAuthError):
+    """KashFlow refused the login because the user's password has expired (``PasswordExpired``).
+
+    The credentials are right but unusable until someone signs in to KashFlow as that user
+    and chooses a new password, which then belongs in the configuration.
+    """
+
+
+class KashFlowDenied(KashFlowError):
+    """KashFlow refused one request although the session token is valid: an HTTP 401 whose
+    ``Error`` is not ``InvalidSessionToken`` (a role that may not read something, a document's
+    own permissions).
+
+    Only that resource is refused: the shared session is kept, no login is attempted and no
+    login pause starts, so other pages keep working.
+    """
+
+
 class KashFlowUnavailable(KashFlowError):
     """KashFlow did not answer usefully: timeout, connection error, 5xx, or 429 after retries."""
 
@@ -186,10 +206,12 @@ __all__ = [
     "KashFlowAccountLocked",
     "KashFlowAuthError",
     "KashFlowBadResponse",
+    "KashFlowDenied",
     "KashFlowError",
     "KashFlowLinksError",
     "KashFlowLoginsPaused",
     "KashFlowNotFound",
+    "KashFlowPasswordExpired",
     "KashFlowUnavailable",
     "LinkError",
     "LinkExpired",

@@ -23,8 +23,11 @@ from .links.link import Link
 from .links.store import LinkRecord
 from .portal import blueprint
 from .portal import build_portal
+from .portal.pages import protect_portal_paths
+from .startup import warn_at_startup
 from .state import EXTENSION_KEY
 from .state import build_state
+from .state import check_key_spaces
 from .state import get_state
 
 log = logging.getLogger(__name__)
@@ -70,14 +73,21 @@ class KashFlowLinks:
             )
         settings = load_settings(app)
         self._check_base_template(app, settings)
-        state = build_state(settings, self._make_cache(app, settings))
+        cache = self._make_cache(app, settings)
+        state = build_state(settings, cache)
+        check_key_spaces(app.extensions.get("cache", {}).get(cache), state.links.store)
         app.extensions[EXTENSION_KEY] = state
         state.portal = build_portal(state)
         app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        # Every response under the portal's paths, the host's own 404 and 405 pages included.
+        app.after_request(protect_portal_paths(settings.url_prefix))
+        # Flask logs an unhandled error with the request's path, which holds the link token.
+        redaction.install((app.logger.name,))
         if settings.redact_access_logs:
             redaction.install()
         if "kashflow-links" not in app.cli.commands:
             app.cli.add_command(cli_group)
+        warn_at_startup(app, state, cache_chosen=self._cache_chosen(app))
 
     @staticmethod
     def _check_base_template(app: Flask, settings: Settings) -> None:
@@ -107,6 +117,11 @@ class KashFlowLinks:
                 "pages fill the blocks 'title' and 'content' (and 'head' if present).",
             )
 
+    def _cache_chosen(self, app: Flask) -> bool:
+        """Whether the site chose the portal's cache (rather than taking the default)."""
+        chosen = app.config.get("KASHFLOW_LINKS_CACHE") or {}
+        return self._cache is not None or bool(chosen.get("CACHE_TYPE"))
+
     def _make_cache(self, app: Flask, settings: Settings) -> Cache:
         if self._cache is not None:
             return self._cache
@@ -126,6 +141,7 @@ class KashFlowLinks:
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
         customer: str | None = None,
+        verify: bool = False,
     ) -> Link:
         """Mint a link to one invoice.
 
@@ -135,9 +151,17 @@ class KashFlowLinks:
         :param credentials: embed mode only: credentials to carry instead of the account's.
         :param customer: the invoice's customer code, if known, so the link is listed under the
             customer at once (otherwise it is learnt when the link is first opened).
+        :param verify: first ask KashFlow whether the invoice exists (and whose it is: that
+            fills in *customer*, or is checked against it). Nothing is minted unless KashFlow,
+            or data cached from it, says so.
+        :raises KashFlowNotFound: with *verify*: no such invoice, or not *customer*'s.
+        :raises KashFlowError: with *verify*: KashFlow could not be asked.
         """
-        service = get_state().links
+        state = get_state()
+        service = state.links
         scope = Scope.for_invoice(service.account_id(account), number)
+        if verify:
+            customer = state.confirm(scope, customer=customer, credentials=credentials)
         return service.mint(
             scope, expires_in=expires_in, credentials=credentials, customer=customer
         )
@@ -150,15 +174,23 @@ class KashFlowLinks:
         account: str | None = None,
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
+        verify: bool = False,
     ) -> Link:
         """Mint a link to a customer's invoices.
 
         :param code: the KashFlow customer code.
         :param status: ``"all"``, ``"unpaid"`` (Unpaid and Overdue), ``"overdue"`` or ``"paid"``
             (Paid and Overpaid). Anything else raises :class:`ValueError`.
+        :param verify: first ask KashFlow whether the customer exists; nothing is minted
+            unless KashFlow, or data cached from it, says so.
+        :raises KashFlowNotFound: with *verify*: no such customer.
+        :raises KashFlowError: with *verify*: KashFlow could not be asked.
         """
-        service = get_state().links
+        state = get_state()
+        service = state.links
         scope = Scope.for_customer(service.account_id(account), code, status)
+        if verify:
+            state.confirm(scope, credentials=credentials)
         return service.mint(scope, expires_in=expires_in, credentials=credentials)
 
     # -- withdrawing ---------------------------------------------------------------------------

@@ -7,6 +7,10 @@
 * **Three windows** (:mod:`.freshness`): fresh; stale-while-revalidate (served at once while
   refreshed in the background, once across every process sharing the cache); stale-if-error
   (served with its "as of" time while KashFlow fails).
+* **Gone is gone.** When KashFlow says a resource does not exist, the cached copy is dropped
+  and "not found" is remembered for :data:`NOT_FOUND_SECONDS`, so asking again costs nothing
+  upstream. When KashFlow refuses an embed-mode link's credentials, that is remembered for the
+  whole stale window: such a link is never served stale data again, even in an outage.
 * **Single-flight.** Concurrent misses for one resource make one upstream call: threads of a
   process wait on the first one; processes wait on a :class:`~.kashflow.shared.SharedLock`.
   A background refresh takes the same lock without waiting: when another process holds it,
@@ -36,12 +40,13 @@ from .accounts import Account
 from .background import BackgroundPool
 from .cache import SafeCache
 from .exceptions import KashFlowAuthError
-from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowError
 from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowUnavailable
 from .freshness import Fetched
 from .freshness import FetchStats
+from .freshness import may_serve_stale
+from .freshness import refuses_credentials
 from .kashflow.backend import Backend
 from .kashflow.backend import Login
 from .kashflow.models import MODELS_VERSION
@@ -52,6 +57,9 @@ from .kashflow.shared import SharedLock
 log = logging.getLogger(__name__)
 
 T = t.TypeVar("T")
+
+#: How long "KashFlow has no such invoice (customer, document)" is remembered, in seconds.
+NOT_FOUND_SECONDS = 60
 
 
 class _Flight:
@@ -351,12 +359,19 @@ class Fetcher:
             return Fetched(entry[1], entry[0], stale=True, key=key)
         entry = self._within(self._read_shared(key), self.stale) or entry
         try:
+            self._raise_if_gone(key)
             self.stats.add("misses")
             self.stats.add("upstream")
             try:
                 value = load()
             except KashFlowError as e:
-                if entry is not None and _may_serve_stale(e, embedded=embedded):
+                self._remember_failure(key, e, embedded=embedded)
+                if embedded and self._credentials_refused(key, e):
+                    # Refused once: an outage now must not bring the link back with stale data.
+                    raise KashFlowAuthError(
+                        f"KashFlow refused these credentials before; no stale data ({e})"
+                    ) from e
+                if entry is not None and may_serve_stale(e, embedded=embedded):
                     self.stats.add("stale")
                     log.warning(
                         "KashFlow failed (%s); serving data as of %s",
@@ -365,6 +380,8 @@ class Fetcher:
                     )
                     return Fetched(entry[1], entry[0], stale=True, key=key)
                 raise
+            if embedded:
+                self.cache.delete(_refusal_key(key))  # the credentials work (again)
             return Fetched(value, self._store(key, value, lru, cacheable), key=key)
         finally:
             # Only now: a process that sees the lock gone must find the value stored.
@@ -425,11 +442,9 @@ class Fetcher:
             self.stats.add("upstream")
             try:
                 value = load()
-            except KashFlowNotFound:
+            except KashFlowNotFound as e:
                 # Gone from KashFlow: no stale copy of it may be shown any more.
-                self.cache.delete(key)
-                with self._lru_lock:
-                    self._lru.pop(key, None)
+                self._remember_failure(key, e, embedded=False)
                 log.info("a refresh found the data gone from KashFlow; dropped its cached copy")
                 return
             self._store(key, value, lru, cacheable)
@@ -437,20 +452,35 @@ class Fetcher:
             if held:
                 lock.release()
 
+    # -- remembered failures: "not found", and refused embed-mode credentials ------------------
 
-def _may_serve_stale(error: KashFlowError, *, embedded: bool) -> bool:
-    """Whether a failure may be covered with stale data.
+    def _raise_if_gone(self, key: str) -> None:
+        """Raise :class:`KashFlowNotFound` if KashFlow said *key* does not exist a moment ago."""
+        if self.cache.get(f"{key}:gone") is not None:
+            raise KashFlowNotFound("KashFlow said a moment ago that this does not exist")
 
-    Outages and odd answers: yes. "Not found": no, the invoice is gone. Refused logins, locks
-    and cool-downs: yes for the site's own accounts (the portal keeps serving while the
-    operator fixes the login), but never for embed-mode links, whose credentials stopping
-    working is exactly how changing the KashFlow password withdraws them.
-    """
-    if isinstance(error, KashFlowNotFound):
-        return False
-    if isinstance(error, KashFlowAuthError):
-        return not embedded
-    return isinstance(error, KashFlowUnavailable | KashFlowBadResponse)
+    def _remember_failure(self, key: str, error: KashFlowError, *, embedded: bool) -> None:
+        """After "not found": drop the cached copy and remember the answer briefly. After a
+        refusal of embed-mode credentials: remember it for as long as stale data is kept."""
+        if isinstance(error, KashFlowNotFound):
+            self.cache.set(f"{key}:gone", True, NOT_FOUND_SECONDS)
+            self.cache.delete(key)
+            with self._lru_lock:
+                self._lru.pop(key, None)
+        elif embedded and refuses_credentials(error):
+            self.cache.set(_refusal_key(key), True, self.fresh + self.stale)
+
+    def _credentials_refused(self, key: str, error: KashFlowError) -> bool:
+        """Whether KashFlow refused the credentials of *key*'s namespace before (on any
+        worker), when *error* is not itself that refusal."""
+        if isinstance(error, KashFlowAuthError):
+            return False
+        return self.cache.get(_refusal_key(key)) is not None
+
+
+def _refusal_key(key: str) -> str:
+    """The marker of refused credentials: one per namespace (per set of credentials)."""
+    return f"{key.split(':', 1)[0]}:refused"
 
 
 def _digest(value: str) -> str:
@@ -458,4 +488,4 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-__all__ = ["FetchStats", "Fetched", "Fetcher"]
+__all__ = ["NOT_FOUND_SECONDS", "FetchStats", "Fetched", "Fetcher"]

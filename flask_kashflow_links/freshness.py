@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
+from .exceptions import KashFlowAccountLocked
+from .exceptions import KashFlowAuthError
+from .exceptions import KashFlowBadResponse
+from .exceptions import KashFlowDenied
+from .exceptions import KashFlowError
+from .exceptions import KashFlowNotFound
+from .exceptions import KashFlowPasswordExpired
+from .exceptions import KashFlowUnavailable
 from .stats import Counters
 
 T = t.TypeVar("T")
@@ -71,4 +79,27 @@ class FetchStats(Counters):
     prefetches: int = 0
 
 
-__all__ = ["FetchStats", "Fetched"]
+def may_serve_stale(error: KashFlowError, *, embedded: bool) -> bool:
+    """Whether a failure may be covered with stale data.
+
+    Outages and odd answers: yes. "Not found": no, the invoice is gone. Refused logins, locks
+    and cool-downs, and resources refused to the session: yes for the site's own accounts (the
+    portal keeps serving while the operator fixes the login), but never for embed-mode links,
+    whose credentials stopping working is exactly how changing the KashFlow password withdraws
+    them.
+    """
+    if isinstance(error, KashFlowNotFound):
+        return False
+    if isinstance(error, KashFlowAuthError | KashFlowDenied):
+        return not embedded
+    return isinstance(error, KashFlowUnavailable | KashFlowBadResponse)
+
+
+def refuses_credentials(error: KashFlowError) -> bool:
+    """A login refused for its credentials (not a lock or pause, not an expired password)."""
+    return isinstance(error, KashFlowAuthError) and not isinstance(
+        error, KashFlowAccountLocked | KashFlowPasswordExpired
+    )
+
+
+__all__ = ["FetchStats", "Fetched", "may_serve_stale", "refuses_credentials"]

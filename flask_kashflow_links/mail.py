@@ -77,6 +77,18 @@ def _domain_of(sender: str) -> str:
         return "localhost"
 
 
+def _starttls(mail: MailSettings, smtp: smtplib.SMTP) -> bool:
+    """Whether to upgrade the connection with STARTTLS: when asked to (``use_tls=True``, and
+    smtplib refuses a server that does not offer it), or by default whenever the server offers
+    it; never over ``use_ssl`` (already TLS) or with the explicit opt-out ``use_tls=False``."""
+    if mail.use_ssl or mail.use_tls is False:
+        return False
+    if mail.use_tls:
+        return True
+    smtp.ehlo_or_helo_if_needed()
+    return smtp.has_extn("starttls")
+
+
 def send(mail: MailSettings | t.Callable[[EmailMessage], t.Any], message: EmailMessage) -> None:
     """Hand *message* to the configured mailer.
 
@@ -97,7 +109,7 @@ def send(mail: MailSettings | t.Callable[[EmailMessage], t.Any], message: EmailM
         else:
             smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout)
         with smtp:
-            if mail.use_tls:
+            if _starttls(mail, smtp):
                 smtp.starttls(context=ssl.create_default_context())
             if mail.username:
                 smtp.login(mail.username, mail.password)

@@ -198,6 +198,7 @@ PUBLISHED_KEYS = frozenset(
     {
         b"a-test-secret-key-that-is-long-enough-0123456789",  # once in docs/testing.rst
         b"XjmLSaSWuO_Afc5v59TJCStIMb3Sq40gAoJet3Isne8=",  # docs/cli.rst: generate-key's output
+        b"cPPeA0iFMLf3_1w_qXggNEPv_VVzegxDEo-X2mgVkso",  # docs/cli.rst: generate-key --kind signing
         # Once the test and benchmark keys of this repository.
         b"test-secret-key-that-is-long-enough-0123456789",
         b"bench-secret-key-that-is-long-enough-0123456789",

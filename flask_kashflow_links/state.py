@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 
+from cachelib.redis_base import BaseRedisCache
 from flask import Flask
 from flask import current_app
 from flask_caching import Cache
@@ -20,17 +21,23 @@ from flask_caching import Cache
 from .accounts import AccountRegistry
 from .background import BackgroundPool
 from .cache import SafeCache
+from .config import DEFAULT_CACHE_PREFIX
 from .config import Settings
 from .config import redact_url
 from .exceptions import ConfigurationError
+from .exceptions import KashFlowError
+from .exceptions import KashFlowNotFound
 from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .kashflow.backend import Backend
+from .kashflow.credentials import Credentials
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens
 from .kashflow.soap import SoapBackend
+from .links.claims import Scope
 from .links.codec import TokenCodec
 from .links.service import LinkService
+from .links.store import RedisStore
 from .links.store import RevocationStore
 from .links.store import open_store
 from .prefetch import Prefetcher
@@ -59,6 +66,49 @@ class State:
     prefetcher: Prefetcher
     #: The portal's own parts (set by the extension once the blueprint is assembled).
     portal: t.Any = None
+
+    def confirm(
+        self, scope: Scope, *, customer: str | None = None, credentials: Credentials | None = None
+    ) -> str | None:
+        """Ask KashFlow whether what *scope* opens exists, before a link to it is minted.
+
+        Asked through the fetch layer, so what it fetches is cached for the link's first
+        opening, and data still cached from an earlier fetch (even past its fresh window while
+        KashFlow fails) answers too. Returns the customer code: an invoice's own, which
+        fills in an invoice link's customer, or ``None`` when KashFlow's answer lacks it.
+
+        :param customer: the customer an invoice link is said to belong to; checked.
+        :param credentials: embed mode: the credentials the link will carry.
+        :raises KashFlowNotFound: KashFlow has no such invoice or customer, or the invoice is
+            not *customer*'s.
+        :raises KashFlowError: KashFlow could not be asked and nothing cached answers (a
+            link is not minted on a guess).
+        """
+        account = self.accounts.get(scope.account)
+        if credentials is not None and self.settings.embed_credentials:
+            account = account.with_credentials(credentials)
+        if scope.invoice is not None:
+            what = f"invoice {scope.invoice}"
+        else:
+            what = f"customer {scope.customer}"
+        where = f"in account {scope.account!r}"
+        try:
+            if scope.invoice is not None:
+                found = self.fetcher.invoice(account, scope.invoice).value.customer_code or None
+            else:
+                found = self.fetcher.customer(account, t.cast(str, scope.customer)).value.code
+        except KashFlowNotFound:
+            raise KashFlowNotFound(f"KashFlow has no {what} {where}; no link minted") from None
+        except KashFlowError as e:
+            raise type(e)(
+                f"could not ask KashFlow whether {what} exists {where} ({e}); no link minted. "
+                "Try again when KashFlow answers, or mint without verifying."
+            ) from None
+        if customer and found and customer.casefold() != found.casefold():
+            raise KashFlowNotFound(
+                f"{what} {where} is customer {found}'s, not {customer}'s; no link minted"
+            )
+        return found or customer
 
 
 def get_state(app: Flask | None = None) -> State:
@@ -177,4 +227,39 @@ def _store(settings: Settings) -> RevocationStore:
     return store
 
 
-__all__ = ["EXTENSION_KEY", "State", "build_state", "get_state"]
+def check_key_spaces(backend: object, store: RevocationStore) -> None:
+    """Refuse a Redis cache (*backend*: the cachelib object behind the flask-caching ``Cache``)
+    whose keys could include the link store's, in one database.
+
+    cachelib's ``RedisCache.clear()`` deletes every key that starts with the cache's prefix
+    (with no prefix, the whole database: ``FLUSHDB``), so a prefix that overlaps the store's
+    would take every revocation with it. Servers cannot be told apart reliably from their
+    addresses, so only a different database number counts as apart.
+
+    :raises ConfigurationError: naming ``KASHFLOW_LINKS_CACHE`` and the fix.
+    """
+    if not isinstance(store, RedisStore) or not isinstance(backend, BaseRedisCache):
+        return
+    pool = getattr(backend._write_client, "connection_pool", None)
+    database = int(getattr(pool, "connection_kwargs", {}).get("db") or 0)
+    prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else backend.key_prefix()
+    if database != store.database or not (
+        store.PREFIX.startswith(prefix) or prefix.startswith(store.PREFIX)
+    ):
+        return
+    clears = (
+        "flushes the whole database (FLUSHDB)"
+        if not prefix
+        else f"deletes every key starting with {prefix!r}"
+    )
+    raise ConfigurationError(
+        "KASHFLOW_LINKS_CACHE",
+        f"the cache's CACHE_KEY_PREFIX {prefix!r} overlaps the link store's keys "
+        f"({store.PREFIX!r}) in Redis database {database}: clearing the cache {clears}, "
+        "which would delete every revocation and un-withdraw every link. Give the cache a "
+        f"prefix of its own such as {DEFAULT_CACHE_PREFIX!r} (the default), or another "
+        "database number (CACHE_REDIS_DB, or /<n> in CACHE_REDIS_URL).",
+    )
+
+
+__all__ = ["EXTENSION_KEY", "State", "build_state", "check_key_spaces", "get_state"]

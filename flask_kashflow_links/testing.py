@@ -106,8 +106,9 @@ unauthenticated control routes ``GET /_sandbox/stats`` and ``POST /_sandbox/faul
 (``{"action": "fail_next", "n": 2, "status": 503}``, ``{"action": "set_shape", "shape":
 "documented"}``).
 
-Run one by hand with ``python -m flask_kashflow_links._sandbox --port 8765`` (add
-``--shape documented`` for the documented fields).
+Run one by hand with ``python -m flask_kashflow_links.testing --port 8765`` (add
+``--shape documented`` for the documented fields); it prints the settings that point the portal
+at it.
 """
 
 from __future__ import annotations
@@ -116,3 +117,11 @@ from ._sandbox.data import SandboxData
 from ._sandbox.server import KashFlowSandbox
 
 __all__ = ["KashFlowSandbox", "SandboxData"]
+
+
+if __name__ == "__main__":
+    # ``python -m flask_kashflow_links.testing``: serve a sandbox until Ctrl-C, printing the
+    # settings that point the portal at it (``--help`` lists the options).
+    from ._sandbox.command import main
+
+    main("python -m flask_kashflow_links.testing")

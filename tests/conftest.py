@@ -196,12 +196,19 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     yield sandbox_server
     sandbox_server.clear_faults()
     sandbox_server.set_soap_password_mode("login")
+    sandbox_server.set_shape("swagger")  # a variant may have switched it for its test
 
 
 #: The ways the portal can meet KashFlow, for modules that run their tests against each (with
 #: ``pytestmark = pytest.mark.usefixtures("variant")``): which API the account uses, and for
 #: REST which response shape the sandbox serves.
-VARIANTS: tuple[str, ...] = ("rest", "soap")
+VARIANTS: tuple[str, ...] = ("rest", "rest-documented", "soap")
+#: The response shape the sandbox serves in each REST variant (``"swagger"`` otherwise): the
+#: fields of the Swagger copy, or exactly those of KashFlow's official examples.
+VARIANT_SHAPES = {"rest-documented": "documented"}
+#: The variants that meet KashFlow's REST API, for tests of REST's own answers (with
+#: ``pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True)``).
+REST_VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
 #: The variant the current test runs against (set by the ``variant`` fixture).
 _current_variant = "rest"
 
@@ -260,9 +267,14 @@ def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]
     """Settings pointing the portal at *sandbox*, for :func:`make_app`, in the current
     :func:`variant` (the REST API, as the sandbox serves it by default, outside one).
 
-    In the ``soap`` variant the account uses KashFlow's SOAP API, and the sandbox serves
-    document permalinks without a session token: the SOAP API has none to send.
+    In the ``rest-documented`` variant this switches *sandbox* to KashFlow's documented shape
+    (the ``sandbox`` fixture switches the shared server back after each test). In the ``soap``
+    variant the account uses KashFlow's SOAP API, and the sandbox serves document permalinks
+    without a session token: the SOAP API has none to send.
     """
+    shape = VARIANT_SHAPES.get(_current_variant)
+    if shape is not None:
+        sandbox.set_shape(shape)
     if _current_variant == "soap":
         sandbox.set_public_documents(True)
     base: dict[str, t.Any] = {

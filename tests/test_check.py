@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,81 @@ def test_check_force_tries_during_a_cooldown(tmp_path: Path, sandbox: KashFlowSa
     check(app)
     code, out = check(app, "--force")
     assert code == 1 and "wrong username or password" in out
+
+
+# -- the conformance probe ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "reading", "facts"),
+    [
+        (
+            "swagger",
+            "shape: the Swagger copy",
+            ["list rows: DueAmount, Type present", "CustomerCode, DueAmount present"],
+        ),
+        (
+            "documented",
+            "shape: KashFlow's documented examples",
+            [
+                "DueAmount missing (what is owed is worked out from the payment lines)",
+                "CustomerCode missing (each invoice is placed through its list row",
+                "TotalPaidAmount: in the home currency (as KashFlow documents)",
+                "IsPaymentCreditNote missing",
+            ],
+        ),
+    ],
+)
+def test_check_probes_the_shape_of_the_answers(
+    portal: Flask, sandbox: KashFlowSandbox, shape: str, reading: str, facts: list[str]
+) -> None:
+    sandbox.set_shape(shape)
+    code, out = check(portal)
+    assert code == 0, out
+    assert reading in out
+    for fact in facts:
+        assert fact in out
+    assert "document: HTTP 200, application/pdf; a PDF of" in out
+    assert "an unknown invoice number answers HTTP 404 (NotFound): not found" in out
+    assert "verdict: this account works with the portal" in out and out.rstrip().endswith("OK")
+    # Only the login and reads, and nothing secret printed (no document link, no token).
+    reads = {"invoices.list", "invoices.get", "customers.get", "documents.get"}
+    assert set(sandbox.calls) <= reads | {"sessiontoken.post", "sessiontoken.put"}
+    assert "/v2/documents/" not in out and sandbox.password not in out
+
+
+Fault = t.Callable[[KashFlowSandbox], None]
+
+
+@pytest.mark.parametrize(
+    ("fault", "works", "expected"),
+    [
+        # What stops the portal: named, with what clients would see, and a failing exit.
+        (lambda sb: sb.html_documents_next(2), False, "KashFlow sent text/html for a document"),
+        (lambda sb: sb.other_401_next(2), False, "invoice PDFs are refused to this user"),
+        (lambda sb: sb.redirect_documents("other"), False, "a document to another host"),
+        # What the portal copes with: reported, and the verdict stays clean.
+        (lambda sb: sb.redirect_documents("same"), True, "a redirect on the API host (followed)"),
+        (lambda sb: sb.set_missing_invoice_answer("400"), True, "HTTP 400 (InvalidInvoiceNumber)"),
+        (lambda sb: sb.set_missing_invoice_answer("null"), True, "answers HTTP 200 with null"),
+        (lambda sb: sb.null_metadata_next(1), True, "list MetaData: null"),
+    ],
+)
+def test_check_gives_a_clear_verdict_against_each_fault(
+    portal: Flask, sandbox: KashFlowSandbox, fault: Fault, works: bool, expected: str
+) -> None:
+    fault(sandbox)
+    code, out = check(portal)
+    assert expected in out
+    if works:
+        assert code == 0 and "verdict: this account works with the portal" in out, out
+    else:
+        assert code == 1 and "this account does not work with the portal" in out
+        assert "document unavailable" in out and "verdict: this account works" not in out
+
+
+def test_check_names_an_expired_password(portal: Flask, sandbox: KashFlowSandbox) -> None:
+    sandbox.password_expired_next(1)
+    code, out = check(portal)
+    assert code == 1 and "password has expired" in out and "choose a new password" in out
+    assert "wrong username or password" not in out

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from flask import Flask
 
@@ -15,6 +20,7 @@ from flask_kashflow_links import LinkRevoked
 from flask_kashflow_links.cli import parse_duration
 
 from .conftest import make_app
+from .test_sandbox_documented import login_at
 
 TOKEN_URL = re.compile(r"^http://portal\.example\.test/invoices/(\S+)$", re.MULTILINE)
 
@@ -125,13 +131,23 @@ def test_generate_key_prints_a_usable_key_and_rotation_help(app: Flask) -> None:
     assert "newest first" in err and "newest LAST" in err
 
 
-def test_mint_without_any_url_base_prints_the_token(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", [["invoice", "5"], ["customer", "ACME01"]])
+def test_mint_without_any_url_base_fails_with_the_fix_and_mints_nothing(
+    tmp_path: Path, kind: list[str]
+) -> None:
     app = make_app(tmp_path, SERVER_NAME=None)
-    code, out, err = run(app, "mint", "invoice", "5")
-    assert code == 0
+    code, out, err = run(app, "mint", *kind)
+    # URL=$(flask kashflow-links mint ...) must never capture a bare link token.
+    assert code == 1 and out == ""
+    assert "KASHFLOW_LINKS_PUBLIC_URL" in err and "SERVER_NAME" in err and "No link" in err
     with app.app_context():
-        KashFlowLinks().verify(out.strip())
-    assert "KASHFLOW_LINKS_PUBLIC_URL" in err
+        assert KashFlowLinks().active_links() == []
+
+
+def test_mint_prints_a_url_from_the_public_url(tmp_path: Path) -> None:
+    app = make_app(tmp_path, SERVER_NAME=None, public_url="https://www.example.co.uk/billing")
+    code, out, _ = run(app, "mint", "invoice", "5")
+    assert code == 0 and out.startswith("https://www.example.co.uk/billing/invoices/")
 
 
 def test_config_shows_settings_without_secrets(app: Flask) -> None:
@@ -159,3 +175,37 @@ def test_parse_duration(text: str, seconds: int) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_the_sandbox_command_serves_either_shape(tmp_path: Path) -> None:
+    config = {
+        "SECRET_KEY": "cli-sandbox-test-secret-key-0123456789abcdef",
+        "KASHFLOW_LINKS_FERNET_KEYS": [Fernet.generate_key().decode()],
+        "KASHFLOW_LINKS_ACCOUNTS": {"acme": {"username": "u", "password": "p"}},
+        "KASHFLOW_LINKS_REVOCATION_URL": f"sqlite:///{tmp_path}/links.sqlite3",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "tests.apps:make_portal()", "kashflow-links"]
+    env = {**os.environ, "KFL_APP_CONFIG": json.dumps(config)}
+    bad = subprocess.run(
+        [*command, "sandbox", "--shape", "wsdl"], capture_output=True, env=env, timeout=60
+    )
+    assert bad.returncode == 2 and b"'wsdl' is not one of 'swagger', 'documented'" in bad.stderr
+    process = subprocess.Popen(
+        [*command, "sandbox", "--port", "0", "--shape", "documented"],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.endswith("(documented shape)\n"), first
+        url = first.split()[3]
+        token = login_at(url)
+        detail = requests.get(
+            f"{url}/invoices/1043", headers={"Authorization": f"KfToken {token}"}, timeout=10
+        ).json()
+        assert "CustomerCode" not in detail and "DueAmount" not in detail
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -92,6 +92,7 @@ def invoice_json(number: int = 1043, **extra: t.Any) -> dict[str, t.Any]:
         "CustomerCode": "ACME01",
         "Status": "Unpaid",
         "GrossAmount": 117.5,
+        "DueAmount": 117.5,
         "DueDate": "2026-10-09 12:00:00 +05:30",
         "Permalink": "/v2/documents/invoice/3a22b041-8d45-496a-946d-bd2252a0d28c",
         **extra,
@@ -122,6 +123,27 @@ def test_login_follows_the_documented_two_steps(client: RestBackend) -> None:
         ],
     }
     assert "pineapple" not in repr(result) and "SESSION-1" not in repr(result)
+
+
+@pytest.mark.parametrize("positions", [(1, 2, 3, 4), tuple(range(1, 10)), (9, 1, 5, 5, 2)])
+@responses.activate(assert_all_requests_are_fired=False)
+def test_a_login_asking_for_more_than_three_characters_answers_none(
+    client: RestBackend, positions: tuple[int, ...]
+) -> None:
+    """A hostile or mistyped API_BASE_URL asking for every position would learn the word."""
+    add_login(responses.mock, positions=positions)
+    with pytest.raises(KashFlowBadResponse, match="KASHFLOW_LINKS_API_BASE_URL") as caught:
+        client.sessions.login(CREDS)
+    assert [c.request.method for c in responses.calls] == ["POST"]  # nothing answered
+    assert "characters of the memorable word" in str(caught.value)
+
+
+@responses.activate(assert_all_requests_are_fired=False)
+def test_a_position_asked_twice_counts_once(client: RestBackend) -> None:
+    add_login(responses.mock, positions=(6, 3, 6))
+    assert client.sessions.login(CREDS).session_token == "SESSION-1"
+    answered = json.loads(responses.calls[1].request.body)["MemorableWordList"]
+    assert {a["Position"] for a in answered} == {3, 6}
 
 
 @responses.activate
@@ -298,7 +320,10 @@ def test_transient_statuses_give_up_after_the_retries(client: RestBackend, statu
 def test_other_failures_are_not_retried(client: RestBackend, status: int) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/1043", status=status, json={"Error": "Oops", "Message": "no"})
-    expected = KashFlowUnavailable if status >= 500 else KashFlowBadResponse
+    # A 400 for an invoice number is KashFlow's way (one of three) of saying "no such invoice".
+    expected = {400: KashFlowNotFound}.get(
+        status, KashFlowUnavailable if status >= 500 else KashFlowBadResponse
+    )
     with pytest.raises(expected):
         client.get_invoice(LOGIN, 1043)
     assert sum(1 for c in responses.calls if c.request.method == "GET") == 1
@@ -409,7 +434,8 @@ def test_amounts_are_decimal_and_unknown_fields_ignored(client: RestBackend) -> 
     responses.get(
         f"{BASE}/invoices/1043",
         body='{"Number": 1043, "GrossAmount": 117.5000, "VATAmount": 0.1000, "Brand": {"x": 1},'
-        ' "IssuedDate": "2008-04-08 12:00:00", "PaidDate": null, "LineItems": null}',
+        ' "IssuedDate": "2008-04-08 12:00:00", "PaidDate": null, "LineItems": null,'
+        ' "CustomerCode": "ACME01"}',
         content_type="application/json",
     )
     invoice = client.get_invoice(LOGIN, 1043)

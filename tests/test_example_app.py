@@ -158,6 +158,21 @@ def test_without_credentials_the_site_runs_on_the_sandbox(tmp_path: Path) -> Non
         sandbox.stop()
 
 
+def test_staff_pages_are_never_stored_and_answer_only_the_sites_hosts(site: Flask) -> None:
+    client = site.test_client()
+    page = client.get("/staff/login").get_data(as_text=True)
+    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
+    page = client.get("/staff/").get_data(as_text=True)
+    minted = client.post(
+        "/staff/mint", data={"csrf": csrf(page), "kind": "invoice", "number": "1043"}
+    )
+    assert "/billing/invoices/" in minted.get_data(as_text=True)  # a live link on the page
+    for response in (minted, client.get("/staff/"), client.get("/staff/login")):
+        assert response.headers["Cache-Control"] == "no-store"
+    assert client.get("/staff/login", headers={"Host": "evil.example"}).status_code == 400
+    assert client.get("/", headers={"Host": "shop.example.test"}).status_code == 200
+
+
 def test_kashflow_api_soap_runs_the_site_on_soap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -172,3 +172,64 @@ def test_customer_contacts_and_emails() -> None:
     assert customer.contacts[0].name == "Ann Lee"
     assert customer.currency.symbol_on_right  # the customers page spells it DisplayOnRight
     assert Customer.from_api({"Name": "no code"}) is None
+
+
+def test_contacts_who_opted_out_are_not_written_to() -> None:
+    customer = Customer.from_api(
+        {
+            "Code": "MIXED01",
+            "Email": "office@mixed.test; finance@mixed.test, new@mixed.test",
+            "Contacts": [
+                {"Email": "office@mixed.test", "IsPrimary": False, "ReceiveEmails": False},
+                {"Email": "finance@mixed.test", "ReceiveEmails": True},
+                {"Email": "boss@mixed.test", "IsPrimary": True, "ReceiveEmails": "true"},
+                {"Email": "old@mixed.test", "ReceiveEmails": "false"},
+                {"Email": "quiet@mixed.test", "ReceiveEmails": 0},
+                {"Email": "unflagged@mixed.test", "ReceiveEmails": None},
+            ],
+        }
+    )
+    assert customer is not None
+    # The primary contact first; the customer's Email field (split) after the contacts, without
+    # the opted-out office@ it repeats.
+    assert customer.email_addresses == [
+        "boss@mixed.test",
+        "finance@mixed.test",
+        "unflagged@mixed.test",
+        "new@mixed.test",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "credit"),
+    [
+        ({"Type": "CreditNote", "GrossAmount": "-120"}, True),
+        ({"Type": "Credit Note", "GrossAmount": "-120"}, True),
+        ({"Type": "Invoice", "GrossAmount": "-5"}, False),  # Type, when sent, decides
+        ({"GrossAmount": "-120"}, True),  # the documented shape: no Type, a negative total
+        ({"GrossAmount": "120"}, False),
+    ],
+)
+def test_credit_notes_are_recognised(data: dict[str, str], credit: bool) -> None:
+    invoice = Invoice.from_api({"Number": 9, "Status": "Unpaid", **data})
+    assert invoice is not None and invoice.is_credit_note is credit
+    if credit:
+        assert invoice.due_amount == 0 and not invoice.is_unpaid
+        assert not invoice.is_overdue(date(2030, 1, 1))
+
+
+def test_credit_allocations_are_credits_not_payments() -> None:
+    invoice = Invoice.from_api(
+        {
+            "Number": 10,
+            "Status": "Unpaid",
+            "GrossAmount": "600",
+            "PaymentLines": [
+                {"Amount": "120", "IsPaymentCreditNote": True},
+                {"Amount": "200", "IsPaymentCreditNote": False},
+            ],
+        },
+        detailed=True,
+    )
+    assert invoice is not None
+    assert (invoice.amount_paid, invoice.amount_credited, invoice.due_amount) == (200, 120, 280)

@@ -22,7 +22,8 @@ from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
+# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS): REST as the
+# Swagger copy describes it and as KashFlow's pages document it, and SOAP.
 pytestmark = pytest.mark.usefixtures("variant")
 
 SECURITY_HEADERS = {

@@ -19,6 +19,7 @@ from flask_kashflow_links import signals
 from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import REST_VARIANTS
 from .conftest import in_the_past
 from .conftest import make_app
 from .conftest import portal_config
@@ -229,6 +230,23 @@ def test_no_address_on_file(app: Flask, sandbox: KashFlowSandbox, smtp: tuple[In
     assert response.status_code == 200
     assert "don't have an email address" in response.get_data(as_text=True)
     assert smtp[0].messages == []
+
+
+# KashFlow's REST contacts carry ReceiveEmails (in both shapes); its SOAP API has no such flag.
+@pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True, scope="module")
+def test_contacts_who_opted_out_get_no_fresh_link(app: Flask, smtp: tuple[Inbox, int]) -> None:
+    links = KashFlowLinks()
+    with app.test_request_context(), in_the_past():
+        quiet = links.mint_customer("QUIET01", expires_in=60)  # every contact opted out
+        mixed = links.mint_customer("MIXED01", expires_in=60)  # the primary one among them
+    response = renew(app, quiet)
+    assert response.status_code == 200
+    assert "don't have an email address" in response.get_data(as_text=True)
+    assert smtp[0].messages == []
+    assert renew(app, mixed).status_code == 200
+    recipients, _ = smtp[0].messages[0]
+    # Not office@ (opted out, though the customer's Email field repeats it), nor old.partner@.
+    assert sorted(recipients) == ["finance@mixed-media.test", "ravi.patel@mixed-media.test"]
 
 
 def test_smtp_down_says_so_and_leaves_no_live_link(

@@ -247,7 +247,8 @@ def test_lock_account_is_cleared_by_clear_faults(sb: KashFlowSandbox) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "Bearer {token}", "KfToken", f"KfToken {str(uuid.uuid4()).upper()}", "{token}"],
+    [None, "Bearer {token}", "KfToken", "KfToken 0A5335F9-CA73-4CDD-9F79-EA723138B64F", "{token}"],
+    ids=["none", "bearer", "kftoken-alone", "unknown-session-token", "bare-token"],
 )
 def test_kftoken_is_required(sb: KashFlowSandbox, header: str | None) -> None:
     token = login(sb)

@@ -21,7 +21,8 @@ from .conftest import current_variant
 from .conftest import make_app
 from .conftest import portal_config
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
+# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS): REST as the
+# Swagger copy describes it and as KashFlow's pages document it, and SOAP.
 pytestmark = pytest.mark.usefixtures("variant")
 
 KINDS = ["invoice", "all", "unpaid", "overdue", "paid"]
@@ -251,3 +252,66 @@ def test_revoke_customer_withdraws_an_invoice_link_once_its_invoice_is_fetched(
     assert client.get(link.url).status_code == 410
     assert client.get(f"{link.url}/pdf").status_code == 410
     assert client.get(other.url).status_code == 200
+
+
+def test_customer_codes_compare_as_kashflow_compares_them(
+    portal: Flask, sandbox: KashFlowSandbox
+) -> None:
+    links, client = KashFlowLinks(), portal.test_client()
+    with portal.test_request_context():
+        link = links.mint_customer("tcust01")  # KashFlow's customer TCUST01
+    own = {n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] == "TCUST01"}
+    other = {n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] == "TCUST02"}
+    assert own and other
+    shown = {int(n) for n in NUMBER_IN_PAGE.findall(client.get(link.url).get_data(as_text=True))}
+    assert shown == own  # exactly TCUST01's: nothing widens
+    for number in own:
+        assert client.get(f"{link.url}/{number}").status_code == 200
+    for number in other:
+        assert client.get(f"{link.url}/{number}").status_code == 404
+    statement = client.get(f"{link.url}/pdf")
+    if current_variant() != "soap":  # the SOAP API has no statements
+        assert statement.status_code == 200 and statement.data.startswith(b"%PDF-")
+    links.revoke_customer("TCUST01")
+    assert client.get(link.url).status_code == 410
+
+
+def test_out_of_scope_numbers_cost_no_kashflow_calls(
+    portal: Flask, sandbox: KashFlowSandbox
+) -> None:
+    """Security #11 finding 2: a valid customer link cannot spend the account's KashFlow
+    calls (or fill the cache with other customers' invoices) by asking for other numbers."""
+    with portal.test_request_context():
+        link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
+    client = portal.test_client()
+    assert client.get(link.url).status_code == 200
+    sandbox.reset_counters()
+    others = [n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] != "ACME01"][:80]
+    paid = [
+        n
+        for n, inv in sandbox.invoices.items()
+        if inv["CustomerCode"] == "ACME01" and inv["Status"] == "Paid"
+    ]
+    missing = range(900_000, 900_000 + 100 - len(others) - len(paid))
+    asked = [*others, *paid, *missing]
+    assert len(asked) == 100
+    for number in asked:
+        assert client.get(f"{link.url}/{number}").status_code == 404, number
+        assert client.get(f"{link.url}/{number}/pdf").status_code == 404, number
+    assert sum(sandbox.calls.values()) == 0  # decided from the cached list alone
+    assert client.get(f"{link.url}/1043").status_code == 200  # its own invoices still open
+    detail = "soap.GetInvoice" if current_variant() == "soap" else "invoices.get"
+    assert sandbox.calls[detail] == 1
+
+
+def test_an_invoice_whose_customer_cannot_be_established_is_refused(tmp_path: t.Any) -> None:
+    with KashFlowSandbox() as sandbox:
+        app = make_app(tmp_path, **portal_config(sandbox))
+        with app.test_request_context():
+            link = KashFlowLinks().mint_invoice(1043)
+        # Neither the detail nor its list row names a customer (the documented detail never
+        # does): the link's revoke_customer cut-off cannot be checked, so it is refused.
+        sandbox.invoices[1043]["CustomerCode"] = ""
+        response = app.test_client().get(link.url)
+        assert response.status_code == 503
+        assert "Invoice 1043" not in response.get_data(as_text=True)

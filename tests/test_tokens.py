@@ -13,6 +13,7 @@ from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from itsdangerous import TimestampSigner
 from itsdangerous import URLSafeTimedSerializer
 
 from flask_kashflow_links.exceptions import LinkExpired
@@ -21,6 +22,7 @@ from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.links.claims import STATUSES
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.claims import is_link_id
+from flask_kashflow_links.links.codec import SALTS
 from flask_kashflow_links.links.codec import TokenCodec
 
 FERNET_A = Fernet.generate_key()
@@ -301,7 +303,7 @@ def test_a_payload_of_another_version_is_refused() -> None:
 
     payload = bytearray(tokens.pack_claims(SCOPES[0], "abcdefghijklm", None, None))
     payload[0] = 2
-    raw = base64.urlsafe_b64decode(Fernet(FERNET_A).encrypt(bytes(payload)))
+    raw = base64.urlsafe_b64decode(Fernet(FERNET_A).encrypt_at_time(bytes(payload), 1_800_000_000))
     forged = tokens._dumps_at(CODEC._serializers["link"], raw, 1_800_000_000)
     with pytest.raises(LinkInvalid, match="version"):
         CODEC.verify(forged)
@@ -313,3 +315,47 @@ def test_rejection_logs_reason_never_the_token(caplog: pytest.LogCaptureFixture)
     assert_rejected(tampered)
     assert "link rejected" in caplog.text
     assert tampered not in caplog.text and TOKEN not in caplog.text
+
+
+def test_the_signing_key_alone_cannot_re_date_a_link() -> None:
+    """Someone holding only the signing key (by default Flask's SECRET_KEY, which also signs
+    sessions) re-signs a genuine expired link's bytes with a later time: refused, because the
+    time inside the encryption no longer matches."""
+    clock = Clock()
+    c = codec(clock)
+    token, _ = c.mint(SCOPES[0], lifetime=timedelta(seconds=60))
+    clock.now += 3600
+    with pytest.raises(LinkExpired):
+        c.verify(token)
+
+    class SignedAt(TimestampSigner):
+        """itsdangerous as anyone would use it, with the signing key and the public salt."""
+
+        at = int(clock.now)
+
+        def get_timestamp(self) -> int:
+            return self.at
+
+    payload = token.split(".")[0]
+    signer = SignedAt(SIGN_A, salt=SALTS["link"])
+    SignedAt.at = 1_800_000_000  # the original time: the attacker's tool is exact
+    assert signer.sign(payload).decode() == token
+    SignedAt.at = int(clock.now)  # now the link looks freshly minted
+    forged = signer.sign(payload).decode()
+    assert forged != token
+    with pytest.raises(LinkInvalid, match="time"):
+        c.verify(forged)
+
+
+def test_a_link_minted_before_the_times_were_bound_still_opens() -> None:
+    """Minted by the codec of 0.1.0's first layout (commit 848ad30), which already wrote the
+    same second into both layers: links already sent keep working."""
+    old = (
+        "gAAAAABrSdIAtW9rWi4nexgTcRuKvgp4ZZMmRf4wLgfuwm-r-ycSk0kXGAGCdhovZgYmfXJQ7XvIFlknE-V2tcR"
+        "gJNlZze1ufwhO7bJmgehmZWaahpIVKSQ.a0nSAA.Id0oEoxpfGnJB355RjUAlE986HI"
+    )
+    fernet = "rOXB8DjN9tW1VQmYh3T9y8hE0bJ7ZpK2cLqW4sD6fG0="
+    claims = codec(Clock(1_800_000_000.0 + 86400), fernet=(fernet,)).verify(old)
+    assert claims.scope == Scope.for_customer("acme", "TCUST01", "unpaid")
+    assert claims.link_id == "ovinmitagfcsq"
+    assert claims.lifetime == timedelta(days=90)

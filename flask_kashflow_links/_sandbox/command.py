@@ -1,34 +1,146 @@
-"""``flask kashflow-links sandbox``: serve the KashFlow sandbox until Ctrl-C.
+"""Serve the KashFlow sandbox in the foreground until Ctrl-C, printing settings to paste.
 
-Loaded on demand by the CLI (see ``cli._Commands``), so the portal never imports the sandbox.
+One command, three ways to run it:
+
+* ``python -m flask_kashflow_links.testing`` (the public way; needs no app);
+* ``flask kashflow-links sandbox`` (loaded on demand by the CLI, see ``cli._Commands``, so the
+  portal never imports the sandbox);
+* ``python -m flask_kashflow_links._sandbox`` (kept for old scripts).
+
+It prints the sandbox's URL, then the same settings two ways: environment lines for the
+application factory the documentation uses (which reads ``KASHFLOW_API_BASE_URL``,
+``KASHFLOW_USERNAME``, ``KASHFLOW_PASSWORD`` and ``KASHFLOW_MEMORABLE_WORD``), and a config
+snippet with the account id ``main``. The credentials printed are the sandbox's own demo
+credentials (or those given on the command line), never a real KashFlow account's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import threading
+from datetime import date
+from datetime import datetime
 
 import click
 
 from .server import KashFlowSandbox
+from .shapes import SHAPES
+
+#: The account id the documentation uses.
+ACCOUNT_ID = "main"
+_DEFAULTS = KashFlowSandbox.__init__.__kwdefaults__ or {}
+
+
+def settings_to_paste(sandbox: KashFlowSandbox) -> str:
+    """Environment lines for the documented factory, and the same as a config snippet."""
+    account = sandbox.account_config()
+    env = {
+        "KASHFLOW_API_BASE_URL": sandbox.url,
+        "KASHFLOW_USERNAME": account["username"],
+        "KASHFLOW_PASSWORD": account["password"],
+        "KASHFLOW_MEMORABLE_WORD": account["memorable_word"],
+    }
+    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+    return (
+        "For the application factory of the quick start, in your shell:\n\n"
+        f"{exports}\n\n"
+        "or in your Flask config:\n\n"
+        f"KASHFLOW_LINKS_API_BASE_URL = {sandbox.url!r}\n"
+        f'KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}  # for accounts with "api": "soap"\n'
+        f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
+    )
+
+
+def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD, e.g. 2026-03-03", ctx=ctx, param=param) from None
+
+
+def _word(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if len(value) < 3:
+        raise click.BadParameter("the memorable word needs at least 3 characters", ctx, param)
+    return value
 
 
 @click.command("sandbox")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
-def sandbox(host: str, port: int) -> None:
-    """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C."""
-    with KashFlowSandbox(host=host, port=port) as server:
-        click.echo(f"KashFlow sandbox serving {server.url}")
-        click.echo(f"  KASHFLOW_LINKS_API_BASE_URL = {server.url!r}")
-        click.echo(
-            "  KASHFLOW_LINKS_ACCOUNTS = {'demo': KashFlowSandbox().account_config()}  "
-            f"(user {server.username!r}; the sandbox's documented demo password)"
-        )
-        click.echo(f"  counters: {server.origin}/_sandbox/stats   Ctrl-C stops it")
-        try:
+@click.option("--host", default=_DEFAULTS["host"], show_default=True)
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 picks a free port.",
+)
+@click.option("--username", default=_DEFAULTS["username"], show_default=True)
+@click.option("--password", default=_DEFAULTS["password"], show_default=True)
+@click.option(
+    "--memorable-word", default=_DEFAULTS["memorable_word"], show_default=True, callback=_word
+)
+@click.option(
+    "--today",
+    metavar="YYYY-MM-DD",
+    callback=_day,
+    help="The date the demo data is relative to.  [default: today]",
+)
+@click.option(
+    "--seed",
+    default=_DEFAULTS["seed"],
+    show_default=True,
+    type=int,
+    help="Seed of the demo data and of the memorable-word letters asked for.",
+)
+@click.option("--no-demo-data", is_flag=True, help="Start with no customers or invoices.")
+@click.option(
+    "--shape",
+    type=click.Choice(list(SHAPES)),
+    default=_DEFAULTS["shape"],
+    show_default=True,
+    help="The fields served: the Swagger copy's, or exactly KashFlow's documented examples'.",
+)
+def sandbox(
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    memorable_word: str,
+    today: date | None,
+    seed: int,
+    no_demo_data: bool,
+    shape: str,
+) -> None:
+    """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C, and print
+    the settings that point the portal at it."""
+    server = KashFlowSandbox(
+        host=host,
+        port=port,
+        username=username,
+        password=password,
+        memorable_word=memorable_word,
+        today=today,
+        seed=seed,
+        demo_data=not no_demo_data,
+        shape=shape,
+    )
+    with server:
+        shown = "" if server.shape == "swagger" else f" ({server.shape} shape)"
+        click.echo(f"KashFlow sandbox API: {server.url}  (user {server.username}){shown}")
+        if server.shape != "swagger":
+            click.echo(f"Fields: exactly KashFlow's {server.shape} examples")
+        click.echo(f"Counters: {server.origin}/_sandbox/stats   Ctrl-C stops it\n")
+        click.echo(settings_to_paste(server))
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            click.echo("stopped")
+        click.echo("stopped")
 
 
-__all__ = ["sandbox"]
+def main(prog_name: str) -> None:
+    """Run :func:`sandbox` as the program *prog_name* (``python -m ...``)."""
+    sandbox.main(prog_name=prog_name)
+
+
+__all__ = ["ACCOUNT_ID", "main", "sandbox", "settings_to_paste"]

@@ -50,6 +50,9 @@ class Connection:
     #: False when KashFlow refused the credentials or this server, or could not be asked
     #: (the problems say which).
     signed_in: bool = True
+    #: The letters of the memorable word (1-based positions) the login was asked for and
+    #: KashFlow accepted; the others were not checked. Empty for an API without one (SOAP).
+    memorable_word_positions: tuple[int, ...] = ()
 
     @property
     def works(self) -> bool:

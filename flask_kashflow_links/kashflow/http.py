@@ -108,7 +108,8 @@ def new_session(
 
 def redacted(request: requests.PreparedRequest | None) -> requests.PreparedRequest | None:
     """A copy of *request* safe to keep on an exception: no session token, no body (a login or
-    SOAP body carries the password)."""
+    SOAP body carries the password), no hooks (the authentication hook holds the session token
+    and, through the login it serves, the credentials)."""
     if request is None:
         return None
     safe = copy.copy(request)
@@ -116,7 +117,16 @@ def redacted(request: requests.PreparedRequest | None) -> requests.PreparedReque
     if "Authorization" in safe.headers:
         safe.headers["Authorization"] = "KfToken ***"
     safe.body = None
+    safe.hooks = {"response": []}
     return safe
+
+
+def kept(response: requests.Response) -> requests.Response:
+    """*response*, made safe to keep on an exception: its request, and those of the responses
+    in its history (a 401 answered before logging in again), lose token, body and hooks."""
+    for earlier in (*response.history, response):
+        earlier.request = redacted(earlier.request)  # type: ignore[assignment]
+    return response
 
 
 @contextmanager
@@ -128,21 +138,32 @@ def transport_errors(what: str, host: str) -> Iterator[None]:
         yield
     except requests.Timeout as e:
         raise KashFlowUnavailable(
-            f"KashFlow did not answer {what} in time",
-            request=redacted(e.request),  # type: ignore[arg-type]
+            f"KashFlow did not answer {what} in time", request=_disarmed(e)
         ) from None
     except (requests.ConnectionError, requests.exceptions.RetryError) as e:
         raise KashFlowUnavailable(
             f"cannot reach KashFlow at {host} ({type(e).__name__}: check the URL, DNS and "
             "firewall)",
-            request=redacted(e.request),  # type: ignore[arg-type]
+            request=_disarmed(e),
         ) from None
+
+
+def _disarmed(error: requests.RequestException) -> requests.PreparedRequest | None:
+    """*error*'s request, redacted, after making *error* itself safe to keep: raised from a
+    context manager, our exception keeps *error* as its ``__context__`` whatever we do
+    (``from None`` only hides it), and *error* holds the request as sent (a login's body)."""
+    request = redacted(error.request)  # type: ignore[arg-type]
+    error.request = request
+    if error.response is not None:
+        kept(error.response)
+    return request
 
 
 __all__ = [
     "TRANSIENT_STATUSES",
     "BoundedRetry",
     "ClientStats",
+    "kept",
     "new_session",
     "redacted",
     "transport_errors",

@@ -35,10 +35,28 @@ PAID, OVERPAID, UNPAID, OVERDUE, NA, UNKNOWN = (
     "NA",
     "Unknown",
 )
+#: What a KashFlow "invoice" is: an invoice, or a credit note (negative amounts).
+INVOICE, CREDIT_NOTE = "invoice", "credit_note"
 #: The version of these models' fields (see the module docstring).
-MODELS_VERSION = 1
+MODELS_VERSION = 2
 
 _STATUSES = {s.lower(): s for s in (PAID, OVERPAID, UNPAID, OVERDUE, NA)}
+
+
+def customer_key(code: str) -> str:
+    """A customer code as every comparison sees it: without surrounding spaces, case-folded.
+
+    KashFlow treats customer codes case-insensitively, so ``tcust01`` and ``TCUST01`` are one
+    customer. This one function decides it for scope (what a link shows), revocation (what
+    ``revoke_customer`` withdraws) and the API clients, so a link can never see a customer its
+    withdrawal would miss.
+    """
+    return code.strip().casefold()
+
+
+def same_customer(code: str, other: str) -> bool:
+    """Whether two customer codes name one customer (an empty code names none)."""
+    return bool(code.strip()) and customer_key(code) == customer_key(other)
 
 
 def normalise_status(value: t.Any) -> str:
@@ -56,6 +74,13 @@ class Currency:
     symbol: str = ""
     symbol_on_right: bool = False
     exchange_rate: Decimal | None = None
+
+    @property
+    def one_to_one(self) -> bool:
+        """Whether amounts in this currency equal their home-currency figures (an exchange
+        rate of exactly 1), so a home-currency amount such as ``TotalPaidAmount`` may be
+        shown in it. An unknown rate is not one to one."""
+        return self.exchange_rate is not None and self.exchange_rate == 1
 
     @classmethod
     def from_api(cls, data: t.Any) -> Currency:
@@ -130,12 +155,15 @@ class LineItem:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A payment made against an invoice."""
+    """A payment line of an invoice: money received, or a credit note set against it
+    (``IsPaymentCreditNote``, when KashFlow sends it)."""
 
     date: date | None = None
     amount: Decimal | None = None
     note: str = ""
     permalink: str = ""
+    #: A credit note allocated to the invoice, not money received.
+    is_credit: bool = False
 
     @classmethod
     def from_api(cls, data: t.Any) -> Payment:
@@ -145,12 +173,17 @@ class Payment:
             amount=parse_amount(data.get("Amount")),
             note=parse_text(data.get("Note"), limit=500),
             permalink=parse_text(data.get("Permalink"), limit=300),
+            is_credit=parse_bool(data.get("IsPaymentCreditNote")),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Invoice:
-    """A KashFlow invoice: a list summary or the full detail (``detailed``)."""
+    """A KashFlow invoice or credit note: a list summary or the full detail (``detailed``).
+
+    Amounts are in the invoice's own currency, except :attr:`paid`, which is KashFlow's
+    ``TotalPaidAmount`` as sent: documented as being in the **home** currency.
+    """
 
     number: int
     customer_code: str = ""
@@ -163,7 +196,9 @@ class Invoice:
     net: Decimal | None = None
     vat: Decimal | None = None
     gross: Decimal | None = None
+    #: ``TotalPaidAmount``: in the home currency (use :attr:`amount_paid` to show a figure).
     paid: Decimal | None = None
+    #: What is still owed, in the invoice's currency (``None`` when it cannot be known).
     due_amount: Decimal | None = None
     overdue_days: int | None = None
     currency: Currency = field(default_factory=Currency)
@@ -172,6 +207,10 @@ class Invoice:
     payments: tuple[Payment, ...] = ()
     permalink: str = ""
     detailed: bool = False
+    #: :data:`INVOICE` or :data:`CREDIT_NOTE`.
+    kind: str = INVOICE
+    #: KashFlow's internal customer id (``CustomerId``), when sent.
+    customer_id: int | None = None
 
     @classmethod
     def from_api(cls, data: t.Any, *, detailed: bool = False) -> Invoice | None:
@@ -181,14 +220,16 @@ class Invoice:
         if number is None or number <= 0:
             return None
         gross = parse_amount(data.get("GrossAmount"))
-        paid = parse_amount(data.get("TotalPaidAmount"))
         status = normalise_status(data.get("Status"))
-        due_amount = parse_amount(data.get("DueAmount"))
-        if due_amount is None and gross is not None:
-            # Older payloads lack DueAmount. Note TotalPaidAmount is documented "in home
-            # currency", so only trust the difference for paid statuses (nothing due).
-            due_amount = Decimal(0) if status in (PAID, OVERPAID, NA) else None
-        payments = tuple(Payment.from_api(p) for p in as_list(data.get("PaymentLines")))
+        kind = invoice_kind(data.get("Type"), gross)
+        currency = Currency.from_api(data.get("Currency"))
+        lines = data.get("PaymentLines")
+        payments = tuple(
+            p
+            for p in (Payment.from_api(line) for line in as_list(lines))
+            if p.amount is not None or p.date is not None
+        )
+        paid = parse_amount(data.get("TotalPaidAmount"))
         paid_on = parse_date(data.get("PaidDate"))
         if paid_on is None and status in (PAID, OVERPAID):
             paid_on = parse_date(data.get("LastPaymentDate"))
@@ -205,47 +246,74 @@ class Invoice:
             vat=parse_amount(data.get("VATAmount")),
             gross=gross,
             paid=paid,
-            due_amount=due_amount,
+            due_amount=_owed(
+                kind,
+                status,
+                gross,
+                parse_amount(data.get("DueAmount")),
+                payments if isinstance(lines, list) else None,
+                paid if currency.one_to_one or paid == 0 else None,
+            ),
             overdue_days=parse_int(data.get("OverdueDays")),
-            currency=Currency.from_api(data.get("Currency")),
+            currency=currency,
             address=Address.from_api(data.get("Address")),
             line_items=tuple(LineItem.from_api(li) for li in as_list(data.get("LineItems"))),
-            payments=tuple(p for p in payments if p.amount is not None or p.date is not None),
+            payments=payments,
             permalink=parse_text(data.get("Permalink"), limit=300),
             detailed=detailed,
+            kind=kind,
+            customer_id=parse_int(data.get("CustomerId")),
         )
 
     # -- what the portal needs to decide scope and wording -----------------------------------
 
     @property
-    def amount_paid(self) -> Decimal | None:
-        """What has been paid, in the invoice's currency.
+    def is_credit_note(self) -> bool:
+        """A credit note: money the business owes back or has set against invoices, never an
+        invoice the client owes."""
+        return self.kind == CREDIT_NOTE
 
-        From the payment lines when present; else gross minus due. ``TotalPaidAmount`` is
-        documented as home-currency, so it is the last resort.
+    @property
+    def amount_paid(self) -> Decimal | None:
+        """Money received against the invoice, in the invoice's currency (credit notes set
+        against it are :attr:`amount_credited`).
+
+        From the payment lines when present; else gross minus due minus credits. The
+        home-currency ``TotalPaidAmount`` only for a currency worth one home unit.
         """
-        amounts = [p.amount for p in self.payments if p.amount is not None]
-        if amounts:
-            return sum(amounts, Decimal(0))
+        if self.payments:
+            return sum(
+                (p.amount for p in self.payments if p.amount is not None and not p.is_credit),
+                Decimal(0),
+            )
         if self.gross is not None and self.due_amount is not None:
             return max(self.gross - self.due_amount, Decimal(0))
-        return self.paid
+        return self.paid if self.currency.one_to_one else None
+
+    @property
+    def amount_credited(self) -> Decimal:
+        """Credit notes set against the invoice (payment lines KashFlow marks as credits)."""
+        return sum(
+            (p.amount for p in self.payments if p.amount is not None and p.is_credit), Decimal(0)
+        )
 
     @property
     def is_paid(self) -> bool:
-        """Paid or Overpaid."""
-        return self.status in (PAID, OVERPAID)
+        """Paid or Overpaid (an invoice, not a credit note)."""
+        return self.status in (PAID, OVERPAID) and not self.is_credit_note
 
     @property
     def is_unpaid(self) -> bool:
-        """Unpaid or Overdue."""
-        return self.status in (UNPAID, OVERDUE)
+        """Unpaid or Overdue (an invoice, not a credit note: nothing is owed on one)."""
+        return self.status in (UNPAID, OVERDUE) and not self.is_credit_note
 
     def is_overdue(self, today: date) -> bool:
         """Overdue per KashFlow, or Unpaid with a due date before *today*."""
+        if not self.is_unpaid:
+            return False
         if self.status == OVERDUE:
             return True
-        return self.status == UNPAID and self.due is not None and self.due < today
+        return self.due is not None and self.due < today
 
     def days_overdue(self, today: date) -> int | None:
         """How many days past the due date, for an overdue invoice."""
@@ -256,6 +324,47 @@ class Invoice:
         return self.overdue_days
 
 
+def invoice_kind(value: t.Any, gross: Decimal | None) -> str:
+    """:data:`CREDIT_NOTE` when KashFlow's ``Type`` says so; without a ``Type`` (KashFlow's
+    documented examples and its SOAP API have none), a negative total marks a credit note."""
+    text = parse_text(value, limit=40).replace(" ", "").casefold()
+    if text:
+        return CREDIT_NOTE if text.startswith("credit") else INVOICE
+    return CREDIT_NOTE if gross is not None and gross < 0 else INVOICE
+
+
+def _owed(
+    kind: str,
+    status: str,
+    gross: Decimal | None,
+    due: Decimal | None,
+    payments: tuple[Payment, ...] | None,
+    paid_here: Decimal | None,
+) -> Decimal | None:
+    """What is still owed, in the invoice's currency, or ``None`` when it cannot be known.
+
+    ``DueAmount`` when sent (only the Swagger copy lists it); else gross minus the payment
+    lines (credit allocations included: they settle the invoice too); else gross minus
+    ``TotalPaidAmount`` when that home-currency figure is also the invoice's (*paid_here*: the
+    currency is worth one home unit, or nothing was paid). Nothing is owed on a credit note,
+    nor on a paid invoice.
+    """
+    if kind == CREDIT_NOTE:
+        return Decimal(0)
+    if due is not None:
+        return due
+    if status in (PAID, OVERPAID, NA):
+        return Decimal(0)
+    if gross is None:
+        return None
+    if payments is not None:
+        settled = sum((p.amount for p in payments if p.amount is not None), Decimal(0))
+        return max(gross - settled, Decimal(0))
+    if paid_here is not None:
+        return max(gross - paid_here, Decimal(0))
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Contact:
     """A contact person of a customer."""
@@ -263,6 +372,11 @@ class Contact:
     name: str = ""
     email: str = ""
     telephone: str = ""
+    #: ``IsPrimary``: the customer's main contact (when KashFlow says).
+    is_primary: bool = False
+    #: ``ReceiveEmails``: ``False`` when the contact opted out of emails; ``True`` when sent
+    #: as true or not sent at all (KashFlow's documented contacts have no such field).
+    receive_emails: bool = True
 
     @classmethod
     def from_api(cls, data: t.Any) -> Contact:
@@ -279,6 +393,10 @@ class Contact:
             name=name,
             email=parse_text(data.get("Email"), limit=254),
             telephone=parse_text(data.get("Telephone"), limit=50),
+            is_primary=parse_bool(data.get("IsPrimary")),
+            # Only an explicit "no" opts out: a missing or null flag is not a refusal.
+            receive_emails=data.get("ReceiveEmails") in (None, "")
+            or parse_bool(data.get("ReceiveEmails")),
         )
 
 
@@ -318,16 +436,30 @@ class Customer:
 
     @property
     def email_addresses(self) -> list[str]:
-        """Valid, distinct contact email addresses on file (for fresh links), in order."""
+        """Where a fresh link may be emailed: valid, distinct addresses on file, in order.
+
+        The contacts who accept emails (``ReceiveEmails`` not false), the primary contact
+        first, then the customer's own ``Email`` field (which may hold several addresses,
+        separated by commas or semicolons). An address of a contact who opted out is never
+        used, even when the customer's ``Email`` field repeats it.
+        """
+        refused = {c.email.strip().lower() for c in self.contacts if not c.receive_emails}
+        willing = sorted(
+            (c for c in self.contacts if c.receive_emails), key=lambda c: not c.is_primary
+        )
+        candidates = [c.email for c in willing] + re.split(r"[,;]", self.email)
         seen: dict[str, str] = {}
-        for candidate in [c.email for c in self.contacts] + [self.email]:
+        for candidate in candidates:
             address = candidate.strip()
-            if EMAIL.fullmatch(address) and address.lower() not in seen:
-                seen[address.lower()] = address
+            key = address.lower()
+            if EMAIL.fullmatch(address) and key not in seen and key not in refused:
+                seen[key] = address
         return list(seen.values())
 
 
 __all__ = [
+    "CREDIT_NOTE",
+    "INVOICE",
     "MODELS_VERSION",
     "NA",
     "OVERDUE",
@@ -342,5 +474,8 @@ __all__ = [
     "Invoice",
     "LineItem",
     "Payment",
+    "customer_key",
+    "invoice_kind",
     "normalise_status",
+    "same_customer",
 ]

@@ -29,7 +29,9 @@ _DATE = re.compile(
     r"\s*(Z|[+-]\d{2}:?\d{2})?"
 )
 _DOTNET_DATE = re.compile(r"/Date\((-?\d{1,15})([+-]\d{4})?\)/")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)")
+# One way to split digits between the integer and fraction parts, so a long run of digits that
+# is not a number fails in linear time (``\d+\.?\d*`` retried every split: quadratic).
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 #: An email address as the portal accepts one (contacts on file, the brand's address).
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 

@@ -8,11 +8,13 @@ configured API host. Logging in and the ``KfToken`` header are :mod:`.rest_auth`
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import typing as t
 from functools import partial
 from urllib.parse import quote
+from urllib.parse import urljoin
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -20,7 +22,9 @@ import requests
 
 from ..exceptions import KashFlowAuthError
 from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowDenied
 from ..exceptions import KashFlowError
+from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
@@ -30,11 +34,15 @@ from .http import ClientStats
 from .http import new_session
 from .models import Customer
 from .models import Invoice
-from .parsing import as_mapping
+from .models import same_customer
 from .parsing import parse_int
 from .rest_auth import KfTokenAuth
 from .rest_auth import RestSessions
 from .rest_http import RestTransport
+from .rest_pages import Page
+from .rest_pages import envelope
+from .rest_pages import locate
+from .rest_probe import Probe
 from .session import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,13 @@ MAX_PAGES = 1000
 PAGE_CONCURRENCY = DEFAULT_LIMIT
 #: KashFlow's list filter values for the portal's statuses (the ``filterby`` parameter).
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "paid": "Paid"}
+#: Redirects followed for one document, at most (each must stay on the API host).
+MAX_REDIRECTS = 3
+#: The largest document the connection check downloads.
+PROBE_MAX_BYTES = 20 * 1024 * 1024
+#: Details read, at most, to learn what is owed on list rows that cannot say (see
+#: :meth:`RestBackend.list_invoices`).
+MAX_DETAILS_PER_LIST = 25
 
 
 class RestBackend:
@@ -130,20 +145,62 @@ class RestBackend:
         )
 
     def get_invoice(self, login: Login, number: int) -> Invoice:
-        """The full invoice *number*.
+        """The full invoice *number*, with its customer code.
+
+        KashFlow's official detail example names no customer (``CustomerCode`` is only in the
+        Swagger copy); such a detail is placed from its own row of the invoice list, which
+        carries the code. When no row is found the code stays empty, and no link can see it.
 
         :raises KashFlowNotFound: KashFlow has no such invoice.
         :raises KashFlowBadResponse: the answer is not that invoice.
         """
+        invoice = self._detail(login, number)
+        if not invoice.customer_code:
+            invoice = self._placed(login, invoice)
+        return invoice
+
+    def _detail(self, login: Login, number: int) -> Invoice:
+        """``GET /invoices/{number}`` as KashFlow sends it.
+
+        What a missing invoice returns is not documented: a 404, a 400 with an error body
+        (other than the transient SQL timeout) and a 200 whose body is ``null`` all mean
+        "not found".
+        """
         what = f"invoice {number}"
         url = self.transport.url(f"/invoices/{int(number)}")
-        data = self.transport.json(self._get(login, url), what)
+        response = self._get(login, url)
+        if response.status_code not in (200, 201):
+            raise self.transport.error(response, what, by_number=True)
+        data = self.transport.json(response, what)
+        if data is None:
+            raise KashFlowNotFound(f"KashFlow has no {what} (it answered null)")
         invoice = Invoice.from_api(data, detailed=True)
         if invoice is None:
             raise KashFlowBadResponse(f"KashFlow's answer for {what} is not an invoice")
         if invoice.number != number:
             raise KashFlowBadResponse(f"asked KashFlow for {what}, got invoice {invoice.number}")
         return invoice
+
+    def _placed(self, login: Login, invoice: Invoice) -> Invoice:
+        """*invoice* with the customer code of its list row, when the row is found and is the
+        same invoice (same ``CustomerId`` when both say)."""
+        row = locate(lambda page: self._page(login, page), invoice.number, max_pages=MAX_PAGES)
+        if row is None or not row.customer_code:
+            log.warning("invoice %s names no customer and is not in the list", invoice.number)
+            return invoice
+        ids = (invoice.customer_id, row.customer_id)
+        if None not in ids and ids[0] != ids[1]:
+            log.warning("invoice %s: the detail and its list row disagree", invoice.number)
+            return invoice
+        return dataclasses.replace(invoice, customer_code=row.customer_code)
+
+    def _page(self, login: Login, page: int) -> Page:
+        """One page of the account's invoice list sorted by number, and its total count."""
+        params = {"perpage": PER_PAGE, "sortby": "Number", "order": "Asc", "page": page}
+        response = self._get(login, self.transport.url("/invoices"), params=params)
+        rows, meta = envelope(self.transport.json(response, "the invoice list"), "the list")
+        found = [i for i in (Invoice.from_api(row) for row in rows) if i is not None]
+        return found, parse_int(meta.get("TotalRecords"))
 
     def list_invoices(
         self, login: Login, *, customer: str | None = None, status: str | None = None
@@ -190,7 +247,25 @@ class RestBackend:
                 raise KashFlowBadResponse(f"KashFlow kept paging {what} past {MAX_PAGES} pages")
             page += 1
             more = _collect(page_of(page), found)
-        return [found[n] for n in sorted(found)]
+        return self._with_amounts_due(login, [found[n] for n in sorted(found)])
+
+    def _with_amounts_due(self, login: Login, rows: list[Invoice]) -> list[Invoice]:
+        """*rows*, with what is owed on each unpaid one taken from its detail when the row
+        cannot say: no ``DueAmount`` (KashFlow's documented rows have none) and a
+        ``TotalPaidAmount`` in the home currency that is not the invoice's. Part-paid
+        invoices in another currency are rare, so at most :data:`MAX_DETAILS_PER_LIST`."""
+        unknown = [i for i, row in enumerate(rows) if row.is_unpaid and row.due_amount is None]
+        for index in unknown[:MAX_DETAILS_PER_LIST]:
+            row = rows[index]
+            try:
+                detail = self._detail(login, row.number)
+            except (KashFlowNotFound, KashFlowBadResponse, KashFlowDenied) as e:
+                log.warning("what is owed on invoice %s is unknown: %s", row.number, e)
+                continue
+            rows[index] = dataclasses.replace(
+                row, due_amount=detail.due_amount, payments=detail.payments
+            )
+        return rows
 
     def _list_page(self, login: Login, url: str, params: dict[str, t.Any], what: str) -> _Page:
         """One page of a list: its rows and ``MetaData``."""
@@ -198,13 +273,7 @@ class RestBackend:
         # server cannot send the session token to another host.
         response = self._get(login, url, params=params)
         data = self.transport.json(response, what)
-        meta: t.Mapping[str, t.Any]
-        if isinstance(data, list):  # a bare array: tolerate, but it cannot page
-            rows, meta = data, {}
-        elif isinstance(data, dict) and isinstance(data.get("Data"), list):
-            rows, meta = data["Data"], as_mapping(data.get("MetaData"))
-        else:
-            raise KashFlowBadResponse(f"KashFlow's answer for {what} has no Data list")
+        rows, meta = envelope(data, what)
         return _Page(rows, meta, bare=isinstance(data, list))
 
     def get_customer(self, login: Login, code: str) -> Customer:
@@ -216,7 +285,7 @@ class RestBackend:
         url = self.transport.url(f"/customers/{quote(code, safe='')}")
         data = self.transport.json(self._get(login, url), what)
         customer = Customer.from_api(data)
-        if customer is None or customer.code.casefold() != code.casefold():
+        if customer is None or not same_customer(customer.code, code):
             raise KashFlowBadResponse(f"KashFlow's answer for {what} is not that customer")
         return customer
 
@@ -248,10 +317,13 @@ class RestBackend:
     def get_document(self, login: Login, permalink: str, *, max_bytes: int) -> bytes:
         """The PDF behind a document permalink, fetched with the account's session token.
 
-        :raises KashFlowBadResponse: not a PDF, truncated, or larger than *max_bytes*.
+        Asks for ``application/pdf`` and follows redirects that stay on the API host.
+
+        :raises KashFlowBadResponse: not a PDF (an HTML page, say), a redirect to another
+            host, truncated, or larger than *max_bytes*.
+        :raises KashFlowDenied: KashFlow refused this document to the session.
         """
-        url = self.document_url(permalink)
-        response = self._get(login, url, stream=True)
+        response = self._document_response(login, self.document_url(permalink))
         try:
             if response.status_code != 200:
                 raise self.transport.error(response, "document")
@@ -276,6 +348,31 @@ class RestBackend:
             raise KashFlowBadResponse("KashFlow sent an incomplete or non-PDF document")
         return body
 
+    def _document_response(self, login: Login, url: str) -> requests.Response:
+        """The (streamed) answer for a document, after the redirects that stay on the API
+        host. A redirect elsewhere is refused: the session token never leaves that host."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._get(login, url, stream=True, accept="application/pdf")
+            if not response.is_redirect:
+                return response
+            target = urljoin(url, response.headers["Location"])
+            response.close()
+            if not self._on_api_host(target):
+                log.warning(
+                    "KashFlow redirected a document to %s, not the API host %s: not followed, "
+                    "so that the session token stays with KashFlow",
+                    urlsplit(target).netloc or "an address without a host",
+                    urlsplit(self.base_url).netloc,
+                )
+                raise KashFlowBadResponse("KashFlow redirected a document to another host")
+            url = target
+        raise KashFlowBadResponse(f"KashFlow redirected a document more than {MAX_REDIRECTS} times")
+
+    def _on_api_host(self, url: str) -> bool:
+        """Whether *url* has the configured API's scheme, host and port."""
+        here, there = urlsplit(self.base_url), urlsplit(url)
+        return (there.scheme, there.netloc.lower()) == (here.scheme, here.netloc.lower())
+
     def statement_link(self, customer: Customer) -> str | None:
         """The customer's statement of all invoices (``filterby=All`` ignores dates)."""
         if not customer.key:
@@ -285,8 +382,9 @@ class RestBackend:
     # -- the connection check ------------------------------------------------------------------
 
     def check(self, login: Login, *, force: bool = False) -> Connection:
-        """Log in afresh (a refused login pauses logins, as the portal's would), then count the
-        account's invoices with one cheap call.
+        """Log in afresh (a refused login pauses logins, as the portal's would), count the
+        account's invoices, then probe which shape its answers have (:mod:`.rest_probe`:
+        reads only).
 
         :raises KashFlowAccountLocked: logins are paused (unless *force*) or the user is locked.
         :raises KashFlowAuthError: the login was refused, or the session was refused for calls
@@ -309,23 +407,33 @@ class RestBackend:
         if result.subscription_expired:
             warnings.append("KashFlow says the subscription has expired")
         try:
-            response = self._get(
-                login, self.transport.url("/invoices"), params={"page": 1, "perpage": 1}
-            )
+            params = {"page": 1, "perpage": PER_PAGE, "sortby": "Number", "order": "Desc"}
+            response = self._get(login, self.transport.url("/invoices"), params=params)
             data = self.transport.json(response, "the invoice list")
-        except KashFlowAuthError as e:
+            rows, meta = envelope(data, "the invoice list")
+        except (KashFlowAuthError, KashFlowDenied) as e:
             raise KashFlowAuthError(
                 "logged in, but KashFlow refused the session for API calls: an IP restriction "
-                "is likely. Allow this server's address in Apps > API Settings > Restrict "
-                f"Access. ({e})",
+                "is likely (or the user may not read invoices). Allow this server's address "
+                f"in Apps > API Settings > Restrict Access. ({e})",
                 step="session",
                 error_code=e.error_code,
             ) from None
         except KashFlowError as e:
             raise type(e)(f"logged in, but listing invoices failed: {e}") from None
-        total = parse_int(as_mapping(as_mapping(data).get("MetaData")).get("TotalRecords"))
+        report = Probe(
+            lambda url, **kwargs: self._get(login, url, **kwargs),
+            self.transport.url,
+            lambda link: self.get_document(login, link, max_bytes=PROBE_MAX_BYTES),
+            self.document_url,
+        ).run(rows, meta if isinstance(data, dict) and data.get("MetaData") else None)
         return Connection(
-            company_name=result.company_name, invoices=total, warnings=tuple(warnings)
+            company_name=result.company_name,
+            invoices=parse_int(meta.get("TotalRecords")),
+            warnings=tuple(warnings),
+            findings=tuple(report.findings),
+            problems=tuple(report.problems),
+            memorable_word_positions=result.memorable_word_positions,
         )
 
 

@@ -32,11 +32,15 @@ from .parsing import as_list
 from .parsing import as_mapping
 from .parsing import parse_int
 from .parsing import parse_text
+from .rest_http import INVALID_SESSION
 from .rest_http import RestTransport
 from .rest_http import error_of
 from .session import SessionTokens
 
 log = logging.getLogger(__name__)
+
+#: How many characters of the memorable word a login answers at most (KashFlow asks for three).
+MEMORABLE_WORD_POSITIONS = 3
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class LoginResult:
     company_name: str = ""
     has_temporary_password: bool = False
     subscription_expired: bool = False
+    #: The memorable-word positions KashFlow asked for (1-based) and accepted.
+    memorable_word_positions: tuple[int, ...] = ()
 
     def __repr__(self) -> str:
         return f"LoginResult(company_name={self.company_name!r}, session_token=***)"
@@ -82,7 +88,7 @@ class RestSessions:
         if response.status_code not in (200, 201):
             stats.add("failed_logins")
             raise transport.error(response, "login", step="password")
-        data = as_mapping(transport.json(response, "login"))
+        data = as_mapping(transport.json(response, "login", secret=True))
         temporary = data.get("TemporaryToken")
         positions = [
             parse_int(as_mapping(p).get("Position")) for p in as_list(data.get("MemorableWordList"))
@@ -90,6 +96,16 @@ class RestSessions:
         if not isinstance(temporary, str) or not temporary or not positions:
             raise KashFlowBadResponse(
                 "KashFlow's login answer lacks TemporaryToken or MemorableWordList",
+                request=redacted(response.request),
+            )
+        distinct = len(set(positions))
+        if distinct > MEMORABLE_WORD_POSITIONS:
+            # KashFlow asks for three. A server asking for more is not KashFlow (a mistyped or
+            # hostile API_BASE_URL) and would learn the whole word: answer nothing.
+            raise KashFlowBadResponse(
+                f"the login asked for {distinct} characters of the memorable word; KashFlow asks "
+                f"for {MEMORABLE_WORD_POSITIONS}, so none was sent. Check that "
+                "KASHFLOW_LINKS_API_BASE_URL is KashFlow's REST API",
                 request=redacted(response.request),
             )
         answer = []
@@ -111,7 +127,7 @@ class RestSessions:
         if response.status_code not in (200, 201):
             stats.add("failed_logins")
             raise transport.error(response, "login", step="memorable_word")
-        data = as_mapping(transport.json(response, "login"))
+        data = as_mapping(transport.json(response, "login", secret=True))
         token = data.get("SessionToken")
         if not isinstance(token, str) or not token.strip() or len(token) > 256:
             raise KashFlowBadResponse(
@@ -123,6 +139,7 @@ class RestSessions:
             company_name=parse_text(data.get("CompanyName"), limit=200),
             has_temporary_password=bool(data.get("HasTemporaryPassword")),
             subscription_expired=bool(data.get("SubscriptionExpired")),
+            memorable_word_positions=tuple(p for p in positions if p is not None),
         )
 
     def session_token(self, login: Login, *, refused: str | None = None) -> str:
@@ -219,14 +236,22 @@ class KfTokenAuth(AuthBase):
         return request
 
     def handle_401(self, response: requests.Response, **kwargs: t.Any) -> requests.Response:
-        """On a 401: pause logins after ``AccountLocked``; otherwise log in again once and send
-        the request again with the new session token."""
+        """On a 401: pause logins after ``AccountLocked``; after ``InvalidSessionToken`` (and
+        only then: KashFlow's one documented answer for an expired session) log in again once
+        and send the request again with the new session token.
+
+        Any other 401 refuses this one resource (a role, a document's own permissions): the
+        shared session token stays, no login is tried and no pause starts, so other pages and
+        other workers carry on. The caller turns it into :class:`KashFlowDenied`.
+        """
         if response.status_code != 401:
             return response
         sessions, namespace = self.sessions, self.login.namespace
         code, _ = error_of(response)
         if code == "AccountLocked":
             sessions.tokens.start_cooldown(namespace, sessions.login_cooldown)
+            return response
+        if code != INVALID_SESSION:
             return response
         refused = self.token or ""
         sessions.tokens.discard(namespace, refused)
@@ -235,11 +260,10 @@ class KfTokenAuth(AuthBase):
             # Pause logins rather than log in on every page.
             sessions.tokens.start_cooldown(namespace, sessions.login_cooldown)
             raise KashFlowAuthError(
-                "KashFlow refused a session token straight after logging in "
-                f"({code or 'HTTP 401'}); is this server's IP address allowed in "
-                "Apps > API Settings?",
+                f"KashFlow refused a session token straight after logging in ({code}); is "
+                "this server's IP address allowed in Apps > API Settings?",
                 request=redacted(response.request),
-                error_code=code or None,
+                error_code=code,
             )
         self._renewed = True
         # Consume and release the refused answer before sending again on the same pool.
@@ -255,4 +279,4 @@ class KfTokenAuth(AuthBase):
         return self.handle_401(resent, **kwargs)
 
 
-__all__ = ["KfTokenAuth", "LoginResult", "RestSessions"]
+__all__ = ["MEMORABLE_WORD_POSITIONS", "KfTokenAuth", "LoginResult", "RestSessions"]

@@ -1,13 +1,15 @@
 """Requests to KashFlow's REST API v2 and how its answers map to the exception tree.
 
 KashFlow answers errors with a JSON body ``{"Error": ..., "Message": ...}``; the ``Error`` code
-decides (``AccountLocked``, ``InvalidSessionToken``, the SQL-timeout ``-2146232060``), then the
-HTTP status. The SQL timeout is a .NET exception leaked as a 400: it passes, so it is retried
+decides (``AccountLocked``, ``PasswordExpired``, ``InvalidSessionToken``, the SQL-timeout
+``-2146232060``), then the HTTP status. A 401 with any other ``Error`` refuses one resource, not
+the session. The SQL timeout is a .NET exception leaked as a 400: it passes, so it is retried
 with a long backoff on top of urllib3's retries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import typing as t
 from urllib.parse import urlsplit
 
@@ -16,10 +18,13 @@ import requests
 from ..exceptions import KashFlowAccountLocked
 from ..exceptions import KashFlowAuthError
 from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowDenied
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
+from .http import kept
 from .http import redacted
 from .http import transport_errors
 from .parsing import as_mapping
@@ -28,6 +33,8 @@ from .parsing import parse_text
 
 #: KashFlow's leaked .NET SqlException number for a server-side query timeout: transient.
 SQL_TIMEOUT_ERROR = "-2146232060"
+#: The one 401 ``Error`` that means "the session token expired or is invalid: log in again".
+INVALID_SESSION = "InvalidSessionToken"
 
 
 def error_of(response: requests.Response) -> tuple[str, str]:
@@ -40,12 +47,6 @@ def error_of(response: requests.Response) -> tuple[str, str]:
         parse_text(data.get("Error"), limit=60),
         parse_text(data.get("Message"), limit=200).replace("\n", " "),
     )
-
-
-def _kept(response: requests.Response) -> requests.Response:
-    """*response*, made safe to keep on an exception: its request loses token and body."""
-    response.request = redacted(response.request)  # type: ignore[assignment]
-    return response
 
 
 class RestTransport:
@@ -117,22 +118,36 @@ class RestTransport:
             return response
 
     def error(
-        self, response: requests.Response, what: str, *, step: str | None = None
+        self,
+        response: requests.Response,
+        what: str,
+        *,
+        step: str | None = None,
+        by_number: bool = False,
     ) -> KashFlowError:
-        """The exception for an unsuccessful *response* (about *what*; *step* for logins)."""
+        """The exception for an unsuccessful *response* (about *what*; *step* for logins).
+
+        With *by_number* (a lookup by invoice number), a 400 other than the SQL timeout means
+        "not found": KashFlow does not document what an unknown number returns, and a 400
+        with an error body is one of its plausible answers.
+        """
         code, message = error_of(response)
         status = response.status_code
         detail = f" ({code}: {message})" if code or message else ""
         kwargs: dict[str, t.Any] = {
             "request": redacted(response.request),
-            "response": _kept(response),
+            "response": kept(response),
             "error_code": code or None,
         }
         if code == "AccountLocked":
             return KashFlowAccountLocked(
                 f"KashFlow says the user is locked{detail}", step=step, **kwargs
             )
-        if status == 404:
+        if code == "PasswordExpired":
+            return KashFlowPasswordExpired(
+                f"KashFlow says the user's password has expired{detail}", step=step, **kwargs
+            )
+        if status == 404 or (by_number and status == 400 and code != SQL_TIMEOUT_ERROR):
             return KashFlowNotFound(f"KashFlow has no {what}{detail}", **kwargs)
         if status == 403:
             return KashFlowAuthError(
@@ -147,8 +162,11 @@ class RestTransport:
                 step=step,
                 **kwargs,
             )
-        if status == 401:
+        if status == 401 and code == INVALID_SESSION:
             return KashFlowAuthError(f"KashFlow refused the session token{detail}", **kwargs)
+        if status == 401:
+            # Not about the session: this one resource is refused (a role, a document).
+            return KashFlowDenied(f"KashFlow refused {what} to this session{detail}", **kwargs)
         if status == 429 or status >= 500:
             return KashFlowUnavailable(
                 f"KashFlow answered HTTP {status} for {what}{detail}", **kwargs
@@ -157,18 +175,22 @@ class RestTransport:
             return KashFlowUnavailable(f"KashFlow timed out reading {what}{detail}", **kwargs)
         return KashFlowBadResponse(f"KashFlow answered HTTP {status} for {what}{detail}", **kwargs)
 
-    def json(self, response: requests.Response, what: str) -> t.Any:
-        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`."""
+    def json(self, response: requests.Response, what: str, *, secret: bool = False) -> t.Any:
+        """The JSON body of a successful *response*, amounts as :class:`~decimal.Decimal`.
+
+        A *secret* body (a login answer carries a temporary or session token) is not kept on
+        the exception when it cannot be read.
+        """
         if response.status_code not in (200, 201):
             raise self.error(response, what)
-        try:
+        with contextlib.suppress(ValueError):
             return loads(response.content)
-        except ValueError:
-            raise KashFlowBadResponse(
-                f"KashFlow sent malformed JSON for {what}",
-                request=redacted(response.request),
-                response=_kept(response),
-            ) from None
+        # Raised outside the handler, so the decoder's error (quoting the body) is no context.
+        raise KashFlowBadResponse(
+            f"KashFlow sent malformed JSON for {what}",
+            request=redacted(response.request),
+            response=None if secret else kept(response),
+        )
 
 
-__all__ = ["SQL_TIMEOUT_ERROR", "RestTransport", "error_of"]
+__all__ = ["INVALID_SESSION", "SQL_TIMEOUT_ERROR", "RestTransport", "error_of"]

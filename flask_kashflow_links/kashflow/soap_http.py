@@ -13,7 +13,7 @@ time spent reading it. The answer is then read in this order:
   :class:`~flask_kashflow_links.KashFlowBadResponse`.
 
 The request body holds the username and password, so nothing kept on an exception holds the
-request's body (:func:`~.http.redacted`).
+request's body (:func:`~.http.redacted`, :func:`~.http.kept`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
+from .http import kept
 from .http import redacted
 from .http import transport_errors
 from .soap_xml import Answer
@@ -40,12 +41,6 @@ from .soap_xml import fault_of
 #: the .NET client raises its limit to 20 MB for big accounts).
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 _CHUNK = 64 * 1024
-
-
-def kept(response: requests.Response) -> requests.Response:
-    """*response*, safe to keep on an exception: its request loses its body (the password)."""
-    response.request = redacted(response.request)  # type: ignore[assignment]
-    return response
 
 
 def read_body(response: requests.Response, *, max_bytes: int, deadline: float, what: str) -> bytes:
@@ -176,4 +171,4 @@ class SoapTransport:
         return KashFlowBadResponse(message, **kwargs)
 
 
-__all__ = ["MAX_ANSWER_BYTES", "SoapTransport", "kept", "read_body"]
+__all__ = ["MAX_ANSWER_BYTES", "SoapTransport", "read_body"]

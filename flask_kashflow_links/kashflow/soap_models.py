@@ -35,6 +35,7 @@ from .models import Customer
 from .models import Invoice
 from .models import LineItem
 from .models import Payment
+from .models import invoice_kind
 from .parsing import parse_amount
 from .parsing import parse_date
 from .parsing import parse_int
@@ -149,6 +150,7 @@ def invoice_from_soap(
         payments=payments,
         permalink=_text(element, "PermaLink", 300),
         detailed=detailed,
+        kind=invoice_kind(None, gross),  # SOAP has no Type: a negative total is a credit note
     )
 
 

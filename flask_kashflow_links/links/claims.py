@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+import typing as t
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -13,6 +14,7 @@ from datetime import timedelta
 
 from ..kashflow.credentials import Credentials
 from ..kashflow.models import Invoice
+from ..kashflow.models import same_customer
 
 #: Link kinds.
 INVOICE = "invoice"
@@ -30,13 +32,16 @@ MAX_INVOICE_NUMBER = 2**63 - 1
 _LINK_ID_SHAPE = re.compile(r"[a-z2-7]{13}")
 
 # A link token is three base64url segments: payload, timestamp, signature.
-_THREE_SEGMENTS = r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}"
+_PAYLOAD_AND_TIME = r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\."
 #: The shape of a link token (match it whole with ``fullmatch``).
-TOKEN_SHAPE = re.compile(_THREE_SEGMENTS)
-#: A link token inside free text, such as a log line. Anchored on its left so that only the
-#: start of a run of base64url characters can start a match: scanning stays linear in the
-#: text's length however long an attacker's User-Agent or Referer is.
-TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])" + _THREE_SEGMENTS)
+TOKEN_SHAPE = re.compile(_PAYLOAD_AND_TIME + r"[A-Za-z0-9_-]{20,64}")
+#: A link token inside free text, such as a log line. Scanning must stay linear in the text's
+#: length however long an attacker's User-Agent or Referer is, so a match may start only where
+#: a run of base64url characters starts (the lookbehind): an unanchored pattern retries every
+#: position of a long run, each scan running to the run's end. The signature takes the rest of
+#: its run, so whatever a token is glued to goes with it. Whatever the unanchored pattern would
+#: find, this finds too, from the start of the same run.
+TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])" + _PAYLOAD_AND_TIME + r"[A-Za-z0-9_-]{20,}")
 
 
 def new_link_id() -> str:
@@ -152,12 +157,16 @@ def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
     """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
 
     Never from what a list endpoint was asked for: a server may ignore ``customercode`` or
-    ``filterby``. Customer codes match exactly here (deciding what is shown errs narrow;
-    revocation, which decides what is withdrawn, errs broad).
+    ``filterby``. Customer codes compare as KashFlow compares them, case-insensitively, with the
+    same function revocation uses (:func:`~flask_kashflow_links.kashflow.models.customer_key`):
+    a link for ``tcust01`` shows customer ``TCUST01``, and ``revoke_customer`` reaches every
+    link that can see a customer. An invoice without a customer code is in no customer's scope.
     """
     if scope.kind == INVOICE:
         return invoice.number == scope.invoice
-    return invoice.customer_code == scope.customer and status_allows(scope.status, invoice, today)
+    return same_customer(invoice.customer_code, t.cast(str, scope.customer)) and status_allows(
+        scope.status, invoice, today
+    )
 
 
 __all__ = [

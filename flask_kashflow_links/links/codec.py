@@ -11,7 +11,8 @@ A link token is built in two layers:
    which gives the mint time and keeps purposes apart.
 
 Fernet's own ``ttl`` is never used: its ``InvalidToken`` cannot tell expired from forged. Expiry
-is a per-link lifetime inside the encrypted claims, counted from the signed mint time.
+is a per-link lifetime inside the encrypted claims, counted from the signed mint time, which must
+equal Fernet's own timestamp to the second: re-dating a link needs both keys.
 """
 
 from __future__ import annotations
@@ -362,6 +363,11 @@ class TokenCodec:
             plaintext = self._fernet.decrypt(base64.urlsafe_b64encode(raw))
         except InvalidToken:
             self._reject("encryption: cannot decrypt with any configured Fernet key")
+        if _fernet_time(raw) != int(signed_at.timestamp()):
+            # Both layers carry the mint time, and minting writes the same second into both.
+            # Expiry counts from the signed time, so without this the signing key alone could
+            # re-date a link and revive it; now changing a link's age needs both keys.
+            self._reject("time: the signed mint time is not the encrypted one")
         try:
             minted_at = signed_at.astimezone(timezone.utc)
             return unpack_claims(plaintext, minted_at)
@@ -406,6 +412,12 @@ class TokenCodec:
             return self._fernet.decrypt(data)
         except (InvalidToken, TypeError):
             return None
+
+
+def _fernet_time(raw: bytes) -> int:
+    """The timestamp inside a Fernet token's raw bytes (version byte, then 64-bit seconds),
+    authenticated by Fernet's HMAC once the token has decrypted."""
+    return int.from_bytes(raw[1:9], "big")
 
 
 def _dumps_at(serializer: URLSafeTimedSerializer, raw: bytes, now: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import current_app
 from flask import has_request_context
@@ -61,18 +62,23 @@ class Link:
         )
 
 
+def has_url_base(public_url: str | None) -> bool:
+    """Whether :func:`link_url` can build an absolute URL here: inside a request, or with
+    ``KASHFLOW_LINKS_PUBLIC_URL`` (*public_url*) or Flask's ``SERVER_NAME``."""
+    return has_request_context() or bool(public_url or current_app.config.get("SERVER_NAME"))
+
+
 def link_url(token: str, public_url: str | None) -> str | None:
     """The absolute URL of *token*, or ``None`` when no base URL is known.
 
-    Inside a request the URL follows the request (host, scheme, prefix). Outside one (CLI, jobs)
-    ``KASHFLOW_LINKS_PUBLIC_URL`` wins, then Flask's ``SERVER_NAME``/``APPLICATION_ROOT``/
-    ``PREFERRED_URL_SCHEME``.
+    ``KASHFLOW_LINKS_PUBLIC_URL``, when set, always wins, inside a request or outside one: a
+    request's Host header is the client's to write. Without it, inside a request the URL
+    follows the request (host, scheme, prefix); outside one (CLI, jobs) it comes from Flask's
+    ``SERVER_NAME``/``APPLICATION_ROOT``/``PREFERRED_URL_SCHEME``.
     """
-    if has_request_context():
-        return url_for(ENDPOINT, token=token, _external=True)
     if public_url:
         return f"{public_url}/invoices/{token}"
-    if current_app.config.get("SERVER_NAME"):
+    if has_request_context() or current_app.config.get("SERVER_NAME"):
         return url_for(ENDPOINT, token=token, _external=True)
     return None
 
@@ -80,17 +86,31 @@ def link_url(token: str, public_url: str | None) -> str | None:
 def trusted_link_url(token: str, public_url: str | None) -> str | None:
     """The absolute URL of *token* for sending by email: never from an unchecked Host header.
 
-    Inside a request, :func:`link_url` follows the request's host, which a client can forge.
-    A link mailed to a customer must point at this site whatever a request claimed, so this
-    uses ``KASHFLOW_LINKS_PUBLIC_URL``, else ``SERVER_NAME``, else the request's host only when
-    Flask's ``TRUSTED_HOSTS`` has vetted it; ``None`` otherwise.
+    Without ``KASHFLOW_LINKS_PUBLIC_URL``, :func:`link_url` follows the request's host, which a
+    client can forge. A link mailed to a customer must point at this site whatever a request
+    claimed, so this uses ``KASHFLOW_LINKS_PUBLIC_URL``, else ``SERVER_NAME``, else the
+    request's host only when Flask's ``TRUSTED_HOSTS`` has vetted it; ``None`` otherwise.
     """
-    if public_url:
-        return f"{public_url}/invoices/{token}"
     config = current_app.config
-    if config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS"):
-        return url_for(ENDPOINT, token=token, _external=True)
+    if public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS"):
+        return link_url(token, public_url)
     return None
 
 
-__all__ = ["Link", "link_url", "trusted_link_url"]
+def configured_host(public_url: str | None) -> str | None:
+    """This site's host name from configuration only, never from a request's Host header: the
+    host of ``KASHFLOW_LINKS_PUBLIC_URL``, else of ``SERVER_NAME``, else the first of
+    ``TRUSTED_HOSTS`` (without the leading dot that admits subdomains); ``None`` if none is
+    set."""
+    config = current_app.config
+    trusted = [h.lstrip(".") for h in config.get("TRUSTED_HOSTS") or () if h.lstrip(".")]
+    for base in (public_url, config.get("SERVER_NAME"), *trusted[:1]):
+        if base:
+            # A SERVER_NAME or a trusted host is "name[:port]": read it as a URL's netloc.
+            host = urlsplit(str(base) if "://" in base else "//" + base).hostname
+            if host:
+                return host
+    return None
+
+
+__all__ = ["Link", "configured_host", "has_url_base", "link_url", "trusted_link_url"]

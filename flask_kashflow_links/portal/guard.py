@@ -2,13 +2,17 @@
 
 Every request runs the same checks in the same order: **throttle** (bad-token attempts per
 client address), **link** (signature, encryption, expiry), **store** (revocation, fail closed),
-**data** (KashFlow through the cache), then **scope**, decided from each invoice's own data.
+**data** (KashFlow through the cache), then **scope**, decided from each invoice's own data
+(a customer link first looks in its customer's cached list, so an out-of-scope number costs no
+KashFlow call).
 What fails becomes a page; the client is told what happened (invalid, withdrawn, expired,
 unavailable) but never which check failed.
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import logging
 import time
 import typing as t
@@ -25,6 +29,7 @@ from ..exceptions import KashFlowAccountLocked
 from ..exceptions import KashFlowAuthError
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import LinkExpired
 from ..exceptions import LinkInvalid
 from ..exceptions import LinkRevoked
@@ -32,6 +37,7 @@ from ..exceptions import StoreUnavailable
 from ..fetch import Fetched
 from ..fetch import Fetcher
 from ..kashflow.models import Invoice
+from ..kashflow.models import same_customer
 from ..links.claims import LinkClaims
 from ..links.claims import in_scope
 from ..links.service import LinkService
@@ -129,7 +135,7 @@ class Guard:
             if (
                 visit is not None
                 and visit.account.embedded
-                and not isinstance(e, KashFlowAccountLocked)
+                and not isinstance(e, KashFlowAccountLocked | KashFlowPasswordExpired)
             ):
                 # Changing the KashFlow password withdraws embed-mode links: say so.
                 return self.pages.withdrawn(None)
@@ -166,24 +172,57 @@ class Guard:
             raise Refused(self.store_down(e)) from None
 
     def invoice(self, visit: Visit, number: int) -> Fetched[Invoice]:
-        """The invoice *number* if the link may show it (data, then scope); :class:`Refused`
-        with the page otherwise."""
+        """The invoice *number* if the link may show it; :class:`Refused` with the page
+        otherwise.
+
+        A customer link first finds the number in its customer's list (cached, one list for
+        any number of requests): a number the list does not give the link is refused without
+        asking KashFlow for it, so no link can make the portal fetch other customers'
+        invoices. Then the invoice's own detail decides. Its customer is the detail's
+        ``CustomerCode`` or, when the detail names none (KashFlow's documented detail does
+        not), its list row's; an invoice whose customer cannot be established is refused
+        (503), never shown: an invoice link's ``revoke_customer`` check needs it.
+        """
         claims, account = visit.claims, visit.account
         if number > _MAX_INVOICE_NUMBER:
             raise Refused(self.pages.not_found())
         scope = claims.scope
         if scope.is_invoice and number != scope.invoice:
             raise Refused(self.pages.not_found())
+        row = None if scope.is_invoice else self.listed(visit, number)
         fetched = self.fetcher.invoice(account, number)
         invoice = fetched.value
+        if not invoice.customer_code and row is not None:
+            invoice = dataclasses.replace(invoice, customer_code=row.customer_code)
+            fetched = dataclasses.replace(fetched, value=invoice)
+        if not invoice.customer_code:
+            log.error(
+                "invoice %s: KashFlow names no customer for it, so link %s cannot be checked "
+                "against revoke_customer; refused",
+                number,
+                claims.link_id,
+            )
+            raise Refused(self.pages.unavailable(account.brand))
         # The invoice's own data decides, not the URL or a list the server returned.
         if not in_scope(scope, invoice, self.today()):
             log.debug("link %s asked for invoice %s outside its scope", claims.link_id, number)
             raise Refused(self.pages.not_found())
-        if invoice.customer_code != visit.checked_customer:
+        if not same_customer(invoice.customer_code, visit.checked_customer or ""):
             self.check_customer(claims, invoice.customer_code)
         self.activity.learn_customer(claims, invoice.customer_code)
         return fetched
+
+    def listed(self, visit: Visit, number: int) -> Invoice:
+        """The row of invoice *number* in a customer link's list, if the link may see it
+        (decided from the row's own customer and status); :class:`Refused` (404) otherwise."""
+        scope = visit.claims.scope
+        rows = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer)).value
+        # Lists are sorted by number.
+        at = bisect.bisect_left(rows, number, key=lambda row: row.number)
+        if at < len(rows) and rows[at].number == number and in_scope(scope, rows[at], self.today()):
+            return rows[at]
+        log.debug("link %s asked for invoice %s, not in its list", visit.claims.link_id, number)
+        raise Refused(self.pages.not_found())
 
     def check_customer(self, claims: LinkClaims, customer: str) -> None:
         """Check an invoice link against its invoice's customer (``revoke_customer``)."""

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from ..accounts import AccountRegistry
 from ..accounts import Brand
+from ..accounts import readable_on
 from ..config import DEFAULT_BASE_TEMPLATE
 from ..exceptions import LinkExpired
 from ..links.claims import LinkClaims
@@ -32,6 +33,7 @@ from .presenters import Formatter
 log = logging.getLogger(__name__)
 
 _HEX = re.compile(r"[0-9a-f]{6}")
+_SLASHES = re.compile(r"/{2,}")
 
 #: The headers of every portal response: the URL is the credential, so keep it out of
 #: referrers, shared caches and search engines.
@@ -56,13 +58,27 @@ def brand_colours(brand: Brand) -> str:
     return f"{accent}-{ink}"
 
 
+#: The cards links sit on, in portal.css's light and dark schemes (--kfl-card).
+LIGHT_CARD, DARK_CARD = "#ffffff", "#1e2228"
+
+
 def brand_stylesheet(colours: str) -> str | None:
     """The tiny stylesheet for :func:`brand_colours` (no inline styles, so the CSP stays
-    strict), or ``None`` for a name that is not two hex colours."""
+    strict), or ``None`` for a name that is not two hex colours.
+
+    The accent colours the buttons and bars; links, outline buttons and focus rings take the
+    accent too, or its nearest shade that reads on the card in each colour scheme.
+    """
     accent, _, ink = colours.partition("-")
     if not (_HEX.fullmatch(accent) and _HEX.fullmatch(ink)):
         return None
-    return f".kfl{{--kfl-accent:#{accent};--kfl-on-accent:#{ink}}}\n"
+    light = readable_on(f"#{accent}", LIGHT_CARD)
+    dark = readable_on(f"#{accent}", DARK_CARD)
+    return (
+        f".kfl{{--kfl-accent:#{accent};--kfl-on-accent:#{ink};"
+        f"--kfl-link:{light};--kfl-focus:{light}}}\n"
+        f"@media (prefers-color-scheme: dark){{.kfl{{--kfl-link:{dark};--kfl-focus:{dark}}}}}\n"
+    )
 
 
 def content_security_policy(brand: Brand, custom: str | None = None) -> str:
@@ -88,6 +104,27 @@ def protect(response: Response) -> Response:
     if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
         response.headers["Content-Security-Policy"] = STRICTEST_CSP
     return response
+
+
+def protect_portal_paths(url_prefix: str | None) -> t.Callable[[Response], Response]:
+    """An ``after_request`` function for the application: :func:`protect` every response whose
+    path is under the portal's, whoever answered it.
+
+    A URL under ``/invoices/`` carries a link token even when no portal route matches it
+    (``/invoices/<token>/``, a POST to a page): the host site's 404 or 405 page answers then,
+    and without these headers its scripts or links could carry the URL away. Paths are compared
+    with repeated slashes squashed and ignoring case, as a client may write them.
+    """
+    prefix = (url_prefix or "").rstrip("/").lower()
+    # The blueprint's routes, its static files (/kashflow-links-static) and stylesheets.
+    portal_paths = (prefix + "/invoices/", prefix + "/kashflow-links")
+
+    def protect_if_under_portal(response: Response) -> Response:
+        if _SLASHES.sub("/", request.path).lower().startswith(portal_paths):
+            protect(response)
+        return response
+
+    return protect_if_under_portal
 
 
 class Pages:
@@ -286,6 +323,20 @@ class Pages:
         response.headers["Retry-After"] = str(retry_after)
         return response
 
+    def document_unavailable(self, brand: Brand, back_url: str, status: int = 503) -> Response:
+        """404 or 503: the invoice opens, but KashFlow gave no PDF for it (an HTML page, a
+        refusal, a redirect elsewhere, an outage). *back_url* is the invoice's page."""
+        response = self.render(
+            "kashflow_links/document_unavailable.html",
+            status,
+            brand,
+            "Document unavailable",
+            back_url=back_url,
+        )
+        if status == 503:
+            response.headers["Retry-After"] = "300"
+        return response
+
     def throttled(self, retry_after: int) -> Response:
         """429: too many attempts from this address."""
         response = self.render(
@@ -310,4 +361,5 @@ __all__ = [
     "brand_stylesheet",
     "content_security_policy",
     "protect",
+    "protect_portal_paths",
 ]

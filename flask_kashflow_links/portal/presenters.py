@@ -1,8 +1,10 @@
 """What the pages show: invoices turned into formatted, client-friendly view models.
 
 Money and dates are formatted with Babel in the configured locale and each invoice's own
-currency (the symbol where KashFlow says: left or right). Status wording is written for a client
-being chased for payment: "Overdue by 12 days", "Due on 9 December", "Paid on 3 March".
+currency (the symbol where KashFlow says: left or right), rounded half-up to the currency's
+smallest unit, the usual UK practice (Babel alone would round half-even). Status wording is
+written for a client being chased for payment: "Overdue by 12 days", "Due on 9 December",
+"Paid on 3 March".
 
 Formatting is the costly part of a warm page, so view models are cached per process with the
 data they were made from (the fetch layer's key and fetch time, and today's date).
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from decimal import ROUND_HALF_UP
 from decimal import Decimal
 from urllib.parse import quote
 from urllib.parse import urlencode
@@ -71,6 +74,8 @@ class PaymentView:
     date: str
     amount: str
     note: str
+    #: A credit note set against the invoice, not money received.
+    credit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ class InvoiceView:
     """Everything the invoice page shows, formatted."""
 
     number: int
+    #: "Invoice" or "Credit note".
+    kind: str
     reference: str
     customer_name: str
     issued: str
@@ -89,6 +96,8 @@ class InvoiceView:
     vat: str
     gross: str
     paid: str
+    #: Credit notes set against the invoice, formatted; empty when there are none.
+    credited: str
     due_amount: str
     owes: bool
     payments: tuple[PaymentView, ...]
@@ -101,6 +110,8 @@ class RowView:
     """One invoice in a customer's list."""
 
     number: int
+    #: "Invoice" or "Credit note".
+    kind: str
     issued: str
     due: str
     status: StatusView
@@ -128,6 +139,7 @@ class Formatter:
         code = currency.code
         digits = get_currency_precision(code) if code else 2
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        amount = amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
         number = format_decimal(abs(amount), format=pattern, locale=self.locale)
         symbol = currency.symbol or (get_currency_symbol(code, locale=self.locale) if code else "")
         if not symbol:
@@ -176,10 +188,27 @@ class Formatter:
         clock = format_datetime(local, "HH:mm", locale=self.locale)
         return f"{self.long_date(local.date())} at {clock}"
 
+    def until(self, value: datetime, now: datetime | None = None) -> str:
+        """When a link stops working: ``20 February 2027``, or, within a day of *now*, to the
+        minute with the zone (``3 March 2026 at 14:05 GMT``): a date alone would say "today"
+        for a link that stops working this afternoon."""
+        now = now or datetime.now(self.timezone)
+        if value - now > timedelta(days=1):
+            return self.long_date(value.astimezone(self.timezone).date())
+        zone = format_datetime(value.astimezone(self.timezone), "z", locale=self.locale)
+        return f"{self.moment(value)} {zone}"
+
     # -- status --------------------------------------------------------------------------------
 
     def status(self, invoice: Invoice, today: date) -> StatusView:
         """The invoice's status as a client would say it."""
+        if invoice.is_credit_note:
+            if invoice.status in (PAID, OVERPAID):
+                return StatusView("credit", "Credit note", "Set against your invoices")
+            if not invoice.gross:
+                return StatusView("credit", "Credit note", "In your favour")
+            amount = self.money(abs(invoice.gross), invoice.currency)
+            return StatusView("credit", "Credit note", f"{amount} in your favour")
         if invoice.status in (PAID, OVERPAID):
             detail = (
                 f"Paid on {self.day_month(invoice.paid_on, today)}"
@@ -234,8 +263,10 @@ class Formatter:
             parts = (*invoice.address.lines, invoice.address.post_code, invoice.address.country)
             address = tuple(part for part in parts if part)
         owes = bool(invoice.is_unpaid and invoice.due_amount and invoice.due_amount > 0)
+        credited = invoice.amount_credited
         return InvoiceView(
             number=invoice.number,
+            kind="Credit note" if invoice.is_credit_note else "Invoice",
             reference=invoice.customer_reference,
             customer_name=invoice.customer_name,
             issued=self.long_date(invoice.issued),
@@ -247,10 +278,11 @@ class Formatter:
             vat=money(invoice.vat, cur),
             gross=money(invoice.gross, cur),
             paid=money(invoice.amount_paid, cur),
+            credited=money(credited, cur) if credited else "",
             due_amount=money(invoice.due_amount, cur),
             owes=owes,
             payments=tuple(
-                PaymentView(self.long_date(p.date), money(p.amount, cur), p.note)
+                PaymentView(self.long_date(p.date), money(p.amount, cur), p.note, p.is_credit)
                 for p in invoice.payments
             ),
             currency=cur.code,
@@ -261,6 +293,7 @@ class Formatter:
         """One row of a customer's list."""
         return RowView(
             number=invoice.number,
+            kind="Credit note" if invoice.is_credit_note else "Invoice",
             issued=self.short_date(invoice.issued),
             due=self.short_date(invoice.due),
             status=self.status(invoice, today),
@@ -272,13 +305,24 @@ class Formatter:
         )
 
     def balances(self, invoices: t.Iterable[Invoice]) -> list[str]:
-        """What is owed, per currency (a client may be invoiced in two)."""
+        """What is owed, per currency (a client may be invoiced in two), from the same amounts
+        the rows show. Credit notes owe nothing; a currency in which some amount owed is not
+        known is left out rather than shown with a wrong total."""
         totals: dict[str, tuple[Currency, Decimal]] = {}
+        unknown: set[str] = set()
         for invoice in invoices:
-            if invoice.is_unpaid and invoice.due_amount:
+            if not invoice.is_unpaid:
+                continue
+            if invoice.due_amount is None:
+                unknown.add(invoice.currency.code)
+            elif invoice.due_amount:
                 currency, total = totals.get(invoice.currency.code, (invoice.currency, Decimal(0)))
                 totals[invoice.currency.code] = (currency, total + invoice.due_amount)
-        return [self.money(total, currency) for currency, total in totals.values() if total]
+        return [
+            self.money(total, currency)
+            for code, (currency, total) in totals.items()
+            if total and code not in unknown
+        ]
 
 
 #: The status tabs a customer link may show, by the link's own status filter.

@@ -1,7 +1,9 @@
 """ "Email me a fresh link": the only thing the portal does on a POST.
 
 From an expired link's page, a client asks for a fresh link. It goes to the customer's contact
-addresses on file in KashFlow, never to an address typed by the visitor; it has the same scope
+addresses on file in KashFlow (contacts who opted out of emails excepted: see
+:attr:`~flask_kashflow_links.kashflow.models.Customer.email_addresses`), never to an address
+typed by the visitor; it has the same scope
 and the same lifetime as the expired link, counted from now. The form is protected against
 cross-site requests without cookies: the browser's ``Sec-Fetch-Site`` or ``Origin`` must be
 this site, and a short-lived form token bound to the link must come back.
@@ -23,6 +25,7 @@ from .. import signals
 from ..accounts import Brand
 from ..config import MailSettings
 from ..fetch import Fetcher
+from ..links.link import configured_host
 from ..links.service import LinkService
 from ..mail import MailError
 from ..mail import build_message
@@ -51,7 +54,11 @@ def same_site() -> bool:
         # Old browsers send neither, and under Referrer-Policy: no-referrer some send
         # "Origin: null". The form token, bound to this link, still protects the request.
         return True
-    return urlsplit(origin).netloc == request.host
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # e.g. "http://[": not a URL, so not this site
+        return False
+    return netloc == request.host
 
 
 class Renewal:
@@ -104,9 +111,11 @@ class Renewal:
             return self.problem(brand, 429, "limit")
         scope = claims.scope
         if scope.is_invoice:
-            invoice = self.fetcher.invoice(account, t.cast(int, scope.invoice)).value
-            customer_code = invoice.customer_code
-            self.guard.check_customer(claims, customer_code)
+            # The guard's own path: the invoice's customer established (or refused) and
+            # checked against revoke_customer.
+            customer_code = self.guard.invoice(
+                visit, t.cast(int, scope.invoice)
+            ).value.customer_code
         else:
             customer_code = t.cast(str, scope.customer)
         customer = self.fetcher.customer(account, customer_code).value
@@ -114,16 +123,13 @@ class Renewal:
         if not recipients:
             return self.problem(brand, 200, "no-address")
         fresh = self.links.renew(claims, customer_code)
-        zone = self.formatter.timezone
         message = build_message(
             recipients=recipients,
             sender=self.sender(brand),
             brand=brand,
             link=fresh,
             customer_name=customer.display_name or customer.name,
-            expires=self.formatter.long_date(fresh.expires_at.astimezone(zone).date())
-            if fresh.expires_at
-            else None,
+            expires=self.formatter.until(fresh.expires_at) if fresh.expires_at else None,
         )
         try:
             send(self.mail, message)
@@ -148,12 +154,14 @@ class Renewal:
         )
 
     def sender(self, brand: Brand) -> str:
-        """The From address of the fresh-link email."""
+        """The From address of the fresh-link email (and so its Message-ID's domain): from
+        configuration only, never from the request's Host header, which the visitor writes."""
         if isinstance(self.mail, MailSettings):
             return self.mail.sender
         if brand.email:
             return f"{brand.name} <{brand.email}>"
-        return f"{brand.name} <no-reply@{request.host.split(':')[0]}>"
+        host = configured_host(self.links.public_url) or "localhost"
+        return f"{brand.name} <no-reply@{host}>"
 
     def problem(self, brand: Brand, status: int, problem: str) -> Response:
         """A page saying why no fresh link was sent."""

@@ -18,11 +18,13 @@ from flask import Response
 from flask import abort
 from flask import url_for
 
+from ..redaction import RedactLinkTokens
 from .assembly import get_portal
 from .pages import brand_stylesheet
-from .pages import protect
 
 log = logging.getLogger(__name__)
+# The error handler logs tracebacks, whose exception messages may quote the URL.
+log.addFilter(RedactLinkTokens())
 
 blueprint = Blueprint(
     "kashflow_links",
@@ -80,11 +82,6 @@ def brand_css(colours: str) -> Response:
     if css is None:
         abort(404)
     return Response(css, mimetype="text/css")
-
-
-@blueprint.after_request
-def _security_headers(response: Response) -> Response:
-    return protect(response)
 
 
 @blueprint.errorhandler(500)

@@ -6,6 +6,7 @@ what is shown is decided by the guard (:meth:`~.guard.Guard.invoice`) and the li
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 from datetime import date
@@ -14,8 +15,13 @@ from flask import Response
 from flask import request
 
 from .. import signals
+from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowDenied
+from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowUnavailable
 from ..fetch import Fetched
 from ..fetch import Fetcher
+from ..kashflow.models import same_customer
 from .activity import LinkActivity
 from .activity import notify
 from .guard import Guard
@@ -29,7 +35,10 @@ from .presenters import customer_context
 from .presenters import listing
 from .presenters import pay_url
 
+log = logging.getLogger(__name__)
+
 _MAX_PAGE = 10_000
+_PAGE_NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 class Views:
@@ -75,12 +84,13 @@ class Views:
         today = self._today()
         claims, brand = visit.claims, visit.account.brand
         from_list = not claims.scope.is_invoice
+        # Made (or found) on every request: the page's title depends on it.
+        view = self.cache.get_or_make(
+            ("invoice", fetched.key, fetched.fetched_at, today),
+            lambda: self.formatter.invoice_view(invoice, today),
+        )
 
         def context() -> dict[str, t.Any]:
-            view = self.cache.get_or_make(
-                ("invoice", fetched.key, fetched.fetched_at, today),
-                lambda: self.formatter.invoice_view(invoice, today),
-            )
             # The route shapes are fixed: /invoices/<token>[/<number>]/pdf.
             pdf_url = f"{base}/{number}/pdf" if from_list else f"{base}/pdf"
             return {
@@ -93,7 +103,7 @@ class Views:
 
         key = ("invoice", base, number, claims.scope, _version(fetched), today)
         response = self.pages.page(
-            key, "kashflow_links/invoice.html", brand, f"Invoice {number}", context
+            key, "kashflow_links/invoice.html", brand, f"{view.kind} {number}", context
         )
         notify(signals.invoice_viewed, claims, customer=invoice.customer_code, invoice=number)
         self.activity.record_open(claims)
@@ -106,7 +116,8 @@ class Views:
         if tab not in dict(TABS[scope.status]):
             raise Refused(self.pages.not_found())
         page_arg = request.args.get("page", "1")
-        if not page_arg.isdigit() or not 1 <= int(page_arg) <= _MAX_PAGE:
+        # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
+        if not _PAGE_NUMBER.fullmatch(page_arg) or not 1 <= int(page_arg) <= _MAX_PAGE:
             raise Refused(self.pages.not_found())
         page = int(page_arg)
         fetched = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
@@ -157,9 +168,9 @@ class Views:
             raise Refused(self.pages.not_found())
         customer = self.fetcher.customer(account, t.cast(str, scope.customer)).value
         link = self.fetcher.statement_link(account, customer)
-        if customer.code != scope.customer or link is None:
+        if not same_customer(customer.code, t.cast(str, scope.customer)) or link is None:
             raise Refused(self.pages.not_found())
-        data = self.fetcher.document(account, link).value
+        data = self.document(visit, link)
         notify(signals.pdf_downloaded, claims, document="statement")
         self.activity.record_open(claims)
         return _pdf_response(data, f"statement-{_safe_name(customer.code)}.pdf")
@@ -169,7 +180,7 @@ class Views:
         invoice = self.guard.invoice(visit, number).value
         if not invoice.permalink:
             raise Refused(self.pages.not_found())
-        data = self.fetcher.document(visit.account, invoice.permalink).value
+        data = self.document(visit, invoice.permalink)
         notify(
             signals.pdf_downloaded,
             visit.claims,
@@ -179,6 +190,19 @@ class Views:
         )
         self.activity.record_open(visit.claims)
         return _pdf_response(data, f"invoice-{number}.pdf")
+
+    def document(self, visit: Visit, link: str) -> bytes:
+        """The PDF behind a KashFlow document link, or :class:`Refused` with the "document
+        unavailable" page (KashFlow sent a page instead of a PDF, refused the document, sent
+        it elsewhere, or is down with no copy cached). The invoice itself still opens."""
+        try:
+            return self.fetcher.document(visit.account, link).value
+        except (KashFlowNotFound, KashFlowBadResponse, KashFlowDenied, KashFlowUnavailable) as e:
+            log.warning("document of link %s unavailable: %s", visit.claims.link_id, e)
+            back = request.path.removesuffix("/pdf")
+            status = 404 if isinstance(e, KashFlowNotFound) else 503
+            page = self.pages.document_unavailable(visit.account.brand, back, status)
+            raise Refused(page) from None
 
 
 def _version(fetched: Fetched[t.Any]) -> tuple[str, float, bool, bool]:

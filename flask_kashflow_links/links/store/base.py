@@ -10,20 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
+from ...kashflow.models import customer_key
 from ..claims import INVOICE
 from ..claims import LinkClaims
 from ..claims import Scope
 
 log = logging.getLogger(__name__)
-
-
-def customer_key(code: str) -> str:
-    """How customer codes are compared for revocation: case- and space-insensitive.
-
-    Revocation matches broadly on purpose: ``revoke_customer("tcust01")`` must not silently miss
-    the links of ``TCUST01``. (Scope checks, which decide what is *shown*, match exactly.)
-    """
-    return code.strip().casefold()
 
 
 def dt(value: float | None) -> datetime | None:

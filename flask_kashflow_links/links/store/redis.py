@@ -31,8 +31,14 @@ class RedisStore(RevocationStore):
 
     Keys live under ``kfl:rev:``. A revocation is one write and is seen by every process on its
     next check; a check is one pipelined round trip.
+
+    Registration times and customer cut-offs are taken from the Redis server's clock, not the
+    host's: a link registered before a ``revoke_customer`` on another host is withdrawn by it,
+    and one registered after it is not, however far apart the hosts' clocks are.
     """
 
+    #: Every key of the store starts with this; a cache sharing the database must not use a
+    #: prefix that overlaps it (see :func:`~flask_kashflow_links.state.check_key_spaces`).
     PREFIX = "kfl:rev:"
 
     def __init__(self, url: str, *, timeout: float = 1.0) -> None:
@@ -103,6 +109,15 @@ class RedisStore(RevocationStore):
                 ) from e
             raise
 
+    @property
+    def database(self) -> int:
+        """The number of the Redis database the store uses."""
+        return int(self._client.connection_pool.connection_kwargs.get("db") or 0)
+
+    def _server_time(self) -> float:
+        seconds, microseconds = self._call(lambda c: c.time())
+        return float(seconds) + float(microseconds) / 1e6
+
     def _k(self, *parts: str) -> str:
         return self.PREFIX + ":".join(parts)
 
@@ -128,7 +143,8 @@ class RedisStore(RevocationStore):
             )
 
     def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
-        values = record_values(claims, customer)
+        # The server's clock orders the link against customer cut-offs (see the class).
+        values = {**record_values(claims, customer), "minted_at": self._server_time()}
         mapping = {k: ("" if v is None else str(v)) for k, v in values.items()}
 
         def build(pipe: t.Any) -> None:
@@ -155,7 +171,7 @@ class RedisStore(RevocationStore):
         return bool(results[1])
 
     def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
-        when = time.time() if now is None else now
+        when = self._server_time() if now is None else now
         field_name = self._customer_field(account, customer)
         cutoff_key = self._k("cutoffs")
 

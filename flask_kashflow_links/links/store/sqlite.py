@@ -108,6 +108,7 @@ class SQLiteStore(RevocationStore):
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._schema_ready = False
+        self._init_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -123,16 +124,33 @@ class SQLiteStore(RevocationStore):
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             if not self._schema_ready:
-                conn.executescript(_SCHEMA)
-                self._schema_ready = True
+                # Once per process, one thread at a time: switching a new file to WAL (which
+                # then sticks to the file) and creating the tables take locks that SQLite may
+                # refuse at once to a second connection doing the same, busy timeout or not.
+                with self._init_lock:
+                    if not self._schema_ready:
+                        self._initialise(conn)
+                        self._schema_ready = True
         except (sqlite3.Error, OSError) as e:
             raise StoreUnavailable(f"cannot open the link store {self.location}: {e}") from e
         self._local.conn = conn
         self._local.pid = os.getpid()
         return conn
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        """WAL mode and the schema, retried while another process is doing the same."""
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _run(self, sql: str, params: t.Sequence[t.Any] | t.Mapping[str, t.Any] = ()) -> list[t.Any]:
         try:

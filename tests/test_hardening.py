@@ -1,0 +1,183 @@
+"""Findings of the adversarial review (issue #11): headers under the portal's paths, URLs and
+senders from configuration only, and what the fresh-link form counts and refuses."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links import Link
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .conftest import in_the_past
+from .conftest import make_app
+from .conftest import portal_config
+
+PROTECTIVE = {"Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store"}
+HOST_404 = '<html><script src="https://analytics.example/t.js"></script><p>Not here</p></html>'
+
+
+def expired_link(app: Flask, **request: t.Any) -> Link:
+    with app.test_request_context(**request), in_the_past():
+        return KashFlowLinks().mint_customer("ACME01", expires_in=60)
+
+
+def form_token(app: Flask, url_path: str, **headers: str) -> str:
+    page = app.test_client().get(url_path, headers=headers).get_data(as_text=True)
+    match = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert match, "the expired page offers the button"
+    return match.group(1)
+
+
+# -- every response under the portal's paths carries the protective headers --------------------
+
+
+def host_site(tmp_path: Path, sandbox: KashFlowSandbox, prefix: str | None) -> Flask:
+    """A host site with its own pages and its own 404 and 405 pages (with a third-party
+    script, as many sites have), and the portal mounted at *prefix*."""
+    app = make_app(tmp_path, **portal_config(sandbox, url_prefix=prefix))
+
+    @app.route("/about")
+    def about() -> str:
+        return "<p>About us</p>"
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def host_error(error: t.Any) -> tuple[str, int]:
+        return HOST_404, error.code
+
+    return app
+
+
+@pytest.mark.parametrize("prefix", [None, "/billing"])
+def test_host_pages_under_the_portals_paths_get_the_protective_headers(
+    tmp_path: Path, sandbox: KashFlowSandbox, prefix: str | None
+) -> None:
+    app = host_site(tmp_path, sandbox, prefix)
+    with app.test_request_context():
+        token = KashFlowLinks().mint_invoice(1043).token
+    base = prefix or ""
+    client = app.test_client()
+    answered_by_the_host = {
+        "trailing slash": client.get(f"{base}/invoices/{token}/"),
+        "unknown suffix": client.get(f"{base}/invoices/{token}/1043/pdf/x"),
+        "POST to a page": client.post(f"{base}/invoices/{token}"),
+        "upper case": client.get(f"{base}/INVOICES/{token}"),
+        # (A path starting "//" would read as a host name: double the slash after a prefix.)
+        "doubled slashes": client.get(
+            f"{base}//invoices/{token}" if base else f"/invoices//{token}"
+        ),
+        "no token": client.get(f"{base}/invoices/"),
+    }
+    for name, response in answered_by_the_host.items():
+        assert response.status_code in (404, 405, 308), name
+        for header, value in PROTECTIVE.items():
+            assert response.headers.get(header) == value, (name, header)
+        if response.mimetype == "text/html":
+            # No script of any origin runs, so none can read the URL and its link token.
+            assert "default-src 'none'" in response.headers["Content-Security-Policy"], name
+    portal_page = client.get(f"{base}/invoices/{token}")
+    assert portal_page.status_code == 200 and portal_page.headers["Cache-Control"] == (
+        "private, no-store"
+    )
+
+
+@pytest.mark.parametrize("prefix", [None, "/billing"])
+def test_the_host_sites_own_pages_are_untouched(
+    tmp_path: Path, sandbox: KashFlowSandbox, prefix: str | None
+) -> None:
+    app = host_site(tmp_path, sandbox, prefix)
+    client = app.test_client()
+    outside = [client.get("/about"), client.get("/nowhere"), client.get("/invoicesx/a")]
+    if prefix:
+        outside.append(client.get("/invoices/not-under-the-prefix"))
+    for response in outside:
+        assert "Referrer-Policy" not in response.headers, response.request.path
+        assert "Content-Security-Policy" not in response.headers, response.request.path
+        assert response.headers.get("Cache-Control") != "private, no-store"
+
+
+# -- URLs and senders from configuration, never from the Host header ----------------------------
+
+
+def test_public_url_wins_inside_a_request_whatever_the_host(tmp_path: Path) -> None:
+    app = make_app(
+        tmp_path,
+        SERVER_NAME=None,
+        url_prefix="/pay",
+        public_url="https://billing.example.co.uk/pay",
+    )
+    with app.test_request_context("/staff/mint", base_url="http://evil.example"):
+        link = KashFlowLinks().mint_invoice(1043)
+    assert link.url == f"https://billing.example.co.uk/pay/invoices/{link.token}"
+
+
+@pytest.mark.parametrize(
+    ("config", "host", "domain"),
+    [
+        ({"public_url": "https://billing.example.co.uk"}, "evil.example", "billing.example.co.uk"),
+        ({"SERVER_NAME": "portal.example.test:8443"}, "evil.example", "portal.example.test"),
+        ({"TRUSTED_HOSTS": [".acme.example"]}, "www.acme.example", "acme.example"),
+    ],
+    ids=["public url", "server name", "trusted hosts"],
+)
+def test_fresh_link_sender_and_message_id_come_from_configuration(
+    tmp_path: Path, sandbox: KashFlowSandbox, config: dict[str, t.Any], host: str, domain: str
+) -> None:
+    """A mail callable and a brand without an email address: the From address and the
+    Message-ID's domain are the site's configured host, never the request's."""
+    sent: list[EmailMessage] = []
+    settings = {"SERVER_NAME": None, **config}
+    app = make_app(
+        tmp_path,
+        **portal_config(sandbox, mail=sent.append, brand={"name": "Acme Accounts", "email": ""}),
+        **settings,
+    )
+    link = expired_link(app, base_url=f"http://{host}")
+    own = "/invoices/" + link.token
+    headers = {"Host": host, "X-Forwarded-Host": host}
+    response = app.test_client().post(
+        own + "/renew",
+        data={"form_token": form_token(app, own, **headers)},
+        headers={**headers, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    message = sent[0]
+    assert message["From"] == f"Acme Accounts <no-reply@{domain}>"
+    assert message["Message-ID"].endswith(f"@{domain}>")
+
+
+# -- the fresh-link form -------------------------------------------------------------------------
+
+
+def test_bogus_renewals_never_use_up_an_addresses_budget(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    """Behind a shared address (an office, a mobile carrier), POSTs with links that are not
+    genuine must not spend the fresh-link budget of the real clients there."""
+    sent: list[EmailMessage] = []
+    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append, renew_limit_per_address=2))
+    client = app.test_client()
+    genuine = expired_link(app)
+    forged = genuine.token[:-4] + ("AAAA" if not genuine.token.endswith("AAAA") else "BBBB")
+    bogus = [f"not-a-link-{i}" for i in range(6)] + [forged] * 4
+    for token in bogus:
+        response = client.post(
+            f"/invoices/{token}/renew",
+            data={"form_token": "x"},
+            headers={"Sec-Fetch-Site": "same-origin"},
+        )
+        assert response.status_code == 404
+    own = "/invoices/" + genuine.token
+    response = client.post(
+        own + "/renew",
+        data={"form_token": form_token(app, own)},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 200 and len(sent) == 1
