@@ -255,16 +255,23 @@ class RestBackend:
         ``TotalPaidAmount`` in the home currency that is not the invoice's. Part-paid
         invoices in another currency are rare, so at most :data:`MAX_DETAILS_PER_LIST`."""
         unknown = [i for i, row in enumerate(rows) if row.is_unpaid and row.due_amount is None]
-        for index in unknown[:MAX_DETAILS_PER_LIST]:
-            row = rows[index]
+
+        def detail_of(row: Invoice) -> Invoice | None:
             try:
-                detail = self._detail(login, row.number)
+                return self._detail(login, row.number)
             except (KashFlowNotFound, KashFlowBadResponse, KashFlowDenied) as e:
                 log.warning("what is owed on invoice %s is unknown: %s", row.number, e)
-                continue
-            rows[index] = dataclasses.replace(
-                row, due_amount=detail.due_amount, payments=detail.payments
-            )
+                return None
+
+        # Independent of each other: asked for together, PAGE_CONCURRENCY at a time.
+        indexes = unknown[:MAX_DETAILS_PER_LIST]
+        calls = [partial(detail_of, rows[index]) for index in indexes]
+        details = run_together(calls, limit=PAGE_CONCURRENCY)
+        for index, detail in zip(indexes, details, strict=True):
+            if detail is not None:
+                rows[index] = dataclasses.replace(
+                    rows[index], due_amount=detail.due_amount, payments=detail.payments
+                )
         return rows
 
     def _list_page(self, login: Login, url: str, params: dict[str, t.Any], what: str) -> _Page:
