@@ -81,7 +81,12 @@ class Prefetcher:
         if held is not None:
             held.append(claims)
             return
-        for fetch in self.fetches(claims):
+        try:
+            fetches = self.fetches(claims)
+        except Exception:  # e.g. an account loader failing: the link is minted all the same
+            log.exception("no prefetch for link %s", claims.link_id)
+            return
+        for fetch in fetches:
             self.pool.submit(
                 fetch.key,
                 partial(self._in_background, fetch.run),

@@ -211,3 +211,18 @@ def test_the_cli_prints_the_link_even_when_kashflow_fails(
     code, out, err = cli_mint(cli, "invoice", "999999")
     assert code == 0 and URL.search(out)
     assert "KashFlow has no such invoice or customer" in err
+
+
+def test_a_prefetch_that_cannot_even_start_never_fails_the_mint(
+    apps: t.Callable[..., Flask], sandbox: KashFlowSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Failing:
+        def get(self, account_id: str | None) -> t.Any:
+            raise RuntimeError("the account loader is down")
+
+    app = apps(sandbox, **ON)
+    get_state(app).prefetcher.accounts = Failing()  # type: ignore[assignment]
+    with caplog.at_level(logging.ERROR):
+        link = mint(app)
+    assert link.token and f"no prefetch for link {link.link_id}" in caplog.text
+    assert get_state(app).background.stats.queued == 0
