@@ -32,7 +32,7 @@ test: install system-deps
 # The quick suite while working: everything but browser, load and multi-process tests, on
 # every core (pytest-xdist). `make test` stays serial: its load tests measure the machine.
 check: install
-	$(BIN)/python -m pytest -q -n auto -m "not browser and not slow and not multiprocess"
+	$(BIN)/python -m pytest -q -n auto --dist loadscope -m "not browser and not slow and not multiprocess"
 
 lint: install
 	$(BIN)/ruff check .
