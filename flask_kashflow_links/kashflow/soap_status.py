@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
-#: A refusal of the credentials themselves (a wrong user, password or password mode).
-PASSWORD = "password"  # noqa: S105  # nosec B105 - the name of a kind of refusal
+#: A refusal of the credentials themselves (a wrong user, password or password mode). The
+#: value names a kind of refusal; it is no password.
+PASSWORD = "password"  # noqa: S105  # nosec B105
 #: A refusal of this server's address (Restrict Access to specific IP addresses).
 IP = "ip"
 #: The SOAP API is not switched on for the account.

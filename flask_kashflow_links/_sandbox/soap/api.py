@@ -103,7 +103,8 @@ class SoapSettings:
 
     def accepted_password(self, login: LoginSettings) -> str:
         """The password the current mode accepts."""
-        separate = self.password_mode == "separate"  # noqa: S105  # nosec B105 - a mode
+        # A comparison with the name of a mode, not with a password.
+        separate = self.password_mode == "separate"  # noqa: S105  # nosec B105
         return self.api_password if separate else login.password
 
 
