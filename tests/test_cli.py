@@ -171,7 +171,10 @@ def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@pytest.mark.parametrize("text", ["", "90", "d", "9x", "-1d", "1.5d", "9" * 100_000 + "x"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "90", "d", "9x", "-1d", "1.5d", pytest.param("9" * 100_000 + "x", id="long-digits")],
+)
 def test_parse_duration_rejects(text: str) -> None:
     # The last one is refused at once (a regex over it would take quadratic time).
     with pytest.raises(ValueError):
