@@ -23,9 +23,9 @@ import requests
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
+from .bodies import pdf_body
 from .http import ClientStats
 from .http import transport_errors
-from .soap_http import read_body
 
 #: Redirects followed (each within the allowed hosts).
 MAX_REDIRECTS = 3
@@ -105,7 +105,6 @@ class Permalinks:
 
     def _pdf(self, response: requests.Response, max_bytes: int) -> bytes:
         status = response.status_code
-        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if status != 200:
             response.close()
             if status == 404:
@@ -118,17 +117,12 @@ class Permalinks:
                     "the SOAP API cannot give: this account's clients cannot download PDFs"
                 )
             raise KashFlowBadResponse(f"KashFlow answered HTTP {status} for a document")
-        if kind and not any(k in kind for k in ("pdf", "octet-stream")):
-            response.close()
-            raise KashFlowBadResponse(
-                f"KashFlow sent {kind} instead of a PDF (a sign-in page wants a session, which "
-                "the SOAP API cannot give)"
-            )
-        deadline = time.monotonic() + sum(self.timeout)
-        body = read_body(response, max_bytes=max_bytes, deadline=deadline, what="document")
-        if not body.startswith(b"%PDF-") or b"%%EOF" not in body[-2048:]:
-            raise KashFlowBadResponse("KashFlow sent an incomplete or non-PDF document")
-        return body
+        return pdf_body(
+            response,
+            max_bytes=max_bytes,
+            deadline=time.monotonic() + sum(self.timeout),
+            not_pdf_hint=" (a sign-in page wants a session, which the SOAP API cannot give)",
+        )
 
 
 __all__ = ["MAX_REDIRECTS", "Permalinks", "origin"]

@@ -25,9 +25,10 @@ from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowDenied
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
-from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
+from .bodies import PROBE_MAX_BYTES
+from .bodies import pdf_body
 from .concurrency import DEFAULT_LIMIT
 from .concurrency import run_together
 from .http import ClientStats
@@ -57,8 +58,6 @@ PAGE_CONCURRENCY = DEFAULT_LIMIT
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "paid": "Paid"}
 #: Redirects followed for one document, at most (each must stay on the API host).
 MAX_REDIRECTS = 3
-#: The largest document the connection check downloads.
-PROBE_MAX_BYTES = 20 * 1024 * 1024
 #: Details read, at most, to learn what is owed on list rows that cannot say (see
 #: :meth:`RestBackend.list_invoices`).
 MAX_DETAILS_PER_LIST = 25
@@ -331,29 +330,12 @@ class RestBackend:
         :raises KashFlowDenied: KashFlow refused this document to the session.
         """
         response = self._document_response(login, self.document_url(permalink))
-        try:
-            if response.status_code != 200:
+        if response.status_code != 200:
+            with response:  # closed once the error has read KashFlow's error body
                 raise self.transport.error(response, "document")
-            kind = response.headers.get("Content-Type", "").lower()
-            if kind and not any(k in kind for k in ("pdf", "octet-stream")):
-                raise KashFlowBadResponse(f"KashFlow sent {kind.split(';')[0]} for a document")
-            chunks, size = [], 0
-            try:
-                for chunk in response.iter_content(64 * 1024):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise KashFlowBadResponse(f"a KashFlow document exceeds {max_bytes} bytes")
-                    chunks.append(chunk)
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
-                raise KashFlowUnavailable(
-                    f"the document download broke off ({type(e).__name__})"
-                ) from None
-            body = b"".join(chunks)
-        finally:
-            response.close()
-        if not body.startswith(b"%PDF-") or b"%%EOF" not in body[-2048:]:
-            raise KashFlowBadResponse("KashFlow sent an incomplete or non-PDF document")
-        return body
+        return pdf_body(
+            response, max_bytes=max_bytes, deadline=time.monotonic() + sum(self.timeout)
+        )
 
     def _document_response(self, login: Login, url: str) -> requests.Response:
         """The (streamed) answer for a document, after the redirects that stay on the API

@@ -19,15 +19,13 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
+from .bodies import PROBE_MAX_BYTES
 from .permalinks import Permalinks
 from .soap_models import invoice_from_soap
 from .soap_status import advice
 from .soap_status import refusal_kind
 from .soap_xml import Answer
 from .soap_xml import items
-
-#: The largest PDF the check downloads.
-PROBE_MAX_BYTES = 20 * 1024 * 1024
 
 
 class Checked(t.Protocol):

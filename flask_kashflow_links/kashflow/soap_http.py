@@ -27,6 +27,7 @@ import requests
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowUnavailable
+from .bodies import read_body
 from .http import ClientStats
 from .http import kept
 from .http import redacted
@@ -40,30 +41,6 @@ from .soap_xml import fault_of
 #: The largest answer read (KashFlow sends a customer's every invoice, with lines, at once;
 #: the .NET client raises its limit to 20 MB for big accounts).
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
-_CHUNK = 64 * 1024
-
-
-def read_body(response: requests.Response, *, max_bytes: int, deadline: float, what: str) -> bytes:
-    """The whole body of a streamed *response*, at most *max_bytes*, read before *deadline*
-    (``time.monotonic()``): a server dripping bytes cannot hold a page for long.
-
-    :raises KashFlowBadResponse: the body is larger than *max_bytes*.
-    :raises KashFlowUnavailable: the transfer broke off or outlasted the deadline.
-    """
-    chunks, size = [], 0
-    try:
-        for chunk in response.iter_content(_CHUNK):
-            size += len(chunk)
-            if size > max_bytes:
-                raise KashFlowBadResponse(f"KashFlow's {what} exceeds {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise KashFlowUnavailable(f"KashFlow's {what} took too long to arrive")
-            chunks.append(chunk)
-    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
-        raise KashFlowUnavailable(f"KashFlow's {what} broke off ({type(e).__name__})") from None
-    finally:
-        response.close()
-    return b"".join(chunks)
 
 
 class SoapTransport:
@@ -171,4 +148,4 @@ class SoapTransport:
         return KashFlowBadResponse(message, **kwargs)
 
 
-__all__ = ["MAX_ANSWER_BYTES", "SoapTransport", "read_body"]
+__all__ = ["MAX_ANSWER_BYTES", "SoapTransport"]
