@@ -89,7 +89,7 @@ def test_fault(
     # Slow answers are cut off by the read timeout: a short one keeps these tests quick.
     slow = fault in ("timeout", "30-second response")
     app = make_app(
-        tmp_path, **portal_config(sandbox, api_timeout=(2.0, 1.0) if slow else (2.0, 3.0))
+        tmp_path, **portal_config(sandbox, api_timeout=(2.0, 0.5) if slow else (2.0, 3.0))
     )
     with app.test_request_context():
         link = KashFlowLinks().mint_invoice(1043)

@@ -269,7 +269,7 @@ def inject(fault: str, sandbox: KashFlowSandbox) -> None:
 
 @pytest.mark.usefixtures("variant")
 # A short read timeout: the "timeout" fault is cut off by it, and waiting longer proves nothing.
-@pytest.mark.settings(api_timeout=(2.0, 1.0))
+@pytest.mark.settings(api_timeout=(2.0, 0.5))
 @pytest.mark.parametrize(
     "fault",
     [

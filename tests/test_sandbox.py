@@ -192,14 +192,6 @@ def test_unknown_temporary_token(sb: KashFlowSandbox) -> None:
     assert sb.failed_logins == 0
 
 
-def test_temporary_token_expires() -> None:
-    with KashFlowSandbox(demo_data=False, temporary_token_ttl=0.2) as sb:
-        step1 = start_login(sb).json()
-        time.sleep(0.3)
-        response = finish_login(sb, step1["TemporaryToken"], answers_for(sb, step1))
-        assert response.json()["Error"] == "InvalidTemporaryToken"
-
-
 @pytest.mark.parametrize("method", ["post", "put"])
 def test_missing_or_invalid_json_is_400(sb: KashFlowSandbox, method: str) -> None:
     call = getattr(requests, method)
@@ -260,17 +252,6 @@ def test_kftoken_is_required(sb: KashFlowSandbox, header: str | None) -> None:
             "Error": "InvalidSessionToken",
             "Message": "Session token provided is invalid.",
         }
-
-
-def test_session_expires_after_idle_timeout_and_use_refreshes_it() -> None:
-    with KashFlowSandbox(demo_data=False, session_idle_timeout=0.5) as sb:
-        headers = {"Authorization": f"KfToken {login(sb)}"}
-        for _ in range(2):
-            time.sleep(0.3)  # 0.6 s in total, but never 0.5 s idle
-            assert requests.get(sb.url + "/invoices", headers=headers).status_code == 200
-        time.sleep(0.7)
-        assert requests.get(sb.url + "/invoices", headers=headers).status_code == 401
-        assert sb.active_sessions() == 0
 
 
 def test_expire_sessions(api: Api, sb: KashFlowSandbox) -> None:
@@ -651,27 +632,18 @@ def test_malformed_next(api: Api, sb: KashFlowSandbox) -> None:
     assert api.get("/invoices/1043").json()["Number"] == 1043
 
 
-def test_hang_next_and_latency(api: Api, sb: KashFlowSandbox) -> None:
-    # Delays of a second against bounds well below it, so a busy CI machine cannot flip them.
-    sb.hang_next(1, 1.0, endpoint="invoices.get")
+def test_hang_next_and_latency_really_wait(api: Api, sb: KashFlowSandbox) -> None:
+    # Which calls wait, and how long, is tested with an injected sleep (test_sandbox_faults);
+    # this proves the default sleep is real, with one short delay and no upper bound to flake.
+    sb.hang_next(1, 0.3, endpoint="invoices.get")
     started = time.monotonic()
     assert api.get("/invoices/1043").status_code == 200
-    assert time.monotonic() - started >= 1.0
-    started = time.monotonic()
-    api.get("/invoices/1043")
-    assert time.monotonic() - started < 0.75
-
-    sb.set_latency(1.0, endpoint="customers")
+    assert time.monotonic() - started >= 0.3
+    sb.set_latency(0.3, endpoint="customers")
     started = time.monotonic()
     api.get("/customers/ACME01")
-    assert time.monotonic() - started >= 1.0
-    started = time.monotonic()
-    api.get("/invoices/1")
-    assert time.monotonic() - started < 0.75
+    assert time.monotonic() - started >= 0.3
     sb.set_latency(0, endpoint="customers")
-    started = time.monotonic()
-    api.get("/customers/ACME01")
-    assert time.monotonic() - started < 0.75
 
 
 def test_drop_next(api: Api, sb: KashFlowSandbox) -> None:

@@ -266,4 +266,7 @@ def test_latency_and_hangs_use_the_given_sleep() -> None:
         assert api.get("/invoices/1043").status_code == 200
         assert api.get("/invoices/1043").status_code == 200
         assert slept == [2.5, 7.0]
+        sb.set_latency(0, endpoint="customers")
+        assert api.get("/customers/ACME01").status_code == 200
+        assert slept == [2.5, 7.0]
         api.close()

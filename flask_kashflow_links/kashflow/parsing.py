@@ -109,6 +109,10 @@ def parse_int(value: t.Any) -> int | None:
     return None
 
 
+#: Control characters other than tab and newline (C0 and DEL).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def parse_text(value: t.Any, *, limit: int = 2000) -> str:
     """A text field, trimmed, without control characters, at most *limit* characters.
 
@@ -121,8 +125,7 @@ def parse_text(value: t.Any, *, limit: int = 2000) -> str:
         value = str(value)
     if not isinstance(value, str):
         return ""
-    cleaned = "".join(ch for ch in value if ch in "\n\t" or (ord(ch) >= 32 and ord(ch) != 127))
-    return cleaned.strip()[:limit]
+    return _CONTROL_CHARACTERS.sub("", value).strip()[:limit]
 
 
 def parse_bool(value: t.Any) -> bool:
