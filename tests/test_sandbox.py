@@ -21,8 +21,8 @@ from decimal import Decimal
 import pytest
 import requests
 
+from flask_kashflow_links._sandbox.demo import demo_business
 from flask_kashflow_links.testing import KashFlowSandbox
-from flask_kashflow_links.testing import SandboxData
 
 TODAY = date(2026, 10, 9)
 TIMEOUT = 5
@@ -778,9 +778,9 @@ def test_demo_data_invariants(sandbox: KashFlowSandbox) -> None:
 
 
 def test_demo_data_is_deterministic() -> None:
-    one = SandboxData.demo(today=TODAY, seed=7)
-    assert one.invoices == SandboxData.demo(today=TODAY, seed=7).invoices
-    other = SandboxData.demo(today=TODAY, seed=8)
+    one = demo_business(today=TODAY, seed=7)
+    assert one.invoices == demo_business(today=TODAY, seed=7).invoices
+    other = demo_business(today=TODAY, seed=8)
     assert other.invoices[1043]["CustomerCode"] == "ACME01"
     assert other.invoices[1043]["Status"] in ("Unpaid", "Overdue")
     assert one.invoices != other.invoices

@@ -8,8 +8,8 @@ forms seen in the wild, ``"2026-10-09 12:00:00"`` and ``"2026-10-09 12:00:00 +01
 
 :class:`SandboxData` keeps the derived fields consistent (see :mod:`.records`): line totals,
 amounts due, status, overdue days, paid dates, each customer's balances and invoice dates, and
-every invoice's previous and next numbers. :meth:`SandboxData.demo` builds the deterministic
-demo business (see :mod:`.demo`).
+every invoice's previous and next numbers. :func:`.demo.demo_business` builds the deterministic
+demo business on it.
 """
 
 from __future__ import annotations
@@ -55,15 +55,6 @@ class SandboxData:
         self._next_payment_id = 1000
         # While True, per-insert recomputation is skipped; see bulk_load().
         self._bulk = False
-
-    @classmethod
-    def demo(cls, *, today: date | None = None, seed: int = 7) -> SandboxData:
-        """The demo business: the documented examples plus generated customers and invoices."""
-        from .demo import build_demo  # the demo builds on this class
-
-        data = cls(today=today, seed=seed)
-        build_demo(data)
-        return data
 
     # -- lookups ------------------------------------------------------------------------------
 

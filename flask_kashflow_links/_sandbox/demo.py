@@ -16,6 +16,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP
 from decimal import Decimal
 
+from .data import SandboxData
 from .demo_cases import add_case_customers
 from .demo_documented import add_documented_customers
 from .demo_documented import add_documented_invoices
@@ -34,9 +35,6 @@ from .values import kf_date
 from .values import money
 from .values import parse_kf_date
 from .values import to_decimal
-
-if t.TYPE_CHECKING:  # pragma: no cover
-    from .data import SandboxData
 
 #: (description, product code, product name, nominal code, GBP rate, quantity kind, VAT %)
 _CATALOGUE: tuple[tuple[str, str, str, int, str, str, str], ...] = (
@@ -68,6 +66,14 @@ _OTHER_COUNTS = {
     "BALA01": 1,
 }
 _FIRST_GENERATED = 1001
+
+
+def demo_business(*, today: date | None = None, seed: int = 7) -> SandboxData:
+    """The demo business: the documented examples plus generated customers and invoices, the
+    same for the same *today* and *seed*."""
+    data = SandboxData(today=today, seed=seed)
+    build_demo(data)
+    return data
 
 
 def build_demo(data: SandboxData) -> None:
@@ -442,4 +448,4 @@ def _add_generated_invoices(data: SandboxData) -> None:
         )
 
 
-__all__ = ["ACME_NUMBERS", "build_demo", "currency_code_of"]
+__all__ = ["ACME_NUMBERS", "build_demo", "currency_code_of", "demo_business"]

@@ -21,6 +21,7 @@ from .control import ControlRoutes
 from .controls import ACTIONS as FAULT_ACTIONS
 from .controls import FaultControls
 from .data import SandboxData
+from .demo import demo_business
 from .faults import FaultState
 from .httpserver import ServerThread
 from .httpserver import connect_host
@@ -126,7 +127,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
         self.lockout_threshold = lockout_threshold
 
         today = today or date.today()
-        build = SandboxData.demo if demo_data else SandboxData
+        build = demo_business if demo_data else SandboxData
         data = build(today=today, seed=seed)
         lock = threading.RLock()
         # Positions asked for are reproducible for a given seed and call order.
