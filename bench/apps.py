@@ -28,7 +28,7 @@ Environment (the benchmark scripts set all of it):
     "customer", "status"}``, the links whose pages the baseline serves from memory.
 
 The baseline is a bare Flask app that renders the portal's own templates with the same
-context the portal's views pass (see ``views._invoice_page`` and ``views._customer_page``),
+context the portal's views pass (see ``portal.views.Views`` and ``presenters.customer_context``),
 built once at start-up from the same KashFlow data with the package's own :class:`Formatter`,
 and sends the same headers. It does no token check, no revocation check, no cache lookup and
 no formatting per request: what is left is Flask, Jinja and the page itself. The benchmark
