@@ -17,6 +17,7 @@ import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextlib import nullcontext
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -212,17 +213,45 @@ def sandbox_server() -> Iterator[KashFlowSandbox]:
         yield server
 
 
+def restore_switches(sandbox: KashFlowSandbox) -> None:
+    """Every switch a test may turn, back to normal: no faults, the Swagger shape (a variant may
+    have switched it), documents only with a session, SOAP answering to the login password."""
+    sandbox.clear_faults()
+    sandbox.set_shape("swagger")
+    sandbox.set_public_documents(False)
+    sandbox.set_soap_password_mode("login")
+
+
 @pytest.fixture
 def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
-    """The shared sandbox, with faults cleared and counters zeroed around each test."""
-    sandbox_server.clear_faults()
+    """The shared sandbox, with its switches restored and counters zeroed around each test."""
+    restore_switches(sandbox_server)
     sandbox_server.reset_counters()
     sandbox_server.expire_sessions()
-    sandbox_server.set_public_documents(False)
     yield sandbox_server
-    sandbox_server.clear_faults()
-    sandbox_server.set_soap_password_mode("login")
-    sandbox_server.set_shape("swagger")  # a variant may have switched it for its test
+    restore_switches(sandbox_server)
+
+
+#: "Today" for the sandbox's own tests, so that due dates and overdue days are fixed.
+SANDBOX_TODAY = date(2026, 10, 9)
+
+
+@pytest.fixture(scope="module")
+def dated_sandbox() -> Iterator[KashFlowSandbox]:
+    """A sandbox of the test module's own (the sandbox's own tests change its data), its demo
+    data as of :data:`SANDBOX_TODAY`."""
+    with KashFlowSandbox(today=SANDBOX_TODAY) as server:
+        yield server
+
+
+@pytest.fixture
+def sb(dated_sandbox: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
+    """The module's :func:`dated_sandbox`, its switches restored and counters zeroed around
+    each test."""
+    restore_switches(dated_sandbox)
+    dated_sandbox.reset_counters()
+    yield dated_sandbox
+    restore_switches(dated_sandbox)
 
 
 #: The ways the portal can meet KashFlow, for modules that run their tests against each (with

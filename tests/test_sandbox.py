@@ -24,25 +24,13 @@ import requests
 from flask_kashflow_links._sandbox.demo import demo_business
 from flask_kashflow_links.testing import KashFlowSandbox
 
-TODAY = date(2026, 10, 9)
+from .conftest import SANDBOX_TODAY
+
+TODAY = SANDBOX_TODAY
 TIMEOUT = 5
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 OFFSET_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} 12:00:00 [+-]\d{2}:\d{2}$")
 PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} 12:00:00$")
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> t.Iterator[KashFlowSandbox]:
-    with KashFlowSandbox(today=TODAY) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox: KashFlowSandbox) -> t.Iterator[KashFlowSandbox]:
-    sandbox.clear_faults()
-    sandbox.reset_counters()
-    yield sandbox
-    sandbox.clear_faults()
 
 
 class Api:
@@ -731,8 +719,8 @@ def test_unknown_routes_are_json_404(sb: KashFlowSandbox) -> None:
 # --- data ------------------------------------------------------------------------------------
 
 
-def test_demo_data_invariants(sandbox: KashFlowSandbox) -> None:
-    invoices, customers = sandbox.invoices, sandbox.customers
+def test_demo_data_invariants(sb: KashFlowSandbox) -> None:
+    invoices, customers = sb.invoices, sb.customers
     assert {i["Status"] for i in invoices.values()} == {
         "Paid",
         "Unpaid",
@@ -762,7 +750,7 @@ def test_demo_data_invariants(sandbox: KashFlowSandbox) -> None:
         if paid:
             assert invoice["PaymentLines"] and invoice["LastPaymentDate"]
     for code, customer in customers.items():
-        assert customer["InvoiceCount"] == len(sandbox.data.invoices_of(code))
+        assert customer["InvoiceCount"] == len(sb.data.invoices_of(code))
         for contact in customer["Contacts"]:
             domain = contact["Email"].rsplit("@", 1)[1]
             assert domain.endswith((".test", "example.com", "example.org")), contact["Email"]

@@ -10,22 +10,14 @@ import pytest
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox import TODAY
 from .test_sandbox import Api
 from .test_sandbox import decimal_json
 from .test_sandbox import pdf_text
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> t.Iterator[KashFlowSandbox]:
-    with KashFlowSandbox(today=TODAY) as sb:
-        yield sb
-
-
 @pytest.fixture
-def api(sandbox: KashFlowSandbox) -> t.Iterator[Api]:
-    sandbox.clear_faults()
-    client = Api(sandbox)
+def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
+    client = Api(sb)
     yield client
     client.close()
 
@@ -44,17 +36,17 @@ def number_of(sandbox: KashFlowSandbox, code: str, **match: t.Any) -> int:
     )
 
 
-def test_cases_come_after_the_rest_of_the_demo(sandbox: KashFlowSandbox) -> None:
+def test_cases_come_after_the_rest_of_the_demo(sb: KashFlowSandbox) -> None:
     cases = ("CREDIT01", "DUBOIS01", "QUIET01", "MIXED01")
-    assert list(sandbox.customers)[-4:] == list(cases)
-    numbers = [n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] in cases]
-    generated = [n for n, inv in sandbox.invoices.items() if inv["CustomerCode"] == "ACME01"]
+    assert list(sb.customers)[-4:] == list(cases)
+    numbers = [n for n, inv in sb.invoices.items() if inv["CustomerCode"] in cases]
+    generated = [n for n, inv in sb.invoices.items() if inv["CustomerCode"] == "ACME01"]
     assert min(numbers) > max(generated) and len(numbers) == 8
-    assert sandbox.invoices[min(numbers) - 1]["NextNumber"] == min(numbers)
+    assert sb.invoices[min(numbers) - 1]["NextNumber"] == min(numbers)
 
 
-def test_every_invoice_says_what_it_is(api: Api, sandbox: KashFlowSandbox) -> None:
-    assert {inv["Type"] for inv in sandbox.invoices.values()} == {"Invoice", "CreditNote"}
+def test_every_invoice_says_what_it_is(api: Api, sb: KashFlowSandbox) -> None:
+    assert {inv["Type"] for inv in sb.invoices.values()} == {"Invoice", "CreditNote"}
     row = rows_of(api, "ACME01")[0]
     assert row["Type"] == "Invoice"
     detail = decimal_json(api.get("/invoices/4"))
@@ -76,34 +68,34 @@ def test_credit_notes_in_the_list(api: Api) -> None:
     assert [r["Type"] for r in by_type["Data"]] == ["CreditNote"] * 3 + ["Invoice"] * 2
 
 
-def test_credit_allocations_on_invoices(api: Api, sandbox: KashFlowSandbox) -> None:
-    number = number_of(sandbox, "CREDIT01", Status="Unpaid", Type="Invoice")
+def test_credit_allocations_on_invoices(api: Api, sb: KashFlowSandbox) -> None:
+    number = number_of(sb, "CREDIT01", Status="Unpaid", Type="Invoice")
     part = decimal_json(api.get(f"/invoices/{number}"))
     flags = [(p["Amount"], p["IsPaymentCreditNote"]) for p in part["PaymentLines"]]
     assert flags == [(Decimal("120"), True), (Decimal("200"), False)]
     assert part["DueAmount"] == part["GrossAmount"] - 320 > 0
-    number = number_of(sandbox, "CREDIT01", Status="Paid", Type="Invoice")
+    number = number_of(sb, "CREDIT01", Status="Paid", Type="Invoice")
     settled = decimal_json(api.get(f"/invoices/{number}"))
     assert settled["PaidDate"] and settled["DueAmount"] == 0
     assert [p["IsPaymentCreditNote"] for p in settled["PaymentLines"]] == [True]
 
 
-def test_credit_notes_themselves(api: Api, sandbox: KashFlowSandbox) -> None:
-    credit = decimal_json(api.get(f"/invoices/{number_of(sandbox, 'CREDIT01', Type='CreditNote')}"))
+def test_credit_notes_themselves(api: Api, sb: KashFlowSandbox) -> None:
+    credit = decimal_json(api.get(f"/invoices/{number_of(sb, 'CREDIT01', Type='CreditNote')}"))
     assert credit["GrossAmount"] == Decimal("-120") and credit["Status"] == "Paid"
     assert credit["PaymentLines"][0]["Amount"] == Decimal("-120") and credit["PaidDate"]
-    open_credit = number_of(sandbox, "CREDIT01", Type="CreditNote", Status="Unpaid")
+    open_credit = number_of(sb, "CREDIT01", Type="CreditNote", Status="Unpaid")
     unallocated = decimal_json(api.get(f"/invoices/{open_credit}"))
     assert unallocated["PaymentLines"] == [] and unallocated["PaidDate"] is None
-    assert "CREDIT NOTE" in pdf_text(api.get(sandbox.origin + credit["Permalink"]).content)
+    assert "CREDIT NOTE" in pdf_text(api.get(sb.origin + credit["Permalink"]).content)
     # A customer's balance is net of its credit notes; nothing is owed on a credit note.
     customer = decimal_json(api.get("/customers/CREDIT01"))
     assert customer["InvoicedNetAmount"] == Decimal("350")
     assert customer["OutstandingBalance"] == Decimal("280")
 
 
-def test_part_paid_in_euros(api: Api, sandbox: KashFlowSandbox) -> None:
-    invoice = decimal_json(api.get(f"/invoices/{number_of(sandbox, 'DUBOIS01')}"))
+def test_part_paid_in_euros(api: Api, sb: KashFlowSandbox) -> None:
+    invoice = decimal_json(api.get(f"/invoices/{number_of(sb, 'DUBOIS01')}"))
     assert invoice["Status"] == "Unpaid" and invoice["Currency"]["Code"] == "EUR"
     assert invoice["GrossAmount"] == Decimal("1000") and invoice["DueAmount"] == Decimal("600")
     # This shape's TotalPaidAmount is in the invoice's currency, like the payment lines.

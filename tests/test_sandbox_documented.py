@@ -21,6 +21,7 @@ from .test_sandbox import TIMEOUT
 from .test_sandbox import TODAY
 from .test_sandbox import Api
 from .test_sandbox import decimal_json
+from .test_sandbox_cases import number_of
 
 #: The keys of a row of the documented GET /invoices example, in its order.
 DOC_ROW = [
@@ -72,20 +73,11 @@ CONTACT = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> t.Iterator[KashFlowSandbox]:
-    with KashFlowSandbox(today=TODAY) as sb:
-        yield sb
-
-
 @pytest.fixture
-def api(sandbox: KashFlowSandbox) -> t.Iterator[Api]:
-    sandbox.clear_faults()
-    sandbox.set_shape("swagger")
-    client = Api(sandbox)
+def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
+    client = Api(sb)
     yield client
     client.close()
-    sandbox.set_shape("swagger")
 
 
 def rows_of(api: Api, code: str) -> list[dict[str, t.Any]]:
@@ -93,33 +85,24 @@ def rows_of(api: Api, code: str) -> list[dict[str, t.Any]]:
     return t.cast(list[dict[str, t.Any]], body["Data"])
 
 
-def number_of(sandbox: KashFlowSandbox, code: str, **match: t.Any) -> int:
-    """The first invoice of *code* whose stored fields equal *match*."""
-    return next(
-        n
-        for n, inv in sorted(sandbox.invoices.items())
-        if inv["CustomerCode"] == code and all(inv.get(k) == v for k, v in match.items())
-    )
-
-
 # --- choosing the shape ----------------------------------------------------------------------
 
 
-def test_shape_is_validated_everywhere(sandbox: KashFlowSandbox, api: Api) -> None:
+def test_shape_is_validated_everywhere(sb: KashFlowSandbox, api: Api) -> None:
     with pytest.raises(ValueError, match="shape must be one of"):
         KashFlowSandbox(shape="openapi")
     with pytest.raises(ValueError):
-        sandbox.set_shape("Documented")
-    assert sandbox.shape == "swagger"
-    faults = f"{sandbox.origin}/_sandbox/faults"
+        sb.set_shape("Documented")
+    assert sb.shape == "swagger"
+    faults = f"{sb.origin}/_sandbox/faults"
     bad = requests.post(faults, json={"action": "set_shape", "shape": "xml"}, timeout=TIMEOUT)
     assert bad.status_code == 400 and "shape must be one of" in bad.json()["error"]
     ok = requests.post(faults, json={"action": "set_shape", "shape": "documented"}, timeout=5)
-    assert ok.json() == {"ok": True} and sandbox.shape == "documented"
+    assert ok.json() == {"ok": True} and sb.shape == "documented"
     assert "DueAmount" not in api.get("/invoices/1043").json()
     # clear_faults leaves the shape alone: it is a reading of KashFlow, not a fault.
-    sandbox.clear_faults()
-    assert sandbox.shape == "documented"
+    sb.clear_faults()
+    assert sb.shape == "documented"
 
 
 def test_constructor_shape() -> None:
@@ -175,7 +158,7 @@ def login_at(url: str) -> str:
 # --- the swagger shape (the default) -----------------------------------------------------------
 
 
-def test_swagger_shape_has_the_swagger_fields(api: Api, sandbox: KashFlowSandbox) -> None:
+def test_swagger_shape_has_the_swagger_fields(api: Api, sb: KashFlowSandbox) -> None:
     row = rows_of(api, "ACME01")[0]
     assert {"DueAmount", "Type", "CustomerCode"} <= set(row)
     assert row["Type"] == "Invoice"
@@ -184,16 +167,16 @@ def test_swagger_shape_has_the_swagger_fields(api: Api, sandbox: KashFlowSandbox
     assert all(p["IsPaymentCreditNote"] is False for p in detail["PaymentLines"])
     assert detail == decimal_json(api.get("/invoices/4"))  # stable
     # The stored record is what the swagger shape serves.
-    assert set(detail) == set(sandbox.invoices[4])
+    assert set(detail) == set(sb.invoices[4])
 
 
 # --- the documented shape --------------------------------------------------------------------
 
 
 def test_documented_list_rows_have_exactly_the_documented_fields(
-    api: Api, sandbox: KashFlowSandbox
+    api: Api, sb: KashFlowSandbox
 ) -> None:
-    sandbox.set_shape("documented")
+    sb.set_shape("documented")
     rows = rows_of(api, "ACME01")
     assert len(rows) == 12
     for row in rows:
@@ -204,25 +187,23 @@ def test_documented_list_rows_have_exactly_the_documented_fields(
     assert not any("DueAmount" in r or "Type" in r for r in rows_of(api, "CREDIT01"))
 
 
-def test_documented_detail_has_exactly_the_documented_fields(
-    api: Api, sandbox: KashFlowSandbox
-) -> None:
-    sandbox.set_shape("documented")
-    for number in (4, 1043, number_of(sandbox, "CREDIT01", Type="Invoice")):
+def test_documented_detail_has_exactly_the_documented_fields(api: Api, sb: KashFlowSandbox) -> None:
+    sb.set_shape("documented")
+    for number in (4, 1043, number_of(sb, "CREDIT01", Type="Invoice")):
         detail = decimal_json(api.get(f"/invoices/{number}"))
         assert list(detail) == DOC_DETAIL
         assert "CustomerCode" not in detail and "DueAmount" not in detail
         assert all(set(line) == DOC_LINE for line in detail["LineItems"])
         assert all(list(p) == DOC_PAYMENT for p in detail["PaymentLines"])
         assert all(set(r) == {"IsSent", "Number", "SentDate"} for r in detail["ReminderLetters"])
-        assert detail["Permalink"] == sandbox.invoices[number]["Permalink"]
+        assert detail["Permalink"] == sb.invoices[number]["Permalink"]
     documented = api.get("/invoices/4").text
     assert '"GrossAmount":117.5000' in documented and '"TotalPaidAmount":117.5000' in documented
 
 
-def test_documented_total_paid_is_in_home_currency(api: Api, sandbox: KashFlowSandbox) -> None:
-    sandbox.set_shape("documented")
-    number = number_of(sandbox, "DUBOIS01")
+def test_documented_total_paid_is_in_home_currency(api: Api, sb: KashFlowSandbox) -> None:
+    sb.set_shape("documented")
+    number = number_of(sb, "DUBOIS01")
     invoice = decimal_json(api.get(f"/invoices/{number}"))
     paid_in_euros = sum(p["Amount"] for p in invoice["PaymentLines"])
     assert invoice["Status"] == "Unpaid" and invoice["Currency"]["Code"] == "EUR"
@@ -239,9 +220,9 @@ def test_documented_total_paid_is_in_home_currency(api: Api, sandbox: KashFlowSa
 
 
 def test_documented_customer_has_exactly_the_documented_fields(
-    api: Api, sandbox: KashFlowSandbox
+    api: Api, sb: KashFlowSandbox
 ) -> None:
-    sandbox.set_shape("documented")
+    sb.set_shape("documented")
     for code in ("PDRI91", "ACME01", "MULLER01", "QUIET01"):
         customer = decimal_json(api.get(f"/customers/{code}"))
         assert set(customer) == DOC_CUSTOMER
@@ -256,7 +237,7 @@ def test_documented_customer_has_exactly_the_documented_fields(
         assert all(set(c) == CONTACT for c in customer["Contacts"])
     muller = api.get("/customers/MULLER01").json()
     assert muller["Currency"]["DisplayOnRight"] is True
-    sandbox.set_shape("swagger")
+    sb.set_shape("swagger")
     assert api.get("/customers/MULLER01").json()["Currency"]["DisplaySymbolOnRight"] is True
 
 
@@ -264,8 +245,8 @@ def test_documented_customer_has_exactly_the_documented_fields(
 
 
 @pytest.mark.parametrize("shape", ["swagger", "documented"])
-def test_contacts_opt_in_flags(api: Api, sandbox: KashFlowSandbox, shape: str) -> None:
-    sandbox.set_shape(shape)
+def test_contacts_opt_in_flags(api: Api, sb: KashFlowSandbox, shape: str) -> None:
+    sb.set_shape(shape)
     quiet = api.get("/customers/QUIET01").json()["Contacts"]
     assert len(quiet) == 2 and all(c["ReceiveEmails"] is False for c in quiet)
     mixed = api.get("/customers/MIXED01").json()["Contacts"]
@@ -278,12 +259,10 @@ def test_contacts_opt_in_flags(api: Api, sandbox: KashFlowSandbox, shape: str) -
 # --- credit notes ----------------------------------------------------------------------------
 
 
-def test_documented_credit_notes_lose_their_discriminators(
-    api: Api, sandbox: KashFlowSandbox
-) -> None:
-    sandbox.set_shape("documented")
-    invoice = number_of(sandbox, "CREDIT01", Status="Unpaid", Type="Invoice")
-    credit = number_of(sandbox, "CREDIT01", Type="CreditNote")
+def test_documented_credit_notes_lose_their_discriminators(api: Api, sb: KashFlowSandbox) -> None:
+    sb.set_shape("documented")
+    invoice = number_of(sb, "CREDIT01", Status="Unpaid", Type="Invoice")
+    credit = number_of(sb, "CREDIT01", Type="CreditNote")
     # The amounts are kept (a credit note is negative), but nothing says "credit note".
     documented = decimal_json(api.get(f"/invoices/{credit}"))
     assert "Type" not in documented and documented["GrossAmount"] == Decimal("-120")

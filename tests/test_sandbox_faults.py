@@ -20,20 +20,6 @@ from .test_sandbox import login
 from .test_sandbox import start_login
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> t.Iterator[KashFlowSandbox]:
-    with KashFlowSandbox(today=TODAY) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox: KashFlowSandbox) -> t.Iterator[KashFlowSandbox]:
-    sandbox.clear_faults()
-    sandbox.reset_counters()
-    yield sandbox
-    sandbox.clear_faults()
-
-
 @pytest.fixture
 def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
     client = Api(sb)

@@ -45,22 +45,6 @@ PAYMENT_ORDER = [
 ]
 
 
-@pytest.fixture(scope="module")
-def sandbox() -> t.Iterator[KashFlowSandbox]:
-    with KashFlowSandbox(today=TODAY) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox: KashFlowSandbox) -> t.Iterator[KashFlowSandbox]:
-    sandbox.clear_faults()
-    sandbox.reset_counters()
-    sandbox.set_soap_password_mode("login")
-    yield sandbox
-    sandbox.clear_faults()
-    sandbox.set_soap_password_mode("login")
-
-
 class Answer(t.NamedTuple):
     http: requests.Response
     response: t.Any  # the <OpResponse> element

@@ -4,33 +4,14 @@ session can download, and ``ignore_filters`` reaching ``GetInvoicesForCustomer``
 
 from __future__ import annotations
 
-import typing as t
-
-import pytest
 import requests
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .test_sandbox import TIMEOUT
-from .test_sandbox import TODAY
 from .test_sandbox_soap import KF
 from .test_sandbox_soap import call
 from .test_sandbox_soap import field
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> t.Iterator[KashFlowSandbox]:
-    with KashFlowSandbox(today=TODAY) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox: KashFlowSandbox) -> t.Iterator[KashFlowSandbox]:
-    sandbox.clear_faults()
-    sandbox.reset_counters()
-    yield sandbox
-    sandbox.clear_faults()
-    sandbox.set_public_documents(False)
 
 
 def test_recent_invoices_newest_first(sb: KashFlowSandbox) -> None:
