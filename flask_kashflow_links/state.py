@@ -31,6 +31,7 @@ from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .kashflow.backend import Backend
 from .kashflow.credentials import Credentials
+from .kashflow.models import same_customer
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens
 from .kashflow.soap import SoapBackend
@@ -104,7 +105,7 @@ class State:
                 f"could not ask KashFlow whether {what} exists {where} ({e}); no link minted. "
                 "Try again when KashFlow answers, or mint without verifying."
             ) from None
-        if customer and found and customer.casefold() != found.casefold():
+        if customer and found and not same_customer(customer, found):
             raise KashFlowNotFound(
                 f"{what} {where} is customer {found}'s, not {customer}'s; no link minted"
             )

@@ -16,17 +16,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from types import TracebackType
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowUnavailable
 from ..stats import Counters
 
 #: Statuses worth asking again (urllib3 retries them with backoff).
 TRANSIENT_STATUSES = (429, 502, 503, 504)
+#: Redirects followed for one document, at most.
+MAX_REDIRECTS = 3
 
 
 class BoundedRetry(Retry):
@@ -157,6 +162,31 @@ def _disarmed(error: requests.RequestException) -> requests.PreparedRequest | No
     if error.response is not None:
         kept(error.response)
     return request
+
+
+def origin(url: str) -> tuple[str, str]:
+    """``(scheme, host[:port])`` of *url*, lower-cased."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def follow_redirects(
+    get: t.Callable[[str], requests.Response], url: str, *, checked: t.Callable[[str], str]
+) -> requests.Response:
+    """The answer ``get`` gives for *url*, after at most :data:`MAX_REDIRECTS` redirects
+    followed by hand: each target goes through *checked* first, which returns the URL to ask
+    or raises (a redirect must never take a request, or what it carries, elsewhere).
+
+    :raises KashFlowBadResponse: more redirects than that.
+    """
+    for _ in range(MAX_REDIRECTS + 1):
+        response = get(url)
+        if not response.is_redirect:
+            return response
+        target = urljoin(url, response.headers.get("Location", ""))
+        response.close()
+        url = checked(target)
+    raise KashFlowBadResponse(f"KashFlow redirected a document more than {MAX_REDIRECTS} times")
 
 
 __all__ = [

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 import typing as t
-from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 import requests
@@ -25,16 +24,9 @@ from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
 from .bodies import pdf_body
 from .http import ClientStats
+from .http import follow_redirects
+from .http import origin
 from .http import transport_errors
-
-#: Redirects followed (each within the allowed hosts).
-MAX_REDIRECTS = 3
-
-
-def origin(url: str) -> tuple[str, str]:
-    """``(scheme, host[:port])`` of *url*, lower-cased."""
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
 
 
 class Permalinks:
@@ -65,7 +57,7 @@ class Permalinks:
         :raises KashFlowBadResponse: anything else.
         """
         parts = urlsplit(link.strip())
-        if (parts.scheme.lower(), parts.netloc.lower()) not in self.allowed:
+        if origin(link.strip()) not in self.allowed:
             raise KashFlowBadResponse("a document link points outside KashFlow's API hosts")
         segments = parts.path.split("/")
         if parts.username or parts.password or ".." in segments or "." in segments:
@@ -80,16 +72,8 @@ class Permalinks:
         :raises KashFlowBadResponse: not a whole PDF, too large, a redirect elsewhere, or an
             answer that wants a session (which SOAP cannot give).
         """
-        url = self.checked(link)
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self._get(url)
-            if response.is_redirect:
-                target = urljoin(url, response.headers.get("Location", ""))
-                response.close()
-                url = self.checked(target)
-                continue
-            return self._pdf(response, max_bytes)
-        raise KashFlowBadResponse(f"a document link redirected more than {MAX_REDIRECTS} times")
+        response = follow_redirects(self._get, self.checked(link), checked=self.checked)
+        return self._pdf(response, max_bytes)
 
     def _get(self, url: str) -> requests.Response:
         with transport_errors("a document request", urlsplit(url).netloc):
@@ -125,4 +109,4 @@ class Permalinks:
         )
 
 
-__all__ = ["MAX_REDIRECTS", "Permalinks", "origin"]
+__all__ = ["Permalinks"]

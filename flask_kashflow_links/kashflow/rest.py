@@ -14,7 +14,6 @@ import time
 import typing as t
 from functools import partial
 from urllib.parse import quote
-from urllib.parse import urljoin
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
@@ -32,7 +31,9 @@ from .bodies import pdf_body
 from .concurrency import DEFAULT_LIMIT
 from .concurrency import run_together
 from .http import ClientStats
+from .http import follow_redirects
 from .http import new_session
+from .http import origin
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
@@ -56,8 +57,6 @@ MAX_PAGES = 1000
 PAGE_CONCURRENCY = DEFAULT_LIMIT
 #: KashFlow's list filter values for the portal's statuses (the ``filterby`` parameter).
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "paid": "Paid"}
-#: Redirects followed for one document, at most (each must stay on the API host).
-MAX_REDIRECTS = 3
 #: Details read, at most, to learn what is owed on list rows that cannot say (see
 #: :meth:`RestBackend.list_invoices`).
 MAX_DETAILS_PER_LIST = 25
@@ -340,27 +339,26 @@ class RestBackend:
     def _document_response(self, login: Login, url: str) -> requests.Response:
         """The (streamed) answer for a document, after the redirects that stay on the API
         host. A redirect elsewhere is refused: the session token never leaves that host."""
-        for _ in range(MAX_REDIRECTS + 1):
-            response = self._get(login, url, stream=True, accept="application/pdf")
-            if not response.is_redirect:
-                return response
-            target = urljoin(url, response.headers["Location"])
-            response.close()
-            if not self._on_api_host(target):
-                log.warning(
-                    "KashFlow redirected a document to %s, not the API host %s: not followed, "
-                    "so that the session token stays with KashFlow",
-                    urlsplit(target).netloc or "an address without a host",
-                    urlsplit(self.base_url).netloc,
-                )
-                raise KashFlowBadResponse("KashFlow redirected a document to another host")
-            url = target
-        raise KashFlowBadResponse(f"KashFlow redirected a document more than {MAX_REDIRECTS} times")
+        return follow_redirects(
+            partial(self._get, login, stream=True, accept="application/pdf"),
+            url,
+            checked=self._on_api_host,
+        )
 
-    def _on_api_host(self, url: str) -> bool:
-        """Whether *url* has the configured API's scheme, host and port."""
-        here, there = urlsplit(self.base_url), urlsplit(url)
-        return (there.scheme, there.netloc.lower()) == (here.scheme, here.netloc.lower())
+    def _on_api_host(self, url: str) -> str:
+        """*url*, if it has the configured API's scheme, host and port.
+
+        :raises KashFlowBadResponse: it has not (and the log says where it pointed).
+        """
+        if origin(url) != origin(self.base_url):
+            log.warning(
+                "KashFlow redirected a document to %s, not the API host %s: not followed, "
+                "so that the session token stays with KashFlow",
+                urlsplit(url).netloc or "an address without a host",
+                urlsplit(self.base_url).netloc,
+            )
+            raise KashFlowBadResponse("KashFlow redirected a document to another host")
+        return url
 
     def statement_link(self, customer: Customer) -> str | None:
         """The customer's statement of all invoices (``filterby=All`` ignores dates)."""

@@ -61,11 +61,6 @@ class SessionTokens:
         self._locks: LRUCache[str, threading.Lock] = LRUCache(_MAX_ACCOUNTS)
         self._guard = threading.Lock()
 
-    @property
-    def shared(self) -> bool:
-        """Whether there is a shared store (tokens and pauses are seen by other processes)."""
-        return self._store is not None
-
     # -- the token -----------------------------------------------------------------------------
 
     def current(self, namespace: str) -> str | None:

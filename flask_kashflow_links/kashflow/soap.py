@@ -42,6 +42,7 @@ from .http import ClientStats
 from .http import new_session
 from .models import Customer
 from .models import Invoice
+from .models import same_customer
 from .permalinks import Permalinks
 from .session import SessionTokens
 from .soap_check import check_connection
@@ -284,7 +285,7 @@ class SoapBackend:
         customer = customer_from_soap(found)
         if customer is None:
             raise KashFlowNotFound(f"KashFlow has no {what}")
-        if customer.code.casefold() != code.casefold():
+        if not same_customer(customer.code, code):
             raise KashFlowBadResponse(f"KashFlow's answer for {what} is not that customer")
         return customer
 
