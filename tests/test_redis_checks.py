@@ -93,3 +93,16 @@ def test_checks_from_many_threads_at_once_are_all_answered(redis_url: str) -> No
 
     assert not run_in_threads(work, 16)
     assert answers == ["link"] * 800
+
+
+def test_a_customer_with_a_cut_off_still_costs_one_round_trip(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = RedisStore(redis_url)
+    store.revoke_customer("acme", "ACME01", now=NOW - 60)
+    # Everything but the one pipelined read goes through _call: a page must never need it.
+    calls: list[object] = []
+    monkeypatch.setattr(store, "_call", lambda action: calls.append(action))
+    assert check(store, "later00000001") is None  # minted after the cut-off
+    assert store.revoked_reason("earlier000001", "acme", "ACME01", NOW - 120) == "customer"
+    assert calls == []
