@@ -25,19 +25,18 @@ from flask import url_for
 from .. import signals
 from ..accounts import Account
 from ..accounts import AccountRegistry
-from ..exceptions import KashFlowAccountLocked
-from ..exceptions import KashFlowAuthError
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
-from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import LinkExpired
 from ..exceptions import LinkInvalid
 from ..exceptions import LinkRevoked
 from ..exceptions import StoreUnavailable
 from ..fetch import Fetched
 from ..fetch import Fetcher
+from ..freshness import refuses_credentials
 from ..kashflow.models import Invoice
 from ..kashflow.models import same_customer
+from ..links.claims import MAX_INVOICE_NUMBER
 from ..links.claims import LinkClaims
 from ..links.claims import in_scope
 from ..links.service import LinkService
@@ -47,8 +46,6 @@ from .pages import Pages
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
-
-_MAX_INVOICE_NUMBER = 2**63 - 1
 
 
 class Refused(Exception):
@@ -131,17 +128,10 @@ class Guard:
             return self.store_down(e)
         except KashFlowNotFound:
             return self.pages.not_found()
-        except KashFlowAuthError as e:
-            if (
-                visit is not None
-                and visit.account.embedded
-                and not isinstance(e, KashFlowAccountLocked | KashFlowPasswordExpired)
-            ):
+        except KashFlowError as e:
+            if visit is not None and visit.account.embedded and refuses_credentials(e):
                 # Changing the KashFlow password withdraws embed-mode links: say so.
                 return self.pages.withdrawn(None)
-            log.warning("KashFlow unavailable and nothing cached to show: %s", e)
-            return self.pages.unavailable()
-        except KashFlowError as e:
             log.warning("KashFlow unavailable and nothing cached to show: %s", e)
             return self.pages.unavailable()
 
@@ -162,14 +152,11 @@ class Guard:
         except LinkInvalid:
             raise self.refuse_invalid() from None
         except LinkRevoked:
-            claims_or_none = self.links.claims_quietly(token)
-            notify(signals.link_rejected, claims_or_none, reason="withdrawn")
-            raise Refused(self.pages.withdrawn(claims_or_none)) from None
+            # Only the store check raises it: the claims are the link's own.
+            raise self.withdrawn(claims) from None
         except LinkExpired as e:
             notify(signals.link_rejected, e.claims, reason="expired")
             raise Refused(self.expired_page(token, e)) from None
-        except StoreUnavailable as e:
-            raise Refused(self.store_down(e)) from None
 
     def invoice(self, visit: Visit, number: int) -> Fetched[Invoice]:
         """The invoice *number* if the link may show it; :class:`Refused` with the page
@@ -184,7 +171,7 @@ class Guard:
         (503), never shown: an invoice link's ``revoke_customer`` check needs it.
         """
         claims, account = visit.claims, visit.account
-        if number > _MAX_INVOICE_NUMBER:
+        if number > MAX_INVOICE_NUMBER:
             raise Refused(self.pages.not_found())
         scope = claims.scope
         if scope.is_invoice and number != scope.invoice:
@@ -229,8 +216,12 @@ class Guard:
         try:
             self.links.check(claims, customer=customer, allow_expired=True)
         except LinkRevoked:
-            notify(signals.link_rejected, claims, reason="withdrawn")
-            raise Refused(self.pages.withdrawn(claims)) from None
+            raise self.withdrawn(claims) from None
+
+    def withdrawn(self, claims: LinkClaims) -> Refused:
+        """The refusal of a withdrawn link (revoked, or with its customer)."""
+        notify(signals.link_rejected, claims, reason="withdrawn")
+        return Refused(self.pages.withdrawn(claims))
 
     def account_for(self, claims: LinkClaims) -> Account:
         """The account a link reads from: the site's, or one carrying the link's credentials.
