@@ -82,10 +82,5 @@ class PageCache:
                 self._items[key] = rendered
         return rendered
 
-    def clear(self) -> None:
-        """Forget every page (the next view of each renders it)."""
-        with self._lock:
-            self._items.clear()
-
 
 __all__ = ["DEFAULT_MAX_BYTES", "PageCache", "PageCacheStats"]

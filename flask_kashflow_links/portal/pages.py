@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import typing as t
 from urllib.parse import urlsplit
 
-from cachetools import LRUCache
 from flask import Response
 from flask import current_app
 from flask import render_template
@@ -29,6 +27,7 @@ from ..exceptions import LinkExpired
 from ..links.claims import LinkClaims
 from .page_cache import PageCache
 from .presenters import Formatter
+from .presenters import ViewCache
 
 log = logging.getLogger(__name__)
 
@@ -157,17 +156,7 @@ class Pages:
         #: Rendered pages (or, in a host layout, the portal's part of them), per process.
         self.page_cache = page_cache or PageCache()
         # Rendered error pages and asset URLs, per brand and mount point (see render()).
-        self._memo: LRUCache[t.Hashable, t.Any] = LRUCache(256)
-        self._memo_lock = threading.Lock()
-
-    def _remember(self, key: t.Hashable, make: t.Callable[[], t.Any]) -> t.Any:
-        with self._memo_lock:
-            if key in self._memo:
-                return self._memo[key]
-        value = make()
-        with self._memo_lock:
-            self._memo[key] = value
-        return value
+        self._memo = ViewCache(256)
 
     def brand_of(self, claims: LinkClaims | None) -> Brand:
         """The brand a page about *claims* wears (the site's when the link is unknown)."""
@@ -197,7 +186,7 @@ class Pages:
         if static and self.base_template == DEFAULT_BASE_TEMPLATE:
             html = t.cast(
                 str,
-                self._remember(
+                self._memo.get_or_make(
                     ("page", template, brand, title, request.script_root),
                     lambda: self._html(template, brand, title, context),
                 ),
@@ -254,7 +243,7 @@ class Pages:
     ) -> str:
         """Render *template* in the layout *base* (default: the configured one); with a
         *fragment*, the layout's ``content`` block is that markup instead."""
-        stylesheet_url, brand_css_url = self._remember(
+        stylesheet_url, brand_css_url = self._memo.get_or_make(
             ("assets", brand, request.script_root),
             lambda: (
                 url_for("kashflow_links.static", filename="kashflow_links/portal.css"),

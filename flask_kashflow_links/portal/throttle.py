@@ -51,15 +51,6 @@ class Throttle:
             self._local[name] = self._local.get(name, 0) + 1
             return self._local[name]
 
-    def count(self, bucket: str, ident: str, window: int) -> int:
-        """The count in the current window, without counting."""
-        name = self._name(bucket, ident, window)
-        value = self._cache.get(name)
-        if isinstance(value, int | str) and str(value).isdigit():
-            return int(value)
-        with self._lock:
-            return self._local.get(name, 0)
-
     def retry_after(self, window: int) -> int:
         """Seconds until the current window ends."""
         return max(1, int(window - self._clock() % window))
