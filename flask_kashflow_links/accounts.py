@@ -317,6 +317,12 @@ class AccountRegistry:
         """The ids of dict-configured accounts (empty with a loader)."""
         return sorted(self._accounts)
 
+    def for_link(self, account_id: str | None, credentials: Credentials | None) -> Account:
+        """The account a link reads from: *account_id*'s, logging in with the link's own
+        *credentials* when it carries them (embed mode); :class:`LookupError` if unknown."""
+        account = self.get(account_id)
+        return account if credentials is None else account.with_credentials(credentials)
+
     def get(self, account_id: str | None) -> Account:
         """Return the account *account_id* (or the default); :class:`LookupError` if unknown."""
         if account_id is None:

@@ -133,13 +133,10 @@ class Prefetcher:
 
     def _account(self, claims: LinkClaims) -> Account | None:
         try:
-            account = self.accounts.get(claims.scope.account)
+            return self.accounts.for_link(claims.scope.account, claims.credentials)
         except (LookupError, ValueError):
             log.debug("no prefetch for link %s: unknown account", claims.link_id)
             return None
-        if claims.credentials is not None:
-            return account.with_credentials(claims.credentials)
-        return account
 
     def _counted(self, run: t.Callable[[], object]) -> None:
         self.fetcher.stats.add("prefetches")

@@ -85,9 +85,8 @@ class State:
         :raises KashFlowError: KashFlow could not be asked and nothing cached answers (a
             link is not minted on a guess).
         """
-        account = self.accounts.get(scope.account)
-        if credentials is not None and self.settings.embed_credentials:
-            account = account.with_credentials(credentials)
+        embedded = credentials if self.settings.embed_credentials else None
+        account = self.accounts.for_link(scope.account, embedded)
         if scope.invoice is not None:
             what = f"invoice {scope.invoice}"
         else:

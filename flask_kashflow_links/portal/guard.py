@@ -231,15 +231,13 @@ class Guard:
         """
         account_id = claims.scope.account
         try:
-            account = self.accounts.get(account_id)
+            return self.accounts.for_link(account_id, claims.credentials)
         except (LookupError, ValueError):
             if claims.credentials is None:
                 log.warning("link %s names unknown account %r", claims.link_id, account_id)
                 raise LinkInvalid("unknown account", link_id=claims.link_id) from None
-            account = Account(id=account_id, brand=self.pages.site_brand)
-        if claims.credentials is not None:
-            return account.with_credentials(claims.credentials)
-        return account
+            unknown = Account(id=account_id, brand=self.pages.site_brand)
+            return unknown.with_credentials(claims.credentials)
 
     # -- refusals ------------------------------------------------------------------------------
 
