@@ -381,6 +381,12 @@ class Settings:
 DEFAULTS: dict[str, t.Any] = {opt.name: opt.default for _, opt in options_of(Settings)}
 
 
+def has_trusted_base(public_url: str | None, config: t.Mapping[str, t.Any]) -> bool:
+    """Whether a link's address can come from configuration, not a forgeable Host header:
+    ``KASHFLOW_LINKS_PUBLIC_URL``, ``SERVER_NAME``, or hosts vetted by ``TRUSTED_HOSTS``."""
+    return bool(public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS"))
+
+
 def load_settings(app: Flask) -> Settings:
     """Validate ``app.config`` and return the frozen settings.
 
@@ -430,9 +436,7 @@ def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
             "new ones your site accepts. " + fernet_advice(first=position == 1),
         )
 
-    if settings.mail is not None and not (
-        settings.public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS")
-    ):
+    if settings.mail is not None and not has_trusted_base(settings.public_url, config):
         raise ConfigurationError(
             PREFIX + "PUBLIC_URL",
             "fresh links are emailed (KASHFLOW_LINKS_MAIL is set), so their address must not "
@@ -461,6 +465,7 @@ __all__ = [
     "MailSettings",
     "Settings",
     "check_together",
+    "has_trusted_base",
     "load_settings",
     "redact_url",
 ]

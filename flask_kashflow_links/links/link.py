@@ -11,6 +11,7 @@ from flask import current_app
 from flask import has_request_context
 from flask import url_for
 
+from ..config import has_trusted_base
 from ..exceptions import LinkURLError
 from .claims import LinkClaims
 from .claims import Scope
@@ -91,8 +92,7 @@ def trusted_link_url(token: str, public_url: str | None) -> str | None:
     claimed, so this uses ``KASHFLOW_LINKS_PUBLIC_URL``, else ``SERVER_NAME``, else the
     request's host only when Flask's ``TRUSTED_HOSTS`` has vetted it; ``None`` otherwise.
     """
-    config = current_app.config
-    if public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS"):
+    if has_trusted_base(public_url, current_app.config):
         return link_url(token, public_url)
     return None
 
