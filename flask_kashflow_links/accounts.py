@@ -71,10 +71,14 @@ class Brand:
         return replace(self, **validate_brand(overrides))
 
 
+def hex_digits(colour: str) -> str:
+    """A ``#rgb`` or ``#rrggbb`` colour as its six lower-case hex digits (``rrggbb``)."""
+    digits = colour.lstrip("#").lower()
+    return "".join(c * 2 for c in digits) if len(digits) == 3 else digits
+
+
 def _luminance(colour: str) -> float:
-    colour = colour.lstrip("#")
-    if len(colour) == 3:
-        colour = "".join(c * 2 for c in colour)
+    colour = hex_digits(colour)
     channels = [int(colour[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
@@ -87,8 +91,7 @@ def _contrast(a: str, b: str) -> float:
 
 def _mix(colour: str, other: str, share: float) -> str:
     """*colour* moved *share* (0 to 1) of the way towards *other*, as ``#rrggbb``."""
-    a, b = (c.lstrip("#") for c in (colour, other))
-    a, b = ("".join(ch * 2 for ch in c) if len(c) == 3 else c for c in (a, b))
+    a, b = hex_digits(colour), hex_digits(other)
     mixed = (
         round(int(a[i : i + 2], 16) * (1 - share) + int(b[i : i + 2], 16) * share)
         for i in (0, 2, 4)
@@ -360,4 +363,4 @@ class AccountRegistry:
             return self._base_brand
 
 
-__all__ = ["BRAND_FIELDS", "Account", "AccountRegistry", "Brand"]
+__all__ = ["BRAND_FIELDS", "Account", "AccountRegistry", "Brand", "hex_digits"]

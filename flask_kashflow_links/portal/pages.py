@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from ..accounts import AccountRegistry
 from ..accounts import Brand
+from ..accounts import hex_digits
 from ..accounts import readable_on
 from ..config import DEFAULT_BASE_TEMPLATE
 from ..exceptions import LinkExpired
@@ -50,11 +51,7 @@ FRAGMENT_TEMPLATE = "kashflow_links/_fragment.html"
 
 def brand_colours(brand: Brand) -> str:
     """The brand stylesheet's name: accent and text-on-accent colours, e.g. ``1f5fa8-ffffff``."""
-    accent = brand.accent_colour.lstrip("#").lower()
-    if len(accent) == 3:
-        accent = "".join(c * 2 for c in accent)
-    ink = brand.accent_text_colour.lstrip("#").lower()
-    return f"{accent}-{ink}"
+    return f"{hex_digits(brand.accent_colour)}-{hex_digits(brand.accent_text_colour)}"
 
 
 #: The cards links sit on, in portal.css's light and dark schemes (--kfl-card).
