@@ -292,6 +292,11 @@ def _signing_advice(key: str, *, signs: bool) -> str:
     )
 
 
+def _utf8(value: t.Any) -> t.Any:
+    """Text as UTF-8 bytes (keys may be given either way); anything else as it is."""
+    return value.encode() if isinstance(value, str) else value
+
+
 def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     """Parse ``KASHFLOW_LINKS_SIGNING_KEYS``; ``None`` means Flask's own keys.
 
@@ -312,7 +317,7 @@ def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
         raise ctx.error("is empty; give at least one key (oldest first)")
     keys = []
     for position, (key, name, raw) in enumerate(sources, start=1):
-        data = raw.encode() if isinstance(raw, str) else raw
+        data = _utf8(raw)
         if not isinstance(data, bytes):
             raise ConfigurationError(key, f"{name} must be a string, not {type(raw).__name__}")
         if len(data) < MIN_KEY_BYTES:
@@ -361,7 +366,7 @@ def shared_secret(
         for form in (key.strip(), base64.urlsafe_b64encode(raw), raw):
             forms.setdefault(form, position)
     for _key, name, value in signing_key_sources(config):
-        data = value.encode() if isinstance(value, str) else value
+        data = _utf8(value)
         for form in (data, data.strip()):
             if form in forms:
                 return forms[form], name
@@ -371,7 +376,7 @@ def shared_secret(
 def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
     # A hint for an error already found, so it may look at the raw signing keys itself.
     for _key, name, value in signing_key_sources(config):
-        data = value.encode() if isinstance(value, str) else value
+        data = _utf8(value)
         if isinstance(data, bytes) and fernet_raw(data) is not None:
             return (
                 f" {name} holds a valid Fernet key: did you swap them? The Fernet key belongs "
@@ -390,7 +395,7 @@ def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
         value = [value]
     keys = []
     for position, item in enumerate(value or (), start=1):
-        data = item.encode() if isinstance(item, str) else item
+        data = _utf8(item)
         raw = fernet_raw(data) if isinstance(data, bytes) else None
         if raw is None:
             raise ctx.error(

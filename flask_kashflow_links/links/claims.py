@@ -46,7 +46,11 @@ TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])" + _PAYLOAD_AND_TIME + r"[A-Za-z
 
 def new_link_id() -> str:
     """Return a new random link id: 64 bits, 13 lower-case base32 characters."""
-    raw = secrets.token_bytes(LINK_ID_BYTES)
+    return link_id_text(secrets.token_bytes(LINK_ID_BYTES))
+
+
+def link_id_text(raw: bytes) -> str:
+    """The text form of a link id's *raw* bytes: lower-case base32 without padding."""
     return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
@@ -115,8 +119,7 @@ class Scope:
         """A short human description, e.g. ``"unpaid invoices of TCUST01"``."""
         if self.kind == INVOICE:
             return f"invoice {self.invoice}"
-        label = "all" if self.status == "all" else self.status
-        return f"{label} invoices of {self.customer}"
+        return f"{self.status} invoices of {self.customer}"
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ __all__ = [
     "Scope",
     "in_scope",
     "is_link_id",
+    "link_id_text",
     "new_link_id",
     "status_allows",
 ]

@@ -50,6 +50,7 @@ from .claims import TOKEN_VERSION
 from .claims import LinkClaims
 from .claims import Scope
 from .claims import is_link_id
+from .claims import link_id_text
 from .claims import new_link_id
 
 log = logging.getLogger(__name__)
@@ -191,7 +192,7 @@ def unpack_claims(data: bytes, minted_at: datetime) -> LinkClaims:
     flags = reader.byte()
     if flags & ~_F_KNOWN or (flags & _F_SOAP and not flags & _F_CREDENTIALS):
         raise ValueError("unknown flags")
-    link_id = base64.b32encode(reader.take(LINK_ID_BYTES)).decode().rstrip("=").lower()
+    link_id = link_id_text(reader.take(LINK_ID_BYTES))
     account = reader.text()
     status = STATUSES[(flags >> _F_STATUS_SHIFT) & 0x03]
     if flags & _F_CUSTOMER:
