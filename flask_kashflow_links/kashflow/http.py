@@ -134,6 +134,13 @@ def kept(response: requests.Response) -> requests.Response:
     return response
 
 
+def about(response: requests.Response) -> dict[str, t.Any]:
+    """``request=`` and ``response=`` for an exception about *response*, both safe to keep
+    (see :func:`kept`)."""
+    kept(response)
+    return {"request": response.request, "response": response}
+
+
 @contextmanager
 def transport_errors(what: str, host: str) -> Iterator[None]:
     """Turn a timeout or a connection that failed (after urllib3's retries) while sending
@@ -193,6 +200,7 @@ __all__ = [
     "TRANSIENT_STATUSES",
     "BoundedRetry",
     "ClientStats",
+    "about",
     "kept",
     "new_session",
     "redacted",

@@ -24,7 +24,7 @@ from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import KashFlowUnavailable
 from .http import ClientStats
-from .http import kept
+from .http import about
 from .http import redacted
 from .http import transport_errors
 from .parsing import as_mapping
@@ -134,11 +134,7 @@ class RestTransport:
         code, message = error_of(response)
         status = response.status_code
         detail = f" ({code}: {message})" if code or message else ""
-        kwargs: dict[str, t.Any] = {
-            "request": redacted(response.request),
-            "response": kept(response),
-            "error_code": code or None,
-        }
+        kwargs: dict[str, t.Any] = {**about(response), "error_code": code or None}
         if code == "AccountLocked":
             return KashFlowAccountLocked(
                 f"KashFlow says the user is locked{detail}", step=step, **kwargs
@@ -188,8 +184,7 @@ class RestTransport:
         # Raised outside the handler, so the decoder's error (quoting the body) is no context.
         raise KashFlowBadResponse(
             f"KashFlow sent malformed JSON for {what}",
-            request=redacted(response.request),
-            response=None if secret else kept(response),
+            **({"request": redacted(response.request)} if secret else about(response)),
         )
 
 

@@ -19,7 +19,6 @@ request's body (:func:`~.http.redacted`, :func:`~.http.kept`).
 from __future__ import annotations
 
 import time
-import typing as t
 from urllib.parse import urlsplit
 
 import requests
@@ -29,8 +28,7 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowUnavailable
 from .bodies import read_body
 from .http import ClientStats
-from .http import kept
-from .http import redacted
+from .http import about
 from .http import transport_errors
 from .soap_xml import Answer
 from .soap_xml import MalformedAnswer
@@ -97,8 +95,7 @@ class SoapTransport:
             raise kind(
                 f"KashFlow's SOAP service could not process {operation} (HTTP {status}, "
                 f"fault: {fault.text or 'no text'})",
-                request=redacted(response.request),
-                response=kept(response),
+                **about(response),
             )
         if status != 200:
             raise self._http_error(response, what, "a SOAP answer with an error status")
@@ -107,8 +104,7 @@ class SoapTransport:
         except MalformedAnswer as e:
             raise KashFlowBadResponse(
                 f"KashFlow sent {e} for {operation}",
-                request=redacted(response.request),
-                response=kept(response),
+                **about(response),
             ) from None
 
     def _post(self, operation: str, body: bytes) -> requests.Response:
@@ -133,10 +129,7 @@ class SoapTransport:
         status = response.status_code
         kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no type"
         message = f"KashFlow answered HTTP {status} ({kind}) for the {what}: {reason}"
-        kwargs: dict[str, t.Any] = {
-            "request": redacted(response.request),
-            "response": kept(response),
-        }
+        kwargs = about(response)
         if status == 429 or status >= 500:
             return KashFlowUnavailable(message, **kwargs)
         if status in (401, 403):
