@@ -208,9 +208,8 @@ class RestSessions:
 
     def raise_if_paused(self, namespace: str) -> None:
         """Raise :class:`KashFlowLoginsPaused` while logins are paused for *namespace*."""
-        until = self.tokens.cooldown_until(namespace)
-        if until is not None:
-            retry_at = datetime.fromtimestamp(until, tz=timezone.utc)
+        retry_at = self.tokens.paused_until(namespace)
+        if retry_at is not None:
             raise KashFlowLoginsPaused(
                 "KashFlow logins are paused after a refused login or AccountLocked until "
                 f"{retry_at:%H:%M:%S} UTC",

@@ -19,6 +19,8 @@ import time
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from datetime import timezone
 
 from cachetools import LRUCache
 
@@ -105,6 +107,11 @@ class SessionTokens:
             if isinstance(shared, int | float):
                 until = max(until, float(shared))
         return until if until > self._clock() else None
+
+    def paused_until(self, namespace: str) -> datetime | None:
+        """When logins may resume (UTC), or ``None`` if they may run now."""
+        until = self.cooldown_until(namespace)
+        return None if until is None else datetime.fromtimestamp(until, tz=timezone.utc)
 
     def start_cooldown(self, namespace: str, seconds: float) -> float:
         """Pause logins for *seconds*, here and (through the shared store) everywhere."""

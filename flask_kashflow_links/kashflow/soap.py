@@ -27,7 +27,6 @@ import logging
 import typing as t
 from datetime import date
 from datetime import datetime
-from datetime import timezone
 from zoneinfo import ZoneInfo
 
 from ..exceptions import KashFlowAuthError
@@ -222,10 +221,9 @@ class SoapBackend:
         :raises KashFlowLoginsPaused: the site's own account's password was refused.
         :raises KashFlowUnavailable: this server's address or SOAP access was refused.
         """
-        until = self.tokens.cooldown_until(login.namespace)
-        if until is None:
+        retry_at = self.tokens.paused_until(login.namespace)
+        if retry_at is None:
             return
-        retry_at = datetime.fromtimestamp(until, tz=timezone.utc)
         when = f"{retry_at:%H:%M:%S} UTC"
         if self.tokens.cooldown_until(f"{login.namespace}:password") is None:
             raise KashFlowUnavailable(
@@ -330,11 +328,10 @@ class SoapBackend:
 
         :raises KashFlowLoginsPaused: calls are paused after a refusal (unless *force*).
         """
-        until = self.tokens.cooldown_until(login.namespace)
-        if until is not None and not force:
+        retry_at = self.tokens.paused_until(login.namespace)
+        if retry_at is not None and not force:
             raise KashFlowLoginsPaused(
-                "SOAP calls are paused after KashFlow refused them",
-                retry_at=datetime.fromtimestamp(until, tz=timezone.utc),
+                "SOAP calls are paused after KashFlow refused them", retry_at=retry_at
             )
         return check_connection(self, login)
 
