@@ -10,7 +10,6 @@ objects of the old shape.
 
 from __future__ import annotations
 
-import re
 import typing as t
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,10 +17,12 @@ from datetime import date
 from decimal import Decimal
 
 from .parsing import EMAIL
+from .parsing import EMAIL_SEPARATORS
 from .parsing import as_list
 from .parsing import as_mapping
 from .parsing import parse_amount
 from .parsing import parse_bool
+from .parsing import parse_currency_code
 from .parsing import parse_date
 from .parsing import parse_int
 from .parsing import parse_text
@@ -87,9 +88,8 @@ class Currency:
         data = as_mapping(data)
         # The customers page spells it DisplayOnRight; the invoices page DisplaySymbolOnRight.
         on_right = data.get("DisplaySymbolOnRight", data.get("DisplayOnRight"))
-        code = parse_text(data.get("Code"), limit=3).upper()
         return cls(
-            code=code if re.fullmatch(r"[A-Z]{3}", code) else "",
+            code=parse_currency_code(data.get("Code")),
             name=parse_text(data.get("Name"), limit=60),
             symbol=parse_text(data.get("Symbol"), limit=5),
             symbol_on_right=parse_bool(on_right),
@@ -109,15 +109,19 @@ class Address:
     def from_api(cls, data: t.Any) -> Address | None:
         if not isinstance(data, dict):
             return None
-        lines = tuple(
-            line
-            for line in (parse_text(data.get(f"Line{i}"), limit=200) for i in range(1, 5))
-            if line
+        return cls.of(
+            [data.get(f"Line{i}") for i in range(1, 5)],
+            post_code=data.get("PostCode"),
+            country=data.get("CountryName"),
         )
+
+    @classmethod
+    def of(cls, lines: t.Iterable[t.Any], *, post_code: t.Any, country: t.Any) -> Address | None:
+        """An address from raw values (up to four lines), or ``None`` when all are empty."""
         address = cls(
-            lines=lines,
-            post_code=parse_text(data.get("PostCode"), limit=20),
-            country=parse_text(data.get("CountryName"), limit=80),
+            lines=tuple(line for line in (parse_text(v, limit=200) for v in lines) if line),
+            post_code=parse_text(post_code, limit=20),
+            country=parse_text(country, limit=80),
         )
         return address if (address.lines or address.post_code or address.country) else None
 
@@ -176,6 +180,11 @@ class Payment:
             is_credit=parse_bool(data.get("IsPaymentCreditNote")),
         )
 
+    @property
+    def recorded(self) -> bool:
+        """Whether the line records anything (an amount or a date): empty lines are dropped."""
+        return self.amount is not None or self.date is not None
+
 
 @dataclass(frozen=True, slots=True)
 class Invoice:
@@ -225,9 +234,7 @@ class Invoice:
         currency = Currency.from_api(data.get("Currency"))
         lines = data.get("PaymentLines")
         payments = tuple(
-            p
-            for p in (Payment.from_api(line) for line in as_list(lines))
-            if p.amount is not None or p.date is not None
+            p for p in (Payment.from_api(line) for line in as_list(lines)) if p.recorded
         )
         paid = parse_amount(data.get("TotalPaidAmount"))
         paid_on = parse_date(data.get("PaidDate"))
@@ -447,7 +454,7 @@ class Customer:
         willing = sorted(
             (c for c in self.contacts if c.receive_emails), key=lambda c: not c.is_primary
         )
-        candidates = [c.email for c in willing] + re.split(r"[,;]", self.email)
+        candidates = [c.email for c in willing] + EMAIL_SEPARATORS.split(self.email)
         seen: dict[str, str] = {}
         for candidate in candidates:
             address = candidate.strip()

@@ -34,6 +34,8 @@ _DOTNET_DATE = re.compile(r"/Date\((-?\d{1,15})([+-]\d{4})?\)/")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 #: An email address as the portal accepts one (contacts on file, the brand's address).
 EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+#: What separates the addresses of a KashFlow ``Email`` field that holds several.
+EMAIL_SEPARATORS = re.compile(r"[,;]")
 
 
 def loads(content: bytes | str) -> t.Any:
@@ -128,6 +130,12 @@ def parse_text(value: t.Any, *, limit: int = 2000) -> str:
     return _CONTROL_CHARACTERS.sub("", value).strip()[:limit]
 
 
+def parse_currency_code(value: t.Any) -> str:
+    """An ISO 4217 currency code (``GBP``), or ``""`` for anything that is not one."""
+    code = parse_text(value, limit=3).upper()
+    return code if re.fullmatch(r"[A-Z]{3}", code) else ""
+
+
 def parse_bool(value: t.Any) -> bool:
     """A boolean field (also ``1``/``0`` and ``"true"``)."""
     if isinstance(value, bool):
@@ -150,12 +158,14 @@ def as_list(value: t.Any) -> list[t.Any]:
 
 
 __all__ = [
+    "EMAIL_SEPARATORS",
     "MAX_AMOUNT",
     "as_list",
     "as_mapping",
     "loads",
     "parse_amount",
     "parse_bool",
+    "parse_currency_code",
     "parse_date",
     "parse_int",
     "parse_text",

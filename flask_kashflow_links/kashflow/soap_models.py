@@ -18,7 +18,6 @@ by commas or semicolons. Amounts are read as :class:`~decimal.Decimal`, as for R
 
 from __future__ import annotations
 
-import re
 import typing as t
 from datetime import date
 from decimal import Decimal
@@ -36,7 +35,9 @@ from .models import Invoice
 from .models import LineItem
 from .models import Payment
 from .models import invoice_kind
+from .parsing import EMAIL_SEPARATORS
 from .parsing import parse_amount
+from .parsing import parse_currency_code
 from .parsing import parse_date
 from .parsing import parse_int
 from .parsing import parse_text
@@ -50,7 +51,6 @@ if t.TYPE_CHECKING:  # pragma: no cover
 
 #: ``VatRate`` of a VAT-exempt line.
 EXEMPT = Decimal(-1)
-_SEPARATORS = re.compile(r"[,;]")
 
 
 def _amount(element: Element | None, name: str) -> Decimal | None:
@@ -85,7 +85,7 @@ def payment_from_soap(element: Element) -> Payment:
 def payments_from_soap(result: Element | None) -> tuple[Payment, ...]:
     """The payments of an ``ArrayOfPayment`` (missing, empty or nil: none)."""
     payments = (payment_from_soap(item) for item in items(result))
-    return tuple(p for p in payments if p.amount is not None or p.date is not None)
+    return tuple(p for p in payments if p.recorded)
 
 
 def _status(paid_flag: int | None, gross: Decimal | None, paid: Decimal | None) -> str:
@@ -140,7 +140,7 @@ def invoice_from_soap(
         due_amount=due_amount,
         overdue_days=(today - due).days if status == OVERDUE and due is not None else None,
         currency=Currency(
-            code=_currency_code(text(element, "CurrencyCode")),
+            code=parse_currency_code(text(element, "CurrencyCode")),
             exchange_rate=_amount(element, "ExchangeRate"),
         ),
         # A list's rows show no lines: keep cached lists small.
@@ -152,11 +152,6 @@ def invoice_from_soap(
         detailed=detailed,
         kind=invoice_kind(None, gross),  # SOAP has no Type: a negative total is a credit note
     )
-
-
-def _currency_code(value: str | None) -> str:
-    code = parse_text(value, limit=3).upper()
-    return code if re.fullmatch(r"[A-Z]{3}", code) else ""
 
 
 def customer_id(element: Element | None) -> int | None:
@@ -180,25 +175,17 @@ def customer_from_soap(element: Element | None) -> Customer | None:
         return None
     name = _text(element, "Contact", 200)
     phone = _text(element, "Telephone", 50)
-    emails = [e.strip() for e in _SEPARATORS.split(_text(element, "Email", 1000)) if e.strip()]
+    emails = [e.strip() for e in EMAIL_SEPARATORS.split(_text(element, "Email", 1000)) if e.strip()]
     contacts = tuple(
         Contact(name=name if i == 0 else "", email=email[:254], telephone=phone if i == 0 else "")
         for i, email in enumerate(emails)
     ) or ((Contact(name=name, telephone=phone),) if name or phone else ())
-    lines = tuple(
-        line for line in (_text(element, f"Address{i}", 200) for i in range(1, 5)) if line
+    address = Address.of(
+        [text(element, f"Address{i}") for i in range(1, 5)],
+        post_code=text(element, "Postcode"),
+        country=text(element, "CountryName"),
     )
-    address = Address(
-        lines=lines,
-        post_code=_text(element, "Postcode", 20),
-        country=_text(element, "CountryName", 80),
-    )
-    return Customer(
-        code=code,
-        name=_text(element, "Name", 300),
-        contacts=contacts,
-        address=address if (lines or address.post_code or address.country) else None,
-    )
+    return Customer(code=code, name=_text(element, "Name", 300), contacts=contacts, address=address)
 
 
 __all__ = [
