@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 PER_PAGE = 100
 #: A bound on pages followed, so a server that never says "last page" cannot loop us.
 MAX_PAGES = 1000
+#: A list's parameters: full pages, sorted by number (the portal's order, and the one the
+#: account's list is searched in).
+SORTED_BY_NUMBER = {"perpage": PER_PAGE, "sortby": "Number", "order": "Asc"}
 #: Pages of one list asked for at once, after the first.
 PAGE_CONCURRENCY = DEFAULT_LIMIT
 #: KashFlow's list filter values for the portal's statuses (the ``filterby`` parameter).
@@ -194,11 +197,10 @@ class RestBackend:
 
     def _page(self, login: Login, page: int) -> Page:
         """One page of the account's invoice list sorted by number, and its total count."""
-        params = {"perpage": PER_PAGE, "sortby": "Number", "order": "Asc", "page": page}
-        response = self._get(login, self.transport.url("/invoices"), params=params)
-        rows, meta = envelope(self.transport.json(response, "the invoice list"), "the list")
-        found = [i for i in (Invoice.from_api(row) for row in rows) if i is not None]
-        return found, parse_int(meta.get("TotalRecords"))
+        params = {**SORTED_BY_NUMBER, "page": page}
+        listed = self._list_page(login, self.transport.url("/invoices"), params, "the list")
+        found = [i for i in (Invoice.from_api(row) for row in listed.rows) if i is not None]
+        return found, parse_int(listed.meta.get("TotalRecords"))
 
     def list_invoices(
         self, login: Login, *, customer: str | None = None, status: str | None = None
@@ -213,7 +215,7 @@ class RestBackend:
         The server's filtering is a hint, not a guarantee: callers must check each invoice's
         ``CustomerCode`` and ``Status`` themselves.
         """
-        base: dict[str, t.Any] = {"perpage": PER_PAGE, "sortby": "Number", "order": "Asc"}
+        base: dict[str, t.Any] = dict(SORTED_BY_NUMBER)
         if customer is not None:
             base["customercode"] = customer
         if status is not None and status != "all":
