@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
@@ -158,15 +159,15 @@ class SQLiteStore(RevocationStore):
         except sqlite3.Error as e:
             raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
 
-    def _write(
-        self, statements: t.Sequence[tuple[str, t.Sequence[t.Any] | t.Mapping[str, t.Any]]]
-    ) -> list[int]:
+    @contextlib.contextmanager
+    def _transaction(self) -> t.Iterator[sqlite3.Connection]:
+        """Statements that must happen together (single statements need none: the connection
+        commits each one as it runs)."""
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            counts = [conn.execute(sql, params).rowcount for sql, params in statements]
+            yield conn
             conn.execute("COMMIT")
-            return counts
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -189,17 +190,13 @@ class SQLiteStore(RevocationStore):
             ) from e
 
     def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
-        self._write([(_SQL_REGISTER, record_values(claims, customer))])
+        self._run(_SQL_REGISTER, record_values(claims, customer))
 
     def revoke(self, link_id: str, *, now: float | None = None) -> bool:
         when = time.time() if now is None else now
-        self._write(
-            [
-                (
-                    "INSERT OR IGNORE INTO revoked_links (link_id, revoked_at) VALUES (?, ?)",
-                    (link_id, when),
-                )
-            ]
+        self._run(
+            "INSERT OR IGNORE INTO revoked_links (link_id, revoked_at) VALUES (?, ?)",
+            (link_id, when),
         )
         return bool(self._run("SELECT 1 FROM links WHERE link_id = ?", (link_id,)))
 
@@ -209,17 +206,10 @@ class SQLiteStore(RevocationStore):
             "customer_key": customer_key(customer),
             "when": time.time() if now is None else now,
         }
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction() as conn:
             # Count what this cut-off withdraws before moving it.
             live = conn.execute(_SQL_LIVE_FOR_CUSTOMER, params).fetchone()[0]
             conn.execute(_SQL_CUTOFF, params)
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
         return int(live)
 
     def revoked_reason(
@@ -239,18 +229,14 @@ class SQLiteStore(RevocationStore):
         return None
 
     def learn_customer(self, link_id: str, customer: str) -> None:
-        self._write(
-            [
-                (
-                    "UPDATE links SET customer = ?, customer_key = ? "
-                    "WHERE link_id = ? AND customer IS NULL",
-                    (customer, customer_key(customer), link_id),
-                )
-            ]
+        self._run(
+            "UPDATE links SET customer = ?, customer_key = ? "
+            "WHERE link_id = ? AND customer IS NULL",
+            (customer, customer_key(customer), link_id),
         )
 
     def touch(self, link_id: str, when: float) -> None:
-        self._write([("UPDATE links SET last_opened_at = ? WHERE link_id = ?", (when, link_id))])
+        self._run("UPDATE links SET last_opened_at = ? WHERE link_id = ?", (when, link_id))
 
     def get(self, link_id: str) -> LinkRecord | None:
         rows = self._run(
