@@ -118,8 +118,7 @@ class Fetcher:
         self._lru_lock = threading.Lock()
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
-        # Embed mode meets a namespace per set of credentials in use: bounded.
-        self._namespaces: LRUCache[tuple[str, ...], str] = LRUCache(10_000)
+        # Embed mode meets a login per set of credentials in use: bounded.
         self._logins: LRUCache[Account, Login] = LRUCache(10_000)
         # A lock is held at most as long as one load can take with its retries.
         self._lock_ttl = int(max(b.max_call_seconds for b in self.backends.values())) + 5
@@ -154,13 +153,8 @@ class Fetcher:
             backend.base_url,
             str(MODELS_VERSION),
         )
-        with self._lru_lock:
-            namespace = self._namespaces.get(parts)
-        if namespace is None:
-            digest = hmac.new(self._namespace_key, "\0".join(parts).encode(), hashlib.sha256)
-            namespace = digest.hexdigest()[:24]
-            with self._lru_lock:
-                self._namespaces[parts] = namespace
+        digest = hmac.new(self._namespace_key, "\0".join(parts).encode(), hashlib.sha256)
+        namespace = digest.hexdigest()[:24]
         login = Login(namespace=namespace, credentials=credentials, embedded=account.embedded)
         with self._lru_lock:
             self._logins[account] = login
