@@ -23,9 +23,8 @@ decides what several workers or hosts see of one another:
 :func:`warn_at_startup` logs what would break with several workers or hosts, with the one-line
 fix.
 
-**A link store that looks ephemeral.** Each check in :data:`CHECKS` takes the settings and
-returns a sentence for the operator, or ``None``: a SQLite store in a temporary directory, on a
-file system held in memory, in a container's writable layer or on a Heroku dyno forgets every
+**A link store that looks ephemeral.** A SQLite store in a temporary directory, on a file
+system held in memory, in a container's writable layer or on a Heroku dyno forgets every
 revocation on a redeploy (:func:`ephemeral_store`).
 """
 
@@ -42,7 +41,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from .config import Settings
 from .links.store import RevocationStore
 from .links.store import SQLiteStore
 from .state import State
@@ -254,33 +252,19 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def ephemeral_store(settings: Settings, host: Host | None = None) -> str | None:
+def ephemeral_store(store: RevocationStore, host: Host | None = None) -> str | None:
     """The SQLite link store somewhere that looks ephemeral: a redeploy would forget every
     revocation, and withdrawn links would open again."""
-    url = settings.revocation_url
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///") :]
-    if path in IN_MEMORY:  # not a file at all: warn_at_startup says so
-        return None
-    reason = ephemeral_reason(path, host or Host.this())
+    if not isinstance(store, SQLiteStore) or store.path in IN_MEMORY:
+        return None  # not a file: a store kept in memory is warned about on its own
+    reason = ephemeral_reason(store.path, host or Host.this())
     if reason is None:
         return None
     return (
-        f"the link store {path} {reason}. When it goes, every revocation goes with it and "
-        "withdrawn links open again. Put KASHFLOW_LINKS_REVOCATION_URL on storage that "
+        f"the link store {store.path} {reason}. When it goes, every revocation goes with it "
+        "and withdrawn links open again. Put KASHFLOW_LINKS_REVOCATION_URL on storage that "
         "outlives the application (a mounted volume), or use a redis:// store with persistence."
     )
-
-
-Check = t.Callable[[Settings], "str | None"]
-#: The start-up checks, in the order their warnings are logged.
-CHECKS: tuple[Check, ...] = (ephemeral_store,)
-
-
-def startup_warnings(settings: Settings) -> list[str]:
-    """The warning of every check in :data:`CHECKS` that has one."""
-    return [warning for check in CHECKS if (warning := check(settings)) is not None]
 
 
 # -- start-up ------------------------------------------------------------------------------------
@@ -310,8 +294,8 @@ def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
     (``KASHFLOW_LINKS_CACHE`` names a ``CACHE_TYPE``, or ``cache=`` was passed) and the
     process does not run under gunicorn, which forks workers; in ``TESTING`` mode it is
     ``DEBUG``, as it is while one of the package's own commands loads the app
-    (:func:`loading_for_command`). A per-process store is always a ``WARNING``, and so is
-    every warning of :data:`CHECKS`.
+    (:func:`loading_for_command`). A per-process store is always a ``WARNING``, and so is a
+    store that looks ephemeral (:func:`ephemeral_store`).
 
     :param cache_chosen: whether the site chose the cache explicitly.
     """
@@ -329,12 +313,12 @@ def warn_at_startup(app: Flask, state: State, *, cache_chosen: bool) -> None:
     if found.store is Reach.PROCESS:
         # Even for a command: a link withdrawn by it is forgotten when it exits.
         log.warning("%s", store_consequences(found.store_location))
-    for warning in startup_warnings(state.settings):
-        log.warning("%s", warning)
+    ephemeral = ephemeral_store(state.links.store)
+    if ephemeral is not None:
+        log.warning("%s", ephemeral)
 
 
 __all__ = [
-    "CHECKS",
     "Host",
     "Reach",
     "Sharing",
@@ -345,7 +329,6 @@ __all__ = [
     "ephemeral_store",
     "loading_for_command",
     "sharing",
-    "startup_warnings",
     "store_consequences",
     "store_reach",
     "warn_at_startup",
