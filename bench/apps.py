@@ -66,6 +66,7 @@ from flask_kashflow_links.portal.pages import content_security_policy
 from flask_kashflow_links.portal.presenters import Formatter
 from flask_kashflow_links.portal.presenters import customer_context
 from flask_kashflow_links.portal.presenters import listing
+from flask_kashflow_links.portal.presenters import offers_statement
 from flask_kashflow_links.portal.presenters import pay_url
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "flask_kashflow_links" / "templates"
@@ -184,7 +185,13 @@ def _customer_page(
     """What Views.customer passes for the link's own tab, page 1 (fresh data)."""
     rows = listing(formatter, invoices, scope, today)
     context = customer_context(
-        rows, scope, f"/invoices/{token}", tab=scope.status, page=1, page_size=page_size
+        rows,
+        scope,
+        f"/invoices/{token}",
+        tab=scope.status,
+        page=1,
+        page_size=page_size,
+        statement=offers_statement(scope, api_has_statements=True),  # the bench is on REST
     )
     assert context is not None
     return _Page("kashflow_links/customer.html", "Your invoices", {**context, "as_of": None})

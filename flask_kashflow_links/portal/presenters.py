@@ -366,11 +366,26 @@ def listing(
     }
 
 
+def offers_statement(scope: Scope, api_has_statements: bool) -> bool:
+    """Whether a customer link offers a statement PDF: only an all-invoices link (a KashFlow
+    statement cannot be filtered to the link's status, so it would show more than the link
+    may), and only from an API that has statements."""
+    return scope.status == "all" and api_has_statements
+
+
 def customer_context(
-    listing: dict[str, t.Any], scope: Scope, base: str, *, tab: str, page: int, page_size: int
+    listing: dict[str, t.Any],
+    scope: Scope,
+    base: str,
+    *,
+    tab: str,
+    page: int,
+    page_size: int,
+    statement: bool,
 ) -> dict[str, t.Any] | None:
     """What ``customer.html`` is given for one tab and page of a cached listing (``as_of``
-    aside), or ``None`` for a page past the end. *base* is the link's own URL path."""
+    aside), or ``None`` for a page past the end. *base* is the link's own URL path;
+    *statement* whether the link offers a statement PDF (:func:`offers_statement`)."""
     tabs = TABS[scope.status]
     rows = listing["rows"][tab]
     pages = max(1, -(-len(rows) // page_size))
@@ -407,7 +422,7 @@ def customer_context(
         "prev_url": tab_url(tab, page - 1) if page > 1 else None,
         "next_url": tab_url(tab, page + 1) if page < pages else None,
         "invoice_url": lambda number: f"{base}/{number}",
-        "statement_url": f"{base}/pdf" if scope.status == "all" else None,
+        "statement_url": f"{base}/pdf" if statement else None,
     }
 
 
@@ -438,5 +453,6 @@ __all__ = [
     "ViewCache",
     "customer_context",
     "listing",
+    "offers_statement",
     "pay_url",
 ]

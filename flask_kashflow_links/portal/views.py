@@ -33,6 +33,7 @@ from .presenters import Formatter
 from .presenters import ViewCache
 from .presenters import customer_context
 from .presenters import listing
+from .presenters import offers_statement
 from .presenters import pay_url
 
 log = logging.getLogger(__name__)
@@ -129,12 +130,16 @@ class Views:
                 lambda: listing(self.formatter, fetched.value, scope, today),
             )
             found = customer_context(
-                rows, scope, base, tab=tab, page=page, page_size=self.page_size
+                rows,
+                scope,
+                base,
+                tab=tab,
+                page=page,
+                page_size=self.page_size,
+                statement=offers_statement(scope, self.fetcher.has_statements(visit.account)),
             )
             if found is None:
                 raise Refused(self.pages.not_found())
-            if not self.fetcher.has_statements(visit.account):
-                found["statement_url"] = None  # not offered where the API has none
             return {**self._as_of(fetched), **found}
 
         key = ("customer", base, scope, tab, page, _version(fetched), today)
@@ -161,10 +166,7 @@ class Views:
         scope = claims.scope
         if scope.is_invoice:
             return self.invoice_pdf(visit, t.cast(int, scope.invoice))
-        if scope.status != "all" or not self.fetcher.has_statements(account):
-            # A KashFlow statement cannot be filtered to the link's status: it would show more
-            # than the link may. Only an all-invoices link gets one, and only from an API that
-            # has statements.
+        if not offers_statement(scope, self.fetcher.has_statements(account)):
             raise Refused(self.pages.not_found())
         customer = self.fetcher.customer(account, t.cast(str, scope.customer)).value
         link = self.fetcher.statement_link(account, customer)
