@@ -37,6 +37,7 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
 from .held import sandbox_with
+from .sandbox_client import Api
 from .services import RedisServer
 from .services import redis_server
 
@@ -242,6 +243,14 @@ def dated_sandbox() -> Iterator[KashFlowSandbox]:
     data as of :data:`SANDBOX_TODAY`."""
     with KashFlowSandbox(today=SANDBOX_TODAY) as server:
         yield server
+
+
+@pytest.fixture
+def api(sb: KashFlowSandbox) -> Iterator[Api]:
+    """A logged-in REST session against :func:`sb`."""
+    client = Api(sb)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from flask_kashflow_links.kashflow.models import LineItem
 from flask_kashflow_links.portal.presenters import Formatter
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox_documented import number_of
+from .sandbox_client import number_of
 
 pytestmark = [
     pytest.mark.usefixtures("variant"),

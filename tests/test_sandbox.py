@@ -7,8 +7,6 @@ change data start their own.
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import re
 import time
@@ -25,71 +23,19 @@ from flask_kashflow_links._sandbox.demo import demo_business
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import SANDBOX_TODAY
+from .sandbox_client import TIMEOUT
+from .sandbox_client import Api
+from .sandbox_client import answers_for
+from .sandbox_client import decimal_json
+from .sandbox_client import finish_login
+from .sandbox_client import login
+from .sandbox_client import pdf_text
+from .sandbox_client import start_login
 
 TODAY = SANDBOX_TODAY
-TIMEOUT = 5
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 OFFSET_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} 12:00:00 [+-]\d{2}:\d{2}$")
 PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} 12:00:00$")
-
-
-class Api:
-    """A logged-in ``requests`` session against a sandbox."""
-
-    def __init__(self, sandbox: KashFlowSandbox) -> None:
-        self.sandbox = sandbox
-        self.session = requests.Session()
-        self.token = login(sandbox)
-        self.session.headers["Authorization"] = f"KfToken {self.token}"
-
-    def get(self, path: str, **kwargs: t.Any) -> requests.Response:
-        url = path if path.startswith("http") else self.sandbox.url + path
-        return self.session.get(url, timeout=TIMEOUT, **kwargs)
-
-    def close(self) -> None:
-        self.session.close()
-
-
-@pytest.fixture
-def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
-    client = Api(sb)
-    yield client
-    client.close()
-
-
-def start_login(sb: KashFlowSandbox, **overrides: str) -> requests.Response:
-    body = {"UserName": sb.username, "Password": sb.password, **overrides}
-    return requests.post(f"{sb.url}/sessiontoken", json=body, timeout=TIMEOUT)
-
-
-def answers_for(sb: KashFlowSandbox, step1: dict[str, t.Any], word: str | None = None) -> list:
-    word = word or sb.memorable_word
-    return [
-        {"Position": item["Position"], "Value": word[item["Position"] - 1]}
-        for item in step1["MemorableWordList"]
-    ]
-
-
-def finish_login(sb: KashFlowSandbox, temporary: str, answers: list) -> requests.Response:
-    body = {"TemporaryToken": temporary, "MemorableWordList": answers}
-    return requests.put(f"{sb.url}/sessiontoken", json=body, timeout=TIMEOUT)
-
-
-def login(sb: KashFlowSandbox) -> str:
-    step1 = start_login(sb)
-    assert step1.status_code == 201, step1.text
-    step2 = finish_login(sb, step1.json()["TemporaryToken"], answers_for(sb, step1.json()))
-    assert step2.status_code == 200, step2.text
-    return str(step2.json()["SessionToken"])
-
-
-def decimal_json(response: requests.Response) -> t.Any:
-    return json.loads(response.text, parse_float=Decimal)
-
-
-def pdf_text(data: bytes) -> str:
-    pypdf = pytest.importorskip("pypdf")
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
 # --- login -----------------------------------------------------------------------------------

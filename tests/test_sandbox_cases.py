@@ -3,37 +3,15 @@ contacts opted out of emails."""
 
 from __future__ import annotations
 
-import typing as t
 from decimal import Decimal
-
-import pytest
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox import Api
-from .test_sandbox import decimal_json
-from .test_sandbox import pdf_text
-
-
-@pytest.fixture
-def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
-    client = Api(sb)
-    yield client
-    client.close()
-
-
-def rows_of(api: Api, code: str) -> list[dict[str, t.Any]]:
-    body = decimal_json(api.get("/invoices", params={"customercode": code, "perpage": 100}))
-    return t.cast(list[dict[str, t.Any]], body["Data"])
-
-
-def number_of(sandbox: KashFlowSandbox, code: str, **match: t.Any) -> int:
-    """The first invoice of *code* whose stored fields equal *match*."""
-    return next(
-        n
-        for n, inv in sorted(sandbox.invoices.items())
-        if inv["CustomerCode"] == code and all(inv.get(k) == v for k, v in match.items())
-    )
+from .sandbox_client import Api
+from .sandbox_client import decimal_json
+from .sandbox_client import number_of
+from .sandbox_client import pdf_text
+from .sandbox_client import rows_of
 
 
 def test_cases_come_after_the_rest_of_the_demo(sb: KashFlowSandbox) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import typing as t
 from decimal import Decimal
 
 import pytest
@@ -17,11 +16,12 @@ import requests
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox import TIMEOUT
+from .sandbox_client import TIMEOUT
+from .sandbox_client import Api
+from .sandbox_client import decimal_json
+from .sandbox_client import number_of
+from .sandbox_client import rows_of
 from .test_sandbox import TODAY
-from .test_sandbox import Api
-from .test_sandbox import decimal_json
-from .test_sandbox_cases import number_of
 
 #: The keys of a row of the documented GET /invoices example, in its order.
 DOC_ROW = [
@@ -71,18 +71,6 @@ CONTACT = {
     "Email", "Fax", "Firstname", "LastName", "Mobile", "Name", "Telephone", "Title", "Website",
     "IsPrimary", "ReceiveEmails",
 }  # fmt: skip
-
-
-@pytest.fixture
-def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
-    client = Api(sb)
-    yield client
-    client.close()
-
-
-def rows_of(api: Api, code: str) -> list[dict[str, t.Any]]:
-    body = decimal_json(api.get("/invoices", params={"customercode": code, "perpage": 100}))
-    return t.cast(list[dict[str, t.Any]], body["Data"])
 
 
 # --- choosing the shape ----------------------------------------------------------------------

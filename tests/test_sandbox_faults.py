@@ -11,20 +11,13 @@ import requests
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox import TIMEOUT
+from .sandbox_client import TIMEOUT
+from .sandbox_client import Api
+from .sandbox_client import answers_for
+from .sandbox_client import finish_login
+from .sandbox_client import login
+from .sandbox_client import start_login
 from .test_sandbox import TODAY
-from .test_sandbox import Api
-from .test_sandbox import answers_for
-from .test_sandbox import finish_login
-from .test_sandbox import login
-from .test_sandbox import start_login
-
-
-@pytest.fixture
-def api(sb: KashFlowSandbox) -> t.Iterator[Api]:
-    client = Api(sb)
-    yield client
-    client.close()
 
 
 def control(sb: KashFlowSandbox, **body: t.Any) -> requests.Response:

@@ -13,10 +13,10 @@ from defusedxml.ElementTree import fromstring
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox import TIMEOUT
+from .sandbox_client import TIMEOUT
+from .sandbox_client import Api
+from .sandbox_client import decimal_json
 from .test_sandbox import TODAY
-from .test_sandbox import Api
-from .test_sandbox import decimal_json
 
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"

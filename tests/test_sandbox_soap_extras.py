@@ -8,7 +8,7 @@ import requests
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .test_sandbox import TIMEOUT
+from .sandbox_client import TIMEOUT
 from .test_sandbox_soap import KF
 from .test_sandbox_soap import call
 from .test_sandbox_soap import field
