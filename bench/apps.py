@@ -207,7 +207,14 @@ def bytes_baseline_app() -> Flask:
     return _baseline(prerender=True)
 
 
-def _baseline(*, prerender: bool) -> Flask:
+def strict_baseline_app() -> Flask:
+    """gunicorn factory: the same pages' bytes, rendered once, with none of the portal's
+    headers (only Flask's own): the strictest reference, a page that costs nothing but being
+    sent."""
+    return _baseline(prerender=True, headers=False)
+
+
+def _baseline(*, prerender: bool, headers: bool = True) -> Flask:
     app = Flask("kfl_bench_baseline", template_folder=str(PACKAGE_TEMPLATES))
     # The same host-app setting as the portal's: with a SECRET_KEY, Flask opens its cookie
     # session on every request, in both apps.
@@ -258,6 +265,8 @@ def _baseline(*, prerender: bool) -> Flask:
             abort(404)
         html = rendered[token] if prerender else render(found)
         response = Response(html, status=200, mimetype="text/html")
+        if not headers:
+            return response
         response.headers["Content-Security-Policy"] = csp
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "private, no-store"
@@ -275,4 +284,5 @@ __all__ = [
     "make_portal",
     "portal_app",
     "portal_config",
+    "strict_baseline_app",
 ]

@@ -14,7 +14,9 @@ What runs, all on this machine:
 * ``baseline``: ``gunicorn -w 2 -k sync 'bench.apps:bytes_baseline_app()'``, a bare Flask
   route returning the very same bytes with the same headers: the pages are rendered once at
   start-up from the same data with the package's own Formatter and templates, and each
-  request only sends them. The pages are checked byte-identical. (``--baseline render`` uses
+  request only sends them. The pages are checked byte-identical. (``--baseline strict`` sends
+  them without the portal's headers, only Flask's own: the strictest reference, and the one
+  the performance goal is measured against. ``--baseline render`` uses
   ``baseline_app()`` instead, which renders the template on every request, as earlier
   versions of this benchmark did.)
 
@@ -55,7 +57,7 @@ from bench._common import write_results
 from bench._common import wrk
 from flask_kashflow_links import KashFlowLinks
 
-TARGET = 0.60
+TARGET = 0.65
 INVOICE = 1043  # ACME01's overdue invoice with line items and a part payment
 CUSTOMER = "BIGCO01"  # 260 invoices: the heaviest list (page 1 of 13, 20 rows, 4 tabs)
 PAGES = ("invoice", "customer", "unpaid")
@@ -92,10 +94,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of discarded wrk")
-    parser.add_argument("--baseline", choices=("bytes", "render"), default="bytes")
+    parser.add_argument("--baseline", choices=("bytes", "strict", "render"), default="bytes")
     parser.add_argument("--results", default="throughput", help="name of the results file")
     args = parser.parse_args()
-    factory = "bytes_baseline_app()" if args.baseline == "bytes" else "baseline_app()"
+    factory = {
+        "bytes": "bytes_baseline_app()",
+        "strict": "strict_baseline_app()",
+        "render": "baseline_app()",
+    }[args.baseline]
     started = time.monotonic()
 
     with Services() as services:
