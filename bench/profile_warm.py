@@ -61,12 +61,12 @@ from bench._common import median
 from bench._common import new_fernet_key
 from bench._common import write_results
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.portal import guard as guard_module
 from flask_kashflow_links.portal import pages as pages_module
 from flask_kashflow_links.portal import routes as routes_module
 from flask_kashflow_links.portal import views as views_module
 from flask_kashflow_links.portal.presenters import listing
-from flask_kashflow_links.state import get_state
 
 ITERATIONS = 1000  # requests per page for each profiler and each breakdown round
 BREAKDOWN_ROUNDS = 3  # the apps alternately; medians per group
@@ -164,7 +164,7 @@ def instrument_portal(timers: Timers, app: Flask) -> None:
     timers.patch(state.fetcher, "customer_invoices", "fetch / LRU")
     timers.patch(state.portal.views.cache, "get_or_make", "presenters (view cache, today)")
     timers.patch(state.portal.views.formatter, "today", "presenters (view cache, today)")
-    timers.patch(state.portal.pages.page_cache, "get_or_render", "rendered-page cache")
+    timers.patch(state.portal.pages.cache, "get_or_render", "rendered-page cache")
     timers.patch(pages_module, "render_template", "template rendering (Jinja)")
     timers.patch(pages_module, "url_for", "url_for (URLs in the page)")
     timers.patch(routes_module, "url_for", "url_for (URLs in the page)")
@@ -474,11 +474,11 @@ def main() -> None:
         # the page from Redis on every request: measured here against the LRU hit.
         page = portal.test_client().get(f"/invoices/{big_token}").data
         with portals[REDIS].app_context():
-            redis_state.safe_cache.set("bench:page", page, 600)
+            redis_state.shared.set("bench:page", page, 600)
             micro[f"rendered page ({len(page):,} bytes) from Redis (SafeCache.get)"] = micro_us(
-                lambda: redis_state.safe_cache.get("bench:page")
+                lambda: redis_state.shared.get("bench:page")
             )
-        page_cache = state.portal.pages.page_cache
+        page_cache = state.portal.pages.cache
         page_cache.get_or_render("bench:page", lambda: page)
         micro["rendered page from the per-process cache (PageCache hit)"] = micro_us(
             lambda: page_cache.get_or_render("bench:page", lambda: page)

@@ -31,7 +31,7 @@ from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Scope
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 
 from .staff import staff
 

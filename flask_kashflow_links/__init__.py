@@ -7,8 +7,8 @@ the unpaid ones, with no login. The link is the permission: encrypted (Fernet) a
 
 from __future__ import annotations
 
-from .accounts import Account as Account
-from .accounts import Brand as Brand
+from .config import Account as Account
+from .config import Brand as Brand
 from .exceptions import ConfigurationError as ConfigurationError
 from .exceptions import KashFlowAccountLocked as KashFlowAccountLocked
 from .exceptions import KashFlowAuthError as KashFlowAuthError
@@ -20,16 +20,18 @@ from .exceptions import KashFlowLoginsPaused as KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound as KashFlowNotFound
 from .exceptions import KashFlowPasswordExpired as KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable as KashFlowUnavailable
-from .exceptions import LinkError as LinkError
-from .exceptions import LinkExpired as LinkExpired
-from .exceptions import LinkInvalid as LinkInvalid
-from .exceptions import LinkRevoked as LinkRevoked
 from .exceptions import LinkURLError as LinkURLError
 from .exceptions import StoreUnavailable as StoreUnavailable
 from .extension import KashFlowLinks as KashFlowLinks
 from .kashflow.credentials import Credentials as Credentials
+from .links.claims import CustomerScope as CustomerScope
+from .links.claims import InvoiceScope as InvoiceScope
 from .links.claims import LinkClaims as LinkClaims
 from .links.claims import Scope as Scope
+from .links.errors import LinkError as LinkError
+from .links.errors import LinkExpired as LinkExpired
+from .links.errors import LinkInvalid as LinkInvalid
+from .links.errors import LinkRevoked as LinkRevoked
 from .links.link import Link as Link
 from .links.store import LinkRecord as LinkRecord
 
@@ -40,6 +42,8 @@ __all__ = [
     "Brand",
     "ConfigurationError",
     "Credentials",
+    "CustomerScope",
+    "InvoiceScope",
     "KashFlowAccountLocked",
     "KashFlowAuthError",
     "KashFlowBadResponse",

@@ -1,30 +1,48 @@
-"""The shared cache, with its failures contained.
+"""Caching: the shared cache with its failures contained, and the per-process get-or-make LRU.
 
-The portal's cache (flask-caching: SimpleCache in one process, Redis across workers and hosts)
-holds data fetched from KashFlow, single-flight locks, the sealed KashFlow session token, and
-throttle counters. None of that is needed for correctness: if the backend fails, every operation
-here answers "miss" quickly and pages go to KashFlow directly. After a failure the backend is
-skipped for a short while so a dead Redis costs one timeout, not one per call, and it is tried
-again automatically, so recovery needs no restart.
+:class:`SafeCache` wraps the portal's flask-caching object (SimpleCache in one process, Redis
+across workers and hosts), which holds data fetched from KashFlow, single-flight locks, the
+sealed KashFlow session token and throttle counters. None of that is needed for correctness:
+if the backend fails, every operation answers "miss" quickly and pages go to KashFlow
+directly. After a failure the backend is skipped for a short while, so a dead Redis costs one
+timeout rather than one per call, and it is tried again on its own, so recovery needs no
+restart. Revocations are never kept here (they live in the link store): losing the cache never
+un-revokes a link.
 
-Revocations are never kept here (see :mod:`.revocation`): losing the cache never un-revokes.
+:class:`Memo` is the one per-process cache of the package: what a process may keep and make
+again at will (rendered pages, formatted views, decoded link tokens, loaded accounts).
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import logging
 import threading
 import time
 import typing as t
+from dataclasses import dataclass
+
+from cachetools import Cache
+from cachetools import LRUCache
+from cachetools import TTLCache
+
+from .stats import Counters
 
 if t.TYPE_CHECKING:  # pragma: no cover
-    from flask_caching import Cache
+    import flask_caching
 
 log = logging.getLogger(__name__)
+
+T = t.TypeVar("T")
+_MISSING: t.Any = object()
 
 
 class SafeCache:
     """A flask-caching :class:`~flask_caching.Cache` whose errors become misses.
+
+    Only the backend's public operations are used (``get``, ``set``, ``add``, ``has``,
+    ``delete``, ``inc``).
 
     :param cache: the flask-caching object (initialised on the app).
     :param backoff: seconds to skip the backend after it failed.
@@ -32,7 +50,7 @@ class SafeCache:
 
     def __init__(
         self,
-        cache: Cache,
+        cache: flask_caching.Cache,
         *,
         backoff: float = 2.0,
         clock: t.Callable[[], float] | None = None,
@@ -94,29 +112,122 @@ class SafeCache:
 
     def add(self, key: str, value: t.Any, timeout: int) -> bool | None:
         """Store *value* only if *key* is absent: True if added, False if present, ``None`` if
-        the backend failed. Atomic with expiry on Redis, so a lock can never outlive its TTL."""
-        ok, added = self._call("add", lambda: self._add(key, value, timeout))
+        the backend failed."""
+        ok, added = self._call("add", lambda: self._cache.add(key, value, timeout=timeout))
         return bool(added) if ok else None
 
-    def _add(self, key: str, value: t.Any, timeout: int) -> bool:
-        backend = self.backend
-        client = getattr(backend, "_write_client", None)
-        if client is not None and hasattr(client, "set") and hasattr(backend, "_get_prefix"):
-            # cachelib's RedisCache.add is SETNX then EXPIRE: a crash between the two would
-            # leave a lock for ever. SET NX EX is one atomic command.
-            name = f"{backend._get_prefix()}{key}"
-            return bool(client.set(name, backend.serializer.dumps(value), nx=True, ex=timeout))
-        return bool(self._cache.add(key, value, timeout=timeout))
-
     def incr(self, key: str, timeout: int) -> int | None:
-        """Increment a counter that expires *timeout* seconds after its first increment."""
+        """Increment a counter that expires *timeout* seconds after its first increment
+        (``None`` if the backend failed)."""
 
         def action() -> int | None:
-            self._add(key, 0, timeout)
+            # cachelib's Redis add sets the key, then its expiry: a counter whose expiry was
+            # lost to a crash between the two names a past window, and is never read again.
+            self._cache.add(key, 0, timeout=timeout)
             value = self.backend.inc(key)
             return int(value) if value is not None else None
 
         return t.cast("int | None", self._call("incr", action)[1])
 
 
-__all__ = ["SafeCache"]
+@dataclass
+class MemoStats(Counters):
+    """Counters of one :class:`Memo`."""
+
+    #: Values found.
+    hits: int = 0
+    #: Values made (and kept, if they fit).
+    misses: int = 0
+
+
+class Memo:
+    """A per-process, thread-safe get-or-make cache, bounded in entries or in size.
+
+    :param maxsize: the bound: a number of entries, or, with *getsizeof*, their total size.
+    :param getsizeof: the size of a value (e.g. ``len`` for rendered pages).
+    :param ttl: seconds a value is kept at most (none by default).
+    """
+
+    def __init__(
+        self,
+        maxsize: int,
+        *,
+        getsizeof: t.Callable[[t.Any], int] | None = None,
+        ttl: float | None = None,
+    ) -> None:
+        self.maxsize = maxsize
+        self._items: Cache[t.Hashable, t.Any]
+        if ttl is None:
+            self._items = LRUCache(max(maxsize, 1), getsizeof=getsizeof)
+        else:
+            self._items = TTLCache(max(maxsize, 1), ttl, getsizeof=getsizeof)
+        self._lock = threading.Lock()
+        self.stats = MemoStats()
+
+    def get_or_make(self, key: t.Hashable, make: t.Callable[[], T]) -> T:
+        """The value kept under *key*, else *make* it (and keep it, if it fits). What *make*
+        raises is raised, and nothing is kept."""
+        with self._lock:
+            found = self._items.get(key, _MISSING)
+        if found is not _MISSING:
+            self.stats.add("hits")
+            return t.cast(T, found)
+        value = make()
+        self.stats.add("misses")
+        if self.maxsize > 0:
+            # A value larger than the whole bound is handed out, not kept.
+            with self._lock, contextlib.suppress(ValueError):
+                self._items[key] = value
+        return value
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._items.clear()
+
+
+class Reach(enum.Enum):
+    """Which processes see the same state (of the cache, or of the link store)."""
+
+    PROCESS = "kept in each process (not shared)"
+    HOST = "shared by the processes of this host"
+    EVERYWHERE = "shared by every process and host that uses it"
+    UNKNOWN = "shared by an unknown reach (assume: not shared)"
+
+
+# cachelib's and flask-caching's backends, by (a part of) their class names.
+_CACHE_REACH = (
+    (("Redis", "Valkey", "Memcache", "DynamoDb", "MongoDb"), Reach.EVERYWHERE),
+    (("FileSystemCache", "UWSGICache"), Reach.HOST),
+    (("SimpleCache",), Reach.PROCESS),
+)
+
+
+def cache_reach(backend: object) -> Reach:
+    """How far a cachelib backend object reaches, from its class's and ancestors' names."""
+    names = [cls.__name__ for cls in type(backend).__mro__]
+    for parts, reach in _CACHE_REACH:
+        if any(part in name for name in names for part in parts):
+            return reach
+    return Reach.UNKNOWN
+
+
+#: How to install what a Redis cache or store needs.
+REDIS_EXTRA = "pip install 'flask-kashflow-links[redis]'"
+#: The fix for a per-process cache, as one line of configuration.
+REDIS_CACHE_FIX = (
+    'KASHFLOW_LINKS_CACHE = {"CACHE_TYPE": "RedisCache", '
+    '"CACHE_REDIS_URL": "redis://localhost:6379/1"}'
+)
+
+
+def per_process_cache_warning(kind: str) -> str:
+    """What a per-process cache breaks with several workers or hosts, and the fix."""
+    return (
+        f"The portal's cache is {kind}, kept in each process: with several workers or hosts "
+        "each process logs in to KashFlow on its own and keeps its own login pause, so a "
+        "mistyped password costs one failed login per process (KashFlow locks the user after a "
+        "few), `flask kashflow-links check` cannot see the workers' pause, and throttle limits "
+        "multiply by the number of processes. One process is fine. For several "
+        f"({REDIS_EXTRA}): {REDIS_CACHE_FIX}"
+    )

@@ -1,12 +1,20 @@
-"""``flask kashflow-links ...``: mint, list and withdraw links, make keys, check the account."""
+"""``flask kashflow-links ...``: mint, list and revoke links, make keys, check the account.
+
+The commands act on the application's portal through :class:`Parts`, the per-app object the
+extension keeps in ``app.extensions["kashflow_links"]``. What ``check`` and ``config`` say is
+written for an operator and never holds a secret: no password, memorable word (only which of
+its letters were asked for), session token or document link.
+"""
 
 from __future__ import annotations
 
 import importlib
 import re
 import secrets
+import textwrap
 import time
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from functools import update_wrapper
@@ -16,27 +24,109 @@ from cryptography.fernet import Fernet
 from flask import current_app
 from flask.cli import ScriptInfo
 
-from .cli_words import explain_login_failure
-from .cli_words import print_connection
-from .cli_words import say_sharing
+from .cache import REDIS_CACHE_FIX
+from .cache import REDIS_EXTRA
+from .cache import Reach
+from .cache import SafeCache
+from .cache import cache_reach
+from .config import EXTENSION_KEY
+from .config import AccountRegistry
+from .config import Settings
 from .exceptions import ConfigurationError
+from .exceptions import KashFlowAccountLocked
+from .exceptions import KashFlowAuthError
+from .exceptions import KashFlowBadResponse
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound
+from .exceptions import KashFlowPasswordExpired
+from .exceptions import KashFlowUnavailable
+from .fetch import Fetcher
+from .fetch.prefetch import Prefetcher
+from .kashflow.backend import Backend
+from .kashflow.backend import Connection
 from .kashflow.backend import Login
 from .links.claims import STATUSES
-from .links.claims import LinkClaims
-from .links.claims import Scope
+from .links.claims import InvoiceScope
 from .links.link import Link
 from .links.link import has_url_base
 from .links.service import LinkService
-from .startup import Reach
-from .startup import cache_reach
-from .startup import loading_for_command
-from .state import State
-from .state import get_state
+from .links.store import REDIS_STORE_FIX
+from .links.store import in_memory_warning
+from .links.store.base import LinkRecord
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+class StaffAPI(t.Protocol):
+    """What the commands call of the application's :class:`~flask_kashflow_links.KashFlowLinks`
+    (the same code path as the Python API)."""
+
+    def mint_invoice(
+        self,
+        number: int,
+        *,
+        account: str | None = None,
+        expires_in: timedelta | int | None = None,
+        customer: str | None = None,
+        verify: bool = False,
+        prefetch: bool | None = None,
+    ) -> Link: ...
+
+    def mint_customer(
+        self,
+        code: str,
+        *,
+        status: str = "all",
+        account: str | None = None,
+        expires_in: timedelta | int | None = None,
+        verify: bool = False,
+        prefetch: bool | None = None,
+    ) -> Link: ...
+
+    def link_id_of(self, token_or_link_id: str) -> str: ...
+
+    def revoke(self, token_or_link_id: str) -> bool: ...
+
+    def revoke_customer(self, code: str, *, account: str | None = None) -> int: ...
+
+    def active_links(
+        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
+    ) -> list[LinkRecord]: ...
+
+
+class Parts(t.Protocol):
+    """What the commands read of an application's portal: the per-app object the extension
+    keeps in ``app.extensions["kashflow_links"]`` (the extension holds it to this protocol)."""
+
+    @property
+    def extension(self) -> StaffAPI:
+        """The staff API of the app's :class:`~flask_kashflow_links.KashFlowLinks`."""
+
+    @property
+    def settings(self) -> Settings:
+        """The validated configuration."""
+
+    @property
+    def accounts(self) -> AccountRegistry:
+        """The KashFlow accounts."""
+
+    @property
+    def links(self) -> LinkService:
+        """The link service (its store holds the register)."""
+
+    @property
+    def fetcher(self) -> Fetcher:
+        """KashFlow through the cache."""
+
+    @property
+    def prefetcher(self) -> Prefetcher:
+        """A new link's first page, fetched ahead of the client."""
+
+    @property
+    def shared(self) -> SafeCache:
+        """The shared cache."""
+
 
 _DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -83,8 +173,7 @@ def with_app(f: F) -> F:
     def decorator(ctx: click.Context, /, *args: t.Any, **kwargs: t.Any) -> t.Any:
         if not current_app:
             try:
-                with loading_for_command():
-                    app = ctx.ensure_object(ScriptInfo).load_app()
+                app = ctx.ensure_object(ScriptInfo).load_app()
             except ConfigurationError as e:
                 raise click.ClickException(
                     f"{e}\n(The application did not start: KashFlowLinks.init_app refused its "
@@ -96,29 +185,32 @@ def with_app(f: F) -> F:
     return t.cast(F, update_wrapper(decorator, f))
 
 
-def _state() -> State:
-    """The app's portal state, or a clean error if this app does not use the portal."""
-    try:
-        return get_state()
-    except RuntimeError as e:
-        raise click.ClickException(str(e)) from None
+def _parts() -> Parts:
+    """The app's portal, or a clean error if this app does not use the portal."""
+    parts = current_app.extensions.get(EXTENSION_KEY)
+    if parts is None:
+        raise click.ClickException(
+            "KashFlowLinks is not initialised on this app: call KashFlowLinks(app) or "
+            "links.init_app(app) first."
+        )
+    return t.cast(Parts, parts)
 
 
-def _links() -> LinkService:
-    return _state().links
+def _links() -> StaffAPI:
+    return _parts().extension
 
 
 def _when(value: datetime | None) -> str:
     if value is None:
         return "never"
-    zone = _state().settings.timezone
+    zone = _parts().settings.timezone
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _require_url_base() -> None:
     """Refuse before minting when no absolute URL can be built: a bare link token on standard
     output would end up in ``URL=$(...)`` and in an email as if it were a link."""
-    if not has_url_base(_state().settings.public_url):
+    if not has_url_base(_parts().settings.public_url):
         raise click.ClickException(
             "cannot print a link URL: nothing says where the portal is served. Set "
             "KASHFLOW_LINKS_PUBLIC_URL to the portal's address (e.g. "
@@ -127,24 +219,22 @@ def _require_url_base() -> None:
         )
 
 
-def _mint(scope: Scope, *, verify: bool, customer: str | None = None, **options: t.Any) -> None:
-    """Mint a link to *scope* (asking KashFlow first with *verify*) and print it."""
+def _mint(mint: t.Callable[[], Link], *, verify: bool, what: str) -> None:
+    """Mint a link with *mint* (asking KashFlow first with *verify*) and print it, then
+    fetch its first page in the foreground: this process ends once the link is printed."""
     _require_url_base()
-    state = _state()
     if verify:
-        click.echo(f"Asking KashFlow for {scope.describe()} ...", err=True)
-        customer = _guard(lambda: state.confirm(scope, customer=customer))
-    held = _hold_prefetch()
-    link = _guard(lambda: state.links.mint(scope, customer=customer, **options))
-    _print_link(link, customer)
-    _prefetch_now(held)
+        click.echo(f"Asking KashFlow for {what} ...", err=True)
+    link = _guard(mint)
+    _print_link(link)
+    _prefetch_now(link)
 
 
-def _print_link(link: Link, customer: str | None = None) -> None:
+def _print_link(link: Link) -> None:
     click.echo(link.url)
     click.echo(f"  link id: {link.link_id}", err=True)
-    if customer and link.scope.is_invoice:
-        click.echo(f"  listed under customer {customer}", err=True)
+    if isinstance(link.scope, InvoiceScope) and link.customer:
+        click.echo(f"  listed under customer {link.customer}", err=True)
     click.echo(f"  opens:   {link.scope.describe()} (account {link.scope.account})", err=True)
     click.echo(f"  expires: {_when(link.expires_at)}", err=True)
 
@@ -178,7 +268,7 @@ class _Commands(click.Group):
 
 @click.group("kashflow-links", cls=_Commands)
 def cli_group() -> None:
-    """Client invoice links for KashFlow: mint, list, withdraw, keys, account check."""
+    """Client invoice links for KashFlow: mint, list, revoke, keys, account check."""
 
 
 @cli_group.group("mint")
@@ -205,8 +295,18 @@ def mint_invoice(
 ) -> None:
     """Mint a link to invoice NUMBER and print its URL."""
     links = _links()
-    scope = _guard(lambda: Scope.for_invoice(links.account_id(account), number))
-    _mint(scope, verify=verify, customer=customer, expires_in=expires_in)
+    _mint(
+        lambda: links.mint_invoice(
+            number,
+            account=account,
+            expires_in=expires_in,
+            customer=customer,
+            verify=verify,
+            prefetch=False,
+        ),
+        verify=verify,
+        what=f"invoice {number}",
+    )
 
 
 @mint_group.command("customer")
@@ -227,44 +327,52 @@ def mint_customer(
 ) -> None:
     """Mint a link to the invoices of customer CODE and print its URL."""
     links = _links()
-    scope = _guard(lambda: Scope.for_customer(links.account_id(account), code, status))
-    _mint(scope, verify=verify, expires_in=expires_in)
+    _mint(
+        lambda: links.mint_customer(
+            code,
+            status=status,
+            account=account,
+            expires_in=expires_in,
+            verify=verify,
+            prefetch=False,
+        ),
+        verify=verify,
+        what=f"{status} invoices of {code}",
+    )
 
 
-def _hold_prefetch() -> list[LinkClaims]:
-    """Keep the prefetch of the link this command mints for :func:`_prefetch_now`: the process
-    ends once the link is printed, which would cut background work short."""
-    return click.get_current_context().with_resource(_state().prefetcher.held())
-
-
-def _prefetch_now(held: list[LinkClaims]) -> None:
+def _prefetch_now(link: Link) -> None:
     """Fetch what the minted link's first page shows, in the foreground with a progress line,
     or say why not. Never fails the command: the link works either way."""
-    state = _state()
+    parts = _parts()
     note = "  prefetch:"
-    if not state.settings.prefetch:
+    if not parts.settings.prefetch:
         click.echo(f"{note} off (KASHFLOW_LINKS_PREFETCH); the first open fetches", err=True)
         return
-    if cache_reach(state.safe_cache.backend) is Reach.PROCESS:
+    if cache_reach(parts.shared.backend) is Reach.PROCESS:
         click.echo(
             f"{note} skipped: this command's cache (SimpleCache) ends with it. With a shared "
             "cache (Redis) it would fetch the link's first page now.",
             err=True,
         )
         return
-    for claims in held:
-        click.echo(f"{note} fetching the link's first page from KashFlow ...", nl=False, err=True)
-        started = time.monotonic()
-        try:
-            state.prefetcher.run_now(claims)
-        except KashFlowNotFound:
-            click.echo(
-                " KashFlow has no such invoice or customer: the link shows 'not found'.", err=True
-            )
-        except KashFlowLinksError as e:
-            click.echo(f" not fetched ({e}); the first open fetches it.", err=True)
+    click.echo(f"{note} fetching the link's first page from KashFlow ...", nl=False, err=True)
+    started = time.monotonic()
+    scope = link.scope
+    try:
+        account = parts.accounts.get(scope.account)
+        if isinstance(scope, InvoiceScope):
+            parts.prefetcher.run_now(account, invoice=scope.invoice)
         else:
-            click.echo(f" done in {time.monotonic() - started:.1f} s.", err=True)
+            parts.prefetcher.run_now(account, customer=scope.customer)
+    except KashFlowNotFound:
+        click.echo(
+            " KashFlow has no such invoice or customer: the link shows 'not found'.", err=True
+        )
+    except (KashFlowLinksError, LookupError, ValueError) as e:
+        click.echo(f" not fetched ({e}); the first open fetches it.", err=True)
+    else:
+        click.echo(f" done in {time.monotonic() - started:.1f} s.", err=True)
 
 
 @cli_group.command("list")
@@ -272,7 +380,7 @@ def _prefetch_now(held: list[LinkClaims]) -> None:
 @click.option("--account", help="Only links of this account id.")
 @with_app
 def list_links(customer: str | None, account: str | None) -> None:
-    """List live links (not withdrawn, not expired). Tokens are never stored or shown."""
+    """List live links (not revoked, not expired). Tokens are never stored or shown."""
     records = _guard(lambda: _links().active_links(customer=customer, account=account))
     if not records:
         click.echo("No live links.")
@@ -293,25 +401,24 @@ def list_links(customer: str | None, account: str | None) -> None:
 @click.argument("token_or_link_id")
 @with_app
 def revoke(token_or_link_id: str) -> None:
-    """Withdraw one link, by its link id or its link token."""
-    value = token_or_link_id.rstrip("/").rsplit("/", 1)[-1]  # a whole URL works too
+    """Revoke one link, by its link id, its link token or its URL."""
     links = _links()
-    link_id = _guard(lambda: links.link_id_of(value))
+    link_id = _guard(lambda: links.link_id_of(token_or_link_id))
     known = _guard(lambda: links.revoke(link_id))
-    note = "" if known else " (it was not in the register, but is withdrawn all the same)"
-    click.echo(f"Withdrawn link {link_id}{note}.")
+    note = "" if known else " (it was not in the register, but is revoked all the same)"
+    click.echo(f"Revoked link {link_id}{note}.")
 
 
 @cli_group.command("revoke-customer")
 @click.argument("code")
 @click.option("--account", help=_ACCOUNT_HELP)
-@click.confirmation_option(prompt="Withdraw every link sent to this customer so far?")
+@click.confirmation_option(prompt="Revoke every link sent to this customer so far?")
 @with_app
 def revoke_customer(code: str, account: str | None) -> None:
-    """Withdraw every link for customer CODE minted until now, invoice links included."""
+    """Revoke every link for customer CODE minted until now, invoice links included."""
     count = _guard(lambda: _links().revoke_customer(code, account=account))
     click.echo(
-        f"Withdrew every link for customer {code} minted until now "
+        f"Revoked every link for customer {code} minted until now "
         f"({count} in the register; invoice links not yet opened are caught on first open)."
     )
 
@@ -355,17 +462,17 @@ def generate_key(kind: str) -> None:
 @with_app
 def check(account: str | None, force: bool) -> None:
     """Log in to KashFlow with the configured account and say plainly what is wrong."""
-    state = _state()
-    acct = _guard(lambda: state.accounts.get(account))
+    parts = _parts()
+    acct = _guard(lambda: parts.accounts.get(account))
     if acct.credentials is None:
         raise click.ClickException(
             f"account {acct.id!r} has no credentials here (username, password and, for the "
             "REST API, the memorable word in KASHFLOW_LINKS_ACCOUNTS)"
         )
-    backend = state.fetcher.backend_for(acct)
-    login: Login = state.fetcher.login_for(acct)
+    backend = parts.fetcher.backend_for(acct)
+    login: Login = parts.fetcher.login_for(acct)
     click.echo(f"Checking account {acct.id!r} at {backend.base_url} ...")
-    say_sharing(state, indent="  ")
+    say_sharing(parts, indent="  ")
     try:
         connection = backend.check(login, force=force)
     except KashFlowLoginsPaused as e:
@@ -386,16 +493,186 @@ def check(account: str | None, force: bool) -> None:
 @with_app
 def show_config() -> None:
     """Show the portal's effective settings (without secrets), and what its processes share."""
-    state = _state()
-    settings = state.settings
+    parts = _parts()
+    settings = parts.settings
     click.echo(f"API base URL:     {settings.api_base_url}")
     click.echo(f"SOAP URL:         {settings.soap_url}")
-    apis = ", ".join(f"{i} ({state.accounts.get(i).api})" for i in state.accounts.known_ids)
+    apis = ", ".join(f"{i} ({parts.accounts.get(i).api})" for i in parts.accounts.known_ids)
     click.echo(f"accounts:         {apis or 'from a loader'}")
-    click.echo(f"default account:  {state.accounts.default}")
+    click.echo(f"default account:  {parts.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
-    say_sharing(state)
+    say_sharing(parts)
 
 
-__all__ = ["cli_group", "parse_duration"]
+# -- what check and config say ---------------------------------------------------------------------
+
+
+def print_connection(connection: Connection, word_length: int) -> None:
+    """What a connection check found; *word_length* tells "every letter" from "some"."""
+    company = connection.company_name
+    if connection.signed_in:
+        click.echo(f"  logged in{f' to {company}' if company else ''}")
+    for warning in connection.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    if connection.signed_in and connection.invoices is not None:
+        click.echo(f"  {connection.invoices} invoices visible")
+    positions = connection.memorable_word_positions
+    if positions:
+        say(f"memorable word: {confirmed_letters(positions, word_length)}", "  ")
+    for finding in connection.findings:
+        click.echo(f"  {finding}")
+
+
+def say(text: str, indent: str = "") -> None:
+    """Echo *text* wrapped to 100 columns, continued lines indented a little further."""
+    click.echo(
+        textwrap.fill(
+            text,
+            100,
+            initial_indent=indent,
+            subsequent_indent=indent + "  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )
+
+
+def say_sharing(parts: Parts, indent: str = "") -> None:
+    """What the cache and the link store share, and what that means."""
+    for line in describe(sharing(parts)):
+        if line.startswith("    "):  # a line to paste: never wrapped
+            click.echo(indent + line)
+        else:
+            say(line.strip(), indent + ("  " if line.startswith("  ") else ""))
+
+
+def confirmed_letters(positions: t.Sequence[int], word_length: int) -> str:
+    """Which letters of the memorable word a login proved right (never the letters)."""
+    if set(positions) >= set(range(1, word_length + 1)):
+        return "every letter confirmed"
+    numbers = [str(p) for p in sorted(positions)]
+    listed = ", ".join(numbers[:-1]) + f" and {numbers[-1]}" if len(numbers) > 1 else numbers[0]
+    return (
+        f"letters {listed} confirmed (KashFlow asked for those); the others are unchecked. "
+        "A login asks for other letters, so a word wrong in one of them passes this check "
+        "and fails a later login: compare the configured word with KashFlow's letter by letter."
+    )
+
+
+def explain_login_failure(error: Exception, backend: Backend) -> str:
+    """Plain words for an operator, from a failed login (never the secrets themselves)."""
+    if isinstance(error, KashFlowUnavailable):
+        return (
+            f"cannot reach KashFlow ({error}). Check KASHFLOW_LINKS_API_BASE_URL, DNS, the "
+            "firewall and any proxy; KashFlow may also be down."
+        )
+    if isinstance(error, KashFlowAccountLocked):
+        return (
+            "KashFlow says the user is locked after too many failed logins. Unlock it in "
+            "KashFlow (or wait for the lock to lapse), correct the password or memorable word, "
+            "then run check again."
+        )
+    if isinstance(error, KashFlowPasswordExpired):
+        return (
+            "KashFlow says the user's password has expired. Sign in to KashFlow on the web as "
+            "that user, choose a new password, put it in KASHFLOW_LINKS_ACCOUNTS, then run "
+            "check again."
+        )
+    if isinstance(error, KashFlowAuthError):
+        return _refused(error)
+    if isinstance(error, KashFlowNotFound | KashFlowBadResponse) and backend.api == "rest":
+        # A login answered "not found", or not in KashFlow's shape: the base URL is suspect.
+        url = backend.base_url
+        hint = "It should be the base of KashFlow's REST API v2, https://api.kashflow.com/v2"
+        if not url.endswith("/v2"):
+            hint += f": it lacks the /v2 at the end (try {url}/v2)"
+        return f"KASHFLOW_LINKS_API_BASE_URL {url} looks wrong: {error}. {hint}."
+    return str(error)
+
+
+def _refused(error: KashFlowAuthError) -> str:
+    if error.step == "session":
+        return str(error)
+    if error.status_code == 403:
+        return (
+            "API access refused. Enable the API in KashFlow under Apps > API Settings; if "
+            f"'Restrict Access' is on, allow this server's IP address. (Details: {error})"
+        )
+    if error.step == "password":
+        return (
+            "wrong username or password. Use the KashFlow web login of the user (a separate "
+            f"SOAP 'API password' does not work with the REST API). KashFlow said: {error}"
+        )
+    if error.step == "memorable_word":
+        said = f"KashFlow said: {error}" if error.response is not None else str(error)
+        return (
+            "the password was accepted but the memorable word was not. KashFlow asks for "
+            f"three of its letters; configure the whole word exactly. {said}"
+        )
+    return str(error)
+
+
+# -- what the processes share ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """What the portal's cache and link store are, and how far each reaches."""
+
+    #: The cache backend's class name, e.g. ``"SimpleCache"``.
+    cache_kind: str
+    cache: Reach
+    #: Where the store lives (redacted), e.g. ``"sqlite:////srv/instance/links.sqlite3"``.
+    store_location: str
+    store: Reach
+
+
+def sharing(parts: Parts) -> Sharing:
+    """What the app's cache and link store share, and with whom."""
+    backend = parts.shared.backend
+    store = parts.links.store
+    return Sharing(
+        cache_kind=type(backend).__name__,
+        cache=cache_reach(backend),
+        store_location=store.location,
+        store=store.reach,
+    )
+
+
+def describe(found: Sharing) -> list[str]:
+    """A few lines for ``check`` and ``config``: the real state, and what it means.
+
+    Each fact is followed by what it means, indented by two spaces, and a fix to paste,
+    indented by four.
+    """
+    lines = [f"cache: {found.cache_kind}, {found.cache.value}"]
+    if found.cache is Reach.EVERYWHERE:
+        lines.append(
+            "  the web workers reuse the KashFlow session token a login leaves here, and every "
+            "process honours a login pause"
+        )
+    elif found.cache is Reach.HOST:
+        lines.append(
+            "  the processes of this host share the KashFlow session token and the login pause; "
+            f"other hosts log in on their own. For several hosts ({REDIS_EXTRA}):"
+        )
+        lines.append(f"    {REDIS_CACHE_FIX}")
+    else:
+        lines.append(
+            "  so this command's KashFlow session ends with it, each web worker logs in on its "
+            "own and keeps its own login pause (this command cannot see it, nor they this "
+            "command's), and a mistyped password costs one failed login per process. For "
+            f"several workers or hosts ({REDIS_EXTRA}):"
+        )
+        lines.append(f"    {REDIS_CACHE_FIX}")
+    lines.append(f"link store: {found.store_location}, {found.store.value}")
+    if found.store is Reach.HOST:
+        lines.append(
+            "  a revocation takes effect at once for every worker of this host; other hosts "
+            "need a shared store:"
+        )
+        lines.append(f"    {REDIS_STORE_FIX}")
+    elif found.store is Reach.PROCESS:
+        lines.append("  " + in_memory_warning(found.store_location))
+    return lines

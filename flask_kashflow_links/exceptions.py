@@ -3,7 +3,9 @@
 Every exception the extension raises on purpose derives from :class:`KashFlowLinksError`.
 They carry data (the link id, the expiry, the HTTP request and response) so callers can act on
 them, and they are free of HTTP semantics so they work outside a request; the blueprint turns
-them into pages.
+them into pages. The link errors carry a link's claims, so they are defined with them, in
+:mod:`flask_kashflow_links.links.errors`; every one is importable from
+:mod:`flask_kashflow_links`.
 
 ::
 
@@ -13,7 +15,7 @@ them into pages.
     ├── LinkError                   a link that must not open (the outside sees one generic answer)
     │   ├── LinkInvalid             malformed, forged, another app's or another purpose's token
     │   ├── LinkExpired             genuine but past its per-link expiry (.claims, .expired_at)
-    │   └── LinkRevoked             genuine but withdrawn by the business (.link_id)
+    │   └── LinkRevoked             genuine but revoked by the business (.link_id)
     ├── StoreUnavailable            the revocation store cannot be reached (fail closed)
     └── KashFlowError               talking to KashFlow failed (.request, .response)
         ├── KashFlowNotFound        no such invoice, customer or document
@@ -58,46 +60,6 @@ class LinkURLError(KashFlowLinksError, RuntimeError):
     Set ``KASHFLOW_LINKS_PUBLIC_URL`` (or Flask's ``SERVER_NAME``). The token itself can always
     be minted.
     """
-
-
-class LinkError(KashFlowLinksError):
-    """A link that must not be opened.
-
-    The blueprint shows clients one page per subclass and never says which check failed; the
-    reason is logged at debug level with the link id (never the token).
-    """
-
-    def __init__(self, reason: str, *, link_id: str | None = None) -> None:
-        #: Why the link was refused, for logs only.
-        self.reason = reason
-        #: The link id when the token could be decrypted, else ``None``.
-        self.link_id = link_id
-        super().__init__(reason)
-
-
-class LinkInvalid(LinkError):
-    """Malformed, tampered, forged, or minted by another application or for another purpose."""
-
-
-class LinkExpired(LinkError):
-    """A genuine link whose per-link expiry has passed.
-
-    It still carries its :attr:`claims` so the client can be offered a fresh link with the same
-    scope.
-    """
-
-    # ``claims`` is a :class:`~flask_kashflow_links.LinkClaims`; typed loosely because this
-    # module sits below every other and imports nothing from the package.
-    def __init__(self, reason: str, *, claims: t.Any, expired_at: datetime) -> None:
-        super().__init__(reason, link_id=claims.link_id)
-        #: The decrypted claims of the expired link.
-        self.claims = claims
-        #: When the link expired (timezone-aware UTC).
-        self.expired_at = expired_at
-
-
-class LinkRevoked(LinkError):
-    """A genuine link that the business has withdrawn (by id, or every link of a customer)."""
 
 
 class StoreUnavailable(KashFlowLinksError):
@@ -199,24 +161,3 @@ class KashFlowUnavailable(KashFlowError):
 
 class KashFlowBadResponse(KashFlowError):
     """KashFlow answered with something that is not the documented shape (bad JSON, bad PDF)."""
-
-
-__all__ = [
-    "ConfigurationError",
-    "KashFlowAccountLocked",
-    "KashFlowAuthError",
-    "KashFlowBadResponse",
-    "KashFlowDenied",
-    "KashFlowError",
-    "KashFlowLinksError",
-    "KashFlowLoginsPaused",
-    "KashFlowNotFound",
-    "KashFlowPasswordExpired",
-    "KashFlowUnavailable",
-    "LinkError",
-    "LinkExpired",
-    "LinkInvalid",
-    "LinkRevoked",
-    "LinkURLError",
-    "StoreUnavailable",
-]

@@ -1,36 +1,114 @@
-"""The :class:`KashFlowLinks` extension: ``init_app`` and the staff API."""
+"""The :class:`KashFlowLinks` extension: the composition root and the staff API.
+
+:meth:`KashFlowLinks.init_app` builds everything one application needs from its validated
+settings (the accounts, the link service with its codec and store, the KashFlow backends, the
+fetch layer with its background pool, the portal) and keeps it in one typed per-app object,
+``app.extensions["kashflow_links"]``. The portal's routes are bound to their parts when the
+blueprint is made, so nothing looks them up at request time; the CLI reads the per-app object
+through the protocol it declares (:class:`.cli.Parts`).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import typing as t
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
 from datetime import timedelta
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 from flask import Flask
+from flask import current_app
 from flask_caching import Cache
 from jinja2 import TemplateError
 from jinja2 import TemplateNotFound
 
+from . import cli
 from . import redaction
-from .cli import cli_group
+from .cache import Reach
+from .cache import SafeCache
+from .cache import cache_reach
+from .cache import per_process_cache_warning
 from .config import DEFAULT_BASE_TEMPLATE
+from .config import EXTENSION_KEY
+from .config import PREFIX
+from .config import Account
+from .config import AccountRegistry
 from .config import Settings
+from .config import accounts_of
 from .config import load_settings
+from .config import redact_url
 from .exceptions import ConfigurationError
+from .exceptions import KashFlowError
+from .exceptions import KashFlowNotFound
+from .exceptions import StoreUnavailable
+from .fetch import Fetcher
+from .fetch.background import BackgroundPool
+from .fetch.prefetch import Prefetcher
+from .kashflow.backend import Backend
 from .kashflow.credentials import Credentials
+from .kashflow.models import same_customer
+from .kashflow.rest import RestBackend
+from .kashflow.session import SessionTokens
+from .kashflow.soap import SoapBackend
+from .links.claims import AnyScope
+from .links.claims import InvoiceScope
 from .links.claims import LinkClaims
 from .links.claims import Scope
+from .links.codec import TokenCodec
 from .links.link import Link
-from .links.store import LinkRecord
-from .portal import blueprint
-from .portal import build_portal
+from .links.service import LinkService
+from .links.store import RedisStore
+from .links.store import RevocationStore
+from .links.store import in_memory_warning
+from .links.store import open_store
+from .links.store.base import LinkRecord
+from .portal import Portal
 from .portal.pages import protect_portal_paths
-from .startup import warn_at_startup
-from .state import EXTENSION_KEY
-from .state import build_state
-from .state import check_key_spaces
-from .state import get_state
 
 log = logging.getLogger(__name__)
+# Start-up notes go to the package's logger, where every one of them is found.
+notes = logging.getLogger("flask_kashflow_links")
+
+#: Characters Redis reads as a pattern in ``KEYS prefix*`` (what clearing a cache runs).
+_GLOB = set("*?[\\")
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything one application's portal, CLI and staff API share."""
+
+    #: The object init_app was called on (the CLI reaches the staff API through it).
+    extension: KashFlowLinks
+    settings: Settings
+    accounts: AccountRegistry
+    #: Minting, verifying and revoking links (the codec and the store).
+    links: LinkService
+    #: The flask-caching object (private, or the one passed as ``cache=``).
+    cache: Cache
+    #: The same cache with its failures contained.
+    shared: SafeCache
+    fetcher: Fetcher
+    #: Background work of this process: prefetches and refreshes.
+    background: BackgroundPool
+    #: Fetches newly minted links' first pages (``KASHFLOW_LINKS_PREFETCH``).
+    prefetcher: Prefetcher
+    portal: Portal
+
+
+def _state(app: Flask | None = None) -> _State:
+    """The per-app object of *app* (default: the current app)."""
+    app = app or current_app
+    try:
+        return t.cast(_State, app.extensions[EXTENSION_KEY])
+    except KeyError:
+        raise RuntimeError(
+            "KashFlowLinks is not initialised on this app: call KashFlowLinks(app) or "
+            "links.init_app(app) first."
+        ) from None
 
 
 class KashFlowLinks:
@@ -69,16 +147,17 @@ class KashFlowLinks:
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 "KashFlowLinks is already initialised on this app: call init_app once per app "
-                "(use get_state(app), or the KashFlowLinks object you made, to reach it)."
+                "(the KashFlowLinks object you made acts on every app it was initialised on)."
             )
         settings = load_settings(app)
-        self._check_base_template(app, settings)
-        cache = self._make_cache(app, settings)
-        state = build_state(settings, cache)
-        check_key_spaces(app.extensions.get("cache", {}).get(cache), state.links.store)
-        app.extensions[EXTENSION_KEY] = state
-        state.portal = build_portal(state)
-        app.register_blueprint(blueprint, url_prefix=settings.url_prefix)
+        _require_layout_blocks(app, settings)
+        cache, cache_config = self._cache_of(app, settings)
+        with app.app_context():  # flask-caching finds the cache's backend through the app
+            state = _build(self, settings, cache)
+        _refuse_overlapping_keys(cache_config, state.links.store)
+        parts: cli.Parts = state  # mypy holds the per-app object to what the CLI reads
+        app.extensions[EXTENSION_KEY] = parts
+        app.register_blueprint(state.portal.blueprint(), url_prefix=settings.url_prefix)
         # Every response under the portal's paths, the host's own 404 and 405 pages included.
         app.after_request(protect_portal_paths(settings.url_prefix))
         # Flask logs an unhandled error with the request's path, which holds the link token.
@@ -86,50 +165,24 @@ class KashFlowLinks:
         if settings.redact_access_logs:
             redaction.install()
         if "kashflow-links" not in app.cli.commands:
-            app.cli.add_command(cli_group)
-        warn_at_startup(app, state, cache_chosen=self._cache_chosen(app))
-
-    @staticmethod
-    def _check_base_template(app: Flask, settings: Settings) -> None:
-        """A host layout must exist and have the blocks portal pages fill, or every page
-        (error pages included) would fail."""
-        if settings.base_template == DEFAULT_BASE_TEMPLATE:
-            return
-        key = "KASHFLOW_LINKS_BASE_TEMPLATE"
-        try:
-            template = app.jinja_env.get_template(settings.base_template)
-        except TemplateNotFound:
-            raise ConfigurationError(
-                key,
-                f"template {settings.base_template!r} not found in the app's template folder "
-                "(or a blueprint registered before init_app). Check the path, or register the "
-                "blueprint that provides it before calling init_app.",
-            ) from None
-        except TemplateError as e:
-            raise ConfigurationError(
-                key, f"{settings.base_template!r} does not compile: {e}"
-            ) from None
-        missing = {"title", "content"} - set(template.blocks)
-        if missing:
-            raise ConfigurationError(
-                key,
-                f"{settings.base_template!r} has no {{% block {sorted(missing)[0]} %}}: portal "
-                "pages fill the blocks 'title' and 'content' (and 'head' if present).",
-            )
+            app.cli.add_command(cli.cli_group)
+        app.before_request(_StartupNotes(app, state, chosen=self._cache_chosen(app)))
 
     def _cache_chosen(self, app: Flask) -> bool:
         """Whether the site chose the portal's cache (rather than taking the default)."""
         chosen = app.config.get("KASHFLOW_LINKS_CACHE") or {}
         return self._cache is not None or bool(chosen.get("CACHE_TYPE"))
 
-    def _make_cache(self, app: Flask, settings: Settings) -> Cache:
+    def _cache_of(self, app: Flask, settings: Settings) -> tuple[Cache, t.Mapping[str, t.Any]]:
+        """The cache (the one passed as ``cache=``, or a private one) and its configuration."""
         if self._cache is not None:
-            return self._cache
+            # flask-caching's own order: the app's config, then the object's.
+            return self._cache, {**app.config, **(self._cache.config or {})}
         # A private cache (flask-caching's own suggestion for a blueprint or library), so the
         # host's cache settings and ours never collide.
         cache = Cache(with_jinja2_ext=False, config=settings.cache_config)
         cache.init_app(app, config=settings.cache_config)
-        return cache
+        return cache, settings.cache_config
 
     # -- minting -------------------------------------------------------------------------------
 
@@ -142,6 +195,7 @@ class KashFlowLinks:
         credentials: Credentials | None = None,
         customer: str | None = None,
         verify: bool = False,
+        prefetch: bool | None = None,
     ) -> Link:
         """Mint a link to one invoice.
 
@@ -154,16 +208,21 @@ class KashFlowLinks:
         :param verify: first ask KashFlow whether the invoice exists (and whose it is: that
             fills in *customer*, or is checked against it). Nothing is minted unless KashFlow,
             or data cached from it, says so.
+        :param prefetch: fetch what the link's first page shows in the background; by
+            default as ``KASHFLOW_LINKS_PREFETCH`` says.
         :raises KashFlowNotFound: with *verify*: no such invoice, or not *customer*'s.
         :raises KashFlowError: with *verify*: KashFlow could not be asked.
         """
-        state = get_state()
-        service = state.links
-        scope = Scope.for_invoice(service.account_id(account), number)
+        state = _state()
+        scope = Scope.for_invoice(state.links.account_id(account), number)
         if verify:
-            customer = state.confirm(scope, customer=customer, credentials=credentials)
-        return service.mint(
-            scope, expires_in=expires_in, credentials=credentials, customer=customer
+            customer = _confirm(state, scope, customer=customer, credentials=credentials)
+        return state.links.mint(
+            scope,
+            expires_in=expires_in,
+            credentials=credentials,
+            customer=customer,
+            prefetch=prefetch,
         )
 
     def mint_customer(
@@ -175,6 +234,7 @@ class KashFlowLinks:
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
         verify: bool = False,
+        prefetch: bool | None = None,
     ) -> Link:
         """Mint a link to a customer's invoices.
 
@@ -183,50 +243,375 @@ class KashFlowLinks:
             (Paid and Overpaid). Anything else raises :class:`ValueError`.
         :param verify: first ask KashFlow whether the customer exists; nothing is minted
             unless KashFlow, or data cached from it, says so.
+        :param prefetch: fetch what the link's first page shows in the background; by
+            default as ``KASHFLOW_LINKS_PREFETCH`` says.
         :raises KashFlowNotFound: with *verify*: no such customer.
         :raises KashFlowError: with *verify*: KashFlow could not be asked.
         """
-        state = get_state()
-        service = state.links
-        scope = Scope.for_customer(service.account_id(account), code, status)
+        state = _state()
+        scope = Scope.for_customer(state.links.account_id(account), code, status)
         if verify:
-            state.confirm(scope, credentials=credentials)
-        return service.mint(scope, expires_in=expires_in, credentials=credentials)
+            _confirm(state, scope, credentials=credentials)
+        return state.links.mint(
+            scope, expires_in=expires_in, credentials=credentials, prefetch=prefetch
+        )
 
-    # -- withdrawing ---------------------------------------------------------------------------
+    # -- revoking ------------------------------------------------------------------------------
 
     def link_id_of(self, token_or_link_id: str) -> str:
-        """The link id of a token (even an expired one) or of a link id; :class:`ValueError`."""
-        return get_state().links.link_id_of(token_or_link_id)
+        """The link id of a link token (even an expired one), of a link's URL, or of a link id;
+        :class:`ValueError` for anything else."""
+        return _state().links.link_id_of(token_or_link_id)
 
     def revoke(self, token_or_link_id: str) -> bool:
-        """Withdraw one link at once, for every process sharing the store.
+        """Revoke one link at once, for every process sharing the store.
 
-        Accepts the token (or the whole URL's last segment) or the link id. Returns whether the
-        link was in the register (a link id unknown to the register is still withdrawn).
+        Accepts the link token, the link's URL or its link id. Returns whether the link was in
+        the register (a link id unknown to the register is still revoked).
         """
-        return get_state().links.revoke(token_or_link_id)
+        return _state().links.revoke(token_or_link_id)
 
     def revoke_customer(self, code: str, *, account: str | None = None) -> int:
-        """Withdraw every link for customer *code* minted until now, invoice links included.
+        """Revoke every link for customer *code* minted until now, invoice links included.
 
-        Returns how many registered links this withdrew. Links minted afterwards work.
+        Returns how many registered links this revoked. Links minted afterwards work.
         """
-        return get_state().links.revoke_customer(code, account=account)
+        return _state().links.revoke_customer(code, account=account)
 
     def active_links(
         self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]:
         """Live links, newest first (at most *limit*): not revoked, not expired. Never
         includes link tokens."""
-        return get_state().links.active_links(customer=customer, account=account, limit=limit)
+        return _state().links.active_links(customer=customer, account=account, limit=limit)
 
     def verify(self, token: str) -> LinkClaims:
         """Verify *token* as the portal does (signature, encryption, expiry, revocation).
 
         :raises LinkInvalid, LinkExpired, LinkRevoked: see :mod:`.exceptions`.
         """
-        return get_state().links.verify(token)
+        return _state().links.verify(token)
+
+    # -- operating -----------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """This process's counters for the current app, for tests, benchmarks and operators.
+
+        ``fetch``: hits, misses, stale serves, upstream loads, waits, revalidations, refreshes
+        and prefetches of the fetch layer; ``background``: jobs queued, coalesced, dropped,
+        done and failed; ``pages``: rendered pages sent from memory (hits) or rendered
+        (misses); ``rest`` and ``soap``: each KashFlow API's HTTP requests, logins, failed
+        logins and SQL-timeout retries; ``cache``: the shared cache's failed operations
+        (``errors``).
+        """
+        state = _state()
+        counters = {
+            "fetch": state.fetcher.stats.snapshot(),
+            "background": state.background.stats.snapshot(),
+            "pages": state.portal.pages.cache.stats.snapshot(),
+            "cache": {"errors": state.shared.errors},
+        }
+        for api, backend in state.fetcher.backends.items():
+            counters[api] = t.cast(t.Any, backend).stats.snapshot()
+        return counters
+
+    def wait_for_background(self, timeout: float | None = None) -> bool:
+        """Wait until this process has no background work left for the current app
+        (prefetches, refreshes); whether that happened within *timeout* seconds. For tests,
+        scripts and commands that end right after minting."""
+        return _state().background.wait(timeout)
 
 
-__all__ = ["KashFlowLinks"]
+# -- building --------------------------------------------------------------------------------------
+
+
+def _build(extension: KashFlowLinks, settings: Settings, cache: Cache) -> _State:
+    """The per-app object of an application with these *settings*.
+
+    :raises ConfigurationError: for an unknown default account, a bad account, or an
+        unreachable revocation store.
+    """
+    codec = TokenCodec(settings.fernet_keys, settings.signing_keys)
+    accounts = accounts_of(settings)
+    shared = SafeCache(cache)
+    tokens = SessionTokens(shared, codec.seal, codec.unseal)
+    backends: dict[str, Backend] = {
+        "rest": RestBackend(settings.api_base_url, tokens=tokens, timeout=settings.api_timeout),
+        "soap": _soap_backend(settings, tokens),
+    }
+    background = BackgroundPool()
+    fetcher = Fetcher(
+        shared,
+        backends,
+        namespace_key=codec.derive_key("cache-namespace"),
+        fresh=settings.cache_timeout,
+        stale=settings.stale_timeout,
+        revalidate=settings.stale_while_revalidate,
+        background=background,
+    )
+    prefetcher = Prefetcher(fetcher, background)
+    links = LinkService(
+        codec,
+        _open_store(settings),
+        accounts,
+        embed_credentials=settings.embed_credentials,
+        public_url=settings.public_url,
+        after_mint=_prefetch_for(accounts, prefetcher, enabled=settings.prefetch),
+    )
+    portal = Portal.build(
+        settings, accounts, links, fetcher, shared, throttle_key=codec.derive_key("throttle")
+    )
+    return _State(
+        extension=extension,
+        settings=settings,
+        accounts=accounts,
+        links=links,
+        cache=cache,
+        shared=shared,
+        fetcher=fetcher,
+        background=background,
+        prefetcher=prefetcher,
+        portal=portal,
+    )
+
+
+def _soap_backend(settings: Settings, tokens: SessionTokens) -> SoapBackend:
+    """KashFlow's SOAP API, for accounts with ``api`` set to ``"soap"``. Invoice PDFs may come
+    from the REST API's host too (where KashFlow's permalinks point)."""
+
+    def today() -> date:
+        return datetime.now(settings.timezone).date()
+
+    return SoapBackend(
+        settings.soap_url,
+        tokens=tokens,
+        document_hosts=(settings.api_base_url,),
+        timeout=settings.api_timeout,
+        today=today,
+    )
+
+
+def _open_store(settings: Settings) -> RevocationStore:
+    try:
+        store = open_store(settings.revocation_url)
+        store.ping()
+    except StoreUnavailable as e:
+        raise ConfigurationError(
+            PREFIX + "REVOCATION_URL",
+            f"{e} ({redact_url(settings.revocation_url)}). Links cannot be checked for "
+            "revocation without it: start the store or fix the URL.",
+        ) from None
+    return store
+
+
+def _prefetch_for(
+    accounts: AccountRegistry, prefetcher: Prefetcher, *, enabled: bool
+) -> t.Callable[[LinkClaims, bool | None], None]:
+    """The link service's after-mint hook: queue the prefetch of a new link's first page
+    (``KASHFLOW_LINKS_PREFETCH`` (*enabled*) unless the minting call said otherwise)."""
+
+    def prefetch(claims: LinkClaims, wanted: bool | None) -> None:
+        if not (enabled if wanted is None else wanted):
+            return
+        try:
+            account = accounts.for_link(claims.scope.account, claims.credentials)
+        except Exception:  # e.g. an account loader failing: the link is minted all the same
+            log.exception("no prefetch for link %s", claims.link_id)
+            return
+        scope = claims.scope
+        if isinstance(scope, InvoiceScope):
+            prefetcher.schedule(account, invoice=scope.invoice)
+        else:
+            prefetcher.schedule(account, customer=scope.customer)
+
+    return prefetch
+
+
+def _confirm(
+    state: _State,
+    scope: AnyScope,
+    *,
+    customer: str | None = None,
+    credentials: Credentials | None = None,
+) -> str | None:
+    """Ask KashFlow whether what *scope* opens exists, before a link to it is minted.
+
+    Asked through the fetch layer, so what it fetches is cached for the link's first opening,
+    and data still cached from an earlier fetch (even past its fresh window while KashFlow
+    fails) answers too. Returns the customer code: an invoice's own, which fills in an invoice
+    link's customer, or *customer* when KashFlow's answer lacks it.
+
+    :param customer: the customer an invoice link is said to belong to; checked.
+    :param credentials: embed mode: the credentials the link will carry.
+    :raises KashFlowNotFound: KashFlow has no such invoice or customer, or the invoice is not
+        *customer*'s.
+    :raises KashFlowError: KashFlow could not be asked and nothing cached answers (a link is
+        not minted on a guess).
+    """
+    embedded = credentials if state.settings.embed_credentials else None
+    account: Account = state.accounts.for_link(scope.account, embedded)
+    if isinstance(scope, InvoiceScope):
+        what = f"invoice {scope.invoice}"
+    else:
+        what = f"customer {scope.customer}"
+    where = f"in account {scope.account!r}"
+    try:
+        if isinstance(scope, InvoiceScope):
+            found = state.fetcher.invoice(account, scope.invoice).value.customer_code or None
+        else:
+            found = state.fetcher.customer(account, scope.customer).value.code
+    except KashFlowNotFound:
+        raise KashFlowNotFound(f"KashFlow has no {what} {where}; no link minted") from None
+    except KashFlowError as e:
+        raise type(e)(
+            f"could not ask KashFlow whether {what} exists {where} ({e}); no link minted. "
+            "Try again when KashFlow answers, or mint without verifying."
+        ) from None
+    if customer and found and not same_customer(customer, found):
+        raise KashFlowNotFound(
+            f"{what} {where} is customer {found}'s, not {customer}'s; no link minted"
+        )
+    return found or customer
+
+
+# -- start-up checks -------------------------------------------------------------------------------
+
+
+def _require_layout_blocks(app: Flask, settings: Settings) -> None:
+    """A host layout must exist and have the blocks portal pages fill, or every page (error
+    pages included) would fail."""
+    if settings.base_template == DEFAULT_BASE_TEMPLATE:
+        return
+    key = PREFIX + "BASE_TEMPLATE"
+    try:
+        template = app.jinja_env.get_template(settings.base_template)
+    except TemplateNotFound:
+        raise ConfigurationError(
+            key,
+            f"template {settings.base_template!r} not found in the app's template folder "
+            "(or a blueprint registered before init_app). Check the path, or register the "
+            "blueprint that provides it before calling init_app.",
+        ) from None
+    except TemplateError as e:
+        raise ConfigurationError(key, f"{settings.base_template!r} does not compile: {e}") from None
+    missing = {"title", "content"} - set(template.blocks)
+    if missing:
+        raise ConfigurationError(
+            key,
+            f"{settings.base_template!r} has no {{% block {sorted(missing)[0]} %}}: portal "
+            "pages fill the blocks 'title' and 'content' (and 'head' if present).",
+        )
+
+
+def _refuse_overlapping_keys(config: t.Mapping[str, t.Any], store: RevocationStore) -> None:
+    """Refuse a Redis cache whose keys could include the Redis link store's, in one database.
+
+    Clearing a cachelib Redis cache deletes every key matching ``KEYS <prefix>*`` (with no
+    prefix, the whole database: ``FLUSHDB``), so a prefix that overlaps the store's would take
+    every revocation with it. Servers cannot be told apart reliably from their addresses, so
+    only a different database number counts as apart; and a prefix with a pattern character
+    (``*``, ``?``, ``[``, ``\\``) matches more than it spells.
+
+    :raises ConfigurationError: naming ``KASHFLOW_LINKS_CACHE`` and the fix.
+    """
+    if not isinstance(store, RedisStore) or "redis" not in str(config.get("CACHE_TYPE")).lower():
+        return
+    prefix = config.get("CACHE_KEY_PREFIX") or ""
+    if not isinstance(prefix, str) or _redis_db(config) != store.database:
+        return
+    if not (
+        store.PREFIX.startswith(prefix) or prefix.startswith(store.PREFIX) or _GLOB & set(prefix)
+    ):
+        return
+    clears = (
+        "flushes the whole database (FLUSHDB)"
+        if not prefix
+        else f"deletes every key matching {prefix + '*'!r}"
+    )
+    raise ConfigurationError(
+        PREFIX + "CACHE",
+        f"the cache's CACHE_KEY_PREFIX {prefix!r} overlaps the link store's keys "
+        f"({store.PREFIX!r}) in Redis database {store.database}: clearing the cache {clears}, "
+        "which would delete every revocation and bring every revoked link back. Give the cache "
+        "a prefix of its own without * ? [ or \\, such as 'kfl:cache:' (the default), or "
+        "another database number (CACHE_REDIS_DB, or /<n> in CACHE_REDIS_URL).",
+    )
+
+
+def _redis_db(config: t.Mapping[str, t.Any]) -> int:
+    """The database number a flask-caching Redis configuration uses."""
+    url = config.get("CACHE_REDIS_URL")
+    if url:
+        parts = urlsplit(str(url))
+        query = parse_qs(parts.query).get("db")
+        path = parts.path.strip("/")
+        if query:
+            return int(query[0])
+        if path.isdigit():
+            return int(path)
+    return int(config.get("CACHE_REDIS_DB") or 0)
+
+
+class _StartupNotes:
+    """Once per process, at the first request the application serves: what would break with
+    several workers or hosts, with the fix.
+
+    Logged where the portal serves, not at ``init_app``: a host's own commands (a cron job's
+    ``flask ...``) would print them on every run. The package's ``check`` and ``config``
+    commands say the same in their output.
+
+    A per-process cache is a ``WARNING``, or ``INFO`` when the site chose it explicitly
+    (``KASHFLOW_LINKS_CACHE`` names a ``CACHE_TYPE``, or ``cache=`` was passed) and the
+    process does not run under gunicorn, which forks workers; in ``TESTING`` mode it is
+    ``DEBUG``. A per-process store is always a ``WARNING``, and so is a store that looks
+    ephemeral.
+    """
+
+    def __init__(self, app: Flask, state: _State, *, chosen: bool) -> None:
+        self.app = app
+        self.state = state
+        self.chosen = chosen
+        self.done_in: int | None = None
+
+    def __call__(self) -> None:
+        if self.done_in == os.getpid():
+            return
+        self.done_in = os.getpid()
+        for level, message in startup_notes(
+            self.state, testing=self.app.testing, chosen=self.chosen
+        ):
+            notes.log(level, "%s", message)
+
+
+def startup_notes(state: _State, *, testing: bool, chosen: bool) -> list[tuple[int, str]]:
+    """The start-up notes of an application, as ``(logging level, message)``."""
+    found: list[tuple[int, str]] = []
+    backend = state.shared.backend
+    if cache_reach(backend) is Reach.PROCESS:
+        if testing:
+            level = logging.DEBUG
+        elif chosen and not _under_gunicorn():
+            level = logging.INFO
+        else:
+            level = logging.WARNING
+        found.append((level, per_process_cache_warning(type(backend).__name__)))
+    store = state.links.store
+    if store.reach is Reach.PROCESS:
+        found.append((logging.WARNING, in_memory_warning(store.location)))
+    ephemeral = store.ephemeral_reason()
+    if ephemeral is not None:
+        found.append(
+            (
+                logging.WARNING,
+                f"the link store {store.location} {ephemeral}. When it goes, every revocation "
+                "goes with it and revoked links open again. Put KASHFLOW_LINKS_REVOCATION_URL "
+                "on storage that outlives the application (a mounted volume), or use a "
+                "redis:// store with persistence.",
+            )
+        )
+    return found
+
+
+def _under_gunicorn() -> bool:
+    # gunicorn's arbiter sets this before it loads the app, in the master and every worker.
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn/")

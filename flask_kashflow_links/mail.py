@@ -19,8 +19,9 @@ from email.utils import make_msgid
 
 from flask import render_template
 
-from .accounts import Brand
+from .config import Brand
 from .config import MailSettings
+from .formatting import text_on
 from .links.link import Link
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ def build_message(
     """The fresh-link email, with text and HTML parts from the templates."""
     context = {
         "brand": brand,
+        # The button's text colour, black or white, whichever reads on the accent colour.
+        "on_accent": text_on(brand.accent_colour),
         "link_url": link.url,
         "scope": link.scope,
         "customer_name": customer_name,
@@ -116,6 +119,3 @@ def send(mail: MailSettings | t.Callable[[EmailMessage], t.Any], message: EmailM
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as e:
         raise MailError(f"SMTP {mail.host}:{mail.port} failed: {type(e).__name__}") from e
-
-
-__all__ = ["MailError", "build_message", "mask_address", "send"]

@@ -31,6 +31,3 @@ class Counters:
         with self._lock:
             for name in self._names():
                 setattr(self, name, 0)
-
-
-__all__ = ["Counters"]

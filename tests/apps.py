@@ -16,7 +16,7 @@ from flask import Flask
 from flask import jsonify
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 
 
 def make_portal() -> Flask:
@@ -36,9 +36,9 @@ def make_portal() -> Flask:
         return jsonify(
             pid=os.getpid(),
             fetch=state.fetcher.stats.snapshot(),
-            requests=state.backends["rest"].stats.requests,
-            logins=state.backends["rest"].stats.logins,
-            cache_errors=state.safe_cache.errors,
+            requests=state.fetcher.backends["rest"].stats.requests,
+            logins=state.fetcher.backends["rest"].stats.logins,
+            cache_errors=state.shared.errors,
         )
 
     app.register_blueprint(test_api)

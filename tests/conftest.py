@@ -32,7 +32,7 @@ from freezegun import freeze_time
 
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
@@ -345,10 +345,8 @@ def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]
         "api_base_url": sandbox.url,
         "soap_url": sandbox.soap_url,
         "accounts": {"acme": account_for(sandbox)},
-        # Keep failure tests quick: short timeouts, no real backoff.
+        # Keep failure tests quick: short timeouts.
         "api_timeout": (2.0, 3.0),
-        "api_backoff": 0.0,
-        "api_max_retry_after": 0.2,
         # See QUIET_BACKGROUND (portal_config also configures processes make_app does not).
         "prefetch": False,
         "stale_while_revalidate": 0,

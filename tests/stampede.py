@@ -20,7 +20,7 @@ from pathlib import Path
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 
 from .services import run_in_threads
 
@@ -78,7 +78,7 @@ def main() -> None:
     with app.app_context():
         state = get_state()
         # Background refreshes the fetches started count too: let them finish first.
-        state.background.join(30)
+        state.background.wait(30)
         stats = state.fetcher.stats.snapshot()
         print(
             json.dumps(
@@ -89,7 +89,7 @@ def main() -> None:
                     "misses": stats["misses"],
                     "revalidating": stats["revalidating"],
                     "refreshes": stats["refreshes"],
-                    "logins": state.backends["rest"].stats.logins,
+                    "logins": state.fetcher.backends["rest"].stats.logins,
                 }
             ),
             flush=True,

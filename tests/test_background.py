@@ -7,6 +7,8 @@ are observed states, never timings.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import typing as t
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from flask import Flask
 from flask import current_app
 from flask import has_request_context
 
-from flask_kashflow_links.background import BackgroundPool
+from flask_kashflow_links.fetch.background import BackgroundPool
 
 from .services import in_a_fork
 
@@ -80,7 +82,7 @@ def test_at_most_workers_jobs_run_and_the_queue_is_bounded(pool: BackgroundPool)
     assert accepted == [True] * 8 + [False] * 8
     assert pool.stats.snapshot()["dropped"] == 8
     blocked.gate.set()
-    assert pool.join(10)
+    assert pool.wait(10)
     assert blocked.peak == 4 and blocked.done == 12
     assert pool.stats.done == 12
 
@@ -92,12 +94,12 @@ def test_duplicates_are_coalesced_while_waiting_or_running(pool: BackgroundPool)
     assert pool.submit("same", blocked.job, group="acme", label="job")  # running: coalesced
     assert pool.pending("same")
     blocked.gate.set()
-    assert pool.join(10)
+    assert pool.wait(10)
     assert not pool.pending("same")
     assert blocked.done == 1 and pool.stats.coalesced == 1
     # Once finished, the same key runs again.
     assert pool.submit("same", blocked.job, group="acme", label="job")
-    assert pool.join(10) and blocked.done == 2
+    assert pool.wait(10) and blocked.done == 2
 
 
 def test_a_failure_is_logged_and_its_group_backs_off(
@@ -107,9 +109,9 @@ def test_a_failure_is_logged_and_its_group_backs_off(
         raise RuntimeError("KashFlow said no")
 
     ran: list[str] = []
-    with caplog.at_level(logging.WARNING, "flask_kashflow_links.background"):
+    with caplog.at_level(logging.WARNING, "flask_kashflow_links.fetch.background"):
         assert pool.submit("a", fail, group="acme", label="prefetch of invoice 1043")
-        assert pool.join(10)
+        assert pool.wait(10)
     assert "background prefetch of invoice 1043 failed (RuntimeError: KashFlow said no)" in (
         caplog.text
     )
@@ -117,17 +119,17 @@ def test_a_failure_is_logged_and_its_group_backs_off(
     # The account's jobs are dropped while it backs off; other accounts' jobs still run.
     assert not pool.submit("b", lambda: ran.append("acme"), group="acme", label="b")
     assert pool.submit("c", lambda: ran.append("other"), group="other", label="c")
-    assert pool.join(10) and ran == ["other"]
+    assert pool.wait(10) and ran == ["other"]
     # The pause doubles with each failure, up to the bound; a success ends it.
     clock.tick(5.1)
-    assert pool.submit("d", fail, group="acme", label="d") and pool.join(10)
+    assert pool.submit("d", fail, group="acme", label="d") and pool.wait(10)
     clock.tick(5.1)
     assert not pool.submit("e", fail, group="acme", label="e")  # now 10 s
     clock.tick(5)
     assert pool.submit("f", lambda: ran.append("acme"), group="acme", label="f")
-    assert pool.join(10) and ran == ["other", "acme"]
+    assert pool.wait(10) and ran == ["other", "acme"]
     assert pool.submit("g", lambda: ran.append("acme again"), group="acme", label="g")
-    assert pool.join(10) and ran[-1] == "acme again"
+    assert pool.wait(10) and ran[-1] == "acme again"
 
 
 def test_jobs_run_in_the_submitting_app_context_not_its_request(
@@ -141,7 +143,7 @@ def test_jobs_run_in_the_submitting_app_context_not_its_request(
 
     with app.test_request_context():
         pool.submit("ctx", job, group="acme", label="ctx")
-    assert pool.join(10)
+    assert pool.wait(10)
     assert seen == [(app, False)]
 
 
@@ -162,20 +164,28 @@ def test_shutdown_drops_waiting_jobs_lets_running_ones_finish_and_refuses_more(
     assert not pool.submit("late", blocked.job, group="acme", label="late")
 
 
-def test_idle_threads_end(tmp_path: t.Any) -> None:
-    pool = BackgroundPool(idle_seconds=0.01)
-    try:
-        pool.submit("x", lambda: None, group="acme", label="x")
-        assert pool.join(10)
-        for thread in list(pool._threads):
-            thread.join(5)
-        assert pool._threads == []
-        # A new job starts a new thread.
-        done = threading.Event()
-        pool.submit("y", done.set, group="acme", label="y")
-        assert done.wait(10)
-    finally:
-        pool.shutdown(wait=5)
+def test_nothing_starts_or_registers_before_the_first_job() -> None:
+    """Importing the package starts no thread and registers no exit or fork hook; the pool's
+    threads start with its first job."""
+    code = (
+        "import atexit, os, threading\n"
+        "hooks = []\n"
+        "def ours(f): return (getattr(f, '__module__', None) or '').startswith('flask_kashflow_links')\n"
+        "atexit.register = lambda f, *a, **k: ours(f) and hooks.append('atexit')\n"
+        "os.register_at_fork = lambda **k: any(map(ours, k.values())) and hooks.append('fork')\n"
+        "from flask_kashflow_links.fetch.background import BackgroundPool\n"
+        "import flask_kashflow_links\n"
+        "pool = BackgroundPool()\n"
+        "before = threading.active_count()\n"
+        "ran = threading.Event()\n"
+        "pool.submit('x', ran.set, group='acme', label='x')\n"
+        "assert ran.wait(10) and pool.wait(10)\n"
+        "print(hooks, before, threading.active_count() > before)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["[]", "1", "True"]
 
 
 @pytest.mark.multiprocess
@@ -190,10 +200,10 @@ def test_a_forked_child_starts_a_pool_of_its_own(pool: BackgroundPool) -> None:
         ran = threading.Event()
         if not (pool.submit("child", ran.set, group="acme", label="child") and ran.wait(10)):
             return False
-        return pool.join(10) and not pool.pending("parent")
+        return pool.wait(10) and not pool.pending("parent")
 
     try:
         assert in_a_fork(child)
     finally:
         blocked.gate.set()
-    assert pool.join(10) and blocked.done == 1
+    assert pool.wait(10) and blocked.done == 1

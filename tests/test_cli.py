@@ -96,7 +96,7 @@ def test_list_and_revoke_by_id(app: Flask) -> None:
     link_id = KashFlowLinks().verify(token).link_id
     assert link_id in out
     code, out, _ = run(app, "revoke", link_id)
-    assert code == 0 and f"Withdrawn link {link_id}" in out
+    assert code == 0 and f"Revoked link {link_id}" in out
     with pytest.raises(LinkRevoked):
         KashFlowLinks().verify(token)
     _, out, _ = run(app, "list", "--customer", "TCUST01")

@@ -14,9 +14,10 @@ from flask import Flask
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links.config import DEFAULTS
 from flask_kashflow_links.config import PREFIX
+from flask_kashflow_links.config import REMOVED_OPTIONS
 from flask_kashflow_links.config import Settings
 from flask_kashflow_links.config import load_settings
-from flask_kashflow_links.options import options_of
+from flask_kashflow_links.config.options import options_of
 
 from .conftest import SECRET_KEY
 
@@ -60,7 +61,7 @@ def test_each_option_fills_its_attribute(tmp_path: Path) -> None:
         config_app(
             tmp_path,
             cache_timeout=timedelta(minutes=2),
-            api_backoff=timedelta(milliseconds=500),
+            stale_timeout=timedelta(hours=1),
             api_timeout=7,
             cache={"CACHE_TYPE": "RedisCache"},
             public_url="https://shop.example/billing/",
@@ -70,7 +71,7 @@ def test_each_option_fills_its_attribute(tmp_path: Path) -> None:
         )
     )
     assert settings.cache_timeout == 120
-    assert settings.api_backoff == 0.5
+    assert settings.stale_timeout == 3600
     assert settings.api_timeout == (7.0, 7.0)
     assert settings.cache_config["CACHE_OPTIONS"] == {
         "socket_timeout": 0.5,
@@ -90,10 +91,8 @@ def test_each_option_fills_its_attribute(tmp_path: Path) -> None:
         ("cache_timeout", float("nan"), "must be a number of seconds, not nan"),
         ("cache_timeout", 0.5, "must be at least 1 seconds"),
         ("stale_timeout", timedelta(seconds=-1), "must be at least 0 seconds"),
-        ("api_backoff", -0.1, "must be a non-negative number of seconds, not -0.1"),
-        ("api_max_retry_after", float("inf"), "must be a non-negative number of seconds, not inf"),
-        ("api_retries", True, "must be a whole number, at least 0"),
-        ("pdf_max_bytes", 1023, "must be a whole number, at least 1024"),
+        ("throttle_limit", True, "must be a whole number, at least 1"),
+        ("throttle_limit", 0, "must be a whole number, at least 1"),
         ("page_size", 2.0, "must be a whole number, at least 1"),
         ("api_base_url", "ftp://kashflow.example", "must be an http(s) URL, not 'ftp://"),
         ("api_base_url", "https://u:p@api.example", "must not contain credentials"),
@@ -118,3 +117,17 @@ def test_a_bad_url_is_shown_without_its_password(tmp_path: Path) -> None:
         load_settings(config_app(tmp_path, api_base_url="ftp://user:hunter2-secret@x.example/"))
     assert "hunter2-secret" not in str(info.value)
     assert "ftp://user:***@x.example/" in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(REMOVED_OPTIONS))
+def test_a_removed_option_still_set_draws_one_deprecation_warning(
+    tmp_path: Path, name: str
+) -> None:
+    app = config_app(tmp_path, **{name.lower(): 5})
+    with pytest.warns(DeprecationWarning) as caught:
+        settings = load_settings(app)
+    [warning] = caught.list
+    message = str(warning.message)
+    assert message.startswith(f"KASHFLOW_LINKS_{name} is no longer read (")
+    assert "remove it" in message and "\n" not in message
+    assert not hasattr(settings, name.lower())  # not read: a constant now

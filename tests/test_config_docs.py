@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from flask_kashflow_links.accounts import BRAND_FIELDS
+from flask_kashflow_links.config import BRAND_FIELDS
 from flask_kashflow_links.config import PREFIX
+from flask_kashflow_links.config import REMOVED_OPTIONS
 from flask_kashflow_links.config import MailSettings
 from flask_kashflow_links.config import Settings
-from flask_kashflow_links.options import Option
-from flask_kashflow_links.options import options_of
+from flask_kashflow_links.config.options import Option
+from flask_kashflow_links.config.options import options_of
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "configuration.rst"
 OPTIONS = [opt for _, opt in options_of(Settings)]
@@ -69,9 +70,17 @@ def test_each_entry_carries_the_option_s_line(opt: Option) -> None:
     assert plain(opt.doc).rstrip(".") in DOCUMENTED[opt.key][1]
 
 
-def test_every_documented_key_is_an_option() -> None:
+def test_every_documented_key_is_an_option_or_a_removed_one() -> None:
     documented = {name for name in DOCUMENTED if name.startswith(PREFIX)}
-    assert documented - {opt.key for opt in OPTIONS} == set()
+    removed = {PREFIX + name for name in REMOVED_OPTIONS}
+    assert documented - {opt.key for opt in OPTIONS} == removed
+
+
+@pytest.mark.parametrize("name", sorted(REMOVED_OPTIONS))
+def test_each_removed_option_says_what_the_portal_does_instead(name: str) -> None:
+    value, prose = DOCUMENTED[PREFIX + name]
+    assert value is None and prose.startswith("Removed in 0.2: ")
+    assert plain(REMOVED_OPTIONS[name]).lower() in prose.lower()
 
 
 def test_every_brand_field_and_smtp_setting_is_documented() -> None:

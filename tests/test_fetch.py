@@ -20,9 +20,9 @@ from flask_kashflow_links import KashFlowAuthError
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links import Scope
+from flask_kashflow_links.extension import _State as State
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import in_scope
-from flask_kashflow_links.state import State
-from flask_kashflow_links.state import get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import app_config
@@ -62,7 +62,7 @@ def test_relogin_after_the_session_expires(state: State, sandbox: KashFlowSandbo
     state.fetcher.invoice(account(state), 1043)
     sandbox.expire_sessions()
     state.fetcher.invoice(account(state), 1004)
-    assert sandbox.logins == 2 and state.backends["rest"].stats.logins == 2
+    assert sandbox.logins == 2 and state.fetcher.backends["rest"].stats.logins == 2
 
 
 def test_relogin_after_idle_expiry(tmp_path: Path) -> None:
@@ -384,7 +384,7 @@ def test_a_dead_cache_backend_degrades_to_direct_fetches(
             for number in (1043, 1004, 1015):
                 assert s.fetcher.invoice(acct, number).value.number == number
             assert time.monotonic() - started < 5
-            assert s.safe_cache.errors >= 1
+            assert s.shared.errors >= 1
         finally:
             redis_session.start()
         # Back without a restart: the cache is used again once its back-off passes.

@@ -17,8 +17,8 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
-from flask_kashflow_links.state import State
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _State as State
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import app_config
@@ -87,7 +87,7 @@ def test_past_the_fresh_window_pages_are_served_at_once_and_refreshed_once(
     stats = state.fetcher.stats
     assert stats.revalidating == 32 and stats.misses == 0
     held.release()
-    assert state.background.join(10)
+    assert state.background.wait(10)
     assert slow.calls["invoices.get"] == 1 and stats.refreshes == 1
     with app.app_context():
         fresh = invoice_1043(get_state())
@@ -112,9 +112,9 @@ def test_a_refresh_another_process_already_made_is_not_made_again(
         # Meanwhile another process refreshes it and stores it in the shared cache (fetched
         # "now", in the moved time).
         now = warm.fetched_at + state.fetcher.fresh + 10
-        state.safe_cache.set(warm.key, (now, warm.value), state.fetcher.keep)
+        state.shared.set(warm.key, (now, warm.value), state.fetcher.keep)
         gate.set()
-        assert state.background.join(10)
+        assert state.background.wait(10)
         assert sandbox.calls["invoices.get"] == 0 and state.fetcher.stats.refreshes == 0
         assert not invoice_1043(state).stale
 
@@ -134,7 +134,7 @@ def test_the_page_says_as_of_while_refreshing_then_shows_the_new_data(
         during = " ".join(client.get(path(link)).get_data(as_text=True).split())
         assert "as of" in during and "We are fetching the latest" in during
         assert "PO-CHANGED" not in during
-        assert get_state(app).background.join(10)
+        assert get_state(app).background.wait(10)
         after = client.get(path(link)).get_data(as_text=True)
         assert "as of" not in after and "PO-CHANGED" in after
         assert sandbox.calls["invoices.get"] == 1
@@ -155,7 +155,7 @@ def test_the_shared_cache_keeps_entries_for_the_longer_of_the_two_windows(
         sandbox.reset_counters()
         served = invoice_1043(state)
         assert served.refreshing and sandbox.calls["invoices.get"] == 0  # none on the way
-        assert state.background.join(10)
+        assert state.background.wait(10)
         assert sandbox.calls["invoices.get"] == 1
 
 
@@ -208,7 +208,7 @@ def test_a_failing_refresh_keeps_the_data_and_backs_off(
         age_cache(app)
         sandbox.fail_next(10, 503, endpoint="invoices.get")
         assert invoice_1043(state).refreshing
-        assert state.background.join(10)
+        assert state.background.wait(10)
         assert state.background.stats.failed == 1
         assert "background refresh (inv) failed (KashFlowUnavailable" in caplog.text
         sandbox.reset_counters()
@@ -216,7 +216,7 @@ def test_a_failing_refresh_keeps_the_data_and_backs_off(
         for _ in range(20):
             again = invoice_1043(state)
             assert again.refreshing and again.fetched_at == warm.fetched_at
-        assert state.background.join(10)
+        assert state.background.wait(10)
         assert sandbox.calls["invoices.get"] == 0
         assert state.background.stats.dropped == 20
 
@@ -232,7 +232,7 @@ def test_a_refresh_that_finds_the_invoice_gone_drops_it(
         sandbox.remove_invoice(1027)
         age_cache(app)
         assert client.get(path(link)).status_code == 200  # served at once, as of
-        assert get_state(app).background.join(10)
+        assert get_state(app).background.wait(10)
         assert client.get(path(link)).status_code == 404  # and no stale copy after that
 
 
@@ -251,7 +251,7 @@ def test_past_the_fresh_window_two_processes_refresh_once(
         # Both processes share Redis: move the shared entry's fetch time past the fresh
         # window (instead of waiting), and drop this process's parsed copy.
         key = warm.key
-        state.safe_cache.set(key, (warm.fetched_at - state.fetcher.fresh - 10, warm.value), 600)
+        state.shared.set(key, (warm.fetched_at - state.fetcher.fresh - 10, warm.value), 600)
         state.fetcher.forget()
         state.fetcher.stats.reset()
     held.hold()
@@ -270,7 +270,7 @@ def test_past_the_fresh_window_two_processes_refresh_once(
     other = peer.report()
     with app.app_context():
         state = get_state()
-        assert state.background.join(10)
+        assert state.background.wait(10)
         mine = state.fetcher.stats.snapshot()
     state.background.shutdown(wait=10)
     assert other["errors"] == [] and other["ok"] == 16

@@ -24,8 +24,8 @@ from freezegun import freeze_time
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.store import RedisStore
-from flask_kashflow_links.state import get_state
 
 from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
@@ -64,18 +64,25 @@ def test_clearing_a_redis_cache_in_the_stores_database_leaves_every_revocation(
             with pytest.raises(LinkRevoked):
                 links.verify(withdrawn.token)
         with pytest.raises(LinkRevoked):
-            get_state().links.check(links.verify(invoice_of_customer.token), customer="TCUST01")
+            get_state().links.raise_if_revoked(
+                links.verify(invoice_of_customer.token), customer="TCUST01"
+            )
         assert links.verify(live.token).link_id == live.link_id
 
 
 @pytest.mark.parametrize(
     ("prefix", "says"),
     [
-        ("kfl:", "deletes every key starting with 'kfl:'"),
+        ("kfl:", "deletes every key matching 'kfl:*'"),
         ("", "FLUSHDB"),
-        ("k", "deletes every key starting with 'k'"),
+        ("k", "deletes every key matching 'k*'"),
         ("kfl:rev:", "overlaps"),
         ("kfl:rev:cache:", "overlaps"),
+        # A pattern character matches more than it spells (KEYS kf?:*, and so on).
+        ("kf?:", "deletes every key matching 'kf?:*'"),
+        ("kfl*", "overlaps"),
+        ("[k]fl:", "overlaps"),
+        ("kfl\\:", "overlaps"),
     ],
 )
 def test_a_cache_prefix_overlapping_the_stores_keys_is_refused(

@@ -18,10 +18,11 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.formatting import Formatter
 from flask_kashflow_links.kashflow.models import Currency
 from flask_kashflow_links.kashflow.models import Invoice
 from flask_kashflow_links.kashflow.models import LineItem
-from flask_kashflow_links.portal.presenters import Formatter
+from flask_kashflow_links.portal.presenters import invoice_view
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .sandbox_client import number_of
@@ -144,7 +145,7 @@ def test_the_documented_example_shows_no_home_currency_total_as_paid() -> None:
     )
     assert invoice is not None
     assert invoice.due_amount == Decimal(1100) and invoice.amount_paid == 0
-    view = Formatter("en_GB", ZoneInfo("Europe/London")).invoice_view(invoice, date(2026, 1, 1))
+    view = invoice_view(Formatter("en_GB", ZoneInfo("Europe/London")), invoice, date(2026, 1, 1))
     assert view.due_amount == "£1,100.00" and "5,090" not in repr(view)
 
 

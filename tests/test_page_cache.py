@@ -15,7 +15,7 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app
@@ -27,7 +27,7 @@ from .test_templates import host_app
 
 
 def page_cache(app: Flask) -> t.Any:
-    return get_state(app).portal.pages.page_cache
+    return get_state(app).portal.pages.cache
 
 
 def text(response: t.Any) -> str:

@@ -15,7 +15,7 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
@@ -56,7 +56,7 @@ def test_minting_schedules_a_prefetch_and_returns_at_once(
             (state.fetcher.login_for(state.accounts.get(None)).namespace, "inv", "1043")
         )
     held.release()
-    assert state.background.join(10)
+    assert state.background.wait(10)
     assert state.fetcher.stats.prefetches == 1
     slow.reset_counters()
     page = app.test_client().get(path(link))
@@ -72,7 +72,7 @@ def test_a_customer_link_prefetches_its_list_and_customer_side_by_side(
     assert held.wait_for(2)  # the list's first page and the customer, in flight together
     assert held.peak == 2
     held.release()
-    assert get_state(app).background.join(10)
+    assert get_state(app).background.wait(10)
     slow.reset_counters()
     client = app.test_client()
     assert client.get(path(link)).status_code == 200
@@ -95,7 +95,7 @@ def test_a_burst_of_mints_makes_a_few_calls_at_a_time(
     assert held.waiting == 4
     assert state.background.stats.coalesced >= 450
     held.release()
-    assert state.background.join(30)
+    assert state.background.wait(30)
     assert held.peak == 4
     assert slow.calls["invoices.get"] == 50  # one per invoice: duplicates were coalesced
 
@@ -107,13 +107,13 @@ def test_a_failing_prefetch_is_logged_never_raised(
     sandbox.fail_next(10, 503, endpoint="invoices.get")
     with caplog.at_level(logging.WARNING):
         link = mint(app)  # no exception
-        assert get_state(app).background.join(10)
+        assert get_state(app).background.wait(10)
     assert "background prefetch of invoice 1043 failed (KashFlowUnavailable" in caplog.text
     assert link.token not in caplog.text
     # The account backs off: the next mint does not call KashFlow again meanwhile.
     sandbox.reset_counters()
     mint(app, value=1004)
-    assert get_state(app).background.join(10)
+    assert get_state(app).background.wait(10)
     assert sandbox.calls["invoices.get"] == 0
 
 
@@ -123,10 +123,10 @@ def test_a_link_to_a_missing_invoice_is_not_a_failure(
     app = apps(sandbox, **ON)
     mint(app, value=999_999)
     state = get_state(app)
-    assert state.background.join(10)
+    assert state.background.wait(10)
     assert state.background.stats.failed == 0  # nothing backs off for it
     mint(app, value=1004)
-    assert state.background.join(10)
+    assert state.background.wait(10)
     assert sandbox.calls["invoices.get"] == 2
 
 
@@ -136,10 +136,10 @@ def test_renewal_and_embed_mode_prefetch_too(
     app = apps(sandbox, embed_credentials=True, **ON)
     link = mint(app, "customer", "ACME01")
     state = get_state(app)
-    assert state.background.join(10)
+    assert state.background.wait(10)
     with app.app_context():
-        fresh = state.links.renew(state.links.claims_quietly(link.token), "ACME01")  # type: ignore[arg-type]
-    assert state.background.join(10)
+        fresh = state.links.renew(state.links.decode(link.token), "ACME01")
+    assert state.background.wait(10)
     assert state.fetcher.stats.prefetches == 4  # list and customer, twice (once from cache)
     sandbox.reset_counters()
     assert app.test_client().get(path(fresh)).status_code == 200
@@ -152,7 +152,7 @@ def test_prefetch_off_fetches_nothing(
     app = apps(sandbox, prefetch=False)
     mint(app)
     state = get_state(app)
-    assert state.background.join(10)
+    assert state.background.wait(10)
     assert state.background.stats.queued == 0 and sum(sandbox.calls.values()) == 0
 
 
@@ -216,12 +216,11 @@ def test_the_cli_prints_the_link_even_when_kashflow_fails(
 def test_a_prefetch_that_cannot_even_start_never_fails_the_mint(
     apps: t.Callable[..., Flask], sandbox: KashFlowSandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class Failing:
-        def get(self, account_id: str | None) -> t.Any:
-            raise RuntimeError("the account loader is down")
+    def failing(account_id: str | None, credentials: t.Any) -> t.Any:
+        raise RuntimeError("the account loader is down")
 
     app = apps(sandbox, **ON)
-    get_state(app).prefetcher.accounts = Failing()  # type: ignore[assignment]
+    get_state(app).accounts.for_link = failing  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR):
         link = mint(app)
     assert link.token and f"no prefetch for link {link.link_id}" in caplog.text

@@ -70,14 +70,14 @@ def test_a_dead_connection_fails_closed_once_then_is_replaced(redis_session: t.A
 def test_a_forked_child_uses_a_connection_of_its_own(redis_url: str) -> None:
     store = RedisStore(redis_url)
     assert check(store) is None
-    parent = store._local.connection
+    parent = store._local.client
 
     def child() -> bool:
-        return check(store) is None and store._local.connection is not parent
+        return check(store) is None and store._local.client is not parent
 
     assert in_a_fork(child)
     # The parent's connection still works (the child never touched or closed it).
-    assert check(store) is None and store._local.connection is parent
+    assert check(store) is None and store._local.client is parent
 
 
 def test_checks_from_many_threads_at_once_are_all_answered(redis_url: str) -> None:

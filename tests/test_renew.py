@@ -6,17 +6,22 @@ import email
 import email.policy
 import re
 import typing as t
+from datetime import datetime
+from datetime import timezone
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
+from freezegun import freeze_time
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
+from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
+from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_LINK
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import REST_VARIANTS
@@ -60,7 +65,7 @@ def app(tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int]) -> Fl
         "port": smtp[1],
         "sender": "Acme Accounts <billing@acme.example.com>",
     }
-    return make_app(tmp_path, **portal_config(sandbox, mail=mail, renew_limit_per_link=2))
+    return make_app(tmp_path, **portal_config(sandbox, mail=mail))
 
 
 def expired_link(app: Flask, kind: str = "customer", lifetime: int = 2) -> Link:
@@ -202,21 +207,32 @@ def test_origin_null_from_a_no_referrer_page_is_accepted(
     assert response.status_code == 200 and len(smtp[0].messages) == 1
 
 
+@pytest.fixture
+def mid_window() -> t.Iterator[None]:
+    """Time running from the middle of a day (the counters' windows are fixed: an hour for an
+    address, a day for a link), so that no window ends during the test."""
+    noon = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+    with freeze_time(noon, tick=True):
+        yield
+
+
+@pytest.mark.usefixtures("mid_window")
 def test_renewals_are_throttled_per_link(app: Flask, smtp: tuple[Inbox, int]) -> None:
     link = expired_link(app, lifetime=1)
-    statuses = [renew(app, link).status_code for _ in range(3)]
-    assert statuses == [200, 200, 429]
-    assert len(smtp[0].messages) == 2
+    statuses = [renew(app, link).status_code for _ in range(RENEW_LIMIT_PER_LINK + 1)]
+    assert statuses == [200] * RENEW_LIMIT_PER_LINK + [429]
+    assert len(smtp[0].messages) == RENEW_LIMIT_PER_LINK
 
 
-def test_renewals_are_throttled_per_address(
-    tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int]
-) -> None:
-    mail = {"host": "127.0.0.1", "port": smtp[1], "sender": "billing@acme.example.com"}
-    app = make_app(tmp_path, **portal_config(sandbox, mail=mail, renew_limit_per_address=2))
-    link = expired_link(app, lifetime=1)
-    statuses = [renew(app, link).status_code for _ in range(3)]
-    assert statuses == [200, 200, 429]
+@pytest.mark.usefixtures("mid_window")
+def test_renewals_are_throttled_per_address(app: Flask, smtp: tuple[Inbox, int]) -> None:
+    # Enough links that no one of them reaches its own limit first.
+    expired = [expired_link(app, lifetime=1) for _ in range(4)]
+    statuses = [
+        renew(app, expired[i % len(expired)]).status_code
+        for i in range(RENEW_LIMIT_PER_ADDRESS + 1)
+    ]
+    assert statuses == [200] * RENEW_LIMIT_PER_ADDRESS + [429]
 
 
 def test_no_address_on_file(app: Flask, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int]) -> None:

@@ -16,12 +16,12 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.links.store import RedisStore
 from flask_kashflow_links.links.store import RevocationStore
 from flask_kashflow_links.links.store import SQLiteStore
-from flask_kashflow_links.state import get_state
 
 from .conftest import ACCOUNT
 from .conftest import FERNET_KEY

@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.state import get_state
+from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import current_variant

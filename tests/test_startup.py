@@ -13,9 +13,9 @@ from flask.cli import ScriptInfo
 from flask_caching import Cache
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.cache import Reach
+from flask_kashflow_links.cache import cache_reach
 from flask_kashflow_links.cli import cli_group
-from flask_kashflow_links.startup import Reach
-from flask_kashflow_links.startup import cache_reach
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import make_app
@@ -34,6 +34,12 @@ def startup_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]
     ]
 
 
+def serve(app: Flask) -> Flask:
+    """Serve one request: the start-up notes are logged when the portal first serves."""
+    app.test_client().get("/")
+    return app
+
+
 def run(app: Flask, *args: str) -> tuple[int, str]:
     """Exit code and output, with the wrapping undone (one space between words)."""
     result = app.test_cli_runner().invoke(args=["kashflow-links", *args])
@@ -48,7 +54,7 @@ def test_the_default_cache_warns_at_startup_with_the_fix(
 ) -> None:
     monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
     caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
-    make_app(tmp_path, TESTING=False)
+    serve(make_app(tmp_path, TESTING=False))
     [record] = startup_records(caplog)
     assert record.levelno == logging.WARNING
     message = record.getMessage()
@@ -62,7 +68,7 @@ def test_a_chosen_per_process_cache_is_only_noted(
 ) -> None:
     monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
     caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
-    make_app(tmp_path, TESTING=False, cache={"CACHE_TYPE": "SimpleCache"})
+    serve(make_app(tmp_path, TESTING=False, cache={"CACHE_TYPE": "SimpleCache"}))
     [record] = startup_records(caplog)
     assert record.levelno == logging.INFO
 
@@ -72,14 +78,14 @@ def test_under_gunicorn_a_chosen_per_process_cache_still_warns(
 ) -> None:
     monkeypatch.setenv("SERVER_SOFTWARE", "gunicorn/23.0.0")
     caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
-    make_app(tmp_path, TESTING=False, cache={"CACHE_TYPE": "SimpleCache"})
+    serve(make_app(tmp_path, TESTING=False, cache={"CACHE_TYPE": "SimpleCache"}))
     [record] = startup_records(caplog)
     assert record.levelno == logging.WARNING
 
 
 def test_tests_are_not_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="flask_kashflow_links")
-    make_app(tmp_path)  # TESTING=True
+    serve(make_app(tmp_path))  # TESTING=True
     assert startup_records(caplog) == []
 
 
@@ -88,11 +94,13 @@ def test_a_redis_cache_and_store_warn_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, redis_url: str
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
-    make_app(
-        tmp_path,
-        TESTING=False,
-        cache={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url},
-        revocation_url=redis_url,
+    serve(
+        make_app(
+            tmp_path,
+            TESTING=False,
+            cache={"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url},
+            revocation_url=redis_url,
+        )
     )
     assert startup_records(caplog) == []
 
@@ -107,6 +115,7 @@ def test_a_host_cache_passed_as_cache_is_judged_by_its_backend(
     config = {"CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(tmp_path / "cache")}
     caplog.clear()
     KashFlowLinks(app, cache=Cache(app, config=config))
+    serve(app)
     assert startup_records(caplog) == []  # shared by this host's processes: no warning
     code, out = run(app, "config")
     assert code == 0 and "cache: FileSystemCache, shared by the processes of this host" in out
@@ -114,9 +123,9 @@ def test_a_host_cache_passed_as_cache_is_judged_by_its_backend(
 
 def test_an_in_memory_store_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
-    make_app(tmp_path, revocation_url="sqlite:///:memory:")
+    serve(make_app(tmp_path, revocation_url="sqlite:///:memory:"))
     [record] = [r for r in startup_records(caplog) if r.levelno == logging.WARNING]
-    assert "withdrawn links open again after a restart" in record.getMessage()
+    assert "revoked links open again after a restart" in record.getMessage()
 
 
 @pytest.mark.parametrize(
@@ -213,18 +222,27 @@ def test_with_a_per_process_cache_check_cannot_see_the_pause(
     assert sandbox.failed_logins == 2
 
 
-def test_the_package_commands_state_it_instead_of_warning(
+def test_commands_are_not_warned_and_serving_warns_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``flask kashflow-links config`` says it in its output; the warning would repeat it."""
+    """The host's own commands (a cron job's ``flask ...``) and the package's own stay quiet:
+    ``check`` and ``config`` say it in their output. The notes come once, when the process
+    first serves a request."""
     monkeypatch.delenv("SERVER_SOFTWARE", raising=False)
     caplog.set_level(logging.DEBUG, logger="flask_kashflow_links")
-    factory = lambda: make_app(tmp_path, TESTING=False)  # noqa: E731
+    app = make_app(tmp_path, TESTING=False)
+
+    @app.cli.command("nightly-job")
+    def nightly_job() -> None:
+        print("job done")
+
+    factory = lambda: app  # noqa: E731
     result = CliRunner().invoke(cli_group, ["config"], obj=ScriptInfo(create_app=factory))
     assert result.exit_code == 0
     assert "kept in each process (not shared)" in result.output
-    assert [r.levelno for r in startup_records(caplog)] == [logging.DEBUG]
-    # The same app started for serving warns.
-    caplog.clear()
-    factory()
+    result = app.test_cli_runner().invoke(args=["nightly-job"])
+    assert result.exit_code == 0 and "job done" in result.output
+    assert startup_records(caplog) == []
+    # The same app serving warns, once per process.
+    serve(serve(app))
     assert [r.levelno for r in startup_records(caplog)] == [logging.WARNING]

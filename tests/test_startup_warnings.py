@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flask_kashflow_links.startup import Host
-from flask_kashflow_links.startup import ephemeral_reason
+from flask_kashflow_links.links.store.sqlite import Host
+from flask_kashflow_links.links.store.sqlite import ephemeral_reason
 
 from .conftest import make_app
 
@@ -56,11 +56,13 @@ def test_start_up_warns_about_a_store_in_a_temporary_directory(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="flask_kashflow_links")
     assert str(tmp_path).startswith(tuple(Host.this().temp_dirs))  # pytest's tmp_path is in one
-    make_app(tmp_path, revocation_url=f"sqlite:///{tmp_path / 'links.sqlite3'}")
+    app = make_app(tmp_path, revocation_url=f"sqlite:///{tmp_path / 'links.sqlite3'}")
+    assert [r for r in caplog.records if r.name == "flask_kashflow_links"] == []
+    app.test_client().get("/")  # the notes come when the portal first serves
     warnings = [r for r in caplog.records if r.name == "flask_kashflow_links"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
     message = warnings[0].getMessage()
-    assert "temporary directory" in message and "withdrawn links open again" in message
+    assert "temporary directory" in message and "revoked links open again" in message
     assert "KASHFLOW_LINKS_REVOCATION_URL" in message
 
 
@@ -69,5 +71,5 @@ def test_a_redis_store_draws_no_such_warning(
     tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="flask_kashflow_links")
-    make_app(tmp_path, revocation_url=redis_url)
+    make_app(tmp_path, revocation_url=redis_url).test_client().get("/")
     assert [r for r in caplog.records if r.name == "flask_kashflow_links"] == []

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 from itsdangerous import URLSafeTimedSerializer
 
-from flask_kashflow_links.exceptions import LinkExpired
-from flask_kashflow_links.exceptions import LinkInvalid
+from flask_kashflow_links import LinkExpired
+from flask_kashflow_links import LinkInvalid
 from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.links.claims import STATUSES
 from flask_kashflow_links.links.claims import Scope
@@ -289,12 +289,12 @@ def test_form_tokens_are_bound_to_one_link_and_expire() -> None:
     clock = Clock()
     c = codec(clock)
     value = c.sign_form("abcdefghijklm")
-    assert c.check_form(value, "abcdefghijklm")
-    assert not c.check_form(value, "bbcdefghijklm")
+    assert c.form_token_is_valid(value, "abcdefghijklm")
+    assert not c.form_token_is_valid(value, "bbcdefghijklm")
     token, _ = c.mint(SCOPES[0])
-    assert not c.check_form(token, "abcdefghijklm")
+    assert not c.form_token_is_valid(token, "abcdefghijklm")
     clock.now += 3601
-    assert not c.check_form(value, "abcdefghijklm")
+    assert not c.form_token_is_valid(value, "abcdefghijklm")
 
 
 def test_a_payload_of_another_version_is_refused() -> None:

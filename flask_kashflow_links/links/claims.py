@@ -59,74 +59,114 @@ def is_link_id(value: str) -> bool:
     return bool(_LINK_ID_SHAPE.fullmatch(value))
 
 
+def _require_account_id(account: str) -> None:
+    if not isinstance(account, str) or not account:
+        raise ValueError("a link needs an account id")
+    if len(account.encode()) > 255:
+        raise ValueError("account id too long (more than 255 bytes)")
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What a link opens: one invoice, or a customer's invoices filtered by status."""
+    """What a link opens: an :class:`InvoiceScope` (one invoice) or a :class:`CustomerScope` (a
+    customer's invoices, filtered by status). Make one with :meth:`for_invoice` or
+    :meth:`for_customer`.
+    """
 
-    #: ``"invoice"`` or ``"customer"``.
-    kind: str
     #: The KashFlow account id (a key of ``KASHFLOW_LINKS_ACCOUNTS``).
     account: str
-    #: The invoice number, for invoice links.
-    invoice: int | None = None
-    #: The customer code, for customer links.
-    customer: str | None = None
-    #: The status filter of a customer link: one of :data:`STATUSES`.
-    status: str = "all"
 
-    def __post_init__(self) -> None:
-        if self.kind == INVOICE:
-            if not isinstance(self.invoice, int) or isinstance(self.invoice, bool):
-                raise ValueError("an invoice link needs an integer invoice number")
-            if not 0 < self.invoice <= MAX_INVOICE_NUMBER:
-                raise ValueError(f"invoice number out of range: {self.invoice}")
-            if self.customer is not None or self.status != "all":
-                raise ValueError("an invoice link has no customer or status")
-        elif self.kind == CUSTOMER:
-            if not isinstance(self.customer, str) or not self.customer.strip():
-                raise ValueError("a customer link needs a customer code")
-            if len(self.customer.encode()) > 255:
-                raise ValueError("customer code too long (more than 255 bytes)")
-            if self.status not in STATUSES:
-                raise ValueError(
-                    f"unknown status {self.status!r}; use one of {', '.join(STATUSES)}"
-                )
-            if self.invoice is not None:
-                raise ValueError("a customer link has no invoice number")
-        else:
-            raise ValueError(f"unknown link kind {self.kind!r}")
-        if not isinstance(self.account, str) or not self.account:
-            raise ValueError("a link needs an account id")
-        if len(self.account.encode()) > 255:
-            raise ValueError("account id too long (more than 255 bytes)")
+    #: ``"invoice"`` or ``"customer"``.
+    kind: t.ClassVar[str]
 
-    @classmethod
-    def for_invoice(cls, account: str, number: int) -> Scope:
+    @staticmethod
+    def for_invoice(account: str, number: int) -> InvoiceScope:
         """The scope of a link to one invoice."""
-        return cls(kind=INVOICE, account=account, invoice=number)
+        return InvoiceScope(account, number)
 
-    @classmethod
-    def for_customer(cls, account: str, code: str, status: str = "all") -> Scope:
+    @staticmethod
+    def for_customer(account: str, code: str, status: str = "all") -> CustomerScope:
         """The scope of a link to a customer's invoices with a status filter."""
-        return cls(kind=CUSTOMER, account=account, customer=code, status=status)
+        return CustomerScope(account, code, status)
 
     @property
     def is_invoice(self) -> bool:
         """True for a link to one invoice."""
-        return self.kind == INVOICE
+        return isinstance(self, InvoiceScope)
 
     def describe(self) -> str:
         """A short human description, e.g. ``"unpaid invoices of TCUST01"``."""
-        if self.kind == INVOICE:
-            return f"invoice {self.invoice}"
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class InvoiceScope(Scope):
+    """The scope of a link to one invoice."""
+
+    #: The invoice number.
+    invoice: int
+
+    kind: t.ClassVar[str] = INVOICE
+
+    def __post_init__(self) -> None:
+        _require_account_id(self.account)
+        if not isinstance(self.invoice, int) or isinstance(self.invoice, bool):
+            raise ValueError("an invoice link needs an integer invoice number")
+        if not 0 < self.invoice <= MAX_INVOICE_NUMBER:
+            raise ValueError(f"invoice number out of range: {self.invoice}")
+
+    @property
+    def customer(self) -> None:
+        """An invoice link names no customer (its invoice does)."""
+        return None
+
+    @property
+    def status(self) -> str:
+        """An invoice link has no status filter: ``"all"``."""
+        return "all"
+
+    def describe(self) -> str:
+        return f"invoice {self.invoice}"
+
+
+@dataclass(frozen=True)
+class CustomerScope(Scope):
+    """The scope of a link to a customer's invoices, filtered by status."""
+
+    #: The customer code.
+    customer: str
+    #: The status filter: one of :data:`STATUSES`.
+    status: str = "all"
+
+    kind: t.ClassVar[str] = CUSTOMER
+
+    def __post_init__(self) -> None:
+        _require_account_id(self.account)
+        if not isinstance(self.customer, str) or not self.customer.strip():
+            raise ValueError("a customer link needs a customer code")
+        if len(self.customer.encode()) > 255:
+            raise ValueError("customer code too long (more than 255 bytes)")
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}; use one of {', '.join(STATUSES)}")
+
+    @property
+    def invoice(self) -> None:
+        """A customer link names no single invoice."""
+        return None
+
+    def describe(self) -> str:
         return f"{self.status} invoices of {self.customer}"
+
+
+#: Either kind of scope (what a link's ``scope`` is).
+AnyScope = InvoiceScope | CustomerScope
 
 
 @dataclass(frozen=True)
 class LinkClaims:
     """The verified contents of a link token."""
 
-    scope: Scope
+    scope: AnyScope
     link_id: str
     #: When the link was minted (timezone-aware UTC, to the second).
     minted_at: datetime
@@ -156,7 +196,7 @@ def status_allows(status: str, invoice: Invoice, today: date) -> bool:
     return False
 
 
-def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
+def in_scope(scope: AnyScope, invoice: Invoice, today: date) -> bool:
     """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
 
     Never from what a list endpoint was asked for: a server may ignore ``customercode`` or
@@ -165,25 +205,8 @@ def in_scope(scope: Scope, invoice: Invoice, today: date) -> bool:
     a link for ``tcust01`` shows customer ``TCUST01``, and ``revoke_customer`` reaches every
     link that can see a customer. An invoice without a customer code is in no customer's scope.
     """
-    if scope.kind == INVOICE:
+    if isinstance(scope, InvoiceScope):
         return invoice.number == scope.invoice
-    return same_customer(invoice.customer_code, t.cast(str, scope.customer)) and status_allows(
+    return same_customer(invoice.customer_code, scope.customer) and status_allows(
         scope.status, invoice, today
     )
-
-
-__all__ = [
-    "CUSTOMER",
-    "INVOICE",
-    "STATUSES",
-    "TOKEN_IN_TEXT",
-    "TOKEN_SHAPE",
-    "TOKEN_VERSION",
-    "LinkClaims",
-    "Scope",
-    "in_scope",
-    "is_link_id",
-    "link_id_text",
-    "new_link_id",
-    "status_allows",
-]

@@ -21,14 +21,12 @@ import base64
 import hashlib
 import hmac
 import logging
-import threading
 import time
 import typing as t
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
-from cachetools import LRUCache
 from cryptography.fernet import Fernet
 from cryptography.fernet import InvalidToken
 from cryptography.fernet import MultiFernet
@@ -38,20 +36,21 @@ from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode
 from itsdangerous.encoding import base64_encode
 
-from ..exceptions import LinkExpired
-from ..exceptions import LinkInvalid
+from ..cache import Memo
 from ..kashflow.credentials import Credentials
-from .claims import CUSTOMER
-from .claims import INVOICE
 from .claims import LINK_ID_BYTES
 from .claims import STATUSES
 from .claims import TOKEN_SHAPE
 from .claims import TOKEN_VERSION
+from .claims import AnyScope
+from .claims import InvoiceScope
 from .claims import LinkClaims
 from .claims import Scope
 from .claims import is_link_id
 from .claims import link_id_text
 from .claims import new_link_id
+from .errors import LinkExpired
+from .errors import LinkInvalid
 
 log = logging.getLogger(__name__)
 
@@ -153,13 +152,13 @@ class _Reader:
 
 
 def pack_claims(
-    scope: Scope,
+    scope: AnyScope,
     link_id: str,
     lifetime: timedelta | None,
     credentials: Credentials | None,
 ) -> bytes:
     """Pack claims into the version-1 binary payload (before encryption)."""
-    flags = (_F_CUSTOMER if scope.kind == CUSTOMER else 0) | (
+    flags = (0 if isinstance(scope, InvoiceScope) else _F_CUSTOMER) | (
         STATUSES.index(scope.status) << _F_STATUS_SHIFT
     )
     if lifetime is not None:
@@ -169,10 +168,10 @@ def pack_claims(
     out = bytearray((TOKEN_VERSION, flags))
     out += base64.b32decode(link_id.upper() + "===")
     _put_str(out, scope.account)
-    if scope.kind == INVOICE:
-        _put_uvarint(out, t.cast(int, scope.invoice))
+    if isinstance(scope, InvoiceScope):
+        _put_uvarint(out, scope.invoice)
     else:
-        _put_str(out, t.cast(str, scope.customer))
+        _put_str(out, scope.customer)
     if lifetime is not None:
         _put_uvarint(out, int(lifetime.total_seconds()))
     if credentials is not None:
@@ -195,6 +194,7 @@ def unpack_claims(data: bytes, minted_at: datetime) -> LinkClaims:
     link_id = link_id_text(reader.take(LINK_ID_BYTES))
     account = reader.text()
     status = STATUSES[(flags >> _F_STATUS_SHIFT) & 0x03]
+    scope: AnyScope
     if flags & _F_CUSTOMER:
         scope = Scope.for_customer(account, reader.text(), status)
     else:
@@ -267,14 +267,13 @@ class TokenCodec:
         self._derivation_key = keys[-1]
         # Looked up on every call (not bound once), so that frozen test clocks apply.
         self._clock = clock or (lambda: time.time())
-        self._decoded: LRUCache[bytes, LinkClaims] = LRUCache(_DECODED_CACHE_SIZE)
-        self._decoded_lock = threading.Lock()
+        self._decoded = Memo(_DECODED_CACHE_SIZE)
 
     # -- links ---------------------------------------------------------------------------------
 
     def mint(
         self,
-        scope: Scope,
+        scope: AnyScope,
         *,
         lifetime: timedelta | None = None,
         credentials: Credentials | None = None,
@@ -313,10 +312,10 @@ class TokenCodec:
         """
         claims = self._decode(token)
         if not allow_expired:
-            self.check_expiry(claims)
+            self.raise_if_expired(claims)
         return claims
 
-    def check_expiry(self, claims: LinkClaims) -> None:
+    def raise_if_expired(self, claims: LinkClaims) -> None:
         """Raise :class:`LinkExpired` if *claims* are past their lifetime (to the second)."""
         expires_at = claims.expires_at
         if expires_at is not None and self._clock() >= expires_at.timestamp():
@@ -333,16 +332,9 @@ class TokenCodec:
             if isinstance(token, str) and len(token) <= _MAX_TOKEN_LENGTH
             else None
         )
-        if digest is not None:
-            with self._decoded_lock:
-                claims = self._decoded.get(digest)
-            if claims is not None:
-                return claims
-        claims = self._decode_uncached(token)
-        if digest is not None:
-            with self._decoded_lock:
-                self._decoded[digest] = claims
-        return claims
+        if digest is None:
+            return self._decode_uncached(token)
+        return self._decoded.get_or_make(digest, lambda: self._decode_uncached(token))
 
     def _decode_uncached(self, token: str) -> LinkClaims:
         if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH:
@@ -386,7 +378,7 @@ class TokenCodec:
         """A short-lived token for the "email me a fresh link" form, bound to one link."""
         return _dumps_at(self._serializers["renew-form"], link_id.encode(), int(self._clock()))
 
-    def check_form(self, value: str, link_id: str, max_age: int = 3600) -> bool:
+    def form_token_is_valid(self, value: str, link_id: str, max_age: int = 3600) -> bool:
         """Whether *value* is a form token for *link_id* issued less than *max_age* ago."""
         if not isinstance(value, str) or len(value) > 200:
             return False
@@ -427,6 +419,3 @@ def _dumps_at(serializer: URLSafeTimedSerializer, raw: bytes, now: int) -> str:
     signer.get_timestamp = lambda: now  # type: ignore[method-assign]
     payload = serializer.dump_payload(raw)
     return signer.sign(payload).decode("ascii")
-
-
-__all__ = ["SALTS", "TokenCodec", "pack_claims", "unpack_claims"]

@@ -13,27 +13,30 @@ from flask import url_for
 
 from ..config import has_trusted_base
 from ..exceptions import LinkURLError
+from .claims import AnyScope
 from .claims import LinkClaims
-from .claims import Scope
 
 ENDPOINT = "kashflow_links.open_link"
 
 
 @dataclass(frozen=True)
 class Link:
-    """A minted link: hand :attr:`url` to the client, keep :attr:`link_id` to withdraw it."""
+    """A minted link: hand :attr:`url` to the client, keep :attr:`link_id` to revoke it."""
 
     #: The link token (the secret part of the URL). Treat it like a password: never log it.
     token: str = field(repr=False)
     #: The link's id, for listing and revoking; safe to log and show to staff.
     link_id: str
     #: What the link opens.
-    scope: Scope
+    scope: AnyScope
     #: When the link was minted (UTC).
     minted_at: datetime
     #: When it expires (UTC), or ``None`` for a permanent link.
     expires_at: datetime | None
     _url: str | None = field(default=None, repr=False)
+    #: The customer the link is listed under: a customer link's, or an invoice link's when it
+    #: was known at minting (otherwise learnt when the link is first opened).
+    customer: str | None = None
 
     @property
     def url(self) -> str:
@@ -51,7 +54,9 @@ class Link:
         return self._url
 
     @classmethod
-    def from_claims(cls, token: str, claims: LinkClaims, public_url: str | None) -> Link:
+    def from_claims(
+        cls, token: str, claims: LinkClaims, public_url: str | None, customer: str | None = None
+    ) -> Link:
         """Wrap freshly minted claims, building the URL if the context allows."""
         return cls(
             token=token,
@@ -60,6 +65,7 @@ class Link:
             minted_at=claims.minted_at,
             expires_at=claims.expires_at,
             _url=link_url(token, public_url),
+            customer=claims.scope.customer or customer,
         )
 
 
@@ -111,6 +117,3 @@ def configured_host(public_url: str | None) -> str | None:
             if host:
                 return host
     return None
-
-
-__all__ = ["Link", "configured_host", "has_url_base", "link_url", "trusted_link_url"]

@@ -1,12 +1,12 @@
-"""Minting, verifying and withdrawing links: the one path staff minting and renewal share.
+"""Minting, verifying and revoking links: the one path staff minting and renewal share.
 
 :class:`LinkService` joins the codec (the only holder of the link keys) and the store (revoked
-ids, per-customer cut-offs and the register). Every link, whether minted by staff through the
-Python API, the CLI or the staff page, or minted as a fresh link for an expired one, goes
-through :meth:`LinkService.mint`; every link a client opens is checked by :meth:`verify` and
-:meth:`check` in the same order. Once a link is registered, the service calls its
-``after_mint`` hook with the new link's claims (the application uses it to prefetch the link's
-first page; the service itself knows nothing of fetching).
+ids, per-customer cut-offs and the register), and is the only user of both. Every link,
+whether minted by staff through the Python API, the CLI or the staff pages, or minted as a
+fresh link for an expired one, goes through :meth:`LinkService.mint`; every link a client opens
+is decoded, then checked against the store, then for expiry, in that order. Once a link is
+registered, the service calls its ``after_mint`` hook with the new link's claims (the
+application uses it to prefetch the link's first page; the service knows nothing of fetching).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import typing as t
 from datetime import datetime
 from datetime import timedelta
 
-from ..accounts import AccountRegistry
-from ..exceptions import LinkError
-from ..exceptions import LinkRevoked
+from ..config import AccountRegistry
 from ..kashflow.credentials import Credentials
+from .claims import AnyScope
 from .claims import LinkClaims
-from .claims import Scope
 from .claims import is_link_id
 from .codec import TokenCodec
+from .errors import LinkError
+from .errors import LinkRevoked
 from .link import Link
 from .link import trusted_link_url
 from .store import LinkRecord
@@ -47,15 +47,16 @@ def as_lifetime(expires_in: timedelta | int | None) -> timedelta | None:
 
 
 class LinkService:
-    """Mints, verifies and withdraws the links of one application.
+    """Mints, verifies and revokes the links of one application.
 
     :param codec: the token codec.
     :param store: the revocation store and link register.
     :param accounts: the configured accounts (defaults, and embed-mode credentials).
     :param embed_credentials: whether links carry the account's credentials.
     :param public_url: ``KASHFLOW_LINKS_PUBLIC_URL``, for URLs minted outside a request.
-    :param after_mint: called with each new link's claims once it is registered; it must
-        return at once and never raise (minting does not wait for it).
+    :param after_mint: called with each new link's claims once it is registered, and what the
+        minting call asked of prefetching (``None``: nothing); it must return at once and
+        never raise (minting does not wait for it).
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class LinkService:
         *,
         embed_credentials: bool,
         public_url: str | None,
-        after_mint: t.Callable[[LinkClaims], None] | None = None,
+        after_mint: t.Callable[[LinkClaims, bool | None], None] | None = None,
     ) -> None:
         self.codec = codec
         self.store = store
@@ -86,12 +87,13 @@ class LinkService:
 
     def mint(
         self,
-        scope: Scope,
+        scope: AnyScope,
         *,
         expires_in: timedelta | int | None = None,
         credentials: Credentials | None = None,
         customer: str | None = None,
         minted_at: datetime | None = None,
+        prefetch: bool | None = None,
     ) -> Link:
         """Mint and register a link to *scope*.
 
@@ -99,6 +101,7 @@ class LinkService:
         :param customer: an invoice link's customer code, if known, so the link is listed under
             the customer at once (otherwise it is learnt when the link is first opened).
         :param minted_at: back-date the link (demos and tests: a link that has expired).
+        :param prefetch: passed to the ``after_mint`` hook (``None``: as configured).
         """
         creds = None
         if self.embed_credentials:
@@ -111,23 +114,24 @@ class LinkService:
         elif credentials is not None:
             raise ValueError("credentials= is only for KASHFLOW_LINKS_EMBED_CREDENTIALS mode")
         at = minted_at.timestamp() if minted_at is not None else None
-        return self._mint(scope, as_lifetime(expires_in), creds, customer, at=at)
+        return self._mint(scope, as_lifetime(expires_in), creds, customer, at=at, prefetch=prefetch)
 
     def _mint(
         self,
-        scope: Scope,
+        scope: AnyScope,
         lifetime: timedelta | None,
         credentials: Credentials | None,
         customer: str | None,
         *,
         at: float | None = None,
+        prefetch: bool | None = None,
     ) -> Link:
         token, claims = self.codec.mint(scope, lifetime=lifetime, credentials=credentials, at=at)
         self.store.register(claims, customer=customer)
         log.info("minted link %s for %s", claims.link_id, scope.describe())
         if self.after_mint is not None:
-            self.after_mint(claims)
-        return Link.from_claims(token, claims, self.public_url)
+            self.after_mint(claims, prefetch)
+        return Link.from_claims(token, claims, self.public_url, customer)
 
     def renew(self, claims: LinkClaims, customer: str) -> Link:
         """A fresh link for an expired one: same scope, same lifetime counted from now, same
@@ -141,71 +145,84 @@ class LinkService:
 
     # -- checking ------------------------------------------------------------------------------
 
+    def decode(self, token: str) -> LinkClaims:
+        """The claims of a genuine link token, expired or not (signature and encryption
+        checked; not the store, not the expiry).
+
+        :raises LinkInvalid: not a genuine token of this site.
+        """
+        return self.codec.verify(token, allow_expired=True)
+
     def verify(self, token: str, *, allow_expired: bool = False) -> LinkClaims:
-        """Verify *token* (signature, encryption), then check the store, then its expiry.
+        """Decode *token*, then check the store, then its expiry.
 
         For a customer link the customer's "revoked before" time is checked here too; for an
         invoice link the customer is only known once the invoice is fetched, so callers then
-        use :meth:`check` with the customer.
+        use :meth:`raise_if_revoked` with the customer.
 
         :raises LinkInvalid: not a genuine token.
-        :raises LinkRevoked: withdrawn by id or with its customer.
+        :raises LinkRevoked: revoked by id or with its customer.
         :raises LinkExpired: past its lifetime (unless *allow_expired*).
         :raises StoreUnavailable: the store could not be asked (fail closed).
         """
-        claims = self.codec.verify(token, allow_expired=True)
-        self.check(claims, allow_expired=allow_expired)
+        claims = self.decode(token)
+        self.raise_if_revoked(claims)
+        if not allow_expired:
+            self.raise_if_expired(claims)
         return claims
 
-    def check(
-        self, claims: LinkClaims, *, customer: str | None = None, allow_expired: bool = False
-    ) -> None:
-        """Check verified *claims* against the store, then their expiry.
+    def raise_if_revoked(self, claims: LinkClaims, *, customer: str | None = None) -> None:
+        """Raise :class:`LinkRevoked` if the store says the link of *claims* is revoked, by its
+        id or with its customer (*customer*: an invoice link's, when known, so the cut-off
+        is checked in the same round trip).
 
-        The order matters for what the client is told: a withdrawn link says "withdrawn" even
-        when it has also expired, because a withdrawn link must never offer a fresh one.
-        *customer* is an invoice link's customer when known, so the customer's cut-off is
-        checked in the same round trip.
+        Checked before the expiry, for what the client is told: a revoked link says
+        "withdrawn" even when it has also expired, because it must never offer a fresh one.
         """
         customer = claims.scope.customer or customer
         reason = self.store.revoked_reason(
             claims.link_id, claims.scope.account, customer, claims.minted_at.timestamp()
         )
         if reason is not None:
-            log.debug("link rejected: withdrawn (%s) (link id %s)", reason, claims.link_id)
-            raise LinkRevoked(f"withdrawn ({reason})", link_id=claims.link_id)
-        if not allow_expired:
-            self.codec.check_expiry(claims)
+            log.debug("link rejected: revoked (%s) (link id %s)", reason, claims.link_id)
+            raise LinkRevoked(f"revoked ({reason})", link_id=claims.link_id)
 
-    def claims_quietly(self, token: str) -> LinkClaims | None:
-        """The claims of a genuine token, expired or not; ``None`` for anything else."""
-        try:
-            return self.codec.verify(token, allow_expired=True)
-        except LinkError:
-            return None
+    def raise_if_expired(self, claims: LinkClaims) -> None:
+        """Raise :class:`LinkExpired` if *claims* are past their lifetime (to the second)."""
+        self.codec.raise_if_expired(claims)
 
-    # -- withdrawing ---------------------------------------------------------------------------
+    def form_token(self, link_id: str) -> str:
+        """A short-lived token for the "email me a fresh link" form, bound to *link_id*."""
+        return self.codec.sign_form(link_id)
+
+    def form_token_is_valid(self, value: str, link_id: str) -> bool:
+        """Whether *value* is a form token for *link_id*, issued within the last hour."""
+        return self.codec.form_token_is_valid(value, link_id)
+
+    # -- revoking -----------------------------------------------------------------------------
 
     def link_id_of(self, token_or_link_id: str) -> str:
-        """The link id of a token (even an expired one) or of a link id; :class:`ValueError`."""
-        value = token_or_link_id.strip()
+        """The link id of a link token (even an expired one), of a link's URL, or of a link id;
+        :class:`ValueError` for anything else."""
+        # A whole URL works too: the token is its last path segment.
+        value = token_or_link_id.strip().rstrip("/").rsplit("/", 1)[-1]
         if is_link_id(value):
             return value
-        claims = self.claims_quietly(value)
-        if claims is None:
-            raise ValueError("not a link id or a valid link token of this site")
-        return claims.link_id
+        try:
+            return self.decode(value).link_id
+        except LinkError:
+            raise ValueError("not a link id or a valid link token of this site") from None
 
     def revoke(self, token_or_link_id: str) -> bool:
-        """Withdraw one link at once; returns whether the link was in the register."""
+        """Revoke one link at once; returns whether the link was in the register."""
         link_id = self.link_id_of(token_or_link_id)
         known = self.store.revoke(link_id)
         log.info("revoked link %s", link_id)
         return known
 
     def revoke_customer(self, code: str, *, account: str | None = None) -> int:
-        """Withdraw every link for customer *code* minted until now, invoice links included;
-        returns how many registered live links this withdrew."""
+        """Revoke every link for customer *code* minted until now, invoice links included;
+        returns how many registered live links this revoked."""
         account_id = self.account_id(account)
         count = self.store.revoke_customer(account_id, code)
         log.info(
@@ -216,12 +233,17 @@ class LinkService:
         )
         return count
 
+    def record_opened(self, link_id: str, when: float) -> None:
+        """Record in the register that the link was opened at *when* (POSIX time)."""
+        self.store.touch(link_id, when)
+
+    def learn_customer(self, link_id: str, customer: str) -> None:
+        """Register an invoice link under its invoice's customer, once that is known."""
+        self.store.learn_customer(link_id, customer)
+
     def active_links(
         self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]:
         """Live links, newest first (at most *limit*): not revoked, not expired. Never
         includes link tokens."""
         return self.store.active_links(customer=customer, account=account, limit=limit)
-
-
-__all__ = ["LinkService", "as_lifetime"]

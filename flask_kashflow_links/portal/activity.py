@@ -19,12 +19,14 @@ from flask import request
 
 from ..exceptions import StoreUnavailable
 from ..links.claims import LinkClaims
-from ..links.store import RevocationStore
+from ..links.service import LinkService
 
 log = logging.getLogger(__name__)
 
 #: Links whose debounced writes this process remembers (bounded: old entries just write again).
 _REMEMBERED = 50_000
+#: "Last opened" is recorded at most once per this many seconds per link.
+LAST_OPENED_INTERVAL = 60
 
 
 def notify(signal: t.Any, claims: LinkClaims | None, **extra: t.Any) -> None:
@@ -47,28 +49,27 @@ def notify(signal: t.Any, claims: LinkClaims | None, **extra: t.Any) -> None:
 class LinkActivity:
     """Debounced register writes of this process: "last opened" and learnt customers.
 
-    :param store: the link register.
-    :param interval: record "last opened" at most once per this many seconds per link
-        (0 disables it).
+    :param links: the link register's keeper.
+    :param interval: record "last opened" at most once per this many seconds per link.
     """
 
-    def __init__(self, store: RevocationStore, *, interval: int) -> None:
-        self.store = store
+    def __init__(self, links: LinkService, *, interval: int = LAST_OPENED_INTERVAL) -> None:
+        self.links = links
         self.interval = interval
         self._lock = threading.Lock()
-        self._opened: TTLCache[str, float] = TTLCache(_REMEMBERED, ttl=max(interval, 1))
+        self._opened: TTLCache[str, float] = TTLCache(_REMEMBERED, ttl=interval)
         self._learnt: LRUCache[str, bool] = LRUCache(_REMEMBERED)
 
     def record_open(self, claims: LinkClaims) -> None:
         """Record "last opened" in the register (GET only, at most once per interval)."""
-        if request.method != "GET" or self.interval <= 0:
+        if request.method != "GET":
             return
         with self._lock:
             if claims.link_id in self._opened:
                 return
             self._opened[claims.link_id] = 1.0
         try:
-            self.store.touch(claims.link_id, time.time())
+            self.links.record_opened(claims.link_id, time.time())
         except StoreUnavailable:
             log.warning("could not record that link %s was opened", claims.link_id)
 
@@ -81,9 +82,6 @@ class LinkActivity:
                 return
             self._learnt[claims.link_id] = True
         try:
-            self.store.learn_customer(claims.link_id, customer)
+            self.links.learn_customer(claims.link_id, customer)
         except StoreUnavailable:
             log.warning("could not register the customer of link %s", claims.link_id)
-
-
-__all__ = ["LinkActivity", "notify"]

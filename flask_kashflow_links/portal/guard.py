@@ -1,12 +1,14 @@
-"""The one check pipeline every portal route goes through.
+"""The one door of the portal: every request's checks, and every piece of data a page shows.
 
 Every request runs the same checks in the same order: **throttle** (bad-token attempts per
 client address), **link** (signature, encryption, expiry), **store** (revocation, fail closed),
-**data** (KashFlow through the cache), then **scope**, decided from each invoice's own data
-(a customer link first looks in its customer's cached list, so an out-of-scope number costs no
-KashFlow call).
-What fails becomes a page; the client is told what happened (invalid, withdrawn, expired,
-unavailable) but never which check failed.
+**data** (KashFlow through the cache), then **scope**, decided from each invoice's own data (a
+customer link first looks in its customer's cached list, so an out-of-scope number costs no
+KashFlow call). The views and the renewal get their data only from the guard's methods, which
+check scope before they return anything.
+
+What fails becomes a page, raised with :func:`flask.abort`; the client is told what happened
+(invalid, withdrawn, expired, unavailable) but never which check failed.
 """
 
 from __future__ import annotations
@@ -16,29 +18,35 @@ import dataclasses
 import logging
 import time
 import typing as t
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 from flask import Response
+from flask import abort
 from flask import request
 from flask import url_for
 
 from .. import signals
-from ..accounts import Account
-from ..accounts import AccountRegistry
+from ..config import Account
+from ..config import AccountRegistry
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
-from ..exceptions import LinkExpired
-from ..exceptions import LinkInvalid
-from ..exceptions import LinkRevoked
 from ..exceptions import StoreUnavailable
 from ..fetch import Fetched
 from ..fetch import Fetcher
-from ..freshness import refuses_credentials
+from ..fetch import refuses_credentials
+from ..kashflow.models import Customer
 from ..kashflow.models import Invoice
 from ..kashflow.models import same_customer
 from ..links.claims import MAX_INVOICE_NUMBER
+from ..links.claims import CustomerScope
+from ..links.claims import InvoiceScope
 from ..links.claims import LinkClaims
 from ..links.claims import in_scope
+from ..links.errors import LinkExpired
+from ..links.errors import LinkInvalid
+from ..links.errors import LinkRevoked
 from ..links.service import LinkService
 from .activity import LinkActivity
 from .activity import notify
@@ -47,18 +55,13 @@ from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
-
-class Refused(Exception):
-    """Stop handling a request and answer with :attr:`response`."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__()
-        self.response = response
+#: Bad-token attempts are counted per client address in windows of this many seconds.
+THROTTLE_WINDOW = 300
 
 
 class Visit(t.NamedTuple):
-    """A link that may be opened: its claims, its account, and the customer whose
-    revocation cut-off was already checked (``None`` if not yet)."""
+    """A link that may be opened: its claims, its account, and the customer whose revocation
+    cut-off was already checked (``None`` if not yet)."""
 
     claims: LinkClaims
     account: Account
@@ -66,14 +69,16 @@ class Visit(t.NamedTuple):
 
 
 class Guard:
-    """Runs the checks of every portal request.
+    """Runs the checks of every portal request and hands out the data pages may show.
 
-    :param links: verifies links against the codec and the store.
+    :param links: decodes links and checks them against the store.
     :param accounts: the account each link reads from.
     :param fetcher: KashFlow data through the cache.
     :param pages: the refusal pages.
     :param throttle: counts bad-token attempts per address.
     :param activity: "last opened" and learnt customers.
+    :param throttle_limit: bad-token attempts per address and window before 429.
+    :param can_renew: whether fresh links can be mailed (the expired page offers one).
     :param today: today's date in the portal's time zone (overdue is judged against it).
     """
 
@@ -87,7 +92,6 @@ class Guard:
         activity: LinkActivity,
         *,
         throttle_limit: int,
-        throttle_window: int,
         can_renew: bool,
         today: t.Callable[[], date],
     ) -> None:
@@ -98,130 +102,60 @@ class Guard:
         self.throttle = throttle
         self.activity = activity
         self.throttle_limit = throttle_limit
-        self.throttle_window = throttle_window
         self.can_renew = can_renew
         self.today = today
         self._store_down_logged = 0.0
 
     # -- the pipeline --------------------------------------------------------------------------
 
-    def serve(
-        self,
-        token: str,
-        handler: t.Callable[[Visit], Response],
-        *,
-        allow_expired: bool = False,
-    ) -> Response:
-        """Admit *token*, then answer with *handler*; every refusal and failure is a page.
+    @contextmanager
+    def visiting(self, token: str, *, allow_expired: bool = False) -> Iterator[Visit]:
+        """Admit *token* for the block (:meth:`admit`); what the block raises of the link
+        store or KashFlow becomes a page.
 
         With *allow_expired* an expired link is admitted too (for the renewal form).
         """
         visit: Visit | None = None
         try:
             visit = self.admit(token, allow_expired=allow_expired)
-            return handler(visit)
-        except Refused as refused:
-            return refused.response
+            yield visit
         except StoreUnavailable as e:
             # Any store check, including the customer check after an invoice is fetched:
             # a link that cannot be checked is refused, never admitted.
-            return self.store_down(e)
+            abort(self.store_down(e))
         except KashFlowNotFound:
-            return self.pages.not_found()
+            abort(self.pages.not_found())
         except KashFlowError as e:
             if visit is not None and visit.account.embedded and refuses_credentials(e):
-                # Changing the KashFlow password withdraws embed-mode links: say so.
-                return self.pages.withdrawn(None)
+                # Changing the KashFlow password revokes embed-mode links: say so.
+                abort(self.pages.revoked(None))
             log.warning("KashFlow unavailable and nothing cached to show: %s", e)
-            return self.pages.unavailable()
+            abort(self.pages.unavailable())
 
     def admit(self, token: str, *, allow_expired: bool = False) -> Visit:
-        """Throttle, link and store checks of *token*, or :class:`Refused` with the page.
+        """Throttle, link and store checks of *token*; a refusal is raised as its page.
 
         With *allow_expired* an expired link is admitted (the renewal form needs its claims).
         """
         try:
-            claims = self.links.codec.verify(token, allow_expired=True)
+            claims = self.links.decode(token)
             account = self.account_for(claims)
-            scope = claims.scope
-            customer = scope.customer
-            if customer is None and scope.invoice is not None:
-                customer = self.fetcher.known_customer(account, scope.invoice)
-            self.links.check(claims, customer=customer, allow_expired=allow_expired)
+            customer = claims.scope.customer
+            if isinstance(claims.scope, InvoiceScope):
+                # Known to this process already? Then the store checks the customer's cut-off
+                # in the same round trip.
+                customer = self.fetcher.known_customer(account, claims.scope.invoice)
+            self.links.raise_if_revoked(claims, customer=customer)
+            if not allow_expired:
+                self.links.raise_if_expired(claims)
             return Visit(claims, account, customer)
         except LinkInvalid:
-            raise self.refuse_invalid() from None
+            abort(self.invalid_page())
         except LinkRevoked:
-            # Only the store check raises it: the claims are the link's own.
-            raise self.withdrawn(claims) from None
+            abort(self.revoked_page(claims))
         except LinkExpired as e:
             notify(signals.link_rejected, e.claims, reason="expired")
-            raise Refused(self.expired_page(token, e)) from None
-
-    def invoice(self, visit: Visit, number: int) -> Fetched[Invoice]:
-        """The invoice *number* if the link may show it; :class:`Refused` with the page
-        otherwise.
-
-        A customer link first finds the number in its customer's list (cached, one list for
-        any number of requests): a number the list does not give the link is refused without
-        asking KashFlow for it, so no link can make the portal fetch other customers'
-        invoices. Then the invoice's own detail decides. Its customer is the detail's
-        ``CustomerCode`` or, when the detail names none (KashFlow's documented detail does
-        not), its list row's; an invoice whose customer cannot be established is refused
-        (503), never shown: an invoice link's ``revoke_customer`` check needs it.
-        """
-        claims, account = visit.claims, visit.account
-        if number > MAX_INVOICE_NUMBER:
-            raise Refused(self.pages.not_found())
-        scope = claims.scope
-        if scope.is_invoice and number != scope.invoice:
-            raise Refused(self.pages.not_found())
-        row = None if scope.is_invoice else self.listed(visit, number)
-        fetched = self.fetcher.invoice(account, number)
-        invoice = fetched.value
-        if not invoice.customer_code and row is not None:
-            invoice = dataclasses.replace(invoice, customer_code=row.customer_code)
-            fetched = dataclasses.replace(fetched, value=invoice)
-        if not invoice.customer_code:
-            log.error(
-                "invoice %s: KashFlow names no customer for it, so link %s cannot be checked "
-                "against revoke_customer; refused",
-                number,
-                claims.link_id,
-            )
-            raise Refused(self.pages.unavailable(account.brand))
-        # The invoice's own data decides, not the URL or a list the server returned.
-        if not in_scope(scope, invoice, self.today()):
-            log.debug("link %s asked for invoice %s outside its scope", claims.link_id, number)
-            raise Refused(self.pages.not_found())
-        if not same_customer(invoice.customer_code, visit.checked_customer or ""):
-            self.check_customer(claims, invoice.customer_code)
-        self.activity.learn_customer(claims, invoice.customer_code)
-        return fetched
-
-    def listed(self, visit: Visit, number: int) -> Invoice:
-        """The row of invoice *number* in a customer link's list, if the link may see it
-        (decided from the row's own customer and status); :class:`Refused` (404) otherwise."""
-        scope = visit.claims.scope
-        rows = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer)).value
-        # Lists are sorted by number.
-        at = bisect.bisect_left(rows, number, key=lambda row: row.number)
-        if at < len(rows) and rows[at].number == number and in_scope(scope, rows[at], self.today()):
-            return rows[at]
-        log.debug("link %s asked for invoice %s, not in its list", visit.claims.link_id, number)
-        raise Refused(self.pages.not_found())
-
-    def check_customer(self, claims: LinkClaims, customer: str) -> None:
-        """Check an invoice link against its invoice's customer (``revoke_customer``)."""
-        try:
-            self.links.check(claims, customer=customer, allow_expired=True)
-        except LinkRevoked:
-            raise self.withdrawn(claims) from None
-
-    def withdrawn(self, claims: LinkClaims) -> Refused:
-        """The refusal of a withdrawn link (revoked, or with its customer)."""
-        notify(signals.link_rejected, claims, reason="withdrawn")
-        return Refused(self.pages.withdrawn(claims))
+            abort(self.expired_page(token, e))
 
     def account_for(self, claims: LinkClaims) -> Account:
         """The account a link reads from: the site's, or one carrying the link's credentials.
@@ -239,25 +173,139 @@ class Guard:
             unknown = Account(id=account_id, brand=self.pages.site_brand)
             return unknown.with_credentials(claims.credentials)
 
+    # -- the data a page may show --------------------------------------------------------------
+
+    def invoice(self, visit: Visit, number: int) -> Fetched[Invoice]:
+        """The invoice *number* if the link may show it; else the "not found" page.
+
+        A customer link first finds the number in its customer's list (cached, one list for
+        any number of requests): a number the list does not give the link is refused without
+        asking KashFlow for it, so no link can make the portal fetch other customers'
+        invoices. Then the invoice's own detail decides. Its customer is the detail's
+        ``CustomerCode`` or, when the detail names none (KashFlow's documented detail does
+        not), its list row's; an invoice whose customer cannot be established is refused
+        (503), never shown: an invoice link's ``revoke_customer`` check needs it.
+        """
+        claims, account = visit.claims, visit.account
+        scope = claims.scope
+        if number > MAX_INVOICE_NUMBER:
+            abort(self.pages.not_found())
+        row = None
+        if isinstance(scope, InvoiceScope):
+            if number != scope.invoice:
+                abort(self.pages.not_found())
+        else:
+            row = self._listed(visit, scope, number)
+        fetched = self.fetcher.invoice(account, number)
+        invoice = fetched.value
+        if not invoice.customer_code and row is not None:
+            invoice = dataclasses.replace(invoice, customer_code=row.customer_code)
+            fetched = dataclasses.replace(fetched, value=invoice)
+        if not invoice.customer_code:
+            log.error(
+                "invoice %s: KashFlow names no customer for it, so link %s cannot be checked "
+                "against revoke_customer; refused",
+                number,
+                claims.link_id,
+            )
+            abort(self.pages.unavailable(account.brand))
+        # The invoice's own data decides, not the URL or a list the server returned.
+        if not in_scope(scope, invoice, self.today()):
+            log.debug("link %s asked for invoice %s outside its scope", claims.link_id, number)
+            abort(self.pages.not_found())
+        if not same_customer(invoice.customer_code, visit.checked_customer or ""):
+            try:
+                self.links.raise_if_revoked(claims, customer=invoice.customer_code)
+            except LinkRevoked:
+                abort(self.revoked_page(claims))
+        self.activity.learn_customer(claims, invoice.customer_code)
+        return fetched
+
+    def invoices(self, visit: Visit) -> Fetched[tuple[Invoice, ...]]:
+        """Every invoice KashFlow lists for a customer link's customer; each one is shown only
+        if :func:`~..links.claims.in_scope` admits it (the presenters filter the list)."""
+        return self.fetcher.customer_invoices(visit.account, self._customer_scope(visit).customer)
+
+    def customer(self, visit: Visit, code: str) -> Customer:
+        """The customer *code*: a customer link's own, or the customer the guard found for an
+        invoice link's invoice (:meth:`invoice`); else the "not found" page."""
+        scope = visit.claims.scope
+        if isinstance(scope, CustomerScope):
+            allowed = scope.customer
+        else:
+            allowed = self.invoice(visit, scope.invoice).value.customer_code
+        if not same_customer(code, allowed):
+            abort(self.pages.not_found())
+        customer = self.fetcher.customer(visit.account, code).value
+        if not same_customer(customer.code, allowed):
+            abort(self.pages.not_found())
+        return customer
+
+    def statement_link(self, visit: Visit) -> str | None:
+        """The document link of an all-invoices link's customer statement, when the account's
+        API has statements; ``None`` otherwise."""
+        scope = self._customer_scope(visit)
+        if not self.offers_statement(visit):
+            return None
+        return self.fetcher.statement_link(visit.account, self.customer(visit, scope.customer))
+
+    def offers_statement(self, visit: Visit) -> bool:
+        """Whether the link offers a statement PDF: only an all-invoices link (a KashFlow
+        statement cannot be filtered to the link's status, so it would show more than the
+        link may), and only from an API that has statements."""
+        scope = visit.claims.scope
+        return (
+            isinstance(scope, CustomerScope)
+            and scope.status == "all"
+            and self.fetcher.has_statements(visit.account)
+        )
+
+    def document(self, visit: Visit, link: str) -> bytes:
+        """The PDF behind a document link the guard gave (an invoice's permalink, or
+        :meth:`statement_link`)."""
+        return self.fetcher.document(visit.account, link).value
+
+    def _listed(self, visit: Visit, scope: CustomerScope, number: int) -> Invoice:
+        """The row of invoice *number* in a customer link's list, if the link may see it
+        (decided from the row's own customer and status); else the "not found" page."""
+        rows = self.fetcher.customer_invoices(visit.account, scope.customer).value
+        # Lists are sorted by number.
+        at = bisect.bisect_left(rows, number, key=lambda row: row.number)
+        if at < len(rows) and rows[at].number == number and in_scope(scope, rows[at], self.today()):
+            return rows[at]
+        log.debug("link %s asked for invoice %s, not in its list", visit.claims.link_id, number)
+        abort(self.pages.not_found())
+
+    def _customer_scope(self, visit: Visit) -> CustomerScope:
+        scope = visit.claims.scope
+        if not isinstance(scope, CustomerScope):
+            abort(self.pages.not_found())
+        return scope
+
     # -- refusals ------------------------------------------------------------------------------
 
-    def refuse_invalid(self) -> Refused:
-        """The refusal of a token that is not genuine: 404, or 429 past the throttle."""
+    def invalid_page(self) -> Response:
+        """A token that is not genuine: 404, or 429 past the throttle."""
         address = request.remote_addr or "unknown"
-        count = self.throttle.hit("bad-token", address, self.throttle_window)
+        count = self.throttle.hit("bad-token", address, THROTTLE_WINDOW)
         if count > self.throttle_limit:
             notify(signals.link_rejected, None, reason="throttled")
             log.info("throttling bad-token attempts from one address (%d in window)", count)
-            return Refused(self.pages.throttled(self.throttle.retry_after(self.throttle_window)))
+            return self.pages.throttled(self.throttle.retry_after(THROTTLE_WINDOW))
         notify(signals.link_rejected, None, reason="invalid")
-        return Refused(self.pages.not_found())
+        return self.pages.not_found()
+
+    def revoked_page(self, claims: LinkClaims) -> Response:
+        """A revoked link (by id, or with its customer): 410."""
+        notify(signals.link_rejected, claims, reason="withdrawn")
+        return self.pages.revoked(claims)
 
     def expired_page(self, token: str, error: LinkExpired) -> Response:
         """410 for an expired link, with the fresh-link form when mail is configured."""
         renew_url = form_token = None
         if self.can_renew:
             renew_url = url_for("kashflow_links.renew", token=token)
-            form_token = self.links.codec.sign_form(error.claims.link_id)
+            form_token = self.links.form_token(error.claims.link_id)
         return self.pages.expired(error, renew_url=renew_url, form_token=form_token)
 
     def store_down(self, error: StoreUnavailable) -> Response:
@@ -270,6 +318,3 @@ class Guard:
         else:
             log.debug("link store still unavailable: %s", error)
         return self.pages.unavailable(retry_after=30)
-
-
-__all__ = ["Guard", "Refused", "Visit"]

@@ -3,6 +3,36 @@
 Every page is rendered in the configured layout (the portal's own, or the host site's through
 ``KASHFLOW_LINKS_BASE_TEMPLATE``) with one context variable, ``kfl``. The error pages say what
 happened in plain words (invalid, withdrawn, expired, unavailable) and never which check failed.
+
+**Rendered pages are kept.** Rendering is most of what a warm page costs (the Jinja template of
+a 20-row list, on every request). The same data, scope and page always render to the same
+bytes, so the bytes are kept and a warm request does only: throttle, link check (cached),
+revocation check (every request), the data's version from the fetch layer (the process's LRU),
+the scope check, a look-up here, and sending. Signals and "last opened" still happen on every
+request.
+
+**Per process.** One LRU of bytes in each process, bounded by total size
+(:data:`PAGE_CACHE_BYTES`). A shared cache (Redis) was measured and rejected: reading a 15 KB
+page from Redis costs a network round trip and a copy on every request, about as much as the
+rest of a warm request, while rendering it once per process and data version costs about a
+millisecond (``bench/profile_warm.py`` prints both).
+
+**The key** is everything that shapes the bytes: the page (template, title), the link's own
+path (every URL on the page extends it, so two links never share a page, even for one scope),
+its scope, the tab and page number, the brand, the mount point, and the version of every piece
+of data on the page (its cache key and fetch time, whether it is stale or being refreshed, so
+the "as of" note is right), and today's date (overdue days count from it). Locale, time zone
+and the layout are the application's own, as is this cache. New data has a new fetch time, so
+data changes are picked up by the key, never by invalidation.
+
+**Templates.** When Jinja reloads changed templates (Flask's debug mode, or
+``TEMPLATES_AUTO_RELOAD``), nothing is kept: every page is rendered, as without this cache.
+
+**A host layout** (``KASHFLOW_LINKS_BASE_TEMPLATE``) may show per-visitor content: a signed-in
+user's name, flashed messages, a CSRF token. Whole pages are then never kept: only the portal's
+own part (the layout's ``content`` block) is, and the host's layout is rendered around it on
+every request. Portal templates themselves (``kashflow_links/...``, overridden or not) must not
+show per-visitor content (see the templates documentation).
 """
 
 from __future__ import annotations
@@ -19,16 +49,16 @@ from flask import request
 from flask import url_for
 from markupsafe import Markup
 
-from ..accounts import AccountRegistry
-from ..accounts import Brand
-from ..accounts import hex_digits
-from ..accounts import readable_on
+from ..cache import Memo
 from ..config import DEFAULT_BASE_TEMPLATE
-from ..exceptions import LinkExpired
+from ..config import AccountRegistry
+from ..config import Brand
+from ..formatting import Formatter
+from ..formatting import hex_digits
+from ..formatting import readable_on
+from ..formatting import text_on
 from ..links.claims import LinkClaims
-from .page_cache import PageCache
-from .presenters import Formatter
-from .presenters import ViewCache
+from ..links.errors import LinkExpired
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +79,13 @@ STRICTEST_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; fo
 FRAGMENT_TEMPLATE = "kashflow_links/_fragment.html"
 
 
+#: The default bound of one process's rendered pages, in bytes (characters for fragments).
+PAGE_CACHE_BYTES = 16 * 1024 * 1024
+
+
 def brand_colours(brand: Brand) -> str:
     """The brand stylesheet's name: accent and text-on-accent colours, e.g. ``1f5fa8-ffffff``."""
-    return f"{hex_digits(brand.accent_colour)}-{hex_digits(brand.accent_text_colour)}"
+    return f"{hex_digits(brand.accent_colour)}-{hex_digits(text_on(brand.accent_colour))}"
 
 
 #: The cards links sit on, in portal.css's light and dark schemes (--kfl-card).
@@ -142,7 +176,7 @@ class Pages:
         csp: str | None,
         locale: str,
         site_brand: Brand,
-        page_cache: PageCache | None = None,
+        page_cache_bytes: int = PAGE_CACHE_BYTES,
     ) -> None:
         self.accounts = accounts
         self.formatter = formatter
@@ -150,10 +184,11 @@ class Pages:
         self.csp = csp
         self.lang = locale.split("_")[0]
         self.site_brand = site_brand
-        #: Rendered pages (or, in a host layout, the portal's part of them), per process.
-        self.page_cache = page_cache or PageCache()
+        #: Rendered pages (or, in a host layout, the portal's part of them), per process: a
+        #: warm page is sent, not rendered again (see the module's notes on what keys it).
+        self.cache = Memo(page_cache_bytes, getsizeof=len)
         # Rendered error pages and asset URLs, per brand and mount point (see render()).
-        self._memo = ViewCache(256)
+        self._memo = Memo(256)
 
     def brand_of(self, claims: LinkClaims | None) -> Brand:
         """The brand a page about *claims* wears (the site's when the link is unknown)."""
@@ -179,14 +214,10 @@ class Pages:
         content (a signed-in user's name, flashed messages, a CSRF token) that must never be
         reused.
         """
-
         if static and self.base_template == DEFAULT_BASE_TEMPLATE:
-            html = t.cast(
-                str,
-                self._memo.get_or_make(
-                    ("page", template, brand, title, request.script_root),
-                    lambda: self._html(template, brand, title, context),
-                ),
+            html = self._memo.get_or_make(
+                ("page", template, brand, title, request.script_root),
+                lambda: self._html(template, brand, title, context),
             )
         else:
             html = self._html(template, brand, title, context)
@@ -206,21 +237,21 @@ class Pages:
         *title* and the mount point (the link's path, scope, tab and page, each piece of
         data's version, today's date). *context* makes the template's context; it is called
         only for pages not yet rendered (every time in a host layout, whose other blocks need
-        it) and may raise :class:`~.guard.Refused`.
+        it) and may abort with a refusal page.
         """
         if current_app.jinja_env.auto_reload:
             # Templates may change under a running process: render every time.
             return self._response(self._html(template, brand, title, context()), 200, brand)
         full_key = (key, template, brand, title, request.script_root)
         if self.base_template == DEFAULT_BASE_TEMPLATE:
-            body = self.page_cache.get_or_render(
+            body = self.cache.get_or_make(
                 full_key, lambda: self._html(template, brand, title, context()).encode()
             )
             return self._response(body, 200, brand)
         # A host layout may show per-visitor content: keep only the portal's part, and render
         # the host's layout around it on every request.
         values = context()
-        fragment = self.page_cache.get_or_render(
+        fragment = self.cache.get_or_make(
             full_key, lambda: self._html(template, brand, title, values, base=FRAGMENT_TEMPLATE)
         )
         # The fragment is this portal's own template output, escaped by Jinja when rendered.
@@ -271,8 +302,8 @@ class Pages:
             "kashflow_links/not_found.html", 404, self.site_brand, "Link not found", static=True
         )
 
-    def withdrawn(self, claims: LinkClaims | None) -> Response:
-        """410: the business withdrew this link."""
+    def revoked(self, claims: LinkClaims | None) -> Response:
+        """410: the business revoked this link (the page says "no longer active")."""
         return self.render(
             "kashflow_links/withdrawn.html",
             410,
@@ -336,16 +367,3 @@ class Pages:
         return self.render(
             "kashflow_links/unavailable.html", 500, self.site_brand, "Something went wrong"
         )
-
-
-__all__ = [
-    "FRAGMENT_TEMPLATE",
-    "PROTECTIVE_HEADERS",
-    "STRICTEST_CSP",
-    "Pages",
-    "brand_colours",
-    "brand_stylesheet",
-    "content_security_policy",
-    "protect",
-    "protect_portal_paths",
-]

@@ -17,14 +17,16 @@ import typing as t
 from urllib.parse import urlsplit
 
 from flask import Response
+from flask import abort
 from flask import redirect
 from flask import request
 from flask import url_for
 
 from .. import signals
-from ..accounts import Brand
+from ..config import Brand
 from ..config import MailSettings
-from ..fetch import Fetcher
+from ..formatting import Formatter
+from ..links.claims import InvoiceScope
 from ..links.link import configured_host
 from ..links.service import LinkService
 from ..mail import MailError
@@ -33,15 +35,18 @@ from ..mail import mask_address
 from ..mail import send
 from .activity import notify
 from .guard import Guard
-from .guard import Refused
 from .guard import Visit
 from .pages import Pages
-from .presenters import Formatter
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 
 Mailer = MailSettings | t.Callable[[t.Any], t.Any]
+
+#: Fresh-link emails sent per expired link per day, at most.
+RENEW_LIMIT_PER_LINK = 3
+#: Fresh-link requests accepted per client address per hour, whatever the link.
+RENEW_LIMIT_PER_ADDRESS = 10
 
 
 def same_site() -> bool:
@@ -68,34 +73,28 @@ class Renewal:
         self,
         guard: Guard,
         links: LinkService,
-        fetcher: Fetcher,
         pages: Pages,
         formatter: Formatter,
         throttle: Throttle,
         *,
         mail: Mailer | None,
-        limit_per_address: int,
-        limit_per_link: int,
     ) -> None:
         self.guard = guard
         self.links = links
-        self.fetcher = fetcher
         self.pages = pages
         self.formatter = formatter
         self.throttle = throttle
         self.mail = mail
-        self.limit_per_address = limit_per_address
-        self.limit_per_link = limit_per_link
 
     def handle(self, visit: Visit, token: str) -> Response:
         """Email a fresh link with the same scope and lifetime to the customer's addresses on
-        file. Only for an expired, not withdrawn link (*visit*, admitted with its expiry
+        file. Only for an expired, not revoked link (*visit*, admitted with its expiry
         allowed)."""
         # Counted only for genuine links: bogus POSTs from behind a shared address must not
         # use up real clients' budget (the guard throttles bad tokens on its own).
         address = request.remote_addr or "unknown"
-        if self.throttle.hit("renew-address", address, 3600) > self.limit_per_address:
-            raise Refused(self.pages.throttled(self.throttle.retry_after(3600)))
+        if self.throttle.hit("renew-address", address, 3600) > RENEW_LIMIT_PER_ADDRESS:
+            abort(self.pages.throttled(self.throttle.retry_after(3600)))
         claims, account = visit.claims, visit.account
         expires_at = claims.expires_at
         if expires_at is None or time.time() < expires_at.timestamp():
@@ -103,22 +102,20 @@ class Renewal:
             return t.cast(Response, redirect(url_for("kashflow_links.open_link", token=token), 303))
         brand = account.brand
         form_token = request.form.get("form_token", "")
-        if not same_site() or not self.links.codec.check_form(form_token, claims.link_id):
+        if not same_site() or not self.links.form_token_is_valid(form_token, claims.link_id):
             return self.problem(brand, 400, "form")
         if self.mail is None:
             return self.problem(brand, 503, "mail")
-        if self.throttle.hit("renew-link", claims.link_id, 86400) > self.limit_per_link:
+        if self.throttle.hit("renew-link", claims.link_id, 86400) > RENEW_LIMIT_PER_LINK:
             return self.problem(brand, 429, "limit")
         scope = claims.scope
-        if scope.is_invoice:
+        if isinstance(scope, InvoiceScope):
             # The guard's own path: the invoice's customer established (or refused) and
             # checked against revoke_customer.
-            customer_code = self.guard.invoice(
-                visit, t.cast(int, scope.invoice)
-            ).value.customer_code
+            customer_code = self.guard.invoice(visit, scope.invoice).value.customer_code
         else:
-            customer_code = t.cast(str, scope.customer)
-        customer = self.fetcher.customer(account, customer_code).value
+            customer_code = scope.customer
+        customer = self.guard.customer(visit, customer_code)
         recipients = customer.email_addresses
         if not recipients:
             return self.problem(brand, 200, "no-address")
@@ -135,7 +132,7 @@ class Renewal:
             send(self.mail, message)
         except MailError as e:
             log.error("could not send a fresh link for link %s: %s", claims.link_id, e)
-            self.links.store.revoke(fresh.link_id)  # never leave an undelivered link live
+            self.links.revoke(fresh.link_id)  # never leave an undelivered link live
             return self.problem(brand, 503, "send")
         log.info("sent a fresh link %s replacing expired link %s", fresh.link_id, claims.link_id)
         notify(
@@ -172,6 +169,3 @@ class Renewal:
             "We could not send a fresh link",
             problem=problem,
         )
-
-
-__all__ = ["Renewal", "same_site"]

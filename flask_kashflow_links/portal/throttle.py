@@ -54,6 +54,3 @@ class Throttle:
     def retry_after(self, window: int) -> int:
         """Seconds until the current window ends."""
         return max(1, int(window - self._clock() % window))
-
-
-__all__ = ["Throttle"]

@@ -1,7 +1,7 @@
 """The pages a link opens: an invoice, a customer's list, and the PDFs.
 
-Each function takes a :class:`~.guard.Visit` the guard admitted and answers with a response;
-what is shown is decided by the guard (:meth:`~.guard.Guard.invoice`) and the link's scope.
+Each view takes a :class:`~.guard.Visit` the guard admitted and answers with a response; every
+piece of data comes from the guard, which decides what the link may show.
 """
 
 from __future__ import annotations
@@ -12,28 +12,28 @@ import typing as t
 from datetime import date
 
 from flask import Response
+from flask import abort
 from flask import request
 
 from .. import signals
+from ..cache import Memo
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowDenied
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
 from ..fetch import Fetched
-from ..fetch import Fetcher
-from ..kashflow.models import same_customer
+from ..formatting import Formatter
+from ..links.claims import CustomerScope
+from ..links.claims import InvoiceScope
 from .activity import LinkActivity
 from .activity import notify
 from .guard import Guard
-from .guard import Refused
 from .guard import Visit
 from .pages import Pages
 from .presenters import TABS
-from .presenters import Formatter
-from .presenters import ViewCache
 from .presenters import customer_context
+from .presenters import invoice_view
 from .presenters import listing
-from .presenters import offers_statement
 from .presenters import pay_url
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,14 @@ _PAGE_NUMBER = re.compile(r"[0-9]{1,5}")
 
 
 class Views:
-    """Renders what links open, from the guard's admitted visits."""
+    """Renders what links open, from the guard's admitted visits.
+
+    :param page_size: invoices per page of a customer's list.
+    """
 
     def __init__(
         self,
         guard: Guard,
-        fetcher: Fetcher,
         pages: Pages,
         formatter: Formatter,
         activity: LinkActivity,
@@ -56,13 +58,13 @@ class Views:
         page_size: int,
     ) -> None:
         self.guard = guard
-        self.fetcher = fetcher
         self.pages = pages
         self.formatter = formatter
         self.activity = activity
         self.page_size = page_size
-        #: Formatted view models, per process, keyed by the data they were made from.
-        self.cache = ViewCache()
+        #: Formatted view models, per process, keyed by the data they were made from
+        #: (formatting is most of what a page costs to render).
+        self.models = Memo(1024)
 
     def _today(self) -> date:
         return self.formatter.today()
@@ -70,12 +72,12 @@ class Views:
     def link(self, visit: Visit, base: str) -> Response:
         """An invoice link shows the invoice; a customer link the list. *base* is the link's
         own URL path (every URL on the page extends it)."""
-        claims = visit.claims
-        if claims.scope.is_invoice:
-            response = self.invoice(visit, base, t.cast(int, claims.scope.invoice))
+        scope = visit.claims.scope
+        if isinstance(scope, InvoiceScope):
+            response = self.invoice(visit, base, scope.invoice)
         else:
-            response = self.customer(visit, base)
-        notify(signals.link_opened, claims)
+            response = self.customer(visit, base, scope)
+        notify(signals.link_opened, visit.claims)
         return response
 
     def invoice(self, visit: Visit, base: str, number: int) -> Response:
@@ -86,9 +88,9 @@ class Views:
         claims, brand = visit.claims, visit.account.brand
         from_list = not claims.scope.is_invoice
         # Made (or found) on every request: the page's title depends on it.
-        view = self.cache.get_or_make(
+        view = self.models.get_or_make(
             ("invoice", fetched.key, fetched.fetched_at, today),
-            lambda: self.formatter.invoice_view(invoice, today),
+            lambda: invoice_view(self.formatter, invoice, today),
         )
 
         def context() -> dict[str, t.Any]:
@@ -110,22 +112,21 @@ class Views:
         self.activity.record_open(claims)
         return response
 
-    def customer(self, visit: Visit, base: str) -> Response:
+    def customer(self, visit: Visit, base: str, scope: CustomerScope) -> Response:
         """A customer's invoices within the link's scope."""
-        scope = visit.claims.scope
         tab = request.args.get("status", scope.status)
         if tab not in dict(TABS[scope.status]):
-            raise Refused(self.pages.not_found())
+            abort(self.pages.not_found())
         page_arg = request.args.get("page", "1")
         # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
         if not _PAGE_NUMBER.fullmatch(page_arg) or not 1 <= int(page_arg) <= _MAX_PAGE:
-            raise Refused(self.pages.not_found())
+            abort(self.pages.not_found())
         page = int(page_arg)
-        fetched = self.fetcher.customer_invoices(visit.account, t.cast(str, scope.customer))
+        fetched = self.guard.invoices(visit)
         today = self._today()
 
         def context() -> dict[str, t.Any]:
-            rows = self.cache.get_or_make(
+            rows = self.models.get_or_make(
                 ("list", fetched.key, fetched.fetched_at, today, scope.customer, scope.status),
                 lambda: listing(self.formatter, fetched.value, scope, today),
             )
@@ -136,10 +137,10 @@ class Views:
                 tab=tab,
                 page=page,
                 page_size=self.page_size,
-                statement=offers_statement(scope, self.fetcher.has_statements(visit.account)),
+                statement=self.guard.offers_statement(visit),
             )
             if found is None:
-                raise Refused(self.pages.not_found())
+                abort(self.pages.not_found())
             return {**self._as_of(fetched), **found}
 
         key = ("customer", base, scope, tab, page, _version(fetched), today)
@@ -162,26 +163,22 @@ class Views:
 
     def link_pdf(self, visit: Visit) -> Response:
         """The invoice PDF of an invoice link; a statement PDF for an all-invoices link."""
-        claims, account = visit.claims, visit.account
-        scope = claims.scope
-        if scope.is_invoice:
-            return self.invoice_pdf(visit, t.cast(int, scope.invoice))
-        if not offers_statement(scope, self.fetcher.has_statements(account)):
-            raise Refused(self.pages.not_found())
-        customer = self.fetcher.customer(account, t.cast(str, scope.customer)).value
-        link = self.fetcher.statement_link(account, customer)
-        if not same_customer(customer.code, t.cast(str, scope.customer)) or link is None:
-            raise Refused(self.pages.not_found())
+        scope = visit.claims.scope
+        if isinstance(scope, InvoiceScope):
+            return self.invoice_pdf(visit, scope.invoice)
+        link = self.guard.statement_link(visit)
+        if link is None:
+            abort(self.pages.not_found())
         data = self.document(visit, link)
-        notify(signals.pdf_downloaded, claims, document="statement")
-        self.activity.record_open(claims)
-        return _pdf_response(data, f"statement-{_safe_name(customer.code)}.pdf")
+        notify(signals.pdf_downloaded, visit.claims, document="statement")
+        self.activity.record_open(visit.claims)
+        return _pdf_response(data, f"statement-{_safe_name(scope.customer)}.pdf")
 
     def invoice_pdf(self, visit: Visit, number: int) -> Response:
         """The PDF of one invoice the link may show."""
         invoice = self.guard.invoice(visit, number).value
         if not invoice.permalink:
-            raise Refused(self.pages.not_found())
+            abort(self.pages.not_found())
         data = self.document(visit, invoice.permalink)
         notify(
             signals.pdf_downloaded,
@@ -194,17 +191,16 @@ class Views:
         return _pdf_response(data, f"invoice-{number}.pdf")
 
     def document(self, visit: Visit, link: str) -> bytes:
-        """The PDF behind a KashFlow document link, or :class:`Refused` with the "document
-        unavailable" page (KashFlow sent a page instead of a PDF, refused the document, sent
-        it elsewhere, or is down with no copy cached). The invoice itself still opens."""
+        """The PDF behind a KashFlow document link, or the "document unavailable" page
+        (KashFlow sent a page instead of a PDF, refused the document, sent it elsewhere, or is
+        down with no copy cached). The invoice itself still opens."""
         try:
-            return self.fetcher.document(visit.account, link).value
+            return self.guard.document(visit, link)
         except (KashFlowNotFound, KashFlowBadResponse, KashFlowDenied, KashFlowUnavailable) as e:
             log.warning("document of link %s unavailable: %s", visit.claims.link_id, e)
             back = request.path.removesuffix("/pdf")
             status = 404 if isinstance(e, KashFlowNotFound) else 503
-            page = self.pages.document_unavailable(visit.account.brand, back, status)
-            raise Refused(page) from None
+            abort(self.pages.document_unavailable(visit.account.brand, back, status))
 
 
 def _version(fetched: Fetched[t.Any]) -> tuple[str, float, bool, bool]:
@@ -222,6 +218,3 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 
 def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text)[:60] or "customer"
-
-
-__all__ = ["Views"]

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
+from ...cache import Reach
 from ...kashflow.models import customer_key
 from ..claims import INVOICE
+from ..claims import AnyScope
 from ..claims import LinkClaims
 from ..claims import Scope
 
@@ -38,11 +40,11 @@ class LinkRecord:
     revoked_at: datetime | None
 
     @property
-    def scope(self) -> Scope:
+    def scope(self) -> AnyScope:
         """The link's scope."""
-        if self.kind == INVOICE:
-            return Scope.for_invoice(self.account, t.cast(int, self.invoice))
-        return Scope.for_customer(self.account, t.cast(str, self.customer), self.status)
+        if self.kind == INVOICE and self.invoice is not None:
+            return Scope.for_invoice(self.account, self.invoice)
+        return Scope.for_customer(self.account, self.customer or "", self.status)
 
     def is_active(self, now: datetime) -> bool:
         """Not revoked and not expired at *now*."""
@@ -75,6 +77,15 @@ class RevocationStore(abc.ABC):
     #: A redacted description of where the store lives, for messages.
     location: str
 
+    @property
+    @abc.abstractmethod
+    def reach(self) -> Reach:
+        """Which processes see a revocation at once."""
+
+    def ephemeral_reason(self) -> str | None:
+        """Why the store looks likely to vanish on a restart or redeploy, or ``None``."""
+        return None
+
     @abc.abstractmethod
     def ping(self) -> None:
         """Check the store is reachable and usable."""
@@ -91,16 +102,16 @@ class RevocationStore(abc.ABC):
     def revoke_customer(self, account: str, customer: str, *, now: float | None = None) -> int:
         """Withdraw every link for *customer* minted until *now*.
 
-        Returns how many registered links were live and are now withdrawn (not counting links
-        already revoked, expired, or withdrawn by an earlier cut-off). Invoice links whose
-        customer is not yet known are withdrawn too, when first opened, but not counted.
+        Returns how many registered links were live and are now revoked (not counting links
+        already revoked, expired, or revoked by an earlier cut-off). Invoice links whose
+        customer is not yet known are revoked too, when first opened, but not counted.
         """
 
     @abc.abstractmethod
     def revoked_reason(
         self, link_id: str, account: str, customer: str | None, minted_at: float
     ) -> str | None:
-        """Why the link is withdrawn (``"link"`` or ``"customer"``), or ``None`` if it is not.
+        """Why the link is revoked (``"link"`` or ``"customer"``), or ``None`` if it is not.
 
         *customer* is the customer the link reaches (for invoice links: once the invoice has been
         fetched; ``None`` before). *minted_at* is the token's signed mint time (whole seconds);
@@ -134,8 +145,8 @@ class RevocationStore(abc.ABC):
         now: float | None = None,
         limit: int | None = None,
     ) -> list[LinkRecord]:
-        """Live links, newest first (at most *limit*): not revoked, not expired, not withdrawn
-        with their customer."""
+        """Live links, newest first (at most *limit*): not revoked (by id, or
+        with their customer), not expired."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
         """Release connections (optional)."""
@@ -157,14 +168,3 @@ def is_revoked_by_cutoff(cutoff: float | None, minted_at: float, registered: flo
     # Unregistered: the token's mint time is whole seconds, so a link minted in the same second
     # as the revocation may have come before it. Refuse it (fail closed).
     return minted_at <= cutoff
-
-
-__all__ = [
-    "LinkRecord",
-    "RevocationStore",
-    "customer_key",
-    "dt",
-    "is_live",
-    "is_revoked_by_cutoff",
-    "record_values",
-]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -9,12 +10,13 @@ import time
 import typing as t
 from datetime import datetime
 
+from ...cache import Reach
 from ...config import redact_url
 from ...exceptions import StoreUnavailable
+from ...kashflow.models import customer_key
 from ..claims import LinkClaims
 from .base import LinkRecord
 from .base import RevocationStore
-from .base import customer_key
 from .base import dt
 from .base import is_live
 from .base import is_revoked_by_cutoff
@@ -24,6 +26,13 @@ log = logging.getLogger(__name__)
 
 #: Register entries loaded per pipelined round trip.
 _PAGE = 200
+#: The revocation check, read-only, in one command: whether the link is revoked and, with a
+#: customer, the customer's cut-off and the link's registered mint time.
+_CHECK = """
+local revoked = redis.call('HEXISTS', KEYS[1], ARGV[1])
+if #KEYS == 1 then return {revoked} end
+return {revoked, redis.call('HGET', KEYS[2], ARGV[2]), redis.call('HGET', KEYS[3], 'minted_at')}
+"""
 
 
 class RedisStore(RevocationStore):
@@ -33,12 +42,12 @@ class RedisStore(RevocationStore):
     next check; a check is one pipelined round trip.
 
     Registration times and customer cut-offs are taken from the Redis server's clock, not the
-    host's: a link registered before a ``revoke_customer`` on another host is withdrawn by it,
+    host's: a link registered before a ``revoke_customer`` on another host is revoked by it,
     and one registered after it is not, however far apart the hosts' clocks are.
     """
 
     #: Every key of the store starts with this; a cache sharing the database must not use a
-    #: prefix that overlaps it (see :func:`~flask_kashflow_links.state.check_key_spaces`).
+    #: prefix that overlaps it (the extension refuses one at start-up).
     PREFIX = "kfl:rev:"
 
     def __init__(self, url: str, *, timeout: float = 1.0) -> None:
@@ -52,15 +61,18 @@ class RedisStore(RevocationStore):
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._watch_error: type[BaseException] = redis.WatchError
         self.location = redact_url(url)
-        self._client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            decode_responses=True,
-        )
-        # This thread's own connection for the revocation check (see _read_now).
+        self._url = url
+        self._options: dict[str, t.Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "health_check_interval": 30,
+            "decode_responses": True,
+        }
+        self._client = redis.Redis.from_url(url, **self._options)
+        self._redis = redis
+        # This thread's own client for the revocation check (see _revocation_facts).
         self._local = threading.local()
+        self._check_sha = hashlib.sha1(_CHECK.encode(), usedforsecurity=False).hexdigest()
 
     def _call(self, action: t.Callable[[t.Any], t.Any]) -> t.Any:
         try:
@@ -78,36 +90,42 @@ class RedisStore(RevocationStore):
 
         return t.cast(list[t.Any], self._call(run))
 
-    def _read_now(self, *commands: tuple[str, ...]) -> list[t.Any]:
-        """Read-only *commands* in one round trip, on a connection this thread keeps.
+    def _revocation_facts(self, keys: list[str], args: list[str]) -> list[t.Any]:
+        """Run the revocation check (:data:`_CHECK`) in one command, on a client this thread
+        keeps to itself.
 
-        Every page checks revocation, so that check skips the pool's per-call bookkeeping (a
-        lock each way, and a poll of the socket at every checkout: about a third of the
-        client's time). Each thread keeps a connection of its own, made with the pool's
-        settings but outside it (a thread that ends takes its connection with it, and the
-        pool's count is untouched); after a failure it is closed and the next check makes
-        another; a forked child makes its own. Replies come back raw (``HEXISTS``: 0 or 1).
+        Every page checks revocation, so that check skips the connection pool's per-call
+        bookkeeping (a lock each way and a poll of the socket at every checkout: about a third
+        of the client's time): a client made with ``single_connection_client`` keeps one
+        connection. Each thread (and each forked child) makes its own.
         """
         local = self._local
-        connection = getattr(local, "connection", None)
-        if connection is not None and local.pid != os.getpid():
-            connection = None  # the parent process's: not this one's to use or to close
+        client = getattr(local, "client", None)
+        if getattr(local, "pid", None) != os.getpid():
+            client = None  # the parent process's: not this one's to use
         try:
-            if connection is None:
-                pool = self._client.connection_pool
-                connection = pool.connection_class(**pool.connection_kwargs)
-                local.connection, local.pid = connection, os.getpid()
-            connection.send_packed_command(connection.pack_commands(commands))
-            return [connection.read_response() for _ in commands]
-        except BaseException as e:
-            if connection is not None:
-                local.connection = None  # it may hold half a reply: never reuse it
-                connection.disconnect()
-            if isinstance(e, self._redis_errors):
-                raise StoreUnavailable(
-                    f"link store {self.location} failed: {type(e).__name__}"
-                ) from e
-            raise
+            if client is None:
+                # A single-connection client connects as it is made.
+                client = self._redis.Redis.from_url(
+                    self._url, single_connection_client=True, **self._options
+                )
+                local.client, local.pid = client, os.getpid()
+            try:
+                return t.cast(list[t.Any], client.evalsha(self._check_sha, len(keys), *keys, *args))
+            except self._redis.exceptions.NoScriptError:
+                # The server forgot the script (a restart, SCRIPT FLUSH): teach it again.
+                self._check_sha = client.script_load(_CHECK)
+                return t.cast(list[t.Any], client.evalsha(self._check_sha, len(keys), *keys, *args))
+        except self._redis_errors as e:
+            local.client = None
+            if client is not None:
+                client.close()
+            raise StoreUnavailable(f"link store {self.location} failed: {type(e).__name__}") from e
+
+    @property
+    def reach(self) -> Reach:
+        """Every worker and host that points at the server."""
+        return Reach.EVERYWHERE
 
     @property
     def database(self) -> int:
@@ -193,7 +211,7 @@ class RedisStore(RevocationStore):
                         continue
             if not members:
                 return 0
-            # Count what this cut-off withdrew: live, and not already withdrawn.
+            # Count what this cut-off revoked: live, and not already revoked.
             pipe = client.pipeline(transaction=False)
             for link_id in members:
                 pipe.hmget(self._k("link", link_id), ["minted_at", "expires_at"])
@@ -213,14 +231,14 @@ class RedisStore(RevocationStore):
     def revoked_reason(
         self, link_id: str, account: str, customer: str | None, minted_at: float
     ) -> str | None:
-        commands = [("HEXISTS", self._k("revoked"), link_id)]
+        keys = [self._k("revoked")]
+        args = [link_id]
         if customer:
             # The link's registered mint time with the cut-off, so that a customer whose links
-            # were ever withdrawn costs no second round trip on every later page.
-            commands.append(("HGET", self._k("cutoffs"), self._customer_field(account, customer)))
-            commands.append(("HGET", self._k("link", link_id), "minted_at"))
-        # Reads only: one round trip, no MULTI/EXEC needed.
-        results = self._read_now(*commands)
+            # were ever revoked costs no second round trip on every later page.
+            keys += [self._k("cutoffs"), self._k("link", link_id)]
+            args.append(self._customer_field(account, customer))
+        results = self._revocation_facts(keys, args)
         if results[0]:
             return "link"
         if customer and results[1]:
@@ -374,6 +392,3 @@ def _record_from_hash(data: t.Mapping[str, str], revoked_at: str | None) -> Link
         last_opened_at=dt(num("last_opened_at")),
         revoked_at=dt(float(revoked_at)) if revoked_at else None,
     )
-
-
-__all__ = ["RedisStore"]

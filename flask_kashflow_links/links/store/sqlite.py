@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
 import tempfile
 import threading
 import time
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime
 
+from ...cache import Reach
 from ...exceptions import StoreUnavailable
+from ...kashflow.models import customer_key
 from ..claims import LinkClaims
 from .base import LinkRecord
 from .base import RevocationStore
-from .base import customer_key
 from .base import dt
 from .base import is_revoked_by_cutoff
 from .base import record_values
@@ -95,6 +98,72 @@ _SQL_LIVE = (
 )
 
 
+#: SQLite paths that name no file: a database private to each connection.
+IN_MEMORY = ("", ":memory:")
+
+#: File systems that live in memory: their files are gone after a restart.
+MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
+#: File systems of a container's own writable layer: gone when the container is replaced.
+CONTAINER_LAYERS = ("overlay", "aufs")
+
+_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+@dataclass(frozen=True)
+class Host:
+    """What the checks know of the machine the application runs on (tests make their own)."""
+
+    #: Directories for temporary files.
+    temp_dirs: tuple[str, ...]
+    #: ``(mount point, file system type)`` of every mounted file system.
+    mounts: tuple[tuple[str, str], ...]
+    #: The process's environment variables.
+    environ: t.Mapping[str, str]
+
+    @classmethod
+    def this(cls) -> Host:
+        """The facts of this machine (mounts from ``/proc/self/mounts`` where there is one)."""
+        # Only compared with a path, never written to.
+        usual = ("/tmp", "/dev/shm")  # noqa: S108  # nosec B108
+        temp_dirs = {os.path.realpath(d) for d in (tempfile.gettempdir(), *usual)}
+        return cls(tuple(sorted(temp_dirs)), _mounts(), os.environ)
+
+
+def _mounts() -> tuple[tuple[str, str], ...]:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as lines:
+            fields = [line.split() for line in lines]
+    except OSError:  # not Linux: the file system checks have nothing to go on
+        return ()
+    # Spaces and other characters in mount points are written as octal escapes (\040).
+    return tuple(
+        (_OCTAL_ESCAPE.sub(lambda m: chr(int(m[1], 8)), f[1]), f[2]) for f in fields if len(f) > 2
+    )
+
+
+def ephemeral_reason(path: str, host: Host) -> str | None:
+    """Why a file at *path* looks likely to vanish on a restart or redeploy, or ``None``."""
+    where = os.path.realpath(path)
+    if "DYNO" in host.environ:
+        return "is on a Heroku dyno, whose file system is discarded on every restart and deploy"
+    for folder in host.temp_dirs:
+        if _within(where, folder):
+            return f"is in a temporary directory ({folder})"
+    mounted = [(m, kind) for m, kind in host.mounts if _within(where, m)]
+    if not mounted:
+        return None
+    _, kind = max(mounted, key=lambda mount: len(mount[0]))  # the innermost mount holds it
+    if kind in MEMORY_FILE_SYSTEMS:
+        return f"is on a file system held in memory ({kind})"
+    if kind in CONTAINER_LAYERS:
+        return f"is in a container's own writable layer ({kind}), not on a mounted volume"
+    return None
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 class SQLiteStore(RevocationStore):
     """A store in one SQLite file, safe with several threads and processes on one host.
 
@@ -110,6 +179,19 @@ class SQLiteStore(RevocationStore):
         self._local = threading.local()
         self._schema_ready = False
         self._init_lock = threading.Lock()
+
+    @property
+    def reach(self) -> Reach:
+        """A file is shared by the processes of this host; a database in memory by none."""
+        return Reach.PROCESS if self.path in IN_MEMORY else Reach.HOST
+
+    def ephemeral_reason(self, host: Host | None = None) -> str | None:
+        """Why the store's file looks likely to vanish on a restart or redeploy (taking every
+        revocation with it), or ``None`` (also for a store in memory: warned about on its
+        own)."""
+        if self.path in IN_MEMORY:
+            return None
+        return ephemeral_reason(self.path, host or Host.this())
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -207,7 +289,7 @@ class SQLiteStore(RevocationStore):
             "when": time.time() if now is None else now,
         }
         with self._transaction() as conn:
-            # Count what this cut-off withdraws before moving it.
+            # Count what this cut-off revokes before moving it.
             live = conn.execute(_SQL_LIVE_FOR_CUSTOMER, params).fetchone()[0]
             conn.execute(_SQL_CUTOFF, params)
         return int(live)
@@ -291,6 +373,3 @@ def _record_from_row(row: t.Sequence[t.Any]) -> LinkRecord:
         last_opened_at=dt(row[8]),
         revoked_at=dt(row[9]),
     )
-
-
-__all__ = ["SQLiteStore"]

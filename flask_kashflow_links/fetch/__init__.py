@@ -4,9 +4,6 @@
   account (id, credentials, API kind and URL): never the raw token, username or password. Links
   carrying other credentials (embed mode, or after a password change) get a namespace of their
   own, so they can never read data fetched with someone else's login.
-* **Three windows** (:mod:`.freshness`): fresh; stale-while-revalidate (served at once while
-  refreshed in the background, once across every process sharing the cache); stale-if-error
-  (served with its "as of" time while KashFlow fails).
 * **Gone is gone.** When KashFlow says a resource does not exist, the cached copy is dropped
   and "not found" is remembered for :data:`NOT_FOUND_SECONDS`, so asking again costs nothing
   upstream. When KashFlow refuses an embed-mode link's credentials, that is remembered for the
@@ -18,6 +15,20 @@
 * **Two levels.** A small per-process LRU keeps the models, so a warm page neither talks to the
   shared cache nor unpickles; the shared cache (Redis across workers) holds them for everyone.
 * **Degrades.** A failing cache backend means direct fetches (see :class:`~.cache.SafeCache`).
+
+Data fetched from KashFlow passes through three windows, counted from its fetch time:
+
+1. **Fresh** for ``KASHFLOW_LINKS_CACHE_TIMEOUT`` seconds: served from the cache.
+2. **Stale-while-revalidate** for ``KASHFLOW_LINKS_STALE_WHILE_REVALIDATE`` seconds more: served
+   at once, with its "as of" time, while a fresh copy is fetched in the background, once across
+   every process sharing the cache (HTTP's ``stale-while-revalidate``, RFC 5861). Never for
+   embed-mode links: their credentials must meet KashFlow once data is not fresh, because a
+   refused login is how a password change revokes them.
+3. **Stale-if-error** for ``KASHFLOW_LINKS_STALE_TIMEOUT`` seconds past the fresh window: once
+   a page has to fetch and KashFlow fails, the data is shown with its "as of" time.
+
+The two later windows overlap (both start where freshness ends), so the shared cache keeps an
+entry for ``CACHE_TIMEOUT + max(STALE_WHILE_REVALIDATE, STALE_TIMEOUT)``.
 
 Backends answer with the shared models of :mod:`.kashflow.models` whatever their API, so this
 layer never knows whether REST or SOAP served a page.
@@ -31,28 +42,30 @@ import logging
 import threading
 import time
 import typing as t
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
 from cachetools import LRUCache
 
-from .accounts import Account
+from ..cache import SafeCache
+from ..config import Account
+from ..exceptions import KashFlowAccountLocked
+from ..exceptions import KashFlowAuthError
+from ..exceptions import KashFlowBadResponse
+from ..exceptions import KashFlowDenied
+from ..exceptions import KashFlowError
+from ..exceptions import KashFlowNotFound
+from ..exceptions import KashFlowPasswordExpired
+from ..exceptions import KashFlowUnavailable
+from ..kashflow.backend import Backend
+from ..kashflow.backend import Login
+from ..kashflow.models import MODELS_VERSION
+from ..kashflow.models import Customer
+from ..kashflow.models import Invoice
+from ..kashflow.shared import SharedLock
+from ..stats import Counters
 from .background import BackgroundPool
-from .cache import SafeCache
-from .exceptions import KashFlowAuthError
-from .exceptions import KashFlowError
-from .exceptions import KashFlowNotFound
-from .exceptions import KashFlowUnavailable
-from .freshness import Fetched
-from .freshness import FetchStats
-from .freshness import may_serve_stale
-from .freshness import refuses_credentials
-from .kashflow.backend import Backend
-from .kashflow.backend import Login
-from .kashflow.models import MODELS_VERSION
-from .kashflow.models import Customer
-from .kashflow.models import Invoice
-from .kashflow.shared import SharedLock
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +73,77 @@ T = t.TypeVar("T")
 
 #: How long "KashFlow has no such invoice (customer, document)" is remembered, in seconds.
 NOT_FOUND_SECONDS = 60
+#: PDFs up to this many bytes are cached; larger ones are streamed but fetched each time.
+PDF_CACHE_MAX_BYTES = 2 * 1024 * 1024
+#: PDFs larger than this are refused, so a misbehaving server cannot fill the site's memory.
+PDF_MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched(t.Generic[T]):
+    """A value from KashFlow, with when it was fetched and whether it is stale."""
+
+    value: T
+    #: POSIX time of the upstream fetch.
+    fetched_at: float
+    #: True when shown past its fresh window (KashFlow is failing, or a fresh copy is on its
+    #: way): the page says "as of".
+    stale: bool = False
+    #: True when served past its fresh window while a fresh copy is fetched in the background
+    #: (stale-while-revalidate), rather than because KashFlow failed.
+    refreshing: bool = False
+    #: The cache key it was stored under (with ``fetched_at``, identifies this exact data).
+    key: str = ""
+
+    @property
+    def as_of(self) -> datetime:
+        """When the data was fetched from KashFlow (UTC)."""
+        return datetime.fromtimestamp(self.fetched_at, tz=timezone.utc)
+
+
+@dataclass
+class FetchStats(Counters):
+    """Counters of the fetch layer (per process)."""
+
+    #: Served fresh from the per-process LRU or the shared cache.
+    hits: int = 0
+    #: Not in any cache (or past fresh): fetched from KashFlow.
+    misses: int = 0
+    #: Served stale because KashFlow failed.
+    stale: int = 0
+    #: Loads from KashFlow (a list of several pages counts once; see the backend's stats).
+    upstream: int = 0
+    #: Requests that waited for another thread's or process's fetch instead of fetching.
+    waits: int = 0
+    #: Served at once past the fresh window while refreshed in the background.
+    revalidating: int = 0
+    #: Background refreshes that fetched from KashFlow (also counted in ``upstream``).
+    refreshes: int = 0
+    #: Prefetches run for newly minted links (their fetches count as hits or misses).
+    prefetches: int = 0
+
+
+def may_serve_stale(error: KashFlowError, *, embedded: bool) -> bool:
+    """Whether a failure may be covered with stale data.
+
+    Outages and odd answers: yes. "Not found": no, the invoice is gone. Refused logins, locks
+    and cool-downs, and resources refused to the session: yes for the site's own accounts (the
+    portal keeps serving while the operator fixes the login), but never for embed-mode links,
+    whose credentials stopping working is exactly how changing the KashFlow password revokes
+    them.
+    """
+    if isinstance(error, KashFlowNotFound):
+        return False
+    if isinstance(error, KashFlowAuthError | KashFlowDenied):
+        return not embedded
+    return isinstance(error, KashFlowUnavailable | KashFlowBadResponse)
+
+
+def refuses_credentials(error: KashFlowError) -> bool:
+    """A login refused for its credentials (not a lock or pause, not an expired password)."""
+    return isinstance(error, KashFlowAuthError) and not isinstance(
+        error, KashFlowAccountLocked | KashFlowPasswordExpired
+    )
 
 
 class _Flight:
@@ -93,8 +177,6 @@ class Fetcher:
         namespace_key: bytes,
         fresh: int,
         stale: int,
-        pdf_cache_max_bytes: int,
-        pdf_max_bytes: int,
         revalidate: int = 0,
         background: BackgroundPool | None = None,
         lru_size: int = 2048,
@@ -108,8 +190,10 @@ class Fetcher:
         self.background = background
         #: How long the shared cache keeps an entry: it serves both later windows.
         self.keep = fresh + max(self.revalidate, stale)
-        self.pdf_cache_max_bytes = pdf_cache_max_bytes
-        self.pdf_max_bytes = pdf_max_bytes
+        #: PDFs up to this size are cached.
+        self.pdf_cache_max_bytes = PDF_CACHE_MAX_BYTES
+        #: PDFs larger than this are refused.
+        self.pdf_max_bytes = PDF_MAX_BYTES
         self.stats = FetchStats()
         #: Returns the current POSIX time; tests move it to age cached data.
         self.clock = clock or (lambda: time.time())
@@ -480,6 +564,3 @@ def _refusal_key(key: str) -> str:
 def _digest(value: str) -> str:
     """A short, backend-safe key part for free text (customer codes, document links)."""
     return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
-__all__ = ["NOT_FOUND_SECONDS", "FetchStats", "Fetched", "Fetcher"]

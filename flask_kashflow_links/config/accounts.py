@@ -1,20 +1,22 @@
-"""KashFlow accounts (credentials and branding) and how they are loaded."""
+"""The KashFlow accounts the portal reads from, with their brands, and how they are loaded.
+
+:class:`Account` and :class:`Brand` are plain values; :class:`AccountRegistry` resolves account
+ids from ``KASHFLOW_LINKS_ACCOUNTS`` (a dict, or a loader callable).
+"""
 
 from __future__ import annotations
 
 import re
-import threading
 import typing as t
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from cachetools import TTLCache
-
-from .kashflow.credentials import APIS
-from .kashflow.credentials import Credentials
-from .kashflow.parsing import EMAIL
+from ..cache import Memo
+from ..kashflow.credentials import APIS
+from ..kashflow.credentials import Credentials
+from ..kashflow.parsing import EMAIL
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 _SOAP_HAS_NO_WORD = (
@@ -51,15 +53,6 @@ class Brand:
     pay_url: str = ""
 
     @property
-    def accent_text_colour(self) -> str:
-        """Black or white, whichever reads better on the accent colour (WCAG contrast)."""
-        return (
-            "#000000"
-            if _contrast(self.accent_colour, "#000000") >= _contrast(self.accent_colour, "#ffffff")
-            else "#ffffff"
-        )
-
-    @property
     def has_contact(self) -> bool:
         """Whether any contact detail is configured."""
         return bool(self.email or self.phone or self.website or self.address)
@@ -69,51 +62,6 @@ class Brand:
         if not overrides:
             return self
         return replace(self, **validate_brand(overrides))
-
-
-def hex_digits(colour: str) -> str:
-    """A ``#rgb`` or ``#rrggbb`` colour as its six lower-case hex digits (``rrggbb``)."""
-    digits = colour.lstrip("#").lower()
-    return "".join(c * 2 for c in digits) if len(digits) == 3 else digits
-
-
-def _luminance(colour: str) -> float:
-    colour = hex_digits(colour)
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (0, 2, 4)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-
-
-def _contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def _mix(colour: str, other: str, share: float) -> str:
-    """*colour* moved *share* (0 to 1) of the way towards *other*, as ``#rrggbb``."""
-    a, b = hex_digits(colour), hex_digits(other)
-    mixed = (
-        round(int(a[i : i + 2], 16) * (1 - share) + int(b[i : i + 2], 16) * share)
-        for i in (0, 2, 4)
-    )
-    return "#" + "".join(f"{channel:02x}" for channel in mixed)
-
-
-def readable_on(colour: str, background: str, minimum: float = 4.5) -> str:
-    """*colour* if text in it reads on *background* (WCAG contrast of at least *minimum*),
-    else its nearest shade that does: darkened on a light background, lightened on a dark
-    one. Links and outline buttons use it, so they wear the brand's colour wherever it
-    reads."""
-    towards = (
-        "#000000"
-        if _contrast(background, "#000000") > _contrast(background, "#ffffff")
-        else "#ffffff"
-    )
-    for step in range(21):
-        shade = _mix(colour, towards, step / 20)
-        if _contrast(shade, background) >= minimum:
-            return shade
-    return towards
 
 
 def validate_brand(data: t.Mapping[str, t.Any]) -> dict[str, str]:
@@ -306,8 +254,7 @@ class AccountRegistry:
         self.default = default
         #: Loader results, kept briefly: the loader is asked once a minute per account, not
         #: on every page.
-        self._loaded: TTLCache[str, Account] = TTLCache(1000, ttl=60.0)
-        self._loaded_lock = threading.Lock()
+        self._loaded = Memo(1000, ttl=60.0)
 
     def _with_site_brand(self, account: Account) -> Account:
         """An :class:`Account` object without a brand of its own wears the site's."""
@@ -336,24 +283,20 @@ class AccountRegistry:
             account_id = self.default
         if account_id in self._accounts:
             return self._accounts[account_id]
-        if self._loader is None:
+        loader = self._loader
+        if loader is None:
             raise LookupError(f"unknown account {account_id!r}")
-        with self._loaded_lock:
-            cached = self._loaded.get(account_id)
-        if cached is not None:
-            return cached
-        loaded = self._loader(account_id)
+        return self._loaded.get_or_make(account_id, lambda: self._load(loader, account_id))
+
+    def _load(self, loader: AccountLoader, account_id: str) -> Account:
+        loaded = loader(account_id)
         if loaded is None:
             raise LookupError(f"unknown account {account_id!r}")
         if isinstance(loaded, Account):
-            account = self._with_site_brand(loaded)
-        else:
-            account = account_from_mapping(
-                account_id, loaded, self._base_brand, need_credentials=self._need_credentials
-            )
-        with self._loaded_lock:
-            self._loaded[account_id] = account
-        return account
+            return self._with_site_brand(loaded)
+        return account_from_mapping(
+            account_id, loaded, self._base_brand, need_credentials=self._need_credentials
+        )
 
     def brand_for(self, account_id: str | None) -> Brand:
         """The brand of *account_id*, or the site brand if the account is unknown."""
@@ -361,6 +304,3 @@ class AccountRegistry:
             return self.get(account_id).brand
         except (LookupError, ValueError):
             return self._base_brand
-
-
-__all__ = ["BRAND_FIELDS", "Account", "AccountRegistry", "Brand", "hex_digits"]

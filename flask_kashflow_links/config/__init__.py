@@ -1,4 +1,5 @@
-"""Defaults and validation of the ``KASHFLOW_LINKS_*`` keys.
+"""The configuration: the ``KASHFLOW_LINKS_*`` keys, their defaults and validation, and the
+accounts.
 
 Every option is declared once, as a field of :class:`Settings`: its key, default, parser and a
 line of documentation (see :mod:`~flask_kashflow_links.options`). :data:`DEFAULTS` and
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import os
 import typing as t
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -23,18 +25,21 @@ from zoneinfo import ZoneInfoNotFoundError
 from babel import Locale
 from babel import UnknownLocaleError
 
-from .accounts import Brand
-from .exceptions import ConfigurationError
-from .options import PREFIX
+from ..exceptions import ConfigurationError
+from .accounts import BRAND_FIELDS as BRAND_FIELDS
+from .accounts import Account as Account
+from .accounts import AccountLoader as AccountLoader
+from .accounts import AccountRegistry as AccountRegistry
+from .accounts import Brand as Brand
+from .options import PREFIX as PREFIX
 from .options import Context
 from .options import boolean
 from .options import fernet_advice
 from .options import fernet_keys
-from .options import fractional_seconds
 from .options import option
 from .options import optional
 from .options import options_of
-from .options import redact_url
+from .options import redact_url as redact_url
 from .options import seconds
 from .options import shared_secret
 from .options import signing_keys
@@ -45,6 +50,8 @@ from .options import whole
 if t.TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
 
+#: Where an application keeps the portal's per-app object: ``app.extensions[EXTENSION_KEY]``.
+EXTENSION_KEY = "kashflow_links"
 #: The portal's own page layout, used unless KASHFLOW_LINKS_BASE_TEMPLATE names the host's.
 DEFAULT_BASE_TEMPLATE = "kashflow_links/base.html"
 #: The cache's key prefix unless set. Apart from the Redis link store's ``kfl:rev:``: clearing
@@ -249,23 +256,6 @@ class Settings:
         "API_TIMEOUT", (3.05, 10.0), _timeout,
         "The (connect, read) timeout in seconds of every call to KashFlow.",
     )
-    api_retries: int = option(
-        "API_RETRIES", 2, whole(minimum=0),
-        "How many times a failed call is retried, for failures that pass.",
-    )
-    api_backoff: float = option(
-        "API_BACKOFF", 0.25, fractional_seconds,
-        "The base of the exponential backoff between retries, in seconds.",
-    )
-    api_max_retry_after: float = option(
-        "API_MAX_RETRY_AFTER", 3.0, fractional_seconds,
-        "The longest Retry-After (seconds) honoured within one page load.",
-    )
-    login_cooldown: int = option(
-        "LOGIN_COOLDOWN", 900, seconds(minimum=1),
-        "Seconds during which no login is attempted after KashFlow refused one (wrong password "
-        "or memorable word) or reported AccountLocked.",
-    )
     cache_config: dict[str, t.Any] = option(
         "CACHE", None, _cache_config,
         "A flask-caching configuration dict for the portal's private cache.",
@@ -289,19 +279,9 @@ class Settings:
         "Minting a link fetches what its first page shows in the background, so the client's "
         "first open does not wait for KashFlow.",
     )
-    pdf_cache_max_bytes: int = option(
-        "PDF_CACHE_MAX_BYTES", 2 * 1024 * 1024, whole(minimum=0),
-        "PDFs up to this many bytes are cached; larger ones are streamed to the client but "
-        "fetched again each time.",
-    )
-    pdf_max_bytes: int = option(
-        "PDF_MAX_BYTES", 20 * 1024 * 1024, whole(minimum=1024),
-        "PDFs larger than this many bytes are refused, so a misbehaving server cannot fill the "
-        "site's memory.",
-    )
     revocation_url: str = option(
         "REVOCATION_URL", None, _revocation_url,
-        "Where withdrawn links and the register of minted links are kept.",
+        "Where revoked links and the register of minted links are kept.",
     )
     base_template: str = option(
         "BASE_TEMPLATE", None, text("a template path", empty=DEFAULT_BASE_TEMPLATE),
@@ -341,23 +321,7 @@ class Settings:
     )
     throttle_limit: int = option(
         "THROTTLE_LIMIT", 30, whole(minimum=1),
-        "Bad link-token attempts allowed per client address within KASHFLOW_LINKS_THROTTLE_WINDOW.",
-    )
-    throttle_window: int = option(
-        "THROTTLE_WINDOW", 300, seconds(minimum=1),
-        "The length of the throttle's fixed window, in seconds.",
-    )
-    renew_limit_per_link: int = option(
-        "RENEW_LIMIT_PER_LINK", 3, whole(minimum=1),
-        "Fresh-link emails sent per expired link per day.",
-    )
-    renew_limit_per_address: int = option(
-        "RENEW_LIMIT_PER_ADDRESS", 10, whole(minimum=1),
-        "Fresh-link requests accepted per client address per hour, whatever the link.",
-    )
-    last_opened_interval: int = option(
-        "LAST_OPENED_INTERVAL", 60, seconds(),
-        "Seconds between records of when a link was last opened; 0 turns the recording off.",
+        "Bad link-token attempts allowed per client address within five minutes.",
     )
     content_security_policy: str | None = option(
         "CONTENT_SECURITY_POLICY", None, optional(text("a header value string")),
@@ -376,6 +340,21 @@ class Settings:
             f"{redact_url(self.revocation_url)!r}, default_account={self.default_account!r})"
         )
 
+
+#: Options that are no longer read, and what the portal does instead. A site that still sets
+#: one gets a deprecation warning (for one release), not an error.
+REMOVED_OPTIONS = {
+    "API_RETRIES": "failed calls that may pass are retried twice",
+    "API_BACKOFF": "retries back off from a quarter of a second",
+    "API_MAX_RETRY_AFTER": "a Retry-After beyond 3 seconds is cut short",
+    "LOGIN_COOLDOWN": "logins pause for 15 minutes after KashFlow refused one",
+    "PDF_CACHE_MAX_BYTES": "PDFs up to 2 MiB are cached",
+    "PDF_MAX_BYTES": "PDFs over 20 MiB are refused",
+    "THROTTLE_WINDOW": "bad link tokens are counted in windows of five minutes",
+    "RENEW_LIMIT_PER_LINK": "an expired link gets three fresh links a day",
+    "RENEW_LIMIT_PER_ADDRESS": "an address may ask for ten fresh links an hour",
+    "LAST_OPENED_INTERVAL": '"last opened" is recorded at most once a minute per link',
+}
 
 #: Default values, without the prefix, from the table above.
 DEFAULTS: dict[str, t.Any] = {opt.name: opt.default for _, opt in options_of(Settings)}
@@ -396,17 +375,24 @@ def load_settings(app: Flask) -> Settings:
     :raises ConfigurationError: naming the key and the fix.
     """
     config = app.config
+    for name, instead in REMOVED_OPTIONS.items():
+        if PREFIX + name in config:
+            warnings.warn(
+                f"{PREFIX}{name} is no longer read ({instead}); remove it from the configuration.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
     values = {}
     for attribute, opt in options_of(Settings):
         # A copy, so that editing one app's dict cannot change another app's default.
         raw = config.setdefault(opt.key, copy.deepcopy(opt.default))
         values[attribute] = opt.parse(raw, Context(app, config, opt.key))
     settings = Settings(**values)
-    check_together(settings, config)
+    refuse_conflicting_settings(settings, config)
     return settings
 
 
-def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
+def refuse_conflicting_settings(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
     """The checks that involve more than one option, once each option has parsed.
 
     :raises ConfigurationError: naming the key to change.
@@ -457,15 +443,22 @@ def check_together(settings: Settings, config: t.Mapping[str, t.Any]) -> None:
             )
 
 
-__all__ = [
-    "DEFAULTS",
-    "DEFAULT_BASE_TEMPLATE",
-    "DEFAULT_CACHE_PREFIX",
-    "PREFIX",
-    "MailSettings",
-    "Settings",
-    "check_together",
-    "has_trusted_base",
-    "load_settings",
-    "redact_url",
-]
+def accounts_of(settings: Settings) -> AccountRegistry:
+    """The accounts of *settings*.
+
+    :raises ConfigurationError: an unknown default account, or a bad account.
+    """
+    try:
+        return AccountRegistry(
+            settings.accounts,
+            base_brand=settings.brand,
+            default=settings.default_account,
+            need_credentials=not settings.embed_credentials,
+        )
+    except KeyError as e:
+        raise ConfigurationError(
+            PREFIX + "DEFAULT_ACCOUNT",
+            f"{e.args[0]}; set it to one of the keys of KASHFLOW_LINKS_ACCOUNTS",
+        ) from None
+    except ValueError as e:
+        raise ConfigurationError(PREFIX + "ACCOUNTS", str(e)) from None

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
-from .exceptions import ConfigurationError
+from ..exceptions import ConfigurationError
 
 if t.TYPE_CHECKING:  # pragma: no cover
     from flask import Flask
@@ -132,14 +132,6 @@ def seconds(*, minimum: int = 0) -> Parser[int]:
         return int(value)
 
     return parse
-
-
-def fractional_seconds(value: t.Any, ctx: Context) -> float:
-    """Seconds with fractions, from a number or a :class:`~datetime.timedelta`, at least 0."""
-    value = _as_seconds(value)
-    if not _is_number(value) or value < 0:
-        raise ctx.error(f"must be a non-negative number of seconds, not {value!r}")
-    return float(value)
 
 
 def text(what: str, *, empty: str | None = None) -> Parser[str]:
@@ -350,7 +342,7 @@ def fernet_advice(*, first: bool) -> str:
         )
     return (
         "It only decrypts links minted with it in the past, so it can only be removed, which "
-        f"withdraws those links: {_RESEND}."
+        f"revokes those links: {_RESEND}."
     )
 
 
@@ -389,7 +381,7 @@ def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid and weak keys.
 
     An empty list parses: whether that is allowed is decided with embed mode, in
-    :func:`~.config.check_together`.
+    :func:`~.config.refuse_conflicting_settings`.
     """
     if isinstance(value, str | bytes):
         value = [value]
