@@ -27,7 +27,7 @@ from .exceptions import LinkRevoked as LinkRevoked
 from .exceptions import LinkURLError as LinkURLError
 from .exceptions import StoreUnavailable as StoreUnavailable
 from .extension import KashFlowLinks as KashFlowLinks
-from .kashflow.credentials import Credentials as Credentials
+from .kashflow.backend import Credentials as Credentials
 from .links.claims import LinkClaims as LinkClaims
 from .links.claims import Scope as Scope
 from .links.link import Link as Link

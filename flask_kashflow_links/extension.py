@@ -16,7 +16,7 @@ from .config import DEFAULT_BASE_TEMPLATE
 from .config import Settings
 from .config import load_settings
 from .exceptions import ConfigurationError
-from .kashflow.credentials import Credentials
+from .kashflow.backend import Credentials
 from .links.claims import LinkClaims
 from .links.claims import Scope
 from .links.link import Link

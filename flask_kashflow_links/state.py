@@ -30,7 +30,7 @@ from .exceptions import KashFlowNotFound
 from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .kashflow.backend import Backend
-from .kashflow.credentials import Credentials
+from .kashflow.backend import Credentials
 from .kashflow.models import same_customer
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from .backend import Backend as Backend
 from .backend import Connection as Connection
+from .backend import Credentials as Credentials
 from .backend import Login as Login
-from .credentials import Credentials as Credentials
 from .models import Customer as Customer
 from .models import Invoice as Invoice
 from .rest import RestBackend as RestBackend

@@ -25,8 +25,8 @@ from ..exceptions import KashFlowAccountLocked
 from ..exceptions import KashFlowAuthError
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowLoginsPaused
+from .backend import Credentials
 from .backend import Login
-from .credentials import Credentials
 from .http import redacted
 from .parsing import as_list
 from .parsing import as_mapping

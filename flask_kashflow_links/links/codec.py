@@ -40,7 +40,7 @@ from itsdangerous.encoding import base64_encode
 
 from ..exceptions import LinkExpired
 from ..exceptions import LinkInvalid
-from ..kashflow.credentials import Credentials
+from ..kashflow.backend import Credentials
 from .claims import CUSTOMER
 from .claims import INVOICE
 from .claims import LINK_ID_BYTES

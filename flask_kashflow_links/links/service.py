@@ -20,7 +20,7 @@ from datetime import timedelta
 from ..accounts import AccountRegistry
 from ..exceptions import LinkError
 from ..exceptions import LinkRevoked
-from ..kashflow.credentials import Credentials
+from ..kashflow.backend import Credentials
 from .claims import LinkClaims
 from .claims import Scope
 from .claims import is_link_id
