@@ -33,7 +33,7 @@ from .background import BackgroundPool
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowNotFound
 from .fetch import Fetcher
-from .kashflow.concurrency import run_together
+from .kashflow.http import run_together
 from .links.claims import LinkClaims
 
 log = logging.getLogger(__name__)

@@ -1,17 +1,32 @@
-"""HTTP plumbing shared by the backends: bounded retries, one session, safe exceptions.
+"""HTTP with KashFlow as both backends speak it: one session, bounded reads, safe exceptions.
 
-Every call has a timeout; connection errors, 429, 502, 503 and 504 are retried with urllib3's
-``Retry`` (exponential backoff, ``Retry-After`` honoured up to a cap); read timeouts are not
-retried, so a page load stays bounded; redirects are never followed automatically (a redirect
-could carry the credentials elsewhere). Nothing kept on an exception holds a password, a
-memorable word or a session token.
+* Every call has a timeout; connection errors, 429, 502, 503 and 504 are retried with urllib3's
+  ``Retry`` (exponential backoff, ``Retry-After`` honoured up to a cap); read timeouts are not
+  retried, so a page load stays bounded.
+* Redirects are never followed automatically (a redirect could carry the credentials
+  elsewhere); a document's are followed by hand, each target checked first.
+* A streamed answer (a SOAP answer, a document) is read up to a size and before a deadline, so
+  a server dripping bytes cannot hold a page for long; a broken transfer is an outage, not a bad
+  answer; a document is accepted only as a whole PDF.
+* Nothing kept on an exception holds a password, a memorable word or a session token.
+* Calls that do not depend on each other (the pages 2..n of a list once page 1 has said how
+  many there are, or a customer and their invoice list) are made side by side, a few at a time:
+  KashFlow answers slowly (hundreds of milliseconds to seconds a call), so a 260-invoice
+  customer costs about two round trips instead of one per page. Each runs in a copy of the
+  caller's :mod:`contextvars` context, so whatever the caller's framework keeps there (the
+  application context the shared cache needs, for one) is there in the worker threads too,
+  without this layer knowing about it; the caller waits for every call, so nothing outlives it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import copy
+import time
 import typing as t
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
@@ -28,10 +43,17 @@ from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowUnavailable
 from ..stats import Counters
 
+T = t.TypeVar("T")
+
 #: Statuses worth asking again (urllib3 retries them with backoff).
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 #: Redirects followed for one document, at most.
 MAX_REDIRECTS = 3
+#: The largest PDF ``check`` downloads from a real account.
+PROBE_MAX_BYTES = 20 * 1024 * 1024
+_CHUNK = 64 * 1024
+#: How many independent calls run at once, at most (see :func:`run_together`).
+CALLS_AT_ONCE = 4
 
 
 class BoundedRetry(Retry):
@@ -196,13 +218,75 @@ def follow_redirects(
     raise KashFlowBadResponse(f"KashFlow redirected a document more than {MAX_REDIRECTS} times")
 
 
-__all__ = [
-    "TRANSIENT_STATUSES",
-    "BoundedRetry",
-    "ClientStats",
-    "about",
-    "kept",
-    "new_session",
-    "redacted",
-    "transport_errors",
-]
+def read_body(response: requests.Response, *, max_bytes: int, deadline: float, what: str) -> bytes:
+    """The whole body of a streamed *response*, at most *max_bytes*, read before *deadline*
+    (``time.monotonic()``). The response is closed whatever happens.
+
+    :raises KashFlowBadResponse: the body is larger than *max_bytes*.
+    :raises KashFlowUnavailable: the transfer broke off or outlasted the deadline.
+    """
+    chunks, size = [], 0
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise KashFlowBadResponse(f"KashFlow's {what} exceeds {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise KashFlowUnavailable(f"KashFlow's {what} took too long to arrive")
+            chunks.append(chunk)
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as e:
+        raise KashFlowUnavailable(f"KashFlow's {what} broke off ({type(e).__name__})") from None
+    finally:
+        response.close()
+    return b"".join(chunks)
+
+
+def pdf_body(
+    response: requests.Response, *, max_bytes: int, deadline: float, not_pdf_hint: str = ""
+) -> bytes:
+    """The PDF in a streamed HTTP 200 *response*, read as :func:`read_body` reads.
+
+    A content type other than PDF (or a generic binary one) is refused before the body is
+    read; a body that does not start as a PDF or lacks its end marker (a truncated or
+    substituted file) is refused after. *not_pdf_hint* is added to the first refusal's
+    message, to say what such an answer usually means for the caller's API.
+
+    :raises KashFlowBadResponse: not a PDF, an incomplete one, or larger than *max_bytes*.
+    :raises KashFlowUnavailable: the transfer broke off or outlasted the deadline.
+    """
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if kind and not any(k in kind for k in ("pdf", "octet-stream")):
+        response.close()
+        raise KashFlowBadResponse(
+            f"KashFlow sent {kind} for a document instead of a PDF{not_pdf_hint}"
+        )
+    body = read_body(response, max_bytes=max_bytes, deadline=deadline, what="document")
+    if not body.startswith(b"%PDF-") or b"%%EOF" not in body[-2048:]:
+        raise KashFlowBadResponse("KashFlow sent an incomplete or non-PDF document")
+    return body
+
+
+def run_together(calls: t.Sequence[t.Callable[[], T]], *, limit: int = CALLS_AT_ONCE) -> list[T]:
+    """Run *calls* side by side, at most *limit* at once; their results in order.
+
+    The first failure (in the order of *calls*) is raised once the calls already running have
+    finished; calls not yet started are cancelled.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    if len(calls) <= 1 or limit == 1:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(
+        max_workers=min(limit, len(calls)), thread_name_prefix="kashflow-call"
+    ) as pool:
+        futures: list[Future[T]] = [
+            # One context copy per call: a context can be entered by one thread at a time.
+            pool.submit(contextvars.copy_context().run, call)
+            for call in calls
+        ]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise

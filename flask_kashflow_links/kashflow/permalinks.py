@@ -22,10 +22,10 @@ import requests
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
-from .bodies import pdf_body
 from .http import ClientStats
 from .http import follow_redirects
 from .http import origin
+from .http import pdf_body
 from .http import transport_errors
 
 

@@ -26,14 +26,14 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from .backend import Connection
 from .backend import Login
-from .bodies import PROBE_MAX_BYTES
-from .bodies import pdf_body
-from .concurrency import DEFAULT_LIMIT
-from .concurrency import run_together
+from .http import CALLS_AT_ONCE
+from .http import PROBE_MAX_BYTES
 from .http import ClientStats
 from .http import follow_redirects
 from .http import new_session
 from .http import origin
+from .http import pdf_body
+from .http import run_together
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
@@ -57,7 +57,7 @@ MAX_PAGES = 1000
 #: account's list is searched in).
 SORTED_BY_NUMBER = {"perpage": PER_PAGE, "sortby": "Number", "order": "Asc"}
 #: Pages of one list asked for at once, after the first.
-PAGE_CONCURRENCY = DEFAULT_LIMIT
+PAGE_CONCURRENCY = CALLS_AT_ONCE
 #: KashFlow's list filter values for the portal's statuses (the ``filterby`` parameter).
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "paid": "Paid"}
 #: Details read, at most, to learn what is owed on list rows that cannot say (see

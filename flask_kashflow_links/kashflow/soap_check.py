@@ -19,7 +19,7 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
-from .bodies import PROBE_MAX_BYTES
+from .http import PROBE_MAX_BYTES
 from .permalinks import Permalinks
 from .soap_models import invoice_from_soap
 from .soap_status import advice

@@ -26,9 +26,9 @@ import requests
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowUnavailable
-from .bodies import read_body
 from .http import ClientStats
 from .http import about
+from .http import read_body
 from .http import transport_errors
 from .soap_xml import Answer
 from .soap_xml import MalformedAnswer
