@@ -52,7 +52,7 @@ from .kashflow.backend import Login
 from .kashflow.models import MODELS_VERSION
 from .kashflow.models import Customer
 from .kashflow.models import Invoice
-from .kashflow.shared import SharedLock
+from .kashflow.session import SharedLock
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 It knows nothing of Flask, links, pages or caches: a backend (:mod:`.rest`, :mod:`.soap`) takes a
 :class:`~.backend.Login` and answers with the shared :mod:`.models`; what it must share across
 processes (session tokens, login locks and pauses) goes through the small
-:class:`~.shared.SharedState` protocol that the caller provides.
+:class:`~.session.SharedState` protocol that the caller provides.
 """
 
 from __future__ import annotations
