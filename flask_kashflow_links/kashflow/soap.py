@@ -47,15 +47,15 @@ from .session import SessionTokens
 from .soap_check import check_connection
 from .soap_http import MAX_ANSWER_BYTES
 from .soap_http import SoapTransport
-from .soap_models import customer_from_soap
-from .soap_models import customer_id
-from .soap_models import invoice_from_soap
-from .soap_models import payments_from_soap
 from .soap_status import PASSWORD
 from .soap_status import is_not_found
 from .soap_status import refusal_kind
 from .soap_xml import Answer
+from .soap_xml import customer_from_soap
+from .soap_xml import customer_id
+from .soap_xml import invoice_from_soap
 from .soap_xml import items
+from .soap_xml import payments_from_soap
 from .soap_xml import request_body
 from .soap_xml import xml_safe
 

@@ -21,10 +21,10 @@ from .backend import Connection
 from .backend import Login
 from .http import PROBE_MAX_BYTES
 from .permalinks import Permalinks
-from .soap_models import invoice_from_soap
 from .soap_status import advice
 from .soap_status import refusal_kind
 from .soap_xml import Answer
+from .soap_xml import invoice_from_soap
 from .soap_xml import items
 
 
