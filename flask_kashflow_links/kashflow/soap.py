@@ -8,7 +8,7 @@ portal:
 * ``GetCustomer(CustomerCode)``, then ``GetInvoicesForCustomer(CustID)`` with KashFlow's numeric
   customer ID, which answers with every invoice at once (a cold list: two calls, however many
   invoices);
-* the invoice PDF from the invoice's ``PermaLink`` (see :mod:`.permalinks`).
+* the invoice PDF from the invoice's ``PermaLink`` (see :class:`~.soap_http.Permalinks`).
 
 SOAP has no customer statement and no payment receipt, so :attr:`SoapBackend.statements` is
 false and :meth:`~SoapBackend.statement_link` is ``None``: the pages do not offer them.
@@ -42,10 +42,10 @@ from .http import new_session
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
-from .permalinks import Permalinks
 from .session import SessionTokens
 from .soap_check import check_connection
 from .soap_http import MAX_ANSWER_BYTES
+from .soap_http import Permalinks
 from .soap_http import SoapTransport
 from .soap_status import PASSWORD
 from .soap_status import is_not_found

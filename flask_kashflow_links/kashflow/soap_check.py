@@ -20,7 +20,7 @@ from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
 from .http import PROBE_MAX_BYTES
-from .permalinks import Permalinks
+from .soap_http import Permalinks
 from .soap_status import advice
 from .soap_status import refusal_kind
 from .soap_xml import Answer
