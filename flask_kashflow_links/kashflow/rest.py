@@ -3,7 +3,7 @@
 Lists are read in the ``Data``/``MetaData`` envelope with ``perpage=100`` sorted by ``Number``.
 Anything the server sends is checked rather than trusted: page sizes, filters and URLs in
 ``MetaData`` may differ from what was asked, and a document link is only ever fetched from the
-configured API host. Logging in and the ``KfToken`` header are :mod:`.rest_auth`'s job.
+configured API host. Logging in and the ``KfToken`` header are :mod:`.rest_http`'s job.
 
 KashFlow's official invoice detail example has no ``CustomerCode``; its list rows do. So a
 detail that names no customer is placed from its own list row: the account's invoice list,
@@ -44,8 +44,8 @@ from .models import Invoice
 from .models import same_customer
 from .parsing import as_mapping
 from .parsing import parse_int
-from .rest_auth import KfTokenAuth
-from .rest_auth import RestSessions
+from .rest_http import KfTokenAuth
+from .rest_http import RestSessions
 from .rest_http import RestTransport
 from .rest_probe import Probe
 from .session import SessionTokens
