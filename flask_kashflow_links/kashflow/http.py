@@ -103,25 +103,95 @@ class ClientStats(Counters):
     sql_timeout_retries: int = 0
 
 
-def new_session(
-    *, retries: int, backoff: float, max_retry_after: float, accept: str
-) -> requests.Session:
+@dataclass(frozen=True)
+class HttpOptions:
+    """How every request to one API is made: a backend's timeout, retries and backoff."""
+
+    #: ``(connect, read)`` seconds for every request.
+    timeout: tuple[float, float]
+    #: Retries for connection errors, 429, 502, 503 and 504.
+    retries: int
+    #: The base of the exponential backoff between retries, in seconds.
+    backoff: float
+    #: The longest ``Retry-After`` honoured, in seconds.
+    max_retry_after: float
+
+
+class Transport:
+    """One KashFlow API's address and requests session, and its backend's counters: what both
+    backends build the same way. :class:`~.rest_http.RestTransport` and
+    :class:`~.soap_http.SoapTransport` add their API's calls and how its failures map to the
+    exception tree.
+
+    :param base_url: the API's address (a trailing slash is dropped).
+    :param options: the timeout, retries and backoff of every request.
+    """
+
+    #: The ``Accept`` header of every request (each API's transport names its own).
+    accept: t.ClassVar[str]
+
+    def __init__(self, base_url: str, options: HttpOptions) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = options.timeout
+        self.retries = options.retries
+        self.backoff = options.backoff
+        #: The backend's counters (its ``stats``).
+        self.stats = ClientStats()
+        self.http = _new_session(options, accept=self.accept)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        headers: dict[str, str] | None = None,
+        params: dict[str, t.Any] | None = None,
+        json: t.Any = None,
+        data: bytes | None = None,
+        stream: bool = False,
+        auth: requests.auth.AuthBase | None = None,
+    ) -> requests.Response:
+        """One request, counted, with the timeout and without following a redirect (which could
+        carry the credentials or the session token elsewhere).
+
+        :raises KashFlowUnavailable: a timeout, or no connection after the retries (*what* was
+            being sent).
+        """
+        with _transport_errors(what, urlsplit(url).netloc):
+            response = self.http.request(
+                method,
+                url,
+                headers=headers,
+                params=params,
+                json=json,
+                data=data,
+                timeout=self.timeout,
+                stream=stream,
+                auth=auth,
+                allow_redirects=False,
+            )
+        self.stats.add("requests")
+        return response
+
+
+def _new_session(options: HttpOptions, *, accept: str) -> requests.Session:
     """A :class:`requests.Session` with bounded retries, no cookies and no redirects."""
     retry = BoundedRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
+        total=options.retries,
+        connect=options.retries,
+        read=options.retries,
+        status=options.retries,
         other=0,
         redirect=0,
         status_forcelist=TRANSIENT_STATUSES,
         allowed_methods=None,  # our POST/PUT are logins and reads; retrying them is safe
-        backoff_factor=backoff,
+        backoff_factor=options.backoff,
         respect_retry_after_header=True,
         raise_on_status=False,
         raise_on_redirect=False,
     )
-    retry.max_retry_after = max_retry_after
+    retry.max_retry_after = options.max_retry_after
     session = requests.Session()
     # Never keep cookies: one session serves every account, and KashFlow authenticates each
     # call on its own (a header, or the credentials in the body).
@@ -148,7 +218,7 @@ def redacted(request: requests.PreparedRequest | None) -> requests.PreparedReque
     return safe
 
 
-def kept(response: requests.Response) -> requests.Response:
+def _kept(response: requests.Response) -> requests.Response:
     """*response*, made safe to keep on an exception: its request, and those of the responses
     in its history (a 401 answered before logging in again), lose token, body and hooks."""
     for earlier in (*response.history, response):
@@ -158,13 +228,13 @@ def kept(response: requests.Response) -> requests.Response:
 
 def about(response: requests.Response) -> dict[str, t.Any]:
     """``request=`` and ``response=`` for an exception about *response*, both safe to keep
-    (see :func:`kept`)."""
-    kept(response)
+    (see :func:`_kept`)."""
+    _kept(response)
     return {"request": response.request, "response": response}
 
 
 @contextmanager
-def transport_errors(what: str, host: str) -> Iterator[None]:
+def _transport_errors(what: str, host: str) -> Iterator[None]:
     """Turn a timeout or a connection that failed (after urllib3's retries) while sending
     *what* to *host* into :class:`~flask_kashflow_links.KashFlowUnavailable`, keeping only the
     redacted request."""
@@ -189,7 +259,7 @@ def _disarmed(error: requests.RequestException) -> requests.PreparedRequest | No
     request = redacted(error.request)  # type: ignore[arg-type]
     error.request = request
     if error.response is not None:
-        kept(error.response)
+        _kept(error.response)
     return request
 
 

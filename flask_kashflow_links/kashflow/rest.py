@@ -33,9 +33,8 @@ from .backend import Connection
 from .backend import Login
 from .http import CALLS_AT_ONCE
 from .http import PROBE_MAX_BYTES
-from .http import ClientStats
+from .http import HttpOptions
 from .http import follow_redirects
-from .http import new_session
 from .http import origin
 from .http import pdf_body
 from .http import run_together
@@ -100,23 +99,10 @@ class RestBackend:
         login_cooldown: float = 900,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.stats = ClientStats()
-        http = new_session(
-            retries=retries,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            accept="application/json",
-        )
-        self.transport = RestTransport(
-            http,
-            self.base_url,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            stats=self.stats,
-            sleep=sleep,
-        )
+        options = HttpOptions(timeout, retries, backoff, max_retry_after)
+        self.transport = RestTransport(base_url, options, sleep=sleep)
+        self.base_url = self.transport.base_url
+        self.stats = self.transport.stats
         self.sessions = RestSessions(self.transport, tokens, login_cooldown=login_cooldown)
 
     @property

@@ -39,10 +39,10 @@ from ..exceptions import KashFlowPasswordExpired
 from ..exceptions import KashFlowUnavailable
 from .backend import Credentials
 from .backend import Login
-from .http import ClientStats
+from .http import HttpOptions
+from .http import Transport
 from .http import about
 from .http import redacted
-from .http import transport_errors
 from .parsing import as_list
 from .parsing import as_mapping
 from .parsing import loads
@@ -72,30 +72,21 @@ def error_of(response: requests.Response) -> tuple[str, str]:
     )
 
 
-class RestTransport:
+class RestTransport(Transport):
     """Sends requests to one REST API and turns failures into the exception tree.
 
-    :param http: the session (bounded retries, no cookies, no redirects).
     :param base_url: e.g. ``https://api.kashflow.com/v2``.
+    :param options: the timeout, retries and backoff of every request (the retries and backoff
+        also serve KashFlow's SQL timeouts).
+    :param sleep: waits before a SQL timeout is asked again.
     """
 
+    accept = "application/json"
+
     def __init__(
-        self,
-        http: requests.Session,
-        base_url: str,
-        *,
-        timeout: tuple[float, float],
-        retries: int,
-        backoff: float,
-        stats: ClientStats,
-        sleep: t.Callable[[float], None],
+        self, base_url: str, options: HttpOptions, *, sleep: t.Callable[[float], None]
     ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.stats = stats
+        super().__init__(base_url, options)
         self._sleep = sleep
 
     def url(self, path: str) -> str:
@@ -113,23 +104,19 @@ class RestTransport:
         stream: bool = False,
         auth: requests.auth.AuthBase | None = None,
     ) -> requests.Response:
-        """One request with a timeout; SQL-timeout 400s retried; transport errors mapped."""
+        """One :meth:`~.http.Transport.request`, asked again after KashFlow's SQL timeout."""
         attempt = 0
         while True:
-            parts = urlsplit(url)
-            with transport_errors(f"{method} {parts.path}", parts.netloc):
-                response = self.http.request(
-                    method,
-                    url,
-                    headers=headers,
-                    params=params,
-                    json=json,
-                    timeout=self.timeout,
-                    stream=stream,
-                    auth=auth,
-                    allow_redirects=False,  # a redirect could carry the token elsewhere
-                )
-            self.stats.add("requests")
+            response = self.request(
+                method,
+                url,
+                what=f"{method} {urlsplit(url).path}",
+                headers=headers,
+                params=params,
+                json=json,
+                stream=stream,
+                auth=auth,
+            )
             if response.status_code == 400 and attempt < self.retries:
                 code, _ = error_of(response)
                 if code == SQL_TIMEOUT_ERROR:

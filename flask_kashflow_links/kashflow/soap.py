@@ -54,8 +54,7 @@ from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
 from .http import PROBE_MAX_BYTES
-from .http import ClientStats
-from .http import new_session
+from .http import HttpOptions
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
@@ -204,28 +203,14 @@ class SoapBackend:
         today: t.Callable[[], date] = _london_today,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        self.base_url = url.rstrip("/")
+        options = HttpOptions(timeout, retries, backoff, max_retry_after)
+        self.transport = SoapTransport(url, options, max_answer_bytes=max_answer_bytes)
+        self.base_url = self.transport.base_url
+        self.stats = self.transport.stats
+        self.permalinks = Permalinks(self.transport, (self.base_url, *document_hosts))
         self.tokens = tokens
         self.login_cooldown = login_cooldown
         self.today = today
-        self.stats = ClientStats()
-        http = new_session(
-            retries=retries,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            accept="text/xml, application/soap+xml",
-        )
-        self.transport = SoapTransport(
-            http,
-            self.base_url,
-            timeout=timeout,
-            retries=retries,
-            stats=self.stats,
-            max_answer_bytes=max_answer_bytes,
-        )
-        self.permalinks = Permalinks(
-            http, (self.base_url, *document_hosts), timeout=timeout, stats=self.stats
-        )
 
     @property
     def timeout(self) -> tuple[float, float]:

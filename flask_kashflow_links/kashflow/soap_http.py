@@ -37,13 +37,13 @@ from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
-from .http import ClientStats
+from .http import HttpOptions
+from .http import Transport
 from .http import about
 from .http import follow_redirects
 from .http import origin
 from .http import pdf_body
 from .http import read_body
-from .http import transport_errors
 from .soap_xml import Answer
 from .soap_xml import MalformedAnswer
 from .soap_xml import answer_of
@@ -55,30 +55,21 @@ from .soap_xml import fault_of
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
-class SoapTransport:
+class SoapTransport(Transport):
     """Posts SOAP 1.1 envelopes to one KashFlow SOAP service.
 
-    :param http: the session (bounded retries, no cookies, no redirects).
     :param url: the service, e.g. ``https://securedwebapp.com/api/service.asmx``.
-    :param timeout: ``(connect, read)`` seconds; reading a whole answer may take at most their
-        sum again.
+    :param options: the timeout, retries and backoff of every call; reading a whole answer may
+        take at most the timeout's sum again.
+    :param max_answer_bytes: the largest answer read.
     """
 
+    accept = "text/xml, application/soap+xml"
+
     def __init__(
-        self,
-        http: requests.Session,
-        url: str,
-        *,
-        timeout: tuple[float, float],
-        retries: int,
-        stats: ClientStats,
-        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        self, url: str, options: HttpOptions, *, max_answer_bytes: int = MAX_ANSWER_BYTES
     ) -> None:
-        self.http = http
-        self.url = url
-        self.timeout = timeout
-        self.retries = retries
-        self.stats = stats
+        super().__init__(url, options)
         self.max_answer_bytes = max_answer_bytes
 
     def call(self, operation: str, body: bytes) -> Answer:
@@ -126,17 +117,14 @@ class SoapTransport:
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"KashFlow/{operation}"',
         }
-        with transport_errors(f"the SOAP call {operation}", urlsplit(self.url).netloc):
-            response = self.http.post(
-                self.url,
-                data=body,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,  # a redirect could carry the password elsewhere
-            )
-        self.stats.add("requests")
-        return response
+        return self.request(
+            "POST",
+            self.base_url,
+            what=f"the SOAP call {operation}",
+            data=body,
+            headers=headers,
+            stream=True,
+        )
 
     def _http_error(self, response: requests.Response, what: str, reason: str) -> KashFlowError:
         """The error for an answer that is no SOAP answer: what passes, or a wrong shape."""
@@ -158,23 +146,15 @@ class SoapTransport:
 class Permalinks:
     """Downloads document permalinks from the allowed hosts only.
 
-    :param http: the session (no cookies, no redirects of its own).
+    :param transport: the SOAP service's transport: its session (no cookies, no redirects of
+        its own), timeout and counters.
     :param allowed: the URLs whose hosts may serve documents (the REST API and the SOAP
         service).
     """
 
-    def __init__(
-        self,
-        http: requests.Session,
-        allowed: t.Iterable[str],
-        *,
-        timeout: tuple[float, float],
-        stats: ClientStats,
-    ) -> None:
-        self.http = http
+    def __init__(self, transport: Transport, allowed: t.Iterable[str]) -> None:
+        self.transport = transport
         self.allowed = frozenset(origin(url) for url in allowed)
-        self.timeout = timeout
-        self.stats = stats
 
     def checked(self, link: str) -> str:
         """*link* if it may be fetched: an absolute http(s) URL on an allowed host, without
@@ -202,16 +182,13 @@ class Permalinks:
         return self._pdf(response, max_bytes)
 
     def _get(self, url: str) -> requests.Response:
-        with transport_errors("a document request", urlsplit(url).netloc):
-            response = self.http.get(
-                url,
-                headers={"Accept": "application/pdf"},
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,
-            )
-        self.stats.add("requests")
-        return response
+        return self.transport.request(
+            "GET",
+            url,
+            what="a document request",
+            headers={"Accept": "application/pdf"},
+            stream=True,
+        )
 
     def _pdf(self, response: requests.Response, max_bytes: int) -> bytes:
         status = response.status_code
@@ -230,6 +207,6 @@ class Permalinks:
         return pdf_body(
             response,
             max_bytes=max_bytes,
-            deadline=time.monotonic() + sum(self.timeout),
+            deadline=time.monotonic() + sum(self.transport.timeout),
             not_pdf_hint=" (a sign-in page wants a session, which the SOAP API cannot give)",
         )
