@@ -60,7 +60,7 @@ def same_customer(code: str, other: str) -> bool:
     return bool(code.strip()) and customer_key(code) == customer_key(other)
 
 
-def normalise_status(value: t.Any) -> str:
+def _normalise_status(value: t.Any) -> str:
     """One of :data:`PAID`, :data:`OVERPAID`, :data:`UNPAID`, :data:`OVERDUE`, :data:`NA`, or
     :data:`UNKNOWN` for anything else."""
     return _STATUSES.get(parse_text(value).lower(), UNKNOWN)
@@ -229,7 +229,7 @@ class Invoice:
         if number is None or number <= 0:
             return None
         gross = parse_amount(data.get("GrossAmount"))
-        status = normalise_status(data.get("Status"))
+        status = _normalise_status(data.get("Status"))
         kind = invoice_kind(data.get("Type"), gross)
         currency = Currency.from_api(data.get("Currency"))
         lines = data.get("PaymentLines")
@@ -462,27 +462,3 @@ class Customer:
             if EMAIL.fullmatch(address) and key not in seen and key not in refused:
                 seen[key] = address
         return list(seen.values())
-
-
-__all__ = [
-    "CREDIT_NOTE",
-    "INVOICE",
-    "MODELS_VERSION",
-    "NA",
-    "OVERDUE",
-    "OVERPAID",
-    "PAID",
-    "UNKNOWN",
-    "UNPAID",
-    "Address",
-    "Contact",
-    "Currency",
-    "Customer",
-    "Invoice",
-    "LineItem",
-    "Payment",
-    "customer_key",
-    "invoice_kind",
-    "normalise_status",
-    "same_customer",
-]
