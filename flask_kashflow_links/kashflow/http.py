@@ -67,6 +67,7 @@ class BoundedRetry(Retry):
     max_retry_after: float = 3.0
 
     def get_retry_after(self, response: t.Any) -> float | None:
+        """The server's ``Retry-After``, at most :attr:`max_retry_after` seconds."""
         retry_after = super().get_retry_after(response)
         if retry_after is None:
             return None
@@ -81,6 +82,8 @@ class BoundedRetry(Retry):
         _pool: t.Any = None,
         _stacktrace: TracebackType | None = None,
     ) -> BoundedRetry:
+        """The retry state after a failure, as urllib3 counts it; a read timeout is raised
+        again instead (it is never retried)."""
         if isinstance(error, ReadTimeoutError):
             # What urllib3 itself does when reads may not be retried: re-raise, so requests
             # reports a ReadTimeout rather than a connection error.
@@ -88,6 +91,7 @@ class BoundedRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def new(self, **kwargs: t.Any) -> BoundedRetry:
+        """A copy with *kwargs* changed, keeping :attr:`max_retry_after`."""
         retry = super().new(**kwargs)
         retry.max_retry_after = self.max_retry_after
         return retry

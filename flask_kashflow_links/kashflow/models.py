@@ -85,6 +85,7 @@ class Currency:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Currency:
+        """A currency from KashFlow's ``Currency`` object (missing fields are defaults)."""
         data = as_mapping(data)
         # The customers page spells it DisplayOnRight; the invoices page DisplaySymbolOnRight.
         on_right = data.get("DisplaySymbolOnRight", data.get("DisplayOnRight"))
@@ -107,6 +108,8 @@ class Address:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Address | None:
+        """An address from one of KashFlow's address objects; ``None`` when it is not an
+        object or all its fields are empty."""
         if not isinstance(data, dict):
             return None
         return cls.of(
@@ -146,6 +149,7 @@ class LineItem:
 
     @classmethod
     def from_api(cls, data: t.Any) -> LineItem:
+        """One entry of an invoice's ``LineItems``."""
         data = as_mapping(data)
         return cls(
             description=parse_text(data.get("Description")),
@@ -171,6 +175,7 @@ class Payment:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Payment:
+        """One entry of an invoice's ``PaymentLines``."""
         data = as_mapping(data)
         return cls(
             date=parse_date(data.get("Date")),
@@ -387,6 +392,8 @@ class Contact:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Contact:
+        """One entry of a customer's ``Contacts``: the name is ``Name``, else ``Firstname``
+        and ``LastName``."""
         data = as_mapping(data)
         name = parse_text(data.get("Name"), limit=200) or " ".join(
             part
