@@ -1,5 +1,7 @@
 """HTTP with KashFlow as both backends speak it: one session, bounded reads, safe exceptions.
 
+* Each API has one :class:`Transport`, built the same way for both: one requests session (no
+  cookies), the timeouts, and the backend's counters.
 * Every call has a timeout; connection errors, 429, 502, 503 and 504 are retried with urllib3's
   ``Retry`` (exponential backoff, ``Retry-After`` honoured up to a cap); read timeouts are not
   retried, so a page load stays bounded.
