@@ -56,8 +56,8 @@ from flask import render_template
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.config import Brand
 from flask_kashflow_links.formatting import Formatter
+from flask_kashflow_links.kashflow.backend import Credentials
 from flask_kashflow_links.kashflow.backend import Login
-from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.kashflow.models import Invoice
 from flask_kashflow_links.kashflow.rest import RestBackend
 from flask_kashflow_links.kashflow.session import SessionTokens

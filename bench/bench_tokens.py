@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from itsdangerous import URLSafeTimedSerializer
 
-from flask_kashflow_links.kashflow.credentials import Credentials
+from flask_kashflow_links.kashflow.backend import Credentials
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 

@@ -23,7 +23,7 @@ from .exceptions import KashFlowUnavailable as KashFlowUnavailable
 from .exceptions import LinkURLError as LinkURLError
 from .exceptions import StoreUnavailable as StoreUnavailable
 from .extension import KashFlowLinks as KashFlowLinks
-from .kashflow.credentials import Credentials as Credentials
+from .kashflow.backend import Credentials as Credentials
 from .links.claims import CustomerScope as CustomerScope
 from .links.claims import InvoiceScope as InvoiceScope
 from .links.claims import LinkClaims as LinkClaims

@@ -49,7 +49,7 @@ from .fetch import Fetcher
 from .fetch.background import BackgroundPool
 from .fetch.prefetch import Prefetcher
 from .kashflow.backend import Backend
-from .kashflow.credentials import Credentials
+from .kashflow.backend import Credentials
 from .kashflow.models import same_customer
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens

@@ -12,9 +12,9 @@ import requests
 
 from flask_kashflow_links.exceptions import KashFlowBadResponse
 from flask_kashflow_links.exceptions import KashFlowUnavailable
-from flask_kashflow_links.kashflow import bodies
-from flask_kashflow_links.kashflow.bodies import pdf_body
-from flask_kashflow_links.kashflow.bodies import read_body
+from flask_kashflow_links.kashflow import http
+from flask_kashflow_links.kashflow.http import pdf_body
+from flask_kashflow_links.kashflow.http import read_body
 
 PDF = b"%PDF-1.4\n" + b"x" * 1000 + b"\n%%EOF\n"
 
@@ -56,7 +56,7 @@ def test_a_body_larger_than_the_bound_is_refused_and_closed() -> None:
 def test_a_body_dripping_past_its_deadline_is_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
     # A clock of the module's own: freezegun hands real time to code called from a test body.
     now = [1000.0]
-    monkeypatch.setattr(bodies, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(http, "time", SimpleNamespace(monotonic=lambda: now[0]))
     deadline = now[0] + 10
 
     def one_second_a_piece() -> None:

@@ -24,8 +24,8 @@ from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links.cache import SafeCache
+from flask_kashflow_links.kashflow.backend import Credentials
 from flask_kashflow_links.kashflow.backend import Login
-from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.kashflow.http import BoundedRetry
 from flask_kashflow_links.kashflow.rest import PAGE_CONCURRENCY
 from flask_kashflow_links.kashflow.rest import RestBackend

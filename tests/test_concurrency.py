@@ -16,7 +16,7 @@ import responses
 from flask import Flask
 from flask import current_app
 
-from flask_kashflow_links.kashflow.concurrency import run_together
+from flask_kashflow_links.kashflow.http import run_together
 from flask_kashflow_links.kashflow.rest import PAGE_CONCURRENCY
 from flask_kashflow_links.kashflow.rest import RestBackend
 

@@ -27,8 +27,8 @@ from flask_kashflow_links.exceptions import KashFlowBadResponse
 from flask_kashflow_links.exceptions import KashFlowError
 from flask_kashflow_links.exceptions import KashFlowNotFound
 from flask_kashflow_links.exceptions import KashFlowUnavailable
+from flask_kashflow_links.kashflow.backend import Credentials
 from flask_kashflow_links.kashflow.backend import Login
-from flask_kashflow_links.kashflow.credentials import Credentials
 from flask_kashflow_links.kashflow.rest import RestBackend
 from flask_kashflow_links.kashflow.session import SessionTokens
 from flask_kashflow_links.kashflow.soap import SoapBackend

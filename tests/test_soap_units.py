@@ -18,14 +18,14 @@ from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links.kashflow import Login
 from flask_kashflow_links.kashflow import SessionTokens
 from flask_kashflow_links.kashflow import SoapBackend
-from flask_kashflow_links.kashflow.soap_models import customer_from_soap
-from flask_kashflow_links.kashflow.soap_models import invoice_from_soap
-from flask_kashflow_links.kashflow.soap_status import DISABLED
-from flask_kashflow_links.kashflow.soap_status import IP
-from flask_kashflow_links.kashflow.soap_status import PASSWORD
-from flask_kashflow_links.kashflow.soap_status import advice
-from flask_kashflow_links.kashflow.soap_status import is_not_found
-from flask_kashflow_links.kashflow.soap_status import refusal_kind
+from flask_kashflow_links.kashflow.soap import DISABLED
+from flask_kashflow_links.kashflow.soap import IP
+from flask_kashflow_links.kashflow.soap import PASSWORD
+from flask_kashflow_links.kashflow.soap import advice
+from flask_kashflow_links.kashflow.soap import is_not_found
+from flask_kashflow_links.kashflow.soap import refusal_kind
+from flask_kashflow_links.kashflow.soap_xml import customer_from_soap
+from flask_kashflow_links.kashflow.soap_xml import invoice_from_soap
 from flask_kashflow_links.kashflow.soap_xml import request_body
 
 URL = "https://soap.kashflow.test/api/service.asmx"

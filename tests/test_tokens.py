@@ -18,7 +18,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from flask_kashflow_links import LinkExpired
 from flask_kashflow_links import LinkInvalid
-from flask_kashflow_links.kashflow.credentials import Credentials
+from flask_kashflow_links.kashflow.backend import Credentials
 from flask_kashflow_links.links.claims import STATUSES
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.claims import is_link_id

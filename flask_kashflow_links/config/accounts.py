@@ -14,8 +14,8 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from ..cache import Memo
-from ..kashflow.credentials import APIS
-from ..kashflow.credentials import Credentials
+from ..kashflow.backend import APIS
+from ..kashflow.backend import Credentials
 from ..kashflow.parsing import EMAIL
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")

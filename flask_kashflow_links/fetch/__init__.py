@@ -9,7 +9,7 @@
   upstream. When KashFlow refuses an embed-mode link's credentials, that is remembered for the
   whole stale window: such a link is never served stale data again, even in an outage.
 * **Single-flight.** Concurrent misses for one resource make one upstream call: threads of a
-  process wait on the first one; processes wait on a :class:`~.kashflow.shared.SharedLock`.
+  process wait on the first one; processes wait on a :class:`~.kashflow.session.SharedLock`.
   A background refresh takes the same lock without waiting: when another process holds it,
   that process is already refreshing.
 * **Two levels.** A small per-process LRU keeps the models, so a warm page neither talks to the
@@ -63,7 +63,7 @@ from ..kashflow.backend import Login
 from ..kashflow.models import MODELS_VERSION
 from ..kashflow.models import Customer
 from ..kashflow.models import Invoice
-from ..kashflow.shared import SharedLock
+from ..kashflow.session import SharedLock
 from ..stats import Counters
 from .background import BackgroundPool
 

@@ -23,7 +23,7 @@ from functools import partial
 from ..config import Account
 from ..exceptions import KashFlowAuthError
 from ..exceptions import KashFlowNotFound
-from ..kashflow.concurrency import run_together
+from ..kashflow.http import run_together
 from . import Fetcher
 from .background import BackgroundPool
 

@@ -3,15 +3,15 @@
 It knows nothing of Flask, links, pages or caches: a backend (:mod:`.rest`, :mod:`.soap`) takes a
 :class:`~.backend.Login` and answers with the shared :mod:`.models`; what it must share across
 processes (session tokens, login locks and pauses) goes through the small
-:class:`~.shared.SharedState` protocol that the caller provides.
+:class:`~.session.SharedState` protocol that the caller provides.
 """
 
 from __future__ import annotations
 
 from .backend import Backend as Backend
 from .backend import Connection as Connection
+from .backend import Credentials as Credentials
 from .backend import Login as Login
-from .credentials import Credentials as Credentials
 from .models import Customer as Customer
 from .models import Invoice as Invoice
 from .rest import RestBackend as RestBackend

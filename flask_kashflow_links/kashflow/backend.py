@@ -2,7 +2,9 @@
 
 A backend turns calls such as "invoice 1043 of this account" into requests to one of KashFlow's
 APIs and answers with the shared :mod:`.models`. The fetch layer above caches what it returns
-and never sees HTTP; the backend never sees a link, a cache key or a page.
+and never sees HTTP; the backend never sees a link, a cache key or a page. Each call names the
+account with a :class:`Login`, which carries the account's :class:`Credentials` (for the REST or
+the SOAP API); a :class:`Connection` is what a connection check learnt.
 """
 
 from __future__ import annotations
@@ -11,9 +13,43 @@ import typing as t
 from dataclasses import dataclass
 from dataclasses import field
 
-from .credentials import Credentials
 from .models import Customer
 from .models import Invoice
+
+#: KashFlow's APIs: the REST API v2 (username, password and memorable word) and the legacy
+#: SOAP API (username and password, sent with every call).
+APIS = ("rest", "soap")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """KashFlow credentials: the username, the password and, for the REST API, the whole
+    memorable word.
+
+    For the SOAP API (``api="soap"``) the password is the account's separate API password when
+    it has one (Apps > API Settings), otherwise the web login password; SOAP has no memorable
+    word.
+    """
+
+    username: str
+    password: str = field(repr=False)
+    memorable_word: str = field(default="", repr=False)
+    #: Which API they are for: ``"rest"`` or ``"soap"``.
+    api: str = "rest"
+
+    def __post_init__(self) -> None:
+        if self.api not in APIS:
+            raise ValueError(f"unknown KashFlow API {self.api!r}; use 'rest' or 'soap'")
+        if self.api == "soap" and self.memorable_word:
+            raise ValueError(
+                "KashFlow's SOAP API has no memorable word: leave it out for a SOAP account"
+            )
+
+    def __repr__(self) -> str:  # never show secrets, even in tracebacks
+        return (
+            f"Credentials(username={self.username!r}, password=***, memorable_word=***, "
+            f"api={self.api!r})"
+        )
 
 
 @dataclass(frozen=True)
@@ -106,6 +142,3 @@ class Backend(t.Protocol):
 
         :raises KashFlowAccountLocked: logins are paused, or KashFlow locked the user.
         """
-
-
-__all__ = ["Backend", "Connection", "Login"]

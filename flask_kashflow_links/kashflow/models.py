@@ -60,7 +60,7 @@ def same_customer(code: str, other: str) -> bool:
     return bool(code.strip()) and customer_key(code) == customer_key(other)
 
 
-def normalise_status(value: t.Any) -> str:
+def _normalise_status(value: t.Any) -> str:
     """One of :data:`PAID`, :data:`OVERPAID`, :data:`UNPAID`, :data:`OVERDUE`, :data:`NA`, or
     :data:`UNKNOWN` for anything else."""
     return _STATUSES.get(parse_text(value).lower(), UNKNOWN)
@@ -85,6 +85,7 @@ class Currency:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Currency:
+        """A currency from KashFlow's ``Currency`` object (missing fields are defaults)."""
         data = as_mapping(data)
         # The customers page spells it DisplayOnRight; the invoices page DisplaySymbolOnRight.
         on_right = data.get("DisplaySymbolOnRight", data.get("DisplayOnRight"))
@@ -107,6 +108,8 @@ class Address:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Address | None:
+        """An address from one of KashFlow's address objects; ``None`` when it is not an
+        object or all its fields are empty."""
         if not isinstance(data, dict):
             return None
         return cls.of(
@@ -146,6 +149,7 @@ class LineItem:
 
     @classmethod
     def from_api(cls, data: t.Any) -> LineItem:
+        """One entry of an invoice's ``LineItems``."""
         data = as_mapping(data)
         return cls(
             description=parse_text(data.get("Description")),
@@ -171,6 +175,7 @@ class Payment:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Payment:
+        """One entry of an invoice's ``PaymentLines``."""
         data = as_mapping(data)
         return cls(
             date=parse_date(data.get("Date")),
@@ -229,7 +234,7 @@ class Invoice:
         if number is None or number <= 0:
             return None
         gross = parse_amount(data.get("GrossAmount"))
-        status = normalise_status(data.get("Status"))
+        status = _normalise_status(data.get("Status"))
         kind = invoice_kind(data.get("Type"), gross)
         currency = Currency.from_api(data.get("Currency"))
         lines = data.get("PaymentLines")
@@ -387,6 +392,8 @@ class Contact:
 
     @classmethod
     def from_api(cls, data: t.Any) -> Contact:
+        """One entry of a customer's ``Contacts``: the name is ``Name``, else ``Firstname``
+        and ``LastName``."""
         data = as_mapping(data)
         name = parse_text(data.get("Name"), limit=200) or " ".join(
             part
@@ -462,27 +469,3 @@ class Customer:
             if EMAIL.fullmatch(address) and key not in seen and key not in refused:
                 seen[key] = address
         return list(seen.values())
-
-
-__all__ = [
-    "CREDIT_NOTE",
-    "INVOICE",
-    "MODELS_VERSION",
-    "NA",
-    "OVERDUE",
-    "OVERPAID",
-    "PAID",
-    "UNKNOWN",
-    "UNPAID",
-    "Address",
-    "Contact",
-    "Currency",
-    "Customer",
-    "Invoice",
-    "LineItem",
-    "Payment",
-    "customer_key",
-    "invoice_kind",
-    "normalise_status",
-    "same_customer",
-]

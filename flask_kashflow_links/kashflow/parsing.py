@@ -155,18 +155,3 @@ def as_mapping(value: t.Any) -> t.Mapping[str, t.Any]:
 def as_list(value: t.Any) -> list[t.Any]:
     """*value* if it is a JSON array, else an empty list."""
     return value if isinstance(value, list) else []
-
-
-__all__ = [
-    "EMAIL_SEPARATORS",
-    "MAX_AMOUNT",
-    "as_list",
-    "as_mapping",
-    "loads",
-    "parse_amount",
-    "parse_bool",
-    "parse_currency_code",
-    "parse_date",
-    "parse_int",
-    "parse_text",
-]

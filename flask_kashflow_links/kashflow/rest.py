@@ -1,9 +1,14 @@
-"""KashFlow's REST API v2 as a :class:`~.backend.Backend`: paging, documents, the statement.
+"""KashFlow's REST API v2 as a :class:`~.backend.Backend`: lists, paging, documents, statements.
 
 Lists are read in the ``Data``/``MetaData`` envelope with ``perpage=100`` sorted by ``Number``.
 Anything the server sends is checked rather than trusted: page sizes, filters and URLs in
 ``MetaData`` may differ from what was asked, and a document link is only ever fetched from the
-configured API host. Logging in and the ``KfToken`` header are :mod:`.rest_auth`'s job.
+configured API host. Logging in and the ``KfToken`` header are :mod:`.rest_http`'s job.
+
+KashFlow's official invoice detail example has no ``CustomerCode``; its list rows do. So a
+detail that names no customer is placed from its own list row: the account's invoice list,
+sorted by ``Number``, is searched page by page (a guess from the numbers seen, alternating with
+bisection, so a handful of pages even for a large account).
 """
 
 from __future__ import annotations
@@ -26,24 +31,21 @@ from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from .backend import Connection
 from .backend import Login
-from .bodies import PROBE_MAX_BYTES
-from .bodies import pdf_body
-from .concurrency import DEFAULT_LIMIT
-from .concurrency import run_together
-from .http import ClientStats
+from .http import CALLS_AT_ONCE
+from .http import PROBE_MAX_BYTES
+from .http import HttpOptions
 from .http import follow_redirects
-from .http import new_session
 from .http import origin
+from .http import pdf_body
+from .http import run_together
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
+from .parsing import as_mapping
 from .parsing import parse_int
-from .rest_auth import KfTokenAuth
-from .rest_auth import RestSessions
+from .rest_http import KfTokenAuth
+from .rest_http import RestSessions
 from .rest_http import RestTransport
-from .rest_pages import Page
-from .rest_pages import envelope
-from .rest_pages import locate
 from .rest_probe import Probe
 from .session import SessionTokens
 
@@ -57,12 +59,16 @@ MAX_PAGES = 1000
 #: account's list is searched in).
 SORTED_BY_NUMBER = {"perpage": PER_PAGE, "sortby": "Number", "order": "Asc"}
 #: Pages of one list asked for at once, after the first.
-PAGE_CONCURRENCY = DEFAULT_LIMIT
+PAGE_CONCURRENCY = CALLS_AT_ONCE
 #: KashFlow's list filter values for the portal's statuses (the ``filterby`` parameter).
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "paid": "Paid"}
 #: Details read, at most, to learn what is owed on list rows that cannot say (see
 #: :meth:`RestBackend.list_invoices`).
 MAX_DETAILS_PER_LIST = 25
+#: Pages looked at, at most, to find one invoice's row (bisection covers 2**10 pages).
+MAX_PROBES = 12
+#: One page of the list: its rows and ``MetaData.TotalRecords`` (``None`` when not sent).
+_InvoicesAndTotal = tuple[list[Invoice], "int | None"]
 
 
 class RestBackend:
@@ -93,23 +99,10 @@ class RestBackend:
         login_cooldown: float = 900,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.stats = ClientStats()
-        http = new_session(
-            retries=retries,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            accept="application/json",
-        )
-        self.transport = RestTransport(
-            http,
-            self.base_url,
-            timeout=timeout,
-            retries=retries,
-            backoff=backoff,
-            stats=self.stats,
-            sleep=sleep,
-        )
+        options = HttpOptions(timeout, retries, backoff, max_retry_after)
+        self.transport = RestTransport(base_url, options, sleep=sleep)
+        self.base_url = self.transport.base_url
+        self.stats = self.transport.stats
         self.sessions = RestSessions(self.transport, tokens, login_cooldown=login_cooldown)
 
     @property
@@ -185,7 +178,7 @@ class RestBackend:
     def _placed(self, login: Login, invoice: Invoice) -> Invoice:
         """*invoice* with the customer code of its list row, when the row is found and is the
         same invoice (same ``CustomerId`` when both say)."""
-        row = locate(lambda page: self._page(login, page), invoice.number, max_pages=MAX_PAGES)
+        row = _locate(lambda page: self._page(login, page), invoice.number, max_pages=MAX_PAGES)
         if row is None or not row.customer_code:
             log.warning("invoice %s names no customer and is not in the list", invoice.number)
             return invoice
@@ -195,7 +188,7 @@ class RestBackend:
             return invoice
         return dataclasses.replace(invoice, customer_code=row.customer_code)
 
-    def _page(self, login: Login, page: int) -> Page:
+    def _page(self, login: Login, page: int) -> _InvoicesAndTotal:
         """One page of the account's invoice list sorted by number, and its total count."""
         params = {**SORTED_BY_NUMBER, "page": page}
         listed = self._list_page(login, self.transport.url("/invoices"), params, "the list")
@@ -280,7 +273,7 @@ class RestBackend:
         # server cannot send the session token to another host.
         response = self._get(login, url, params=params)
         data = self.transport.json(response, what)
-        rows, meta = envelope(data, what)
+        rows, meta = _envelope(data, what)
         return _Page(rows, meta, bare=isinstance(data, list))
 
     def get_customer(self, login: Login, code: str) -> Customer:
@@ -399,7 +392,7 @@ class RestBackend:
             params = {"page": 1, "perpage": PER_PAGE, "sortby": "Number", "order": "Desc"}
             response = self._get(login, self.transport.url("/invoices"), params=params)
             data = self.transport.json(response, "the invoice list")
-            rows, meta = envelope(data, "the invoice list")
+            rows, meta = _envelope(data, "the invoice list")
         except (KashFlowAuthError, KashFlowDenied) as e:
             raise KashFlowAuthError(
                 "logged in, but KashFlow refused the session for API calls: an IP restriction "
@@ -452,4 +445,53 @@ def _collect(page: _Page, found: dict[int, Invoice]) -> bool:
     return not ("NextPageUrl" in page.meta and not page.meta["NextPageUrl"])
 
 
-__all__ = ["MAX_PAGES", "PAGE_CONCURRENCY", "PER_PAGE", "RestBackend"]
+def _envelope(data: t.Any, what: str) -> tuple[list[t.Any], t.Mapping[str, t.Any]]:
+    """The rows and the ``MetaData`` of a list answer (``MetaData`` may be missing or null).
+
+    :raises KashFlowBadResponse: the answer has no ``Data`` list.
+    """
+    if isinstance(data, list):  # a bare array: tolerate, but it cannot page
+        return data, {}
+    if isinstance(data, dict) and isinstance(data.get("Data"), list):
+        return data["Data"], as_mapping(data.get("MetaData"))
+    raise KashFlowBadResponse(f"KashFlow's answer for {what} has no Data list")
+
+
+def _locate(
+    fetch_page: t.Callable[[int], _InvoicesAndTotal], number: int, *, max_pages: int
+) -> Invoice | None:
+    """The row of invoice *number* in a list sorted by number, ascending, read one page at a
+    time with *fetch_page* (pages 1 to *max_pages*); ``None`` if it is not listed (or not
+    found in :data:`MAX_PROBES` pages, on a server whose pages are not what they claim)."""
+    low, high = 1, max_pages
+    size = 0
+    page = 1
+    for probe in range(MAX_PROBES):
+        rows, total = fetch_page(page)
+        for row in rows:
+            if row.number == number:
+                return row
+        guess: int | None = None
+        if not rows:
+            high = page - 1
+        else:
+            if not size:
+                size = len(rows)
+                if total is not None:
+                    high = min(high, max(1, -(-total // size)))
+            first, last = min(r.number for r in rows), max(r.number for r in rows)
+            if first < number < last:
+                return None  # within this page's numbers, yet not listed
+            if number < first:
+                high = page - 1
+                guess = page - -(-(first - number) // size)
+            else:
+                low = page + 1
+                guess = page + -(-(number - last) // size)
+        if low > high:
+            return None
+        if guess is None or probe % 2:
+            # Every other probe bisects: numbers with gaps cannot make the search linear.
+            guess = (low + high) // 2
+        page = min(max(guess, low), high)
+    return None

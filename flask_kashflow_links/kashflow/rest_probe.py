@@ -295,6 +295,3 @@ def _paid_currency(invoice: Invoice, data: t.Mapping[str, t.Any]) -> str:
     if not lines or invoice.currency.one_to_one:
         return "cannot tell from this invoice (nothing paid, or in the home currency)"
     return _IN_INVOICE_CURRENCY if total == lines else _IN_HOME_CURRENCY
-
-
-__all__ = ["ABSENT_NUMBER", "Probe", "Report"]

@@ -1,13 +1,20 @@
-"""KashFlow session tokens: one per account, shared by every worker and host.
+"""What the backends share across processes: the store, a lock in it, and session tokens.
+
+The backends keep a little state that several workers and hosts must share: the session token
+of each account, who is logging in right now, and when logins may resume. They ask only for the
+five operations of :class:`SharedState`, which the portal's cache provides (Redis across hosts);
+``None`` stands for "no shared store", and everything then stays per process.
+
+:class:`SharedLock` is the one "lock in the store, then wait for its holder" helper of the
+package: the fetch layer's single flight and the login lock both use it.
 
 KashFlow locks a user after repeated failed logins, and its session tokens expire after an idle
-period, so the portal logs in as rarely as it can:
+period, so :class:`SessionTokens` lets the portal log in as rarely as it can:
 
 * the session token lives in the shared store, sealed (encrypted by the caller's ``seal``), and
   in each process's memory; every request reuses it;
 * a new login happens only after KashFlow says the session is invalid, and only one login runs
-  at a time per account (a lock in this process, and a :class:`~.shared.SharedLock` across
-  processes);
+  at a time per account (a lock in this process, and a :class:`SharedLock` across processes);
 * after a refused login or ``AccountLocked``, no login is tried for a cool-down period, during
   which pages are served from the cache.
 """
@@ -19,19 +26,123 @@ import time
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
 from cachetools import LRUCache
 
-from .shared import SharedLock
-from .shared import SharedState
+T = t.TypeVar("T")
 
 #: How long a sealed session token is kept in the shared store. KashFlow expires tokens after an
 #: idle period (60 minutes by default); a refused token triggers a fresh login whatever this says.
 SESSION_TTL = 12 * 3600
 #: Accounts remembered per process (embed mode has one per set of credentials in use).
 _MAX_ACCOUNTS = 10_000
+
+
+class SharedState(t.Protocol):
+    """A key-value store shared by every process (a cache with atomic ``add``).
+
+    Failures are contained by the store: reads answer ``None`` and writes answer false or
+    ``None`` rather than raising.
+    """
+
+    def get(self, key: str) -> t.Any:
+        """The value of *key*, or ``None``."""
+
+    def set(self, key: str, value: t.Any, timeout: int) -> bool:
+        """Store *value* for *timeout* seconds."""
+
+    def add(self, key: str, value: t.Any, timeout: int) -> bool | None:
+        """Store *value* only if *key* is absent (atomically): True if added, False if present,
+        ``None`` if the store failed."""
+
+    def has(self, key: str) -> bool | None:
+        """Whether *key* exists; ``None`` if the store failed."""
+
+    def delete(self, key: str) -> None:
+        """Remove *key*."""
+
+
+@dataclass(frozen=True)
+class Waited(t.Generic[T]):
+    """What :meth:`SharedLock.acquire_or_wait` came back with."""
+
+    #: True when this caller holds the lock now and must :meth:`~SharedLock.release` it.
+    held: bool = False
+    #: What *ready* produced while waiting for another holder (then ``held`` is false).
+    value: T | None = None
+
+
+class SharedLock:
+    """A lock held in a :class:`SharedState` with an atomic ``add`` and an expiry, so it holds
+    across processes (with Redis) and can never outlive *ttl* if its holder dies.
+
+    :param store: the shared store, or ``None`` (no cross-process lock: always "acquired").
+    :param key: the lock's key.
+    :param ttl: seconds the lock may be held at most.
+    """
+
+    def __init__(
+        self,
+        store: SharedState | None,
+        key: str,
+        ttl: int,
+        *,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._store = store
+        self.key = key
+        self._ttl = ttl
+        self._sleep = sleep
+
+    def acquire(self) -> bool | None:
+        """Try once: True (got it), False (held elsewhere), ``None`` (no store reachable: go
+        ahead, the caller's own process lock still applies)."""
+        if self._store is None:
+            return None
+        return self._store.add(self.key, 1, self._ttl)
+
+    def release(self) -> None:
+        """Release the lock (call only when holding it)."""
+        if self._store is not None:
+            self._store.delete(self.key)
+
+    def held_elsewhere(self) -> bool:
+        """Whether the lock is (still) held, as far as the store can tell."""
+        return self._store is not None and self._store.has(self.key) is True
+
+    def acquire_or_wait(self, ready: t.Callable[[], T | None], limit: float) -> Waited[T]:
+        """Take the lock, or wait up to *limit* seconds for its holder's result.
+
+        While another process holds the lock, *ready* is polled (with a growing pause) for the
+        result that process is producing; it may raise to abandon the wait. When the lock is
+        released without a result, this caller tries to take it. After *limit* seconds it gives
+        up: ``Waited()`` (neither held nor a value) tells the caller to go ahead unlocked or to
+        fall back on what it has.
+        """
+        got = self.acquire()
+        if got is not False:
+            return Waited(held=bool(got))
+        deadline = time.monotonic() + limit
+        delay = 0.01
+        while time.monotonic() < deadline:
+            self._sleep(delay)
+            delay = min(delay * 1.5, 0.25)
+            value = ready()
+            if value is not None:
+                return Waited(value=value)
+            if not self.held_elsewhere():
+                # The holder finished (its result is stored before its lock goes) or gave up:
+                # look once more, then it is our turn.
+                value = ready()
+                if value is not None:
+                    return Waited(value=value)
+                got = self.acquire()
+                if got is not False:
+                    return Waited(held=bool(got))
+        return Waited()
 
 
 class SessionTokens:
@@ -144,6 +255,3 @@ class SessionTokens:
     def login_lock(self, namespace: str) -> SharedLock:
         """The cross-process login lock of *namespace*."""
         return SharedLock(self._store, f"{namespace}:login-lock", self._lock_ttl)
-
-
-__all__ = ["SESSION_TTL", "SessionTokens"]

@@ -1,4 +1,4 @@
-"""KashFlow's legacy SOAP API as a :class:`~.backend.Backend`.
+"""KashFlow's legacy SOAP API as a :class:`~.backend.Backend`, and what its refusals mean.
 
 There is no session: the username and password go in every call. Four operations serve the
 portal:
@@ -8,22 +8,38 @@ portal:
 * ``GetCustomer(CustomerCode)``, then ``GetInvoicesForCustomer(CustID)`` with KashFlow's numeric
   customer ID, which answers with every invoice at once (a cold list: two calls, however many
   invoices);
-* the invoice PDF from the invoice's ``PermaLink`` (see :mod:`.permalinks`).
+* the invoice PDF from the invoice's ``PermaLink`` (see :class:`~.soap_http.Permalinks`).
 
 SOAP has no customer statement and no payment receipt, so :attr:`SoapBackend.statements` is
 false and :meth:`~SoapBackend.statement_link` is ``None``: the pages do not offer them.
 
-KashFlow answers failures as ``Status NO`` with a ``StatusDetail`` inside HTTP 200 (see
-:mod:`.soap_status`). When it refuses the caller (a wrong password, this server's address, SOAP
-switched off), no SOAP call is made for the account for ``login_cooldown`` seconds, on every
-process sharing the store, as after a refused REST login: whether repeated bad passwords lock a
-SOAP user is unconfirmed, and asking again on every page would be no use either way. A refused
-password of an embed-mode link pauses for a day and reads as a withdrawn link.
+KashFlow reports failures as ``Status`` ``NO`` with a human-readable ``StatusDetail`` inside an
+HTTP 200 answer. Only two texts are known from working clients: "Incorrect username or
+password" (a wrong user, a wrong password, or the wrong password *mode*) and "The IP address of
+<ip> is not in the access list". The texts for "SOAP not enabled" and for a record that does not
+exist are unconfirmed, so they are recognised by their likely words, and anything else is read
+as a failure that may pass (never as "not found", which would hide an outage behind a 404, and
+never as a refused password, which would withdraw embed-mode links).
+
+When KashFlow refuses the caller (a wrong password, this server's address, SOAP switched off),
+no SOAP call is made for the account for ``login_cooldown`` seconds, on every process sharing
+the store, as after a refused REST login: whether repeated bad passwords lock a SOAP user is
+unconfirmed, and asking again on every page would be no use either way. A refused password of
+an embed-mode link pauses for a day and reads as a withdrawn link.
+
+The connection check (:meth:`SoapBackend.check`) asks ``GetInvoices_Recent`` with
+``NumberOfInvoices`` 1, which proves the username, password, this server's address and the
+"Enable SOAP API" setting at once, for the price of one invoice. When KashFlow refuses, the
+check quotes its ``StatusDetail`` and names the likely causes with the fix for each (see
+:data:`CAUSES`), and pauses the account's calls as the portal would. When it accepts, the newest
+invoice's ``PermaLink`` is downloaded (a plain GET, not a SOAP call) to learn whether KashFlow
+serves PDFs without a session.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import typing as t
 from datetime import date
 from datetime import datetime
@@ -37,25 +53,21 @@ from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
 from .backend import Connection
 from .backend import Login
-from .http import ClientStats
-from .http import new_session
+from .http import PROBE_MAX_BYTES
+from .http import HttpOptions
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
-from .permalinks import Permalinks
 from .session import SessionTokens
-from .soap_check import check_connection
 from .soap_http import MAX_ANSWER_BYTES
+from .soap_http import Permalinks
 from .soap_http import SoapTransport
-from .soap_models import customer_from_soap
-from .soap_models import customer_id
-from .soap_models import invoice_from_soap
-from .soap_models import payments_from_soap
-from .soap_status import PASSWORD
-from .soap_status import is_not_found
-from .soap_status import refusal_kind
 from .soap_xml import Answer
+from .soap_xml import customer_from_soap
+from .soap_xml import customer_id
+from .soap_xml import invoice_from_soap
 from .soap_xml import items
+from .soap_xml import payments_from_soap
 from .soap_xml import request_body
 from .soap_xml import xml_safe
 
@@ -68,9 +80,94 @@ DEFAULT_URL = "https://securedwebapp.com/api/service.asmx"
 EMBEDDED_PAUSE = 86400
 #: The most calls one load makes (an invoice and its payments, a customer and its invoices).
 CALLS_PER_LOAD = 2
+#: A refusal of the credentials themselves (a wrong user, password or password mode). The
+#: value names a kind of refusal; it is no password.
+PASSWORD = "password"  # noqa: S105  # nosec B105
+#: A refusal of this server's address (Restrict Access to specific IP addresses).
+IP = "ip"
+#: The SOAP API is not switched on for the account.
+DISABLED = "disabled"
+
+_KINDS = (
+    (IP, re.compile(r"\bIP address\b|\baccess list\b", re.IGNORECASE)),
+    (
+        DISABLED,
+        re.compile(
+            r"\bnot (?:been )?enabled\b|\bdisabled\b|\benable (?:the )?SOAP\b|\bAPI access\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        PASSWORD,
+        re.compile(
+            r"\bpassword\b|\busername\b|\buser name\b|\blog ?in\b|\bauthenticat",
+            re.IGNORECASE,
+        ),
+    ),
+)
+_NOT_FOUND = re.compile(
+    r"\bno (?:such )?(?:invoice|customer|record|payment)s?\b|\bthere (?:is|are) no\b|"
+    r"\bnot found\b|\bdoes not exist\b|\bcould not (?:be )?f(?:ou)?nd\b|"
+    r"\b(?:cannot|can't|unable to) find\b",
+    re.IGNORECASE,
+)
+
+#: Each refusal's likely causes, with the fix for each, for ``flask kashflow-links check``.
+CAUSES = {
+    PASSWORD: (
+        "Password mode: KashFlow's Apps > API Settings offers 'Use login password' or "
+        "'Separate API password'. With a separate API password set, the web login password is "
+        "refused (and the other way round). Configure the password the account is set to use.",
+        "Username: use the KashFlow login username shown in Apps > API Settings (usually the "
+        "sign-in email address).",
+    ),
+    IP: (
+        "IP access list: 'Restrict Access to specific IP addresses' is on in Apps > API "
+        "Settings and this server's outgoing address is not listed. Add it (every server that "
+        "serves the portal or runs its commands), or turn the restriction off. KashFlow's "
+        "AutoAuthIP (enable AutoAuth in API Settings for a key) adds a caller's address for "
+        "applications that cannot know it in advance.",
+    ),
+    DISABLED: (
+        "SOAP API switched off: tick 'Enable SOAP API' in KashFlow under Apps > API Settings.",
+    ),
+}
 
 
-def london_today() -> date:
+def refusal_kind(detail: str) -> str | None:
+    """:data:`PASSWORD`, :data:`IP` or :data:`DISABLED` when *detail* refuses the caller;
+    ``None`` for anything else."""
+    for kind, pattern in _KINDS:
+        if pattern.search(detail):
+            return kind
+    return None
+
+
+def is_not_found(detail: str) -> bool:
+    """Whether *detail* says the record asked for does not exist."""
+    return bool(_NOT_FOUND.search(detail)) and refusal_kind(detail) is None
+
+
+def advice(detail: str) -> tuple[str, ...]:
+    """What to tell an operator about a refusal: KashFlow's words, then the causes with the
+    fix for each (those *detail* points at first, then the others that can give the same
+    answer: KashFlow's texts for them are not all known)."""
+    kind = refusal_kind(detail)
+    said = (
+        f'KashFlow refused the SOAP call: "{detail}".'
+        if detail
+        else "KashFlow refused the SOAP call without saying why."
+    )
+    likely = CAUSES[kind] if kind else ()
+    others = [cause for k in (PASSWORD, IP, DISABLED) if k != kind for cause in CAUSES[k]]
+    return (
+        said,
+        *(f"Likely cause: {cause}" for cause in likely),
+        *(f"Other possible cause: {cause}" for cause in others),
+    )
+
+
+def _london_today() -> date:
     """Today in the UK, where KashFlow's dates are calendar dates."""
     return datetime.now(ZoneInfo("Europe/London")).date()
 
@@ -103,31 +200,17 @@ class SoapBackend:
         backoff: float = 0.25,
         max_retry_after: float = 3.0,
         login_cooldown: float = 900,
-        today: t.Callable[[], date] = london_today,
+        today: t.Callable[[], date] = _london_today,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        self.base_url = url.rstrip("/")
+        options = HttpOptions(timeout, retries, backoff, max_retry_after)
+        self.transport = SoapTransport(url, options, max_answer_bytes=max_answer_bytes)
+        self.base_url = self.transport.base_url
+        self.stats = self.transport.stats
+        self.permalinks = Permalinks(self.transport, (self.base_url, *document_hosts))
         self.tokens = tokens
         self.login_cooldown = login_cooldown
         self.today = today
-        self.stats = ClientStats()
-        http = new_session(
-            retries=retries,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
-            accept="text/xml, application/soap+xml",
-        )
-        self.transport = SoapTransport(
-            http,
-            self.base_url,
-            timeout=timeout,
-            retries=retries,
-            stats=self.stats,
-            max_answer_bytes=max_answer_bytes,
-        )
-        self.permalinks = Permalinks(
-            http, (self.base_url, *document_hosts), timeout=timeout, stats=self.stats
-        )
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -144,7 +227,7 @@ class SoapBackend:
 
     # -- one call ------------------------------------------------------------------------------
 
-    def call(
+    def _call(
         self, login: Login, operation: str, params: t.Sequence[tuple[str, str | int]], what: str
     ) -> Answer:
         """Call *operation* with the account's credentials and *params*; a successful answer.
@@ -153,20 +236,20 @@ class SoapBackend:
         :raises KashFlowAuthError: KashFlow refused the password (calls now pause).
         :raises KashFlowUnavailable: an outage, a pause, or a refusal of this server.
         """
-        self.raise_if_paused(login)
-        answer = self.call_unpaused(login, operation, params, what)
+        self._raise_if_paused(login)
+        answer = self._call_unpaused(login, operation, params, what)
         if answer.ok:
             return answer
         kind = refusal_kind(answer.detail)
         if kind is not None:
-            raise self.refused(login, kind, answer.detail)
+            raise self._refused(login, kind, answer.detail)
         if is_not_found(answer.detail):
             raise KashFlowNotFound(f"KashFlow has no {what} ({answer.detail})")
         raise KashFlowUnavailable(
             f"KashFlow answered Status NO to {operation} ({answer.detail or 'no detail'})"
         )
 
-    def call_unpaused(
+    def _call_unpaused(
         self, login: Login, operation: str, params: t.Sequence[tuple[str, str | int]], what: str
     ) -> Answer:
         """Send one call whatever its ``Status`` (no pause is checked or started)."""
@@ -187,7 +270,7 @@ class SoapBackend:
 
     # -- pauses after a refusal ------------------------------------------------------------------
 
-    def refused(
+    def _refused(
         self, login: Login, kind: str, detail: str, *, quiet: bool = False
     ) -> KashFlowError:
         """Pause the account's calls after KashFlow refused the caller; the error to raise.
@@ -214,7 +297,7 @@ class SoapBackend:
         # for the pages (stale data may cover it), never a withdrawn link.
         return KashFlowUnavailable(f"KashFlow refused this server's SOAP calls ({detail})")
 
-    def raise_if_paused(self, login: Login) -> None:
+    def _raise_if_paused(self, login: Login) -> None:
         """Raise while the account's calls are paused after a refusal.
 
         :raises KashFlowAuthError: an embed-mode link whose password KashFlow refused.
@@ -240,7 +323,7 @@ class SoapBackend:
             retry_at=retry_at,
         )
 
-    def resume(self, login: Login) -> None:
+    def _resume(self, login: Login) -> None:
         """Lift the account's pause (after a call that KashFlow accepted)."""
         self.tokens.clear_cooldown(login.namespace)
         self.tokens.clear_cooldown(f"{login.namespace}:password")
@@ -255,7 +338,7 @@ class SoapBackend:
         """
         what = f"invoice {number}"
         params = [("InvoiceNumber", int(number))]
-        found = self.call(login, "GetInvoice", params, what).result
+        found = self._call(login, "GetInvoice", params, what).result
         today = self.today()
         invoice = invoice_from_soap(found, today=today, detailed=True)
         if invoice is None:
@@ -265,7 +348,7 @@ class SoapBackend:
         if not (invoice.paid or invoice.is_paid):
             return invoice
         try:
-            paid = self.call(login, "GetInvoicePayment", params, f"payments of {what}").result
+            paid = self._call(login, "GetInvoicePayment", params, f"payments of {what}").result
         except KashFlowNotFound:
             return invoice  # no payments to show
         payments = payments_from_soap(paid)
@@ -279,7 +362,7 @@ class SoapBackend:
         :raises KashFlowNotFound: KashFlow has no such customer.
         """
         what = f"customer {code}"
-        found = self.call(login, "GetCustomer", [("CustomerCode", code)], what).result
+        found = self._call(login, "GetCustomer", [("CustomerCode", code)], what).result
         customer = customer_from_soap(found)
         if customer is None:
             raise KashFlowNotFound(f"KashFlow has no {what}")
@@ -294,11 +377,11 @@ class SoapBackend:
         The server's filtering is not trusted: callers check each invoice's own customer code.
         """
         what = f"customer {customer}"
-        found = self.call(login, "GetCustomer", [("CustomerCode", customer)], what).result
+        found = self._call(login, "GetCustomer", [("CustomerCode", customer)], what).result
         number = customer_id(found)
         if number is None or customer_from_soap(found) is None:
             raise KashFlowNotFound(f"KashFlow has no {what}")
-        listed = self.call(
+        listed = self._call(
             login, "GetInvoicesForCustomer", [("CustID", number)], f"the invoices of {customer}"
         ).result
         today = self.today()
@@ -315,7 +398,7 @@ class SoapBackend:
 
         :raises KashFlowBadResponse: not a PDF, too large, elsewhere, or wanting a session.
         """
-        self.raise_if_paused(login)
+        self._raise_if_paused(login)
         return self.permalinks.fetch(link, max_bytes=max_bytes)
 
     def statement_link(self, customer: Customer) -> str | None:
@@ -323,8 +406,9 @@ class SoapBackend:
         return None
 
     def check(self, login: Login, *, force: bool = False) -> Connection:
-        """One cheap authenticated call (the newest invoice), and whether its PDF downloads;
-        see :mod:`.soap_check`.
+        """One cheap authenticated call (the newest invoice), and whether its PDF downloads
+        (see the module's docstring). Problems, never a raise, when KashFlow cannot be asked or
+        refuses the call.
 
         :raises KashFlowLoginsPaused: calls are paused after a refusal (unless *force*).
         """
@@ -333,7 +417,63 @@ class SoapBackend:
             raise KashFlowLoginsPaused(
                 "SOAP calls are paused after KashFlow refused them", retry_at=retry_at
             )
-        return check_connection(self, login)
+        try:
+            answer = self._call_unpaused(
+                login, "GetInvoices_Recent", [("NumberOfInvoices", 1)], "the newest invoice"
+            )
+        except KashFlowUnavailable as e:
+            return _failed(
+                f"cannot reach KashFlow's SOAP service ({e}). Check KASHFLOW_LINKS_SOAP_URL "
+                f"({self.base_url}), DNS, the firewall and any proxy; KashFlow may also be down."
+            )
+        except KashFlowBadResponse as e:
+            return _failed(
+                f"the SOAP service answered unexpectedly ({e}). Is KASHFLOW_LINKS_SOAP_URL "
+                "KashFlow's SOAP API (https://securedwebapp.com/api/service.asmx)?"
+            )
+        except KashFlowAuthError as e:
+            return _failed(f"{e}: correct the configured credentials")
+        if not answer.ok:
+            kind = refusal_kind(answer.detail)
+            if kind is not None:
+                # As the portal would: a refused password is not tried again on every run.
+                self._refused(login, kind, answer.detail, quiet=True)
+            return Connection(signed_in=False, problems=advice(answer.detail))
+        self._resume(login)
+        findings = [
+            "KashFlow accepted the username and password over SOAP (there is no session: they go "
+            "with every call)"
+        ]
+        warnings: list[str] = []
+        newest = next(iter(items(answer.result)), None)
+        invoice = invoice_from_soap(newest, today=self.today())
+        if invoice is None:
+            findings.append("no invoices yet, so invoice PDFs were not tried")
+        elif not invoice.permalink:
+            warnings.append(
+                f"KashFlow gave no PermaLink for invoice {invoice.number}: the pages offer no PDF "
+                "for invoices without one"
+            )
+        else:
+            try:
+                pdf = self.permalinks.fetch(invoice.permalink, max_bytes=PROBE_MAX_BYTES)
+            except KashFlowError as e:
+                warnings.append(
+                    f"invoice {invoice.number}'s PDF did not download ({e}); clients of this "
+                    "account will see 'temporarily unavailable' instead of a PDF"
+                )
+            else:
+                findings.append(
+                    f"invoice PDFs download from the PermaLink without a session (invoice "
+                    f"{invoice.number}: {len(pdf) // 1024 + 1} KB)"
+                )
+        findings.append(
+            "customer statements and payment receipts are not part of the SOAP API: the pages do "
+            "not offer them"
+        )
+        return Connection(findings=tuple(findings), warnings=tuple(warnings))
 
 
-__all__ = ["DEFAULT_URL", "EMBEDDED_PAUSE", "SoapBackend", "london_today"]
+def _failed(problem: str) -> Connection:
+    """A check that could not sign in, for *problem*."""
+    return Connection(signed_in=False, problems=(problem,))

@@ -1,4 +1,4 @@
-"""Calls to KashFlow's SOAP service over HTTP, and how their failures map to the exception tree.
+"""HTTP with KashFlow's SOAP API: the calls, the PDFs behind permalinks, failures mapped.
 
 Every call is one POST with a timeout, bounded retries for what passes (connection errors, 429,
 502, 503, 504: urllib3's ``Retry``), no redirects, a bound on the answer's size and on the
@@ -13,23 +13,37 @@ time spent reading it. The answer is then read in this order:
   :class:`~flask_kashflow_links.KashFlowBadResponse`.
 
 The request body holds the username and password, so nothing kept on an exception holds the
-request's body (:func:`~.http.redacted`, :func:`~.http.kept`).
+request's body (:func:`~.http.about`).
+
+Invoice PDFs come from a SOAP invoice's ``PermaLink``, fetched without any credentials: the
+SOAP API has no session, and nothing could go with the request but the username and password,
+which never leave a SOAP body. KashFlow describes the permalink as a permanent link to the PDF
+that "can be shared"; whether KashFlow serves it without a REST session is unconfirmed, so an
+answer asking for one (401, 403, or a sign-in page) is reported as what it is, never as a
+refused password (which would withdraw embed-mode links). A permalink is absolute
+(``https://api.kashflow.com/v2/documents/invoice/<guid>``) and is fetched only from the
+configured REST API's host or the SOAP service's host, including any redirect it answers with.
 """
 
 from __future__ import annotations
 
 import time
+import typing as t
 from urllib.parse import urlsplit
 
 import requests
 
 from ..exceptions import KashFlowBadResponse
 from ..exceptions import KashFlowError
+from ..exceptions import KashFlowNotFound
 from ..exceptions import KashFlowUnavailable
-from .bodies import read_body
-from .http import ClientStats
+from .http import HttpOptions
+from .http import Transport
 from .http import about
-from .http import transport_errors
+from .http import follow_redirects
+from .http import origin
+from .http import pdf_body
+from .http import read_body
 from .soap_xml import Answer
 from .soap_xml import MalformedAnswer
 from .soap_xml import answer_of
@@ -41,30 +55,21 @@ from .soap_xml import fault_of
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
-class SoapTransport:
+class SoapTransport(Transport):
     """Posts SOAP 1.1 envelopes to one KashFlow SOAP service.
 
-    :param http: the session (bounded retries, no cookies, no redirects).
     :param url: the service, e.g. ``https://securedwebapp.com/api/service.asmx``.
-    :param timeout: ``(connect, read)`` seconds; reading a whole answer may take at most their
-        sum again.
+    :param options: the timeout, retries and backoff of every call; reading a whole answer may
+        take at most the timeout's sum again.
+    :param max_answer_bytes: the largest answer read.
     """
 
+    accept = "text/xml, application/soap+xml"
+
     def __init__(
-        self,
-        http: requests.Session,
-        url: str,
-        *,
-        timeout: tuple[float, float],
-        retries: int,
-        stats: ClientStats,
-        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        self, url: str, options: HttpOptions, *, max_answer_bytes: int = MAX_ANSWER_BYTES
     ) -> None:
-        self.http = http
-        self.url = url
-        self.timeout = timeout
-        self.retries = retries
-        self.stats = stats
+        super().__init__(url, options)
         self.max_answer_bytes = max_answer_bytes
 
     def call(self, operation: str, body: bytes) -> Answer:
@@ -112,17 +117,14 @@ class SoapTransport:
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"KashFlow/{operation}"',
         }
-        with transport_errors(f"the SOAP call {operation}", urlsplit(self.url).netloc):
-            response = self.http.post(
-                self.url,
-                data=body,
-                headers=headers,
-                timeout=self.timeout,
-                stream=True,
-                allow_redirects=False,  # a redirect could carry the password elsewhere
-            )
-        self.stats.add("requests")
-        return response
+        return self.request(
+            "POST",
+            self.base_url,
+            what=f"the SOAP call {operation}",
+            data=body,
+            headers=headers,
+            stream=True,
+        )
 
     def _http_error(self, response: requests.Response, what: str, reason: str) -> KashFlowError:
         """The error for an answer that is no SOAP answer: what passes, or a wrong shape."""
@@ -141,4 +143,70 @@ class SoapTransport:
         return KashFlowBadResponse(message, **kwargs)
 
 
-__all__ = ["MAX_ANSWER_BYTES", "SoapTransport"]
+class Permalinks:
+    """Downloads document permalinks from the allowed hosts only.
+
+    :param transport: the SOAP service's transport: its session (no cookies, no redirects of
+        its own), timeout and counters.
+    :param allowed: the URLs whose hosts may serve documents (the REST API and the SOAP
+        service).
+    """
+
+    def __init__(self, transport: Transport, allowed: t.Iterable[str]) -> None:
+        self.transport = transport
+        self.allowed = frozenset(origin(url) for url in allowed)
+
+    def checked(self, link: str) -> str:
+        """*link* if it may be fetched: an absolute http(s) URL on an allowed host, without
+        credentials or dot segments.
+
+        :raises KashFlowBadResponse: anything else.
+        """
+        parts = urlsplit(link.strip())
+        if origin(link.strip()) not in self.allowed:
+            raise KashFlowBadResponse("a document link points outside KashFlow's API hosts")
+        segments = parts.path.split("/")
+        if parts.username or parts.password or ".." in segments or "." in segments:
+            raise KashFlowBadResponse("a document link is not a plain KashFlow document path")
+        return parts._replace(fragment="").geturl()
+
+    def fetch(self, link: str, *, max_bytes: int) -> bytes:
+        """The PDF behind *link*.
+
+        :raises KashFlowNotFound: KashFlow has no such document.
+        :raises KashFlowUnavailable: no answer, a timeout, 429 or 5xx.
+        :raises KashFlowBadResponse: not a whole PDF, too large, a redirect elsewhere, or an
+            answer that wants a session (which SOAP cannot give).
+        """
+        response = follow_redirects(self._get, self.checked(link), checked=self.checked)
+        return self._pdf(response, max_bytes)
+
+    def _get(self, url: str) -> requests.Response:
+        return self.transport.request(
+            "GET",
+            url,
+            what="a document request",
+            headers={"Accept": "application/pdf"},
+            stream=True,
+        )
+
+    def _pdf(self, response: requests.Response, max_bytes: int) -> bytes:
+        status = response.status_code
+        if status != 200:
+            response.close()
+            if status == 404:
+                raise KashFlowNotFound("KashFlow has no such document")
+            if status == 429 or status >= 500:
+                raise KashFlowUnavailable(f"KashFlow answered HTTP {status} for a document")
+            if status in (401, 403):
+                raise KashFlowBadResponse(
+                    f"KashFlow wants a signed-in session for invoice PDFs (HTTP {status}), which "
+                    "the SOAP API cannot give: this account's clients cannot download PDFs"
+                )
+            raise KashFlowBadResponse(f"KashFlow answered HTTP {status} for a document")
+        return pdf_body(
+            response,
+            max_bytes=max_bytes,
+            deadline=time.monotonic() + sum(self.transport.timeout),
+            not_pdf_hint=" (a sign-in page wants a session, which the SOAP API cannot give)",
+        )

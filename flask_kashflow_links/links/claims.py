@@ -12,7 +12,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
-from ..kashflow.credentials import Credentials
+from ..kashflow.backend import Credentials
 from ..kashflow.models import Invoice
 from ..kashflow.models import same_customer
 

@@ -37,7 +37,7 @@ from itsdangerous.encoding import base64_decode
 from itsdangerous.encoding import base64_encode
 
 from ..cache import Memo
-from ..kashflow.credentials import Credentials
+from ..kashflow.backend import Credentials
 from .claims import LINK_ID_BYTES
 from .claims import STATUSES
 from .claims import TOKEN_SHAPE

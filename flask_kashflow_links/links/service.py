@@ -18,7 +18,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from ..config import AccountRegistry
-from ..kashflow.credentials import Credentials
+from ..kashflow.backend import Credentials
 from .claims import AnyScope
 from .claims import LinkClaims
 from .claims import is_link_id
