@@ -474,7 +474,7 @@ def check(account: str | None, force: bool) -> None:
     click.echo(f"Checking account {acct.id!r} at {backend.base_url} ...")
     say_sharing(parts, indent="  ")
     try:
-        connection = backend.check(login, force=force)
+        connection = backend.connect(login, force=force)
     except KashFlowLoginsPaused as e:
         raise click.ClickException(
             f"logins for account {acct.id!r} are paused until {_when(e.retry_at)} after KashFlow "

@@ -33,6 +33,7 @@ from freezegun import freeze_time
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import _state as get_state
+from flask_kashflow_links.kashflow import http as kashflow_http
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
@@ -62,6 +63,15 @@ QUIET_BACKGROUND = {
     "KASHFLOW_LINKS_PREFETCH": False,
     "KASHFLOW_LINKS_STALE_WHILE_REVALIDATE": 0,
 }
+
+
+@pytest.fixture(autouse=True)
+def _retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries happen as in production, but without their waits: the backoff and the longest
+    Retry-After honoured are module constants, read when an app builds its backends. Tests of
+    the waits themselves make their backends with explicit values and a recorded sleep."""
+    monkeypatch.setattr(kashflow_http, "BACKOFF", 0.0)
+    monkeypatch.setattr(kashflow_http, "MAX_RETRY_AFTER", 0.0)
 
 
 class _CompiledTemplates(jinja2.BytecodeCache):

@@ -137,7 +137,7 @@ class Backend(t.Protocol):
         """The document link of *customer*'s statement of all invoices, or ``None`` when this
         API has none (the page then offers no statement)."""
 
-    def check(self, login: Login, *, force: bool = False) -> Connection:
+    def connect(self, login: Login, *, force: bool = False) -> Connection:
         """Log in (honouring a login pause unless *force*) and make one cheap authorised call.
 
         :raises KashFlowAccountLocked: logins are paused, or KashFlow locked the user.

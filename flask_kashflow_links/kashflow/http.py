@@ -47,6 +47,14 @@ from ..stats import Counters
 
 T = t.TypeVar("T")
 
+#: How many times a call that failed in a way that passes is retried.
+RETRIES = 2
+#: The base of the exponential backoff between retries, in seconds (urllib3's
+#: ``backoff_factor``; the SQL-timeout retries wait ``BACKOFF × 4ⁿ``: 1 s, then 4 s).
+BACKOFF = 0.25
+#: The longest ``Retry-After`` honoured within one page load, in seconds: a server asking for
+#: a longer pause is asked again after this long, and then its answer stands.
+MAX_RETRY_AFTER = 3.0
 #: Statuses worth asking again (urllib3 retries them with backoff).
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 #: Redirects followed for one document, at most.
@@ -111,7 +119,11 @@ class ClientStats(Counters):
 
 @dataclass(frozen=True)
 class HttpOptions:
-    """How every request to one API is made: a backend's timeout, retries and backoff."""
+    """How every request to one API is made: a backend's timeout, retries and backoff.
+
+    Without a value, each of the last three takes its module constant (:data:`RETRIES`,
+    :data:`BACKOFF`, :data:`MAX_RETRY_AFTER`) when the backend is made.
+    """
 
     #: ``(connect, read)`` seconds for every request.
     timeout: tuple[float, float]
@@ -121,6 +133,22 @@ class HttpOptions:
     backoff: float
     #: The longest ``Retry-After`` honoured, in seconds.
     max_retry_after: float
+
+    @classmethod
+    def of(
+        cls,
+        timeout: tuple[float, float],
+        retries: int | None = None,
+        backoff: float | None = None,
+        max_retry_after: float | None = None,
+    ) -> HttpOptions:
+        """These options, the module constants filling in what is not given."""
+        return cls(
+            timeout,
+            RETRIES if retries is None else retries,
+            BACKOFF if backoff is None else backoff,
+            MAX_RETRY_AFTER if max_retry_after is None else max_retry_after,
+        )
 
 
 class Transport:

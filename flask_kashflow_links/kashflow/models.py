@@ -49,8 +49,8 @@ def customer_key(code: str) -> str:
 
     KashFlow treats customer codes case-insensitively, so ``tcust01`` and ``TCUST01`` are one
     customer. This one function decides it for scope (what a link shows), revocation (what
-    ``revoke_customer`` withdraws) and the API clients, so a link can never see a customer its
-    withdrawal would miss.
+    ``revoke_customer`` revokes) and the API clients, so a link can never see a customer its
+    revocation would miss.
     """
     return code.strip().casefold()
 

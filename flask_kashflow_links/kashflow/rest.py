@@ -47,6 +47,7 @@ from .rest_http import KfTokenAuth
 from .rest_http import RestSessions
 from .rest_http import RestTransport
 from .rest_probe import Probe
+from .session import LOGIN_COOLDOWN
 from .session import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -93,13 +94,13 @@ class RestBackend:
         *,
         tokens: SessionTokens,
         timeout: tuple[float, float] = (3.05, 10.0),
-        retries: int = 2,
-        backoff: float = 0.25,
-        max_retry_after: float = 3.0,
-        login_cooldown: float = 900,
+        retries: int | None = None,
+        backoff: float | None = None,
+        max_retry_after: float | None = None,
+        login_cooldown: float = LOGIN_COOLDOWN,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
-        options = HttpOptions(timeout, retries, backoff, max_retry_after)
+        options = HttpOptions.of(timeout, retries, backoff, max_retry_after)
         self.transport = RestTransport(base_url, options, sleep=sleep)
         self.base_url = self.transport.base_url
         self.stats = self.transport.stats
@@ -363,7 +364,7 @@ class RestBackend:
 
     # -- the connection check ------------------------------------------------------------------
 
-    def check(self, login: Login, *, force: bool = False) -> Connection:
+    def connect(self, login: Login, *, force: bool = False) -> Connection:
         """Log in afresh (a refused login pauses logins, as the portal's would), count the
         account's invoices, then probe which shape its answers have (:mod:`.rest_probe`:
         reads only).

@@ -37,6 +37,10 @@ T = t.TypeVar("T")
 #: How long a sealed session token is kept in the shared store. KashFlow expires tokens after an
 #: idle period (60 minutes by default); a refused token triggers a fresh login whatever this says.
 SESSION_TTL = 12 * 3600
+#: Seconds without a login after KashFlow refused one (or reported ``AccountLocked``), or a
+#: SOAP call: repeated failed logins lock the KashFlow user, so the portal stops asking and
+#: serves what it has cached meanwhile. ``flask kashflow-links check --force`` asks anyway.
+LOGIN_COOLDOWN = 900
 #: Accounts remembered per process (embed mode has one per set of credentials in use).
 _MAX_ACCOUNTS = 10_000
 
@@ -79,9 +83,14 @@ class SharedLock:
     """A lock held in a :class:`SharedState` with an atomic ``add`` and an expiry, so it holds
     across processes (with Redis) and can never outlive *ttl* if its holder dies.
 
+    The lock's value is its deadline: a store whose ``add`` sets the key and its expiry in two
+    steps (cachelib's Redis cache does) could keep a lock for ever if its holder died between
+    them, and such a lock is found past its deadline, cleared and taken.
+
     :param store: the shared store, or ``None`` (no cross-process lock: always "acquired").
     :param key: the lock's key.
     :param ttl: seconds the lock may be held at most.
+    :param clock: POSIX time (a lock's deadline).
     """
 
     def __init__(
@@ -91,18 +100,28 @@ class SharedLock:
         ttl: int,
         *,
         sleep: t.Callable[[float], None] = time.sleep,
+        clock: t.Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self.key = key
         self._ttl = ttl
         self._sleep = sleep
+        self._clock = clock
 
     def acquire(self) -> bool | None:
         """Try once: True (got it), False (held elsewhere), ``None`` (no store reachable: go
         ahead, the caller's own process lock still applies)."""
         if self._store is None:
             return None
-        return self._store.add(self.key, 1, self._ttl)
+        deadline = self._clock() + self._ttl
+        added = self._store.add(self.key, deadline, self._ttl)
+        if added is not False:
+            return added
+        held_until = self._store.get(self.key)
+        if isinstance(held_until, int | float) and held_until < self._clock():
+            self._store.delete(self.key)  # its holder died holding it: no expiry came
+            return self._store.add(self.key, deadline, self._ttl)
+        return False
 
     def release(self) -> None:
         """Release the lock (call only when holding it)."""

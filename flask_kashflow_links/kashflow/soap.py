@@ -19,15 +19,15 @@ password" (a wrong user, a wrong password, or the wrong password *mode*) and "Th
 <ip> is not in the access list". The texts for "SOAP not enabled" and for a record that does not
 exist are unconfirmed, so they are recognised by their likely words, and anything else is read
 as a failure that may pass (never as "not found", which would hide an outage behind a 404, and
-never as a refused password, which would withdraw embed-mode links).
+never as a refused password, which would revoke embed-mode links).
 
 When KashFlow refuses the caller (a wrong password, this server's address, SOAP switched off),
 no SOAP call is made for the account for ``login_cooldown`` seconds, on every process sharing
 the store, as after a refused REST login: whether repeated bad passwords lock a SOAP user is
 unconfirmed, and asking again on every page would be no use either way. A refused password of
-an embed-mode link pauses for a day and reads as a withdrawn link.
+an embed-mode link pauses for a day and reads as a revoked link.
 
-The connection check (:meth:`SoapBackend.check`) asks ``GetInvoices_Recent`` with
+The connection check (:meth:`SoapBackend.connect`) asks ``GetInvoices_Recent`` with
 ``NumberOfInvoices`` 1, which proves the username, password, this server's address and the
 "Enable SOAP API" setting at once, for the price of one invoice. When KashFlow refuses, the
 check quotes its ``StatusDetail`` and names the likely causes with the fix for each (see
@@ -58,6 +58,7 @@ from .http import HttpOptions
 from .models import Customer
 from .models import Invoice
 from .models import same_customer
+from .session import LOGIN_COOLDOWN
 from .session import SessionTokens
 from .soap_http import MAX_ANSWER_BYTES
 from .soap_http import Permalinks
@@ -196,14 +197,14 @@ class SoapBackend:
         tokens: SessionTokens,
         document_hosts: t.Iterable[str] = (),
         timeout: tuple[float, float] = (3.05, 10.0),
-        retries: int = 2,
-        backoff: float = 0.25,
-        max_retry_after: float = 3.0,
-        login_cooldown: float = 900,
+        retries: int | None = None,
+        backoff: float | None = None,
+        max_retry_after: float | None = None,
+        login_cooldown: float = LOGIN_COOLDOWN,
         today: t.Callable[[], date] = _london_today,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
-        options = HttpOptions(timeout, retries, backoff, max_retry_after)
+        options = HttpOptions.of(timeout, retries, backoff, max_retry_after)
         self.transport = SoapTransport(url, options, max_answer_bytes=max_answer_bytes)
         self.base_url = self.transport.base_url
         self.stats = self.transport.stats
@@ -294,7 +295,7 @@ class SoapBackend:
         if kind == PASSWORD:
             return KashFlowAuthError(f"KashFlow refused the SOAP password ({detail})", step=kind)
         # This server or the account's settings were refused, not the credentials: an outage
-        # for the pages (stale data may cover it), never a withdrawn link.
+        # for the pages (stale data may cover it), never a revoked link.
         return KashFlowUnavailable(f"KashFlow refused this server's SOAP calls ({detail})")
 
     def _raise_if_paused(self, login: Login) -> None:
@@ -405,7 +406,7 @@ class SoapBackend:
         """``None``: the SOAP API has no customer statement."""
         return None
 
-    def check(self, login: Login, *, force: bool = False) -> Connection:
+    def connect(self, login: Login, *, force: bool = False) -> Connection:
         """One cheap authenticated call (the newest invoice), and whether its PDF downloads
         (see the module's docstring). Problems, never a raise, when KashFlow cannot be asked or
         refuses the call.

@@ -20,7 +20,7 @@ SOAP API has no session, and nothing could go with the request but the username 
 which never leave a SOAP body. KashFlow describes the permalink as a permanent link to the PDF
 that "can be shared"; whether KashFlow serves it without a REST session is unconfirmed, so an
 answer asking for one (401, 403, or a sign-in page) is reported as what it is, never as a
-refused password (which would withdraw embed-mode links). A permalink is absolute
+refused password (which would revoke embed-mode links). A permalink is absolute
 (``https://api.kashflow.com/v2/documents/invoice/<guid>``) and is fetched only from the
 configured REST API's host or the SOAP service's host, including any redirect it answers with.
 """
