@@ -1,6 +1,6 @@
 """The :class:`KashFlowSandbox` facade: construction, lifecycle, data and counters.
 
-The public face is :mod:`flask_kashflow_links.testing`. The machinery lives in small modules:
+The public face is the package, :mod:`kashflow_sandbox`. The machinery lives in small modules:
 the shared state (:mod:`.state`), the WSGI pipeline (:mod:`.app`), the REST routes
 (:mod:`.rest`), logins (:mod:`.sessions`), faults (:mod:`.faults`, :mod:`.controls`), the
 data store (:mod:`.data`) and the HTTP server thread (:mod:`.httpserver`).
@@ -51,7 +51,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
     """A local HTTP server that behaves like KashFlow's REST API v2 and its legacy SOAP
     service (``/api/service.asmx``, same data), for demos and tests.
 
-    See :mod:`flask_kashflow_links.testing` for usage. Construction builds the data; nothing
+    See :mod:`kashflow_sandbox` for usage. Construction builds the data; nothing
     listens until :meth:`start` (or ``with``). All methods are thread-safe.
 
     :param host: interface to bind; the URLs use loopback for wildcard addresses.

@@ -2,10 +2,10 @@
 
 One command, three ways to run it:
 
-* ``python -m flask_kashflow_links.testing`` (the public way; needs no app);
-* ``flask kashflow-links sandbox`` (loaded on demand by the CLI, see ``cli._Commands``, so the
-  portal never imports the sandbox);
-* ``python -m flask_kashflow_links._sandbox`` (kept for old scripts).
+* ``python -m kashflow_sandbox`` (needs nothing else);
+* ``python -m flask_kashflow_links.testing`` and ``flask kashflow-links sandbox``, with the
+  portal installed beside it (its CLI loads this command on demand, so the portal itself
+  never imports the sandbox).
 
 It prints the sandbox's URL, then the same settings two ways: environment lines for the
 application factory the documentation uses (which reads ``KASHFLOW_API_BASE_URL``,

@@ -37,7 +37,7 @@ from .values import kf_date
 class SandboxData:
     """The sandbox's customers and invoices, with their derived fields kept consistent.
 
-    Not thread-safe by itself: :class:`~flask_kashflow_links.testing.KashFlowSandbox` calls it
+    Not thread-safe by itself: :class:`~kashflow_sandbox.KashFlowSandbox` calls it
     under its lock.
     """
 
