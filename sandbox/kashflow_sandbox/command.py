@@ -7,11 +7,13 @@ One command, three ways to run it:
   portal installed beside it (its CLI loads this command on demand, so the portal itself
   never imports the sandbox).
 
-It prints the sandbox's URL, then the same settings two ways: environment lines for the
+It prints the sandbox's URL, then the REST settings two ways: environment lines for the
 application factory the documentation uses (which reads ``KASHFLOW_API_BASE_URL``,
 ``KASHFLOW_USERNAME``, ``KASHFLOW_PASSWORD`` and ``KASHFLOW_MEMORABLE_WORD``), and a config
-snippet with the account id ``main``. The credentials printed are the sandbox's own demo
-credentials (or those given on the command line), never a real KashFlow account's.
+snippet with the account id ``main``; then a SOAP block: the user, the password the SOAP
+password mode accepts, and a config snippet for an account with ``"api": "soap"``. The
+credentials printed are the sandbox's own demo credentials (or those given on the command
+line), never a real KashFlow account's.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ _DEFAULTS = KashFlowSandbox.__init__.__kwdefaults__ or {}
 
 
 def settings_to_paste(sandbox: KashFlowSandbox) -> str:
+    """The settings that point the portal at *sandbox*: for a REST account, environment lines
+    for the documented factory and the same as a config snippet; then for a SOAP account."""
+    return f"{rest_settings(sandbox)}\n{soap_settings(sandbox)}"
+
+
+def rest_settings(sandbox: KashFlowSandbox) -> str:
     """Environment lines for the documented factory, and the same as a config snippet."""
     account = sandbox.account_config()
     env = {
@@ -48,6 +56,25 @@ def settings_to_paste(sandbox: KashFlowSandbox) -> str:
         "or in your Flask config:\n\n"
         f"KASHFLOW_LINKS_API_BASE_URL = {sandbox.url!r}\n"
         f'KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}  # for accounts with "api": "soap"\n'
+        f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
+    )
+
+
+def soap_settings(sandbox: KashFlowSandbox) -> str:
+    """The user, the password SOAP accepts and a config snippet for a SOAP account (which has
+    no memorable word: SOAP sends the user name and password with every call)."""
+    account = sandbox.account_config(api="soap")
+    # Which password works depends on the account's SOAP password mode, as in KashFlow's
+    # API Settings; say which, since "Incorrect username or password" is all a client hears.
+    if sandbox.soap_password_mode == "separate":  # noqa: S105 - a mode's name, not a password
+        mode = 'password mode "separate": the login password is refused'
+    else:
+        mode = 'password mode "login": the login password; the separate one is refused'
+    return (
+        "For an account on KashFlow's SOAP API (no memorable word), in your Flask config:\n\n"
+        f"SOAP user: {account['username']}\n"
+        f"SOAP API password: {account['password']}  ({mode})\n\n"
+        f"KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}\n"
         f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
     )
 
@@ -143,4 +170,4 @@ def main(prog_name: str) -> None:
     sandbox.main(prog_name=prog_name)
 
 
-__all__ = ["ACCOUNT_ID", "main", "sandbox", "settings_to_paste"]
+__all__ = ["ACCOUNT_ID", "main", "rest_settings", "sandbox", "settings_to_paste", "soap_settings"]

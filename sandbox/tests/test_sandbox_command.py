@@ -7,23 +7,36 @@ import ast
 import shlex
 import subprocess
 import sys
+import threading
 import typing as t
 
+from kashflow_sandbox import KashFlowSandbox
+from kashflow_sandbox.command import settings_to_paste
+from sandbox_client import TODAY
 from sandbox_client import login_at
+from sandbox_soap_client import call
 
 COMMAND = [sys.executable, "-m", "kashflow_sandbox"]
 
 
-def serve(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
+def serve(*args: str, snippets: int = 1) -> tuple[subprocess.Popen[str], list[str]]:
     """Start ``python -m kashflow_sandbox`` on a free port and read what it prints up to the
-    config snippet's last line."""
+    last line of its *snippets*-th config snippet (or all of it, if it prints fewer)."""
     process = subprocess.Popen([*COMMAND, "--port", "0", *args], stdout=subprocess.PIPE, text=True)
+    # If the output never comes, stopping the process ends the reading with a failure.
+    guard = threading.Timer(30, process.terminate)
+    guard.start()
     assert process.stdout is not None
     lines: list[str] = []
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if line.startswith("KASHFLOW_LINKS_ACCOUNTS"):
-            break
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("KASHFLOW_LINKS_ACCOUNTS"):
+                snippets -= 1
+                if not snippets:
+                    break
+    finally:
+        guard.cancel()
     return process, lines
 
 
@@ -84,3 +97,54 @@ def test_help_shows_the_real_defaults() -> None:
         "[default: swagger]",
     ):
         assert default in text, (default, text)
+
+
+# --- the SOAP block (issue 21, point 2) -------------------------------------------------------
+
+SOAP_HEADING = "For an account on KashFlow's SOAP API"
+
+
+def test_the_settings_have_a_soap_block_whose_account_works() -> None:
+    with KashFlowSandbox(today=TODAY) as sb:
+        text = settings_to_paste(sb)
+        rest, found, soap = text.partition(SOAP_HEADING)
+        assert found, text
+        # The REST block first, as it always was (the portal's README quotes it).
+        assert rest.startswith("For the application factory of the quick start, in your shell:")
+        assert "export KASHFLOW_MEMORABLE_WORD=pineapple" in rest
+        assert list(pasted_config(rest.splitlines())) == [
+            "KASHFLOW_LINKS_API_BASE_URL",
+            "KASHFLOW_LINKS_SOAP_URL",
+            "KASHFLOW_LINKS_ACCOUNTS",
+        ]
+        lines = soap.splitlines()
+        assert f"SOAP user: {sb.username}" in lines
+        assert any(line.startswith(f"SOAP API password: {sb.password}  (") for line in lines)
+        config = pasted_config(lines)
+        assert config["KASHFLOW_LINKS_SOAP_URL"] == sb.soap_url
+        account = config["KASHFLOW_LINKS_ACCOUNTS"]["main"]
+        # A SOAP account has no memorable word.
+        assert account == {"api": "soap", "username": sb.username, "password": sb.password}
+        assert "export " not in soap and "MEMORABLE" not in soap
+        recent = "<NumberOfInvoices>1</NumberOfInvoices>"
+        soap_call = call(sb, "GetInvoices_Recent", recent, password=account["password"])
+        assert soap_call.status == "OK"
+
+        sb.set_soap_password_mode("separate")
+        config = pasted_config(settings_to_paste(sb).partition(SOAP_HEADING)[2].splitlines())
+        account = config["KASHFLOW_LINKS_ACCOUNTS"]["main"]
+        assert account["password"] == sb.soap_password == "sandbox-api-password"
+        assert call(sb, "GetInvoices_Recent", recent, password=account["password"]).status == "OK"
+        assert call(sb, "GetInvoices_Recent", recent).status == "NO"  # the login password
+
+
+def test_the_command_prints_the_soap_block_after_the_rest_one() -> None:
+    process, lines = serve(snippets=2)
+    process.terminate()
+    process.wait(10)
+    heading = next(i for i, line in enumerate(lines) if line.startswith(SOAP_HEADING))
+    rest = pasted_config(lines[:heading])
+    soap = pasted_config(lines[heading:])
+    assert "memorable_word" in rest["KASHFLOW_LINKS_ACCOUNTS"]["main"]
+    assert soap["KASHFLOW_LINKS_ACCOUNTS"]["main"]["api"] == "soap"
+    assert soap["KASHFLOW_LINKS_SOAP_URL"] == rest["KASHFLOW_LINKS_SOAP_URL"]
