@@ -28,6 +28,7 @@ import click
 
 from .server import KashFlowSandbox
 from .shapes import SHAPES
+from .soap.api import PASSWORD_MODES
 
 #: The account id the documentation uses.
 ACCOUNT_ID = "main"
@@ -129,6 +130,21 @@ def _word(ctx: click.Context, param: click.Parameter, value: str) -> str:
     show_default=True,
     help="The fields served: the Swagger copy's, or exactly KashFlow's documented examples'.",
 )
+@click.option(
+    "--soap-password-mode",
+    type=click.Choice(PASSWORD_MODES),
+    default=_DEFAULTS["soap_password_mode"],
+    show_default=True,
+    help="Which password SOAP calls must carry: the login password, or only the separate API "
+    f"password ({_DEFAULTS['soap_password']!r}).",
+)
+@click.option(
+    "--public-documents/--private-documents",
+    default=_DEFAULTS["public_documents"],
+    show_default=True,
+    help="Serve document permalinks (invoice PDFs) without a session token, as a SOAP client "
+    "needs.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -139,6 +155,8 @@ def sandbox(
     seed: int,
     no_demo_data: bool,
     shape: str,
+    soap_password_mode: str,
+    public_documents: bool,
 ) -> None:
     """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C, and print
     the settings that point the portal at it."""
@@ -152,12 +170,16 @@ def sandbox(
         seed=seed,
         demo_data=not no_demo_data,
         shape=shape,
+        soap_password_mode=soap_password_mode,
+        public_documents=public_documents,
     )
     with server:
         shown = "" if server.shape == "swagger" else f" ({server.shape} shape)"
         click.echo(f"KashFlow sandbox API: {server.url}  (user {server.username}){shown}")
         if server.shape != "swagger":
             click.echo(f"Fields: exactly KashFlow's {server.shape} examples")
+        if server.public_documents:
+            click.echo("Documents: permalinks served without a session token")
         click.echo(f"Counters: {server.origin}/_sandbox/stats   Ctrl-C stops it\n")
         click.echo(settings_to_paste(server))
         with contextlib.suppress(KeyboardInterrupt):

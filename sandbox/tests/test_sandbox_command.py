@@ -10,11 +10,18 @@ import sys
 import threading
 import typing as t
 
+import requests
+from defusedxml.ElementTree import fromstring
+
 from kashflow_sandbox import KashFlowSandbox
 from kashflow_sandbox.command import settings_to_paste
+from sandbox_client import TIMEOUT
 from sandbox_client import TODAY
 from sandbox_client import login_at
+from sandbox_soap_client import KF
+from sandbox_soap_client import SOAP11
 from sandbox_soap_client import call
+from sandbox_soap_client import envelope
 
 COMMAND = [sys.executable, "-m", "kashflow_sandbox"]
 
@@ -148,3 +155,63 @@ def test_the_command_prints_the_soap_block_after_the_rest_one() -> None:
     assert "memorable_word" in rest["KASHFLOW_LINKS_ACCOUNTS"]["main"]
     assert soap["KASHFLOW_LINKS_ACCOUNTS"]["main"]["api"] == "soap"
     assert soap["KASHFLOW_LINKS_SOAP_URL"] == rest["KASHFLOW_LINKS_SOAP_URL"]
+
+
+# --- the SOAP modes on the command line (issue 21, point 3) -----------------------------------
+
+
+def test_soap_password_mode_and_public_documents_options() -> None:
+    process, lines = serve("--soap-password-mode", "separate", "--public-documents", snippets=2)
+    try:
+        heading = next(i for i, line in enumerate(lines) if line.startswith(SOAP_HEADING))
+        soap_url = pasted_config(lines[heading:])["KASHFLOW_LINKS_SOAP_URL"]
+        account = pasted_config(lines[heading:])["KASHFLOW_LINKS_ACCOUNTS"]["main"]
+        assert account["password"] == "sandbox-api-password"  # the separate API password
+        assert lines[1] == "Documents: permalinks served without a session token"
+        answer = soap_at(soap_url, "GetInvoice", "<InvoiceNumber>1043</InvoiceNumber>", account)
+        assert answer.findtext(f"{KF}Status") == "OK"
+        refused = soap_at(
+            soap_url, "GetInvoice", "", {**account, "password": "correct horse battery"}
+        )
+        assert refused.findtext(f"{KF}Status") == "NO"
+        # Public documents: the invoice's PermaLink needs no session token.
+        permalink = answer.findtext(f"{KF}GetInvoiceResult/{KF}PermaLink")
+        pdf = requests.get(permalink, timeout=TIMEOUT)
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_soap_options_default_to_the_login_password_and_private_documents() -> None:
+    process, lines = serve("--private-documents", snippets=2)
+    try:
+        heading = next(i for i, line in enumerate(lines) if line.startswith(SOAP_HEADING))
+        soap_url = pasted_config(lines[heading:])["KASHFLOW_LINKS_SOAP_URL"]
+        account = pasted_config(lines[heading:])["KASHFLOW_LINKS_ACCOUNTS"]["main"]
+        assert account["password"] == "correct horse battery"
+        assert not any(line.startswith("Documents:") for line in lines)
+        answer = soap_at(soap_url, "GetInvoice", "<InvoiceNumber>1043</InvoiceNumber>", account)
+        permalink = answer.findtext(f"{KF}GetInvoiceResult/{KF}PermaLink")
+        assert requests.get(permalink, timeout=TIMEOUT).status_code == 401
+    finally:
+        process.terminate()
+        process.wait(10)
+    bad = subprocess.run(
+        [*COMMAND, "--soap-password-mode", "api"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "'api' is not one of 'login', 'separate'" in bad.stderr
+    shown = subprocess.run([*COMMAND, "--help"], capture_output=True, text=True, timeout=60)
+    text = " ".join(shown.stdout.split())
+    assert "--soap-password-mode [login|separate]" in text and "[default: login]" in text
+    assert "--public-documents / --private-documents" in text
+    assert "[default: private-documents]" in text
+
+
+def soap_at(url: str, operation: str, params: str, account: dict[str, str]) -> t.Any:
+    """The ``<OperationResponse>`` of a SOAP 1.1 call to *url* with *account*'s credentials."""
+    body = envelope(operation, params, user=account["username"], password=account["password"])
+    headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f"KashFlow/{operation}"}
+    http = requests.post(url, data=body.encode(), headers=headers, timeout=TIMEOUT)
+    assert http.status_code == 200, http.text
+    return fromstring(http.content).find(f"{{{SOAP11}}}Body/{KF}{operation}Response")

@@ -48,7 +48,7 @@ def test_public_documents(sb: KashFlowSandbox) -> None:
     )
     assert control.json() == {"ok": True}
     assert requests.get(permalink, timeout=TIMEOUT).status_code == 401
-    assert KashFlowSandbox(public_documents=True)._state.public_documents
+    assert KashFlowSandbox(public_documents=True).public_documents
 
 
 def test_ignore_filters_reaches_invoices_for_customer(sb: KashFlowSandbox) -> None:
