@@ -65,7 +65,8 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
     :param session_idle_timeout: seconds a session token survives unused (KashFlow: 60 min).
     :param temporary_token_ttl: seconds between the two login steps.
     :param lockout_threshold: consecutive failed logins that lock the account.
-    :param max_perpage: the largest page ``GET /invoices`` serves.
+    :param max_perpage: the largest page ``GET /invoices`` serves (``GET /customers``: at most
+        100 in any case, as KashFlow documents).
     :param shape: the fields served: ``"swagger"`` (the Swagger copy's, the default) or
         ``"documented"`` (exactly those of KashFlow's official examples); see
         :meth:`set_shape`.
