@@ -49,10 +49,11 @@ _SORT_CODES = {
     "10": "type",
     "11": "vatamount",
 }
-#: Documented ``filterby`` values. Each status filter keeps invoices whose Status is exactly
-#: that value ("Unpaid" does not include "Overdue", "Paid" does not include "Overpaid"): the
-#: real semantics are undocumented, and exact matching is the choice that lets a client's
-#: test notice when it needs to ask for two statuses.
+#: Documented ``filterby`` values (``statusfilter``, the Swagger copy's name for the filter,
+#: takes the same). Each status filter keeps invoices whose Status is exactly that value
+#: ("Unpaid" does not include "Overdue", "Paid" does not include "Overpaid"): the real
+#: semantics are undocumented, and exact matching is the choice that lets a client's test
+#: notice when it needs to ask for two statuses.
 STATUS_FILTERS = {"unpaid": "Unpaid", "overdue": "Overdue", "overpaid": "Overpaid", "paid": "Paid"}
 DATE_FILTERS = ("thismonth", "lastmonth")
 _PAGING = frozenset({"page", "perpage", "sortby", "order"})
@@ -100,10 +101,12 @@ class ListQuery:
         sort_key = _SORT_CODES.get(sortby.strip(), sortby.strip().lower())
         if sort_key not in SORT_FIELDS:
             raise BadParameter(f"sortby {sortby!r} is not supported.")
-        status_filter = (params.get("filterby") or params.get("statusfilter") or "All").strip()
+        # The documented name, or the Swagger copy's for the same filter and values.
+        name = "filterby" if params.get("filterby") else "statusfilter"
+        status_filter = (params.get(name) or "All").strip()
         status_key = status_filter.lower()
         if status_key not in ("all", *STATUS_FILTERS, *DATE_FILTERS):
-            raise BadParameter(f"filterby {status_filter!r} is not supported.")
+            raise BadParameter(f"{name} {status_filter!r} is not supported.")
         return cls(
             page=page,
             perpage=perpage,
