@@ -131,7 +131,8 @@ class FaultControls:
     def ignore_filters(self, flag: bool = True) -> None:
         """Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``,
         ``namestartswith`` and ``filterarchived`` on ``GET /customers``, and answer SOAP's
-        ``GetInvoicesForCustomer`` with every customer's invoices."""
+        ``GetInvoicesForCustomer`` with every customer's invoices and ``GetInvoices_Unpaid``
+        and ``GetInvoices_Overdue`` with every invoice."""
         with self._state.lock:
             self._state.ignore_filters = bool(flag)
 

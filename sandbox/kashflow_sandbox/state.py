@@ -34,8 +34,8 @@ class SandboxState:
     sleep: t.Callable[[float], None]
     max_perpage: int = 0
     #: Misbehave: ignore the lists' filters (``customercode`` and status on ``GET /invoices``,
-    #: ``namestartswith`` and ``filterarchived`` on ``GET /customers``) and the customer of
-    #: SOAP's ``GetInvoicesForCustomer``.
+    #: ``namestartswith`` and ``filterarchived`` on ``GET /customers``), the customer of
+    #: SOAP's ``GetInvoicesForCustomer`` and the status of its unpaid and overdue lists.
     ignore_filters: bool = False
     #: How records are presented (see :mod:`.shapes`).
     shape: Shape = field(default_factory=lambda: SHAPES["swagger"])
