@@ -31,6 +31,7 @@ The modules, for whoever changes the sandbox (only the names this package export
 - :mod:`.faults`: the fault queue and latency; :mod:`.httpserver`: the server thread
 - :mod:`.data`, :mod:`.records`, :mod:`.values`: the data store and KashFlow's formats
 - :mod:`.demo`, :mod:`.demo_documented`, :mod:`.demo_cases`: the deterministic demo business
+- :mod:`.demo_extra`: many generated customers who owe money, for benchmarks
 - :mod:`.shapes`: which fields responses carry; :mod:`.jsonfmt`: KashFlow's JSON numbers
 - :mod:`.documents`, :mod:`.pdf`: the PDF documents, standard library only
 - :mod:`.soap`: KashFlow's legacy SOAP service over the same data

@@ -124,6 +124,14 @@ def _word(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option("--no-demo-data", is_flag=True, help="Start with no customers or invoices.")
 @click.option(
+    "--extra-customers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Add N generated customers who owe money (EXTRA0001 upward), for benchmarks.",
+)
+@click.option(
     "--shape",
     type=click.Choice(list(SHAPES)),
     default=_DEFAULTS["shape"],
@@ -154,6 +162,7 @@ def sandbox(
     today: date | None,
     seed: int,
     no_demo_data: bool,
+    extra_customers: int,
     shape: str,
     soap_password_mode: str,
     public_documents: bool,
@@ -169,6 +178,7 @@ def sandbox(
         today=today,
         seed=seed,
         demo_data=not no_demo_data,
+        extra_customers=extra_customers,
         shape=shape,
         soap_password_mode=soap_password_mode,
         public_documents=public_documents,
