@@ -95,6 +95,3 @@ def add_extra_customers(data: SandboxData, count: int, invoices_each: int = 4) -
                 )
                 number += 1
     return codes
-
-
-__all__ = ["PREFIX", "add_extra_customers"]
