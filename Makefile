@@ -13,9 +13,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Reinstall when the project's metadata changes.
-$(VENV)/.installed: pyproject.toml setup.cfg | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[redis,test,lint,docs,bench]'
+# Reinstall when the project's metadata changes. The KashFlow sandbox (sandbox/, the
+# kashflow-sandbox distribution) is installed beside the portal: the demo and the tests run on it.
+$(VENV)/.installed: pyproject.toml setup.cfg sandbox/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e './sandbox[test]' -e '.[redis,test,lint,docs,bench]'
 	touch $@
 
 install: $(VENV)/.installed

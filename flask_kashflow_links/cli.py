@@ -254,7 +254,12 @@ class _Commands(click.Group):
     portal's CLI does not load it (nor the sandbox its data) until someone runs it.
     """
 
-    _lazy: t.ClassVar[dict[str, str]] = {"sandbox": "flask_kashflow_links._sandbox.command:sandbox"}
+    # The sandbox is its own distribution (kashflow-sandbox), installed or not beside the portal.
+    _lazy: t.ClassVar[dict[str, str]] = {"sandbox": "kashflow_sandbox.command:sandbox"}
+    _install_hint: t.ClassVar[str] = (
+        "The sandbox is not installed: pip install kashflow-sandbox "
+        "(or pip install ./sandbox from a checkout of flask-kashflow-links)"
+    )
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self._lazy])
@@ -262,8 +267,31 @@ class _Commands(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self._lazy:
             module, _, name = self._lazy[cmd_name].partition(":")
-            return t.cast(click.Command, getattr(importlib.import_module(module), name))
+            try:
+                loaded = importlib.import_module(module)
+            except ModuleNotFoundError as e:
+                # Only the distribution itself missing: a dependency it lacks is its own error.
+                if (e.name or "").partition(".")[0] != module.partition(".")[0]:
+                    raise
+                return self._not_installed(cmd_name)
+            return t.cast(click.Command, getattr(loaded, name))
         return super().get_command(ctx, cmd_name)
+
+    def _not_installed(self, cmd_name: str) -> click.Command:
+        """A stand-in that says how to install the command, whatever it is given, and exits 1."""
+
+        @click.pass_context
+        def say(ctx: click.Context) -> None:
+            click.echo(self._install_hint, err=True)
+            ctx.exit(1)
+
+        return click.Command(
+            cmd_name,
+            callback=say,
+            help=self._install_hint,
+            add_help_option=False,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )
 
 
 @click.group("kashflow-links", cls=_Commands)

@@ -17,7 +17,6 @@ import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextlib import nullcontext
-from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -38,7 +37,6 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
 from .held import sandbox_with
-from .sandbox_client import Api
 from .services import RedisServer
 from .services import redis_server
 
@@ -241,36 +239,6 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     sandbox_server.expire_sessions()
     yield sandbox_server
     restore_switches(sandbox_server)
-
-
-#: "Today" for the sandbox's own tests, so that due dates and overdue days are fixed.
-SANDBOX_TODAY = date(2026, 10, 9)
-
-
-@pytest.fixture(scope="module")
-def dated_sandbox() -> Iterator[KashFlowSandbox]:
-    """A sandbox of the test module's own (the sandbox's own tests change its data), its demo
-    data as of :data:`SANDBOX_TODAY`."""
-    with KashFlowSandbox(today=SANDBOX_TODAY) as server:
-        yield server
-
-
-@pytest.fixture
-def api(sb: KashFlowSandbox) -> Iterator[Api]:
-    """A logged-in REST session against :func:`sb`."""
-    client = Api(sb)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def sb(dated_sandbox: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
-    """The module's :func:`dated_sandbox`, its switches restored and counters zeroed around
-    each test."""
-    restore_switches(dated_sandbox)
-    dated_sandbox.reset_counters()
-    yield dated_sandbox
-    restore_switches(dated_sandbox)
 
 
 #: The ways the portal can meet KashFlow, for modules that run their tests against each (with

@@ -20,9 +20,23 @@ from flask_kashflow_links import LinkRevoked
 from flask_kashflow_links.cli import parse_duration
 
 from .conftest import make_app
-from .test_sandbox_documented import login_at
 
 TOKEN_URL = re.compile(r"^http://portal\.example\.test/invoices/(\S+)$", re.MULTILINE)
+
+
+def login_at(url: str) -> str:
+    """Log in to a sandbox started elsewhere (its demo credentials); the session token."""
+    step1 = requests.post(
+        f"{url}/sessiontoken",
+        json={"UserName": "sandbox@example.test", "Password": "correct horse battery"},
+        timeout=10,
+    ).json()
+    answers = [
+        {"Position": p["Position"], "Value": "pineapple"[p["Position"] - 1]}
+        for p in step1["MemorableWordList"]
+    ]
+    body = {"TemporaryToken": step1["TemporaryToken"], "MemorableWordList": answers}
+    return str(requests.put(f"{url}/sessiontoken", json=body, timeout=10).json()["SessionToken"])
 
 
 def run(app: Flask, *args: str, input: str | None = None) -> tuple[int, str, str]:

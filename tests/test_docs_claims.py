@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import re
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 from flask import Blueprint
 from flask import Flask
@@ -75,6 +78,23 @@ def test_the_documented_sandbox_command_is_the_public_one() -> None:
     text = "\n".join([README, *DOCS.values()])
     assert "python -m flask_kashflow_links._sandbox" not in text
     assert "python -m flask_kashflow_links.testing" in DOCS["quickstart.rst"]
+
+
+def test_the_testing_page_lists_every_control_action_with_its_arguments(
+    sandbox: KashFlowSandbox,
+) -> None:
+    answer = requests.post(f"{sandbox.origin}/_sandbox/faults", json={"action": "?"}, timeout=5)
+    actions = ast.literal_eval(answer.json()["error"].split("use one of ", 1)[1])
+    assert "fail_next" in actions and "set_soap_password_mode" in actions
+    page = DOCS["testing.rst"].split("\nControl routes\n")[1].split("\n.. _")[0]
+    rows = dict(re.findall(r"^   \* - ``(\w+)``\n     - (.+)$", page, re.MULTILINE))
+    documented = {
+        name: [] if cell == "none" else re.findall(r"``(\w+)``", cell)
+        for name, cell in rows.items()
+    }
+    assert documented == {
+        name: list(inspect.signature(getattr(sandbox, name)).parameters) for name in actions
+    }
 
 
 def test_the_signing_key_printed_in_the_docs_is_refused() -> None:

@@ -1,9 +1,10 @@
 """The quick starts and the testing page work when copied in order into an empty folder, with
-nothing but the wheel installed (issue 14, point 3 and "Done when").
+nothing but the wheels installed (issue 14, point 3 and "Done when").
 
-The package is built as a wheel from a copy of the source tree and installed into a fresh
-virtualenv (``pip install <wheel>``, its dependencies from the package index this machine
-reaches, plus pytest and freezegun, which the testing page uses). Each page is then read by
+The package and the sandbox beside it (the kashflow-sandbox distribution in ``sandbox/``) are
+built as wheels from a copy of the source tree and installed into a fresh virtualenv
+(``pip install <wheel>``, their dependencies from the package index this machine reaches, plus
+pytest and freezegun, which the testing page uses). Each page is then read by
 :class:`~tests.docs_snippets.Reader`: files written, Python run, commands typed, the sandbox
 started and its settings pasted, the page's tests run with ``python -m pytest``.
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,42 +62,68 @@ def _step(argv: list[str], what: str, **kwargs: object) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Wheels:
+    """The two distributions of the repository, built from a copy of the source tree."""
+
+    portal: Path
+    sandbox: Path
+
+
+@dataclass(frozen=True)
+class Venv:
+    """The virtualenv, and what the portal said before the sandbox was installed beside it."""
+
+    path: Path
+    without_sandbox: dict[str, subprocess.CompletedProcess[str]]
+
+
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtualenv with the package installed from its wheel (not editable)."""
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     work = tmp_path_factory.mktemp("wheel")
     source = work / "source"
     shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
-    _step(
-        [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(work / "dist")],
-        "building the wheel",
-        cwd=source,
-    )
-    [wheel] = (work / "dist").glob("flask_kashflow_links-*.whl")
-    env = work / "venv"
+    dist = work / "dist"
+    for where in (source, source / "sandbox"):
+        _step(
+            [sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q", "-w", str(dist)],
+            f"building the wheel of {where.name}",
+            cwd=where,
+        )
+    [portal] = dist.glob("flask_kashflow_links-*.whl")
+    [sandbox] = dist.glob("kashflow_sandbox-*.whl")
+    return Wheels(portal, sandbox)
+
+
+@pytest.fixture(scope="module")
+def venv(wheels: Wheels) -> Venv:
+    """A fresh virtualenv with both wheels installed (not editable): the portal's first, alone,
+    to see what it says without the sandbox, then the sandbox's."""
+    env = wheels.portal.parent.parent / "venv"
+    python = str(env / "bin" / "python")
     _step([sys.executable, "-m", "venv", str(env)], "making a virtualenv")
+    _step([python, "-m", "pip", "install", "-q", str(wheels.portal)], "installing the wheel")
+    without = {
+        name: subprocess.run(
+            argv, capture_output=True, text=True, timeout=120, env=clean_environment()
+        )
+        for name, argv in {
+            "python -m": [python, "-m", "flask_kashflow_links.testing", "--port", "0"],
+            "flask": [str(env / "bin" / "flask"), "kashflow-links", "sandbox", "--port", "0"],
+        }.items()
+    }
     _step(
-        [
-            str(env / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--find-links",
-            str(work / "dist"),
-            str(wheel),
-            *TEST_TOOLS,
-        ],
-        "installing the wheel",
+        [python, "-m", "pip", "install", "-q", str(wheels.sandbox), *TEST_TOOLS],
+        "installing the sandbox's wheel",
     )
-    return env
+    return Venv(env, without)
 
 
 @pytest.fixture
-def reader(tmp_path: Path, venv: Path) -> Iterator[Reader]:
+def reader(tmp_path: Path, venv: Venv) -> Iterator[Reader]:
     folder = tmp_path / "site"
     folder.mkdir()
-    reader = Reader(folder, venv)
+    reader = Reader(folder, venv.path)
     yield reader
     reader.stop()
 
@@ -104,6 +133,26 @@ def test_the_wheel_is_what_runs(reader: Reader) -> None:
         ["python", "-c", "import flask_kashflow_links as p; print(p.__file__)"], "where"
     )
     assert "site-packages" in result.stdout and str(ROOT) not in result.stdout
+
+
+def test_the_portals_wheel_holds_no_sandbox(wheels: Wheels) -> None:
+    """The sandbox is its own distribution (DESIGN.md section 2): not in the portal's wheel."""
+    with zipfile.ZipFile(wheels.portal) as wheel:
+        portal = wheel.namelist()
+    assert "flask_kashflow_links/testing.py" in portal
+    assert [n for n in portal if "sandbox" in n.split("/")[0] or "/_sandbox/" in n] == []
+    with zipfile.ZipFile(wheels.sandbox) as wheel:
+        sandbox = wheel.namelist()
+    assert {"kashflow_sandbox/__init__.py", "kashflow_sandbox/py.typed"} <= set(sandbox)
+    assert "kashflow_sandbox/soap/api.py" in sandbox
+    assert [n for n in sandbox if n.startswith(("flask_kashflow_links", "tests/"))] == []
+
+
+def test_without_the_sandbox_the_portal_says_how_to_install_it(venv: Venv) -> None:
+    for name, shown in venv.without_sandbox.items():
+        assert shown.returncode == 1, (name, shown)
+        [line] = shown.stderr.strip().splitlines()  # no traceback
+        assert "pip install kashflow-sandbox" in line and "pip install ./sandbox" in line, name
 
 
 def test_the_pages_have_code_to_run() -> None:

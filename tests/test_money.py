@@ -25,8 +25,6 @@ from flask_kashflow_links.kashflow.models import LineItem
 from flask_kashflow_links.portal.presenters import invoice_view
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .sandbox_client import number_of
-
 pytestmark = [
     pytest.mark.usefixtures("variant"),
     pytest.mark.settings(
@@ -35,6 +33,15 @@ pytestmark = [
 ]
 
 GBP = Currency(code="GBP", symbol="£", exchange_rate=Decimal(1))
+
+
+def number_of(sandbox: KashFlowSandbox, code: str, **match: t.Any) -> int:
+    """The first invoice of *code* whose stored fields equal *match*."""
+    return next(
+        n
+        for n, inv in sorted(sandbox.invoices.items())
+        if inv["CustomerCode"] == code and all(inv.get(k) == v for k, v in match.items())
+    )
 
 
 def page(app: Flask, *, invoice: int | None = None, customer: str = "", suffix: str = "") -> str:

@@ -50,7 +50,7 @@ T = t.TypeVar("T")
 #: How many times a call that failed in a way that passes is retried.
 RETRIES = 2
 #: The base of the exponential backoff between retries, in seconds (urllib3's
-#: ``backoff_factor``; the SQL-timeout retries wait ``BACKOFF × 4ⁿ``: 1 s, then 4 s).
+#: ``backoff_factor``; the SQL-timeout retries wait ``BACKOFF * 4 ** n``: 1 s, then 4 s).
 BACKOFF = 0.25
 #: The longest ``Retry-After`` honoured within one page load, in seconds: a server asking for
 #: a longer pause is asked again after this long, and then its answer stands.

@@ -2,16 +2,18 @@
 
 One command, three ways to run it:
 
-* ``python -m flask_kashflow_links.testing`` (the public way; needs no app);
-* ``flask kashflow-links sandbox`` (loaded on demand by the CLI, see ``cli._Commands``, so the
-  portal never imports the sandbox);
-* ``python -m flask_kashflow_links._sandbox`` (kept for old scripts).
+* ``python -m kashflow_sandbox`` (needs nothing else);
+* ``python -m flask_kashflow_links.testing`` and ``flask kashflow-links sandbox``, with the
+  portal installed beside it (its CLI loads this command on demand, so the portal itself
+  never imports the sandbox).
 
-It prints the sandbox's URL, then the same settings two ways: environment lines for the
+It prints the sandbox's URL, then the REST settings two ways: environment lines for the
 application factory the documentation uses (which reads ``KASHFLOW_API_BASE_URL``,
 ``KASHFLOW_USERNAME``, ``KASHFLOW_PASSWORD`` and ``KASHFLOW_MEMORABLE_WORD``), and a config
-snippet with the account id ``main``. The credentials printed are the sandbox's own demo
-credentials (or those given on the command line), never a real KashFlow account's.
+snippet with the account id ``main``; then a SOAP block: the user, the password the SOAP
+password mode accepts, and a config snippet for an account with ``"api": "soap"``. The
+credentials printed are the sandbox's own demo credentials (or those given on the command
+line), never a real KashFlow account's.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import click
 
 from .server import KashFlowSandbox
 from .shapes import SHAPES
+from .soap.api import PASSWORD_MODES
 
 #: The account id the documentation uses.
 ACCOUNT_ID = "main"
@@ -33,6 +36,12 @@ _DEFAULTS = KashFlowSandbox.__init__.__kwdefaults__ or {}
 
 
 def settings_to_paste(sandbox: KashFlowSandbox) -> str:
+    """The settings that point the portal at *sandbox*: for a REST account, environment lines
+    for the documented factory and the same as a config snippet; then for a SOAP account."""
+    return f"{rest_settings(sandbox)}\n{soap_settings(sandbox)}"
+
+
+def rest_settings(sandbox: KashFlowSandbox) -> str:
     """Environment lines for the documented factory, and the same as a config snippet."""
     account = sandbox.account_config()
     env = {
@@ -48,6 +57,25 @@ def settings_to_paste(sandbox: KashFlowSandbox) -> str:
         "or in your Flask config:\n\n"
         f"KASHFLOW_LINKS_API_BASE_URL = {sandbox.url!r}\n"
         f'KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}  # for accounts with "api": "soap"\n'
+        f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
+    )
+
+
+def soap_settings(sandbox: KashFlowSandbox) -> str:
+    """The user, the password SOAP accepts and a config snippet for a SOAP account (which has
+    no memorable word: SOAP sends the user name and password with every call)."""
+    account = sandbox.account_config(api="soap")
+    # Which password works depends on the account's SOAP password mode, as in KashFlow's
+    # API Settings; say which, since "Incorrect username or password" is all a client hears.
+    if sandbox.soap_password_mode == "separate":  # noqa: S105 - a mode's name, not a password
+        mode = 'password mode "separate": the login password is refused'
+    else:
+        mode = 'password mode "login": the login password; the separate one is refused'
+    return (
+        "For an account on KashFlow's SOAP API (no memorable word), in your Flask config:\n\n"
+        f"SOAP user: {account['username']}\n"
+        f"SOAP API password: {account['password']}  ({mode})\n\n"
+        f"KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}\n"
         f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
     )
 
@@ -96,11 +124,34 @@ def _word(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option("--no-demo-data", is_flag=True, help="Start with no customers or invoices.")
 @click.option(
+    "--extra-customers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Add N generated customers who owe money (EXTRA0001 upward), for benchmarks.",
+)
+@click.option(
     "--shape",
     type=click.Choice(list(SHAPES)),
     default=_DEFAULTS["shape"],
     show_default=True,
     help="The fields served: the Swagger copy's, or exactly KashFlow's documented examples'.",
+)
+@click.option(
+    "--soap-password-mode",
+    type=click.Choice(PASSWORD_MODES),
+    default=_DEFAULTS["soap_password_mode"],
+    show_default=True,
+    help="Which password SOAP calls must carry: the login password, or only the separate API "
+    f"password ({_DEFAULTS['soap_password']!r}).",
+)
+@click.option(
+    "--public-documents/--private-documents",
+    default=_DEFAULTS["public_documents"],
+    show_default=True,
+    help="Serve document permalinks (invoice PDFs) without a session token, as a SOAP client "
+    "needs.",
 )
 def sandbox(
     host: str,
@@ -111,7 +162,10 @@ def sandbox(
     today: date | None,
     seed: int,
     no_demo_data: bool,
+    extra_customers: int,
     shape: str,
+    soap_password_mode: str,
+    public_documents: bool,
 ) -> None:
     """Serve the KashFlow sandbox (a local KashFlow API with demo data) until Ctrl-C, and print
     the settings that point the portal at it."""
@@ -124,13 +178,18 @@ def sandbox(
         today=today,
         seed=seed,
         demo_data=not no_demo_data,
+        extra_customers=extra_customers,
         shape=shape,
+        soap_password_mode=soap_password_mode,
+        public_documents=public_documents,
     )
     with server:
         shown = "" if server.shape == "swagger" else f" ({server.shape} shape)"
         click.echo(f"KashFlow sandbox API: {server.url}  (user {server.username}){shown}")
         if server.shape != "swagger":
             click.echo(f"Fields: exactly KashFlow's {server.shape} examples")
+        if server.public_documents:
+            click.echo("Documents: permalinks served without a session token")
         click.echo(f"Counters: {server.origin}/_sandbox/stats   Ctrl-C stops it\n")
         click.echo(settings_to_paste(server))
         with contextlib.suppress(KeyboardInterrupt):
@@ -143,4 +202,4 @@ def main(prog_name: str) -> None:
     sandbox.main(prog_name=prog_name)
 
 
-__all__ = ["ACCOUNT_ID", "main", "sandbox", "settings_to_paste"]
+__all__ = ["ACCOUNT_ID", "main", "rest_settings", "sandbox", "settings_to_paste", "soap_settings"]

@@ -20,6 +20,7 @@ import typing as t
 from datetime import date
 from datetime import timedelta
 
+from .demo_extra import add_extra_customers
 from .records import DERIVED_INVOICE_FIELDS
 from .records import blank_customer
 from .records import complete_contacts
@@ -37,13 +38,15 @@ from .values import kf_date
 class SandboxData:
     """The sandbox's customers and invoices, with their derived fields kept consistent.
 
-    Not thread-safe by itself: :class:`~flask_kashflow_links.testing.KashFlowSandbox` calls it
+    Not thread-safe by itself: :class:`~kashflow_sandbox.KashFlowSandbox` calls it
     under its lock.
     """
 
     def __init__(self, *, today: date | None = None, seed: int = 7) -> None:
         #: The date statuses and overdue days are computed against.
         self.today = today or date.today()
+        #: The seed of the generated data (demo and extra customers).
+        self.seed = seed
         #: Full customer details by ``Code``.
         self.customers: dict[str, JSONDict] = {}
         #: Full invoice details by ``Number``.
@@ -130,6 +133,17 @@ class SandboxData:
         self.customers[code] = dict(sorted(customer.items()))
         self.refresh_customer(code)
         return self.customers[code]
+
+    def add_extra_customers(self, count: int, *, invoices_each: int = 4) -> list[str]:
+        """Add *count* generated customers who owe money, for benchmarks; returns their codes.
+
+        Codes ``EXTRA0001`` upward, each customer with *invoices_each* invoices (at least 2):
+        one overdue, one not yet due, then a mix of paid, unpaid and overdue; about a third of
+        those owed part-paid. The same seed, ``today`` and arguments give the same customers
+        and amounts; nothing already in the store changes but the invoices' neighbours
+        (``NextNumber`` of the last one).
+        """
+        return add_extra_customers(self, count, invoices_each)
 
     def refresh_customer(self, code: str) -> None:
         """Recompute the invoice-derived fields of customer *code* (if it exists)."""
@@ -219,8 +233,12 @@ class SandboxData:
         finally:
             self._bulk = False
         self.relink()
-        for code in self.customers:
-            self.refresh_customer(code)
+        # Each customer's invoices in one pass, not one scan of every invoice per customer.
+        mine: dict[str, list[JSONDict]] = {}
+        for _, invoice in sorted(self.invoices.items()):
+            mine.setdefault(str(invoice.get("CustomerCode", "")).upper(), []).append(invoice)
+        for code, customer in self.customers.items():
+            refresh_customer(customer, mine.get(code.upper(), []))
 
     def next_payment_id(self) -> int:
         """A payment id not used before (ids of generated payments count up from 1001)."""

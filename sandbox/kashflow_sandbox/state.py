@@ -28,13 +28,14 @@ class SandboxState:
     data: SandboxData
     sessions: SessionStore
     faults: FaultState
-    #: The largest page ``GET /invoices`` serves by default, and now.
+    #: The largest page the lists serve by default, and now.
     default_max_perpage: int
     #: Waits *seconds*; tests may pass a fake that records instead of sleeping.
     sleep: t.Callable[[float], None]
     max_perpage: int = 0
-    #: Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``, and the
-    #: customer of SOAP's ``GetInvoicesForCustomer``.
+    #: Misbehave: ignore the lists' filters (``customercode`` and status on ``GET /invoices``,
+    #: ``namestartswith`` and ``filterarchived`` on ``GET /customers``), the customer of
+    #: SOAP's ``GetInvoicesForCustomer`` and the status of its unpaid and overdue lists.
     ignore_filters: bool = False
     #: How records are presented (see :mod:`.shapes`).
     shape: Shape = field(default_factory=lambda: SHAPES["swagger"])

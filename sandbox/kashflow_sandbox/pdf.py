@@ -100,7 +100,7 @@ def render_pdf(title: str, lines: t.Sequence[Line], *, created: date | None = No
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"endstream",
         b"<< /Title "
         + _pdf_unicode(title)
-        + b" /Producer (flask-kashflow-links sandbox) /CreationDate ("
+        + b" /Producer (kashflow-sandbox) /CreationDate ("
         + stamp
         + b") >>",
     ]

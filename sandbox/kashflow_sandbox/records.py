@@ -152,7 +152,7 @@ def complete_invoice(
     """The full invoice detail for *data* (which has its ``Number``), for *customer*.
 
     Amounts, status, overdue days, paid and last-payment dates and document links are
-    derived; see :meth:`~flask_kashflow_links.testing.SandboxData.add_invoice`.
+    derived; see :meth:`~kashflow_sandbox.SandboxData.add_invoice`.
     """
     number: int = data["Number"]
     given = {k: v for k, v in data.items() if v is not None or k not in DERIVED_INVOICE_FIELDS}

@@ -19,20 +19,18 @@ from decimal import Decimal
 import pytest
 import requests
 
-from flask_kashflow_links._sandbox.demo import demo_business
-from flask_kashflow_links.testing import KashFlowSandbox
+from kashflow_sandbox import KashFlowSandbox
+from kashflow_sandbox.demo import demo_business
+from sandbox_client import TIMEOUT
+from sandbox_client import TODAY
+from sandbox_client import Api
+from sandbox_client import answers_for
+from sandbox_client import decimal_json
+from sandbox_client import finish_login
+from sandbox_client import login
+from sandbox_client import pdf_text
+from sandbox_client import start_login
 
-from .conftest import SANDBOX_TODAY
-from .sandbox_client import TIMEOUT
-from .sandbox_client import Api
-from .sandbox_client import answers_for
-from .sandbox_client import decimal_json
-from .sandbox_client import finish_login
-from .sandbox_client import login
-from .sandbox_client import pdf_text
-from .sandbox_client import start_login
-
-TODAY = SANDBOX_TODAY
 GUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 OFFSET_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} 12:00:00 [+-]\d{2}:\d{2}$")
 PLAIN_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} 12:00:00$")
@@ -211,7 +209,7 @@ def test_session_tokens_are_never_logged(sb: KashFlowSandbox, caplog: t.Any) -> 
     server_log = "\n".join(
         record.getMessage()
         for record in caplog.records
-        if record.name.startswith(("flask_kashflow_links", "werkzeug"))
+        if record.name.startswith(("kashflow_sandbox", "werkzeug"))
     )
     assert "sessiontoken/***" in server_log
     for secret in (token, token.lower(), sb.password, sb.memorable_word):

@@ -54,6 +54,12 @@ class SoapControls:
         password does)."""
         return self._soap.settings.password_mode
 
+    @property
+    def public_documents(self) -> bool:
+        """Whether document permalinks are served without a session token (see
+        :meth:`set_public_documents`)."""
+        return self._state.public_documents
+
     def set_soap_password_mode(self, mode: str) -> None:
         """Which password SOAP calls must carry: ``"login"`` or ``"separate"``. The other one
         is refused with ``Status NO``, "Incorrect username or password"."""

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask_kashflow_links.testing import KashFlowSandbox
-
-from .sandbox_client import Api
-from .sandbox_client import decimal_json
-from .sandbox_client import number_of
-from .sandbox_client import pdf_text
-from .sandbox_client import rows_of
+from kashflow_sandbox import KashFlowSandbox
+from sandbox_client import Api
+from sandbox_client import decimal_json
+from sandbox_client import number_of
+from sandbox_client import pdf_text
+from sandbox_client import rows_of
 
 
 def test_cases_come_after_the_rest_of_the_demo(sb: KashFlowSandbox) -> None:

@@ -1,6 +1,6 @@
 """The :class:`KashFlowSandbox` facade: construction, lifecycle, data and counters.
 
-The public face is :mod:`flask_kashflow_links.testing`. The machinery lives in small modules:
+The public face is the package, :mod:`kashflow_sandbox`. The machinery lives in small modules:
 the shared state (:mod:`.state`), the WSGI pipeline (:mod:`.app`), the REST routes
 (:mod:`.rest`), logins (:mod:`.sessions`), faults (:mod:`.faults`, :mod:`.controls`), the
 data store (:mod:`.data`) and the HTTP server thread (:mod:`.httpserver`).
@@ -51,7 +51,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
     """A local HTTP server that behaves like KashFlow's REST API v2 and its legacy SOAP
     service (``/api/service.asmx``, same data), for demos and tests.
 
-    See :mod:`flask_kashflow_links.testing` for usage. Construction builds the data; nothing
+    See :mod:`kashflow_sandbox` for usage. Construction builds the data; nothing
     listens until :meth:`start` (or ``with``). All methods are thread-safe.
 
     :param host: interface to bind; the URLs use loopback for wildcard addresses.
@@ -62,10 +62,15 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
     :param today: the date statuses and demo dates are relative to; default today.
     :param seed: seed of the demo data and of the memorable-word positions asked.
     :param demo_data: build the demo business; False starts with no customers or invoices.
+    :param extra_customers: add this many generated customers who owe money (``EXTRA0001``
+        upward, four invoices each, overdue and unpaid among them), after the demo business,
+        for benchmarks; deterministic for a *seed* and *today*. See
+        :meth:`SandboxData.add_extra_customers`.
     :param session_idle_timeout: seconds a session token survives unused (KashFlow: 60 min).
     :param temporary_token_ttl: seconds between the two login steps.
     :param lockout_threshold: consecutive failed logins that lock the account.
-    :param max_perpage: the largest page ``GET /invoices`` serves.
+    :param max_perpage: the largest page ``GET /invoices`` serves (``GET /customers``: at most
+        100 in any case, as KashFlow documents).
     :param shape: the fields served: ``"swagger"`` (the Swagger copy's, the default) or
         ``"documented"`` (exactly those of KashFlow's official examples); see
         :meth:`set_shape`.
@@ -91,6 +96,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
         today: date | None = None,
         seed: int = 7,
         demo_data: bool = True,
+        extra_customers: int = 0,
         session_idle_timeout: float = 3600.0,
         temporary_token_ttl: float = 300.0,
         lockout_threshold: int = 5,
@@ -129,6 +135,7 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
         today = today or date.today()
         build = demo_business if demo_data else SandboxData
         data = build(today=today, seed=seed)
+        data.add_extra_customers(extra_customers)
         lock = threading.RLock()
         # Positions asked for are reproducible for a given seed and call order.
         rng = random.Random(seed)  # noqa: S311  # nosec B311
@@ -273,6 +280,12 @@ class KashFlowSandbox(FaultControls, RestSwitches, SoapControls):
         """
         with self._state.lock:
             return self._state.data.add_invoice(data)
+
+    def add_extra_customers(self, count: int, *, invoices_each: int = 4) -> list[str]:
+        """Add *count* generated customers who owe money, for benchmarks; returns their codes
+        (see :meth:`SandboxData.add_extra_customers` and the *extra_customers* argument)."""
+        with self._state.lock:
+            return self._state.data.add_extra_customers(count, invoices_each=invoices_each)
 
     def update_invoice(self, number: int, **fields: t.Any) -> JSONDict:
         """Change fields of invoice *number*; derived fields not given are recomputed."""

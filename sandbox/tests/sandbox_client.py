@@ -1,19 +1,26 @@
 """Talking to the sandbox in its own tests: a logged-in API session, the two login steps, and
-reading its answers."""
+reading its answers.
+
+sandbox/tests has no ``__init__.py``: pytest puts the folder on ``sys.path``, so the tests
+import this module as ``sandbox_client``.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import typing as t
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import requests
 
-from flask_kashflow_links.testing import KashFlowSandbox
+from kashflow_sandbox import KashFlowSandbox
 
 TIMEOUT = 5
+#: "Today" for the sandbox's tests, so that due dates and overdue days are fixed.
+TODAY = date(2026, 10, 9)
 
 
 class Api:
@@ -55,6 +62,27 @@ def login(sb: KashFlowSandbox) -> str:
     step1 = start_login(sb)
     assert step1.status_code == 201, step1.text
     step2 = finish_login(sb, step1.json()["TemporaryToken"], answers_for(sb, step1.json()))
+    assert step2.status_code == 200, step2.text
+    return str(step2.json()["SessionToken"])
+
+
+def login_at(
+    url: str,
+    username: str = "sandbox@example.test",
+    password: str = "correct horse battery",
+    word: str = "pineapple",
+) -> str:
+    """Log in to the REST API at *url* (a sandbox started elsewhere); the session token."""
+    step1 = requests.post(
+        f"{url}/sessiontoken", json={"UserName": username, "Password": password}, timeout=TIMEOUT
+    )
+    assert step1.status_code == 201, step1.text
+    answers = [
+        {"Position": p["Position"], "Value": word[p["Position"] - 1]}
+        for p in step1.json()["MemorableWordList"]
+    ]
+    body = {"TemporaryToken": step1.json()["TemporaryToken"], "MemorableWordList": answers}
+    step2 = requests.put(f"{url}/sessiontoken", json=body, timeout=TIMEOUT)
     assert step2.status_code == 200, step2.text
     return str(step2.json()["SessionToken"])
 

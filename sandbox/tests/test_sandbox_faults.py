@@ -9,15 +9,14 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from flask_kashflow_links.testing import KashFlowSandbox
-
-from .sandbox_client import TIMEOUT
-from .sandbox_client import Api
-from .sandbox_client import answers_for
-from .sandbox_client import finish_login
-from .sandbox_client import login
-from .sandbox_client import start_login
-from .test_sandbox import TODAY
+from kashflow_sandbox import KashFlowSandbox
+from sandbox_client import TIMEOUT
+from sandbox_client import TODAY
+from sandbox_client import Api
+from sandbox_client import answers_for
+from sandbox_client import finish_login
+from sandbox_client import login
+from sandbox_client import start_login
 
 
 def control(sb: KashFlowSandbox, **body: t.Any) -> requests.Response:

@@ -44,11 +44,17 @@ from .xmlwrite import wrap
 OPERATIONS = (
     "GetCustomer",
     "GetCustomerByID",
+    "GetCustomers",
     "GetInvoice",
     "GetInvoicesForCustomer",
     "GetInvoicePayment",
     "GetInvoices_Recent",
+    "GetInvoices_Unpaid",
+    "GetInvoices_Overdue",
 )
+#: The REST statuses of the invoices ``GetInvoices_Unpaid`` lists: everything still owed, the
+#: overdue included (probable, unconfirmed); a zero-value "NA" invoice owes nothing.
+UNPAID_STATUSES = ("Unpaid", "Overdue")
 #: Counter names: one per operation, and one for unrecognised requests.
 ENDPOINTS = (*(f"soap.{name}" for name in OPERATIONS), "soap.other")
 #: A fault kind of this protocol: answer ``Status NO`` with the fault's message.
@@ -125,6 +131,9 @@ class SoapApi:
             "GetInvoicesForCustomer": self._get_invoices_for_customer,
             "GetInvoicePayment": self._get_invoice_payment,
             "GetInvoices_Recent": self._get_invoices_recent,
+            "GetInvoices_Unpaid": self._get_invoices_unpaid,
+            "GetInvoices_Overdue": self._get_invoices_overdue,
+            "GetCustomers": self._get_customers,
         }
 
     # -- routing and faults -------------------------------------------------------------------
@@ -264,6 +273,29 @@ class SoapApi:
         items = [wrap("Invoice", invoice_xml(i, origin)) for i in newest[:count]]
         return self._list("GetInvoices_RecentResult", items)
 
+    def _get_invoices_unpaid(self, call: SoapCall, origin: str) -> str | None:
+        """Every invoice of the account not fully paid (overdue ones included), by number."""
+        return self._invoices_in("GetInvoices_UnpaidResult", UNPAID_STATUSES, origin)
+
+    def _get_invoices_overdue(self, call: SoapCall, origin: str) -> str | None:
+        """Every invoice not fully paid and past its due date, by number."""
+        return self._invoices_in("GetInvoices_OverdueResult", ("Overdue",), origin)
+
+    def _invoices_in(self, name: str, statuses: t.Collection[str], origin: str) -> str | None:
+        # No paging: the whole set in one answer, as KashFlow's SOAP lists come. The status
+        # is the store's (what REST serves), so both APIs agree on who owes what; and
+        # ignore_filters misbehaves here too: every invoice, whatever its status.
+        everything = [i for _, i in sorted(self._state.data.invoices.items())]
+        if not self._state.ignore_filters:
+            everything = [i for i in everything if i.get("Status") in statuses]
+        return self._list(name, [wrap("Invoice", invoice_xml(i, origin)) for i in everything])
+
+    def _get_customers(self, call: SoapCall, origin: str) -> str | None:
+        """Every customer of the account, by code, in one answer."""
+        customers = sorted(self._state.data.customers.values(), key=lambda c: str(c["Code"]))
+        items = [wrap("Customer", customer_xml(c)) for c in customers]
+        return self._list("GetCustomersResult", items)
+
 
 def _day(invoice: JSONDict) -> str:
     return soap_date(invoice.get("IssuedDate"))
@@ -309,6 +341,7 @@ __all__ = [
     "OPERATIONS",
     "PASSWORD_MODES",
     "STATUS_NO",
+    "UNPAID_STATUSES",
     "SoapApi",
     "SoapSettings",
 ]

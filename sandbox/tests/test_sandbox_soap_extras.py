@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import requests
 
-from flask_kashflow_links.testing import KashFlowSandbox
-
-from .sandbox_client import TIMEOUT
-from .test_sandbox_soap import KF
-from .test_sandbox_soap import call
-from .test_sandbox_soap import field
+from kashflow_sandbox import KashFlowSandbox
+from sandbox_client import TIMEOUT
+from sandbox_soap_client import KF
+from sandbox_soap_client import call
+from sandbox_soap_client import field
 
 
 def test_recent_invoices_newest_first(sb: KashFlowSandbox) -> None:
@@ -49,7 +48,7 @@ def test_public_documents(sb: KashFlowSandbox) -> None:
     )
     assert control.json() == {"ok": True}
     assert requests.get(permalink, timeout=TIMEOUT).status_code == 401
-    assert KashFlowSandbox(public_documents=True)._state.public_documents
+    assert KashFlowSandbox(public_documents=True).public_documents
 
 
 def test_ignore_filters_reaches_invoices_for_customer(sb: KashFlowSandbox) -> None:

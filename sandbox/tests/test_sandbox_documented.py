@@ -14,14 +14,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from flask_kashflow_links.testing import KashFlowSandbox
-
-from .sandbox_client import TIMEOUT
-from .sandbox_client import Api
-from .sandbox_client import decimal_json
-from .sandbox_client import number_of
-from .sandbox_client import rows_of
-from .test_sandbox import TODAY
+from kashflow_sandbox import KashFlowSandbox
+from sandbox_client import TIMEOUT
+from sandbox_client import TODAY
+from sandbox_client import Api
+from sandbox_client import decimal_json
+from sandbox_client import login_at
+from sandbox_client import number_of
+from sandbox_client import rows_of
 
 #: The keys of a row of the documented GET /invoices example, in its order.
 DOC_ROW = [
@@ -105,7 +105,7 @@ def test_constructor_shape() -> None:
 
 
 def test_command_line_shape_option() -> None:
-    command = [sys.executable, "-m", "flask_kashflow_links._sandbox", "--port", "0"]
+    command = [sys.executable, "-m", "kashflow_sandbox", "--port", "0"]
     bad = subprocess.run([*command, "--shape", "wsdl"], capture_output=True, timeout=30)
     assert bad.returncode == 2 and b"wsdl" in bad.stderr
     process = subprocess.Popen(
@@ -125,22 +125,6 @@ def test_command_line_shape_option() -> None:
     finally:
         process.terminate()
         process.wait(10)
-
-
-def login_at(url: str) -> str:
-    step1 = requests.post(
-        f"{url}/sessiontoken",
-        json={"UserName": "sandbox@example.test", "Password": "correct horse battery"},
-        timeout=TIMEOUT,
-    ).json()
-    answers = [
-        {"Position": p["Position"], "Value": "pineapple"[p["Position"] - 1]}
-        for p in step1["MemorableWordList"]
-    ]
-    body = {"TemporaryToken": step1["TemporaryToken"], "MemorableWordList": answers}
-    return str(
-        requests.put(f"{url}/sessiontoken", json=body, timeout=TIMEOUT).json()["SessionToken"]
-    )
 
 
 # --- the swagger shape (the default) -----------------------------------------------------------

@@ -36,7 +36,9 @@ from .jsonfmt import JSON_TYPE
 from .jsonfmt import encode_json
 from .jsonfmt import error_response
 from .jsonfmt import json_response
+from .listing import CUSTOMERS_MAX_PER_PAGE
 from .listing import BadParameter
+from .listing import CustomerQuery
 from .listing import ListQuery
 from .sessions import INVALID_SESSION
 from .state import SandboxState
@@ -49,6 +51,7 @@ ENDPOINTS = (
     "sessiontoken.delete",
     "invoices.list",
     "invoices.get",
+    "customers.list",
     "customers.get",
     "documents.get",
     "documents.download",
@@ -104,6 +107,7 @@ class RestApi:
                 rule("/v2/sessiontoken/<token>", "DELETE", "sessiontoken.delete", sessions.logout),
                 rule("/v2/invoices", "GET", "invoices.list", self.list_invoices),
                 rule("/v2/invoices/<number>", "GET", "invoices.get", self.get_invoice),
+                rule("/v2/customers", "GET", "customers.list", self.list_customers),
                 rule("/v2/customers/<code>", "GET", "customers.get", self.get_customer),
                 rule("/v2/documents/invoice/<key>", "GET", "documents.get", self.invoice_document),
                 rule(
@@ -223,6 +227,23 @@ class RestApi:
             if invoice is None:
                 return _missing_invoice(state.missing_invoice_answer, int(number))
             return json_response(200, state.shape.invoice(invoice))
+
+    def list_customers(self, request: Request) -> Response:
+        """``GET /v2/customers``: a page of customers, each as ``GET /v2/customers/{code}``
+        gives it, in the ``Data``/``MetaData`` envelope."""
+        try:
+            query = CustomerQuery.parse(request.args.items(multi=True))
+        except BadParameter as e:
+            return error_response(400, "InvalidParameter", str(e))
+        state = self._state
+        with state.lock:
+            perpage = min(query.perpage, CUSTOMERS_MAX_PER_PAGE, state.max_perpage)
+            rows = query.select(state.data.customers.values(), filters=not state.ignore_filters)
+            chunk = rows[(query.page - 1) * perpage : query.page * perpage]
+            data = encode_json([state.shape.customer(c) for c in chunk])
+            meta = query.meta(rows, f"{request.host_url.rstrip('/')}/v2/customers", perpage)
+        body = b'{"Data":' + data + b',"MetaData":' + encode_json(meta) + b"}"
+        return Response(body, status=200, content_type=JSON_TYPE)
 
     def get_customer(self, request: Request, code: str) -> Response:
         """``GET /v2/customers/{code}``: the full customer."""

@@ -121,15 +121,18 @@ class FaultControls:
         self._state.sessions.expire_all()
 
     def set_max_perpage(self, n: int) -> None:
-        """Cap ``perpage`` on ``GET /invoices`` at *n*, silently, like a real server."""
+        """Cap ``perpage`` on the lists (``GET /invoices``, ``GET /customers``) at *n*,
+        silently, like a real server."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"max perpage must be a whole number >= 1, not {n!r}")
         with self._state.lock:
             self._state.max_perpage = n
 
     def ignore_filters(self, flag: bool = True) -> None:
-        """Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``, and
-        answer SOAP's ``GetInvoicesForCustomer`` with every customer's invoices."""
+        """Misbehave: ignore ``customercode`` and status filters on ``GET /invoices``,
+        ``namestartswith`` and ``filterarchived`` on ``GET /customers``, and answer SOAP's
+        ``GetInvoicesForCustomer`` with every customer's invoices and ``GetInvoices_Unpaid``
+        and ``GetInvoices_Overdue`` with every invoice."""
         with self._state.lock:
             self._state.ignore_filters = bool(flag)
 
