@@ -6,6 +6,7 @@ needs no network: no intersphinx inventories are fetched and the theme loads no 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import sys
 
@@ -14,7 +15,7 @@ sys.path.insert(0, os.path.abspath(".."))
 project = "flask-kashflow-links"
 author = "flask-kashflow-links contributors"
 copyright = "2026, flask-kashflow-links contributors"
-release = version = "0.1.0"
+release = version = importlib.metadata.version("flask-kashflow-links")
 
 extensions = [
     "sphinx.ext.autodoc",

@@ -19,9 +19,6 @@ import os
 import secrets
 import sys
 import typing as t
-from datetime import datetime
-from datetime import timedelta
-from datetime import timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,8 +27,6 @@ from flask import Flask
 from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import Scope
-from flask_kashflow_links.extension import _state as get_state
 
 from .staff import staff
 
@@ -154,18 +149,9 @@ def demo_links() -> dict[str, t.Any]:
 
 
 def _expired_link() -> t.Any:
-    """A link minted yesterday that lived for an hour, to show the expired page at once.
-
-    Staff never need one, so the staff API has no way to back-date a link; the demo uses the
-    extension's link service, which can.
-    """
-    service = get_state().links
-    return service.mint(
-        Scope.for_invoice(service.account_id(None), 1043),
-        expires_in=3600,
-        customer="ACME01",
-        minted_at=datetime.now(timezone.utc) - timedelta(days=1),
-    )
+    """A link that stops working a second after the demo starts, to show the expired page
+    through the staff API alone (it has no way to back-date a link)."""
+    return links.mint_invoice(1043, expires_in=1, customer="ACME01")
 
 
 def print_demo_links(app: Flask) -> None:

@@ -7,6 +7,8 @@ the unpaid ones, with no login. The link is the permission: encrypted (Fernet) a
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 from .config import Account as Account
 from .config import Brand as Brand
 from .exceptions import ConfigurationError as ConfigurationError
@@ -35,7 +37,8 @@ from .links.errors import LinkRevoked as LinkRevoked
 from .links.link import Link as Link
 from .links.store import LinkRecord as LinkRecord
 
-__version__ = "0.1.0"
+#: The installed distribution's version (one place: pyproject.toml).
+__version__ = version("flask-kashflow-links")
 
 __all__ = [
     "Account",
