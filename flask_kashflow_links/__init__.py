@@ -25,7 +25,9 @@ from .exceptions import KashFlowUnavailable as KashFlowUnavailable
 from .exceptions import LinkURLError as LinkURLError
 from .exceptions import StoreUnavailable as StoreUnavailable
 from .extension import KashFlowLinks as KashFlowLinks
+from .fetch.owing import CustomerSummary as CustomerSummary
 from .kashflow.backend import Credentials as Credentials
+from .kashflow.models import Invoice as Invoice
 from .links.claims import CustomerScope as CustomerScope
 from .links.claims import InvoiceScope as InvoiceScope
 from .links.claims import LinkClaims as LinkClaims
@@ -36,6 +38,11 @@ from .links.errors import LinkInvalid as LinkInvalid
 from .links.errors import LinkRevoked as LinkRevoked
 from .links.link import Link as Link
 from .links.store import LinkRecord as LinkRecord
+from .mail import MailError as MailError
+from .sending import NothingToSend as NothingToSend
+from .sending import Reminder as Reminder
+from .sending import Reminders as Reminders
+from .sending import Sent as Sent
 
 #: The installed distribution's version (one place: pyproject.toml).
 __version__ = version("flask-kashflow-links")
@@ -46,6 +53,8 @@ __all__ = [
     "ConfigurationError",
     "Credentials",
     "CustomerScope",
+    "CustomerSummary",
+    "Invoice",
     "InvoiceScope",
     "KashFlowAccountLocked",
     "KashFlowAuthError",
@@ -66,7 +75,12 @@ __all__ = [
     "LinkRecord",
     "LinkRevoked",
     "LinkURLError",
+    "MailError",
+    "NothingToSend",
+    "Reminder",
+    "Reminders",
     "Scope",
+    "Sent",
     "StoreUnavailable",
     "__version__",
 ]

@@ -47,9 +47,14 @@ from .exceptions import KashFlowNotFound
 from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .fetch.background import BackgroundPool
+from .fetch.owing import CustomerSummary
+from .fetch.owing import customer_invoices
+from .fetch.owing import customer_summaries
 from .fetch.prefetch import Prefetcher
+from .formatting import Formatter
 from .kashflow.backend import Backend
 from .kashflow.backend import Credentials
+from .kashflow.models import Invoice
 from .kashflow.models import same_customer
 from .kashflow.rest import RestBackend
 from .kashflow.session import SessionTokens
@@ -68,6 +73,10 @@ from .links.store import open_store
 from .links.store.base import LinkRecord
 from .portal import Portal
 from .portal.pages import protect_portal_paths
+from .sending import Reminder
+from .sending import Reminders
+from .sending import Sender
+from .sending import Sent
 
 log = logging.getLogger(__name__)
 # Start-up notes go to the package's logger, where every one of them is found.
@@ -97,6 +106,8 @@ class _State:
     #: Fetches newly minted links' first pages (``KASHFLOW_LINKS_PREFETCH``).
     prefetcher: Prefetcher
     portal: Portal
+    #: Emails links and reminders.
+    sender: Sender
 
 
 def _state(app: Flask | None = None) -> _State:
@@ -292,6 +303,93 @@ class KashFlowLinks:
         """
         return _state().links.verify(token)
 
+    # -- who owes what ------------------------------------------------------------------------
+
+    def customers(
+        self, *, owing: str | None = None, account: str | None = None
+    ) -> list[CustomerSummary]:
+        """The account's customers and what each owes, the most overdue first, then the most
+        owed: every customer (*owing* ``None``), those with anything outstanding
+        (``"unpaid"``, overdue included), or those with an invoice past its due date
+        (``"overdue"``). Amounts are the portal's own (credit notes never owed; overdue judged
+        by the due date), read through the cache: a warm repeat asks KashFlow nothing.
+
+        :raises ValueError: an unknown *owing* or *account*.
+        :raises KashFlowError: KashFlow could not be asked and nothing cached answers.
+        """
+        state = _state()
+        return customer_summaries(
+            state.fetcher, _account(state, account), owing=owing, today=_today(state)
+        )
+
+    def invoices(
+        self, customer: str, *, status: str = "all", account: str | None = None
+    ) -> list[Invoice]:
+        """The invoices of *customer* with *status* (``"all"``, ``"unpaid"``, ``"overdue"``
+        or ``"paid"``), newest first, with the statuses and amounts the portal shows: an
+        unpaid invoice past its due date is ``Overdue`` whatever KashFlow's list said.
+
+        :raises ValueError: an unknown *status* or *account*.
+        :raises KashFlowError: KashFlow could not be asked and nothing cached answers.
+        """
+        state = _state()
+        return customer_invoices(
+            state.fetcher, _account(state, account), customer, status=status, today=_today(state)
+        )
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def send(self, link: Link, *, to: t.Sequence[str] | None = None) -> Sent:
+        """Email *link* to its customer's addresses on file (contacts who accept email, the
+        primary first; less the account's ``no_mail``), or to *to*, and record the send in
+        the link store (:attr:`LinkRecord.last_sent_at`).
+
+        The email (``kashflow_links/email/link.txt`` and ``.html``) says what the link opens
+        and, for a customer link, what is still owed. Its URL, From address and
+        ``Message-ID`` come from configuration only.
+
+        :raises NothingToSend: no address on file that may be mailed (nothing is sent), no
+            ``KASHFLOW_LINKS_MAIL``, or no ``KASHFLOW_LINKS_PUBLIC_URL``/``SERVER_NAME``.
+        :raises MailError: the mail server refused the message (nothing is recorded).
+        :raises KashFlowError: KashFlow could not say who the customer is.
+        """
+        return _state().sender.send(link, to=to)
+
+    def remind(
+        self,
+        *,
+        status: str = "overdue",
+        every: timedelta = timedelta(days=7),
+        customers: t.Collection[str] | None = None,
+        account: str | None = None,
+        dry_run: bool = False,
+        progress: t.Callable[[Reminder], object] | None = None,
+    ) -> Reminders:
+        """Email each customer who owes money (*status*: ``"overdue"`` or ``"unpaid"``) a
+        reminder with their lasting link, unless reminded within *every*.
+
+        Each customer gets one link per status that never expires: the live one the register
+        holds, sent again, or a new one. A customer without an address is skipped, and so is
+        one reminded within *every* (by any host: the reminder is claimed in the link store
+        before its email goes). With *dry_run*, nothing is minted, claimed or sent: the result
+        says who would get what. A failed email is reported and the run goes on; a rerun
+        mails only those not yet done.
+
+        :param customers: only these customer codes.
+        :param progress: called with each customer's :class:`Reminder` as it is done.
+        :raises ValueError: an unknown *status* or *account*.
+        :raises KashFlowError: KashFlow could not say who owes what (nothing minted or sent).
+        """
+        state = _state()
+        return state.sender.remind(
+            _account(state, account),
+            status=status,
+            every=every,
+            customers=customers,
+            dry_run=dry_run,
+            progress=progress,
+        )
+
     # -- operating -----------------------------------------------------------------------------
 
     def stats(self) -> dict[str, dict[str, int]]:
@@ -320,6 +418,16 @@ class KashFlowLinks:
         (prefetches, refreshes); whether that happened within *timeout* seconds. For tests,
         scripts and commands that end right after minting."""
         return _state().background.wait(timeout)
+
+
+def _account(state: _State, account_id: str | None) -> Account:
+    """The account *account_id* (or the default); :class:`ValueError` if unknown."""
+    return state.accounts.get(state.links.account_id(account_id))
+
+
+def _today(state: _State) -> date:
+    """Today where the business is (overdue days count from it)."""
+    return datetime.now(state.settings.timezone).date()
 
 
 # -- building --------------------------------------------------------------------------------------
@@ -361,6 +469,8 @@ def _build(extension: KashFlowLinks, settings: Settings, cache: Cache) -> _State
     portal = Portal.build(
         settings, accounts, links, fetcher, shared, throttle_key=codec.derive_key("throttle")
     )
+    formatter = Formatter(settings.locale, settings.timezone)
+    sender = Sender(links, fetcher, accounts, formatter, mail=settings.mail)
     return _State(
         extension=extension,
         settings=settings,
@@ -372,6 +482,7 @@ def _build(extension: KashFlowLinks, settings: Settings, cache: Cache) -> _State
         background=background,
         prefetcher=prefetcher,
         portal=portal,
+        sender=sender,
     )
 
 

@@ -1,9 +1,10 @@
-"""Email a fresh link to the customer's contact addresses on file in KashFlow.
+"""The emails the portal sends: a fresh link, a link sent by staff, a reminder.
 
 Sent through ``KASHFLOW_LINKS_MAIL``: a dict of SMTP settings (standard library ``smtplib``),
-or a callable ``send(message)`` taking an :class:`email.message.EmailMessage`. The message has
+or a callable ``send(message)`` taking an :class:`email.message.EmailMessage`. Each message has
 a plain-text and an HTML part, both rendered from overridable templates
-(``kashflow_links/email/fresh_link.txt`` and ``.html``).
+(``kashflow_links/email/<name>.txt`` and ``.html``). Its From address and ``Message-ID``
+domain come from configuration only.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from flask import render_template
 
 from .config import Brand
 from .config import MailSettings
+from .exceptions import KashFlowLinksError
 from .formatting import text_on
-from .links.link import Link
 
 log = logging.getLogger(__name__)
 
 
-class MailError(Exception):
-    """The fresh link could not be handed to the mail server."""
+class MailError(KashFlowLinksError, RuntimeError):
+    """A message could not be handed to the mail server (or the mail callable failed)."""
 
 
 def mask_address(address: str) -> str:
@@ -39,26 +40,23 @@ def mask_address(address: str) -> str:
 
 
 def build_message(
+    template: str,
     *,
+    subject: str,
     recipients: t.Sequence[str],
     sender: str,
     brand: Brand,
-    link: Link,
-    customer_name: str,
-    expires: str | None,
+    **context: t.Any,
 ) -> EmailMessage:
-    """The fresh-link email, with text and HTML parts from the templates."""
-    context = {
-        "brand": brand,
+    """An email with text and HTML parts from ``kashflow_links/email/<template>.txt`` and
+    ``.html``, rendered with *brand*, ``on_accent`` and *context*."""
+    context.update(
+        brand=brand,
         # The button's text colour, black or white, whichever reads on the accent colour.
-        "on_accent": text_on(brand.accent_colour),
-        "link_url": link.url,
-        "scope": link.scope,
-        "customer_name": customer_name,
-        "expires": expires,
-    }
+        on_accent=text_on(brand.accent_colour),
+    )
     message = EmailMessage()
-    message["Subject"] = f"Your link to your invoices from {brand.name}"
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     if brand.email:
@@ -66,11 +64,22 @@ def build_message(
     message["Message-ID"] = make_msgid(domain=_domain_of(sender))
     # Keep mail robots from archiving or auto-following: this message carries a credential.
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(render_template("kashflow_links/email/fresh_link.txt", **context))
+    message.set_content(render_template(f"kashflow_links/email/{template}.txt", **context))
     message.add_alternative(
-        render_template("kashflow_links/email/fresh_link.html", **context), subtype="html"
+        render_template(f"kashflow_links/email/{template}.html", **context), subtype="html"
     )
     return message
+
+
+def sender_of(mail: MailSettings | t.Callable[..., t.Any], brand: Brand, host: str | None) -> str:
+    """The From address of the portal's emails (and so their ``Message-ID``'s domain), from
+    configuration only, never from a request's Host header: the SMTP settings' sender, else
+    the brand's email, else ``no-reply`` at the site's configured *host*."""
+    if isinstance(mail, MailSettings):
+        return mail.sender
+    if brand.email:
+        return formataddr((brand.name, brand.email))
+    return formataddr((brand.name, f"no-reply@{host or 'localhost'}"))
 
 
 def _domain_of(sender: str) -> str:

@@ -132,7 +132,7 @@ def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
         (
             {"KASHFLOW_LINKS_MAIL": {"host": "smtp.example.com", "sender": "a@example.com"}},
             "KASHFLOW_LINKS_PUBLIC_URL",
-            "Host header",
+            "never from a request",
         ),
     ],
 )

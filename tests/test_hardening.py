@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
@@ -124,9 +125,8 @@ def test_public_url_wins_inside_a_request_whatever_the_host(tmp_path: Path) -> N
     [
         ({"public_url": "https://billing.example.co.uk"}, "evil.example", "billing.example.co.uk"),
         ({"SERVER_NAME": "portal.example.test:8443"}, "evil.example", "portal.example.test"),
-        ({"TRUSTED_HOSTS": [".acme.example"]}, "www.acme.example", "acme.example"),
     ],
-    ids=["public url", "server name", "trusted hosts"],
+    ids=["public url", "server name"],
 )
 def test_fresh_link_sender_and_message_id_come_from_configuration(
     tmp_path: Path, sandbox: KashFlowSandbox, config: dict[str, t.Any], host: str, domain: str
@@ -152,6 +152,53 @@ def test_fresh_link_sender_and_message_id_come_from_configuration(
     message = sent[0]
     assert message["From"] == f"Acme Accounts <no-reply@{domain}>"
     assert message["Message-ID"].endswith(f"@{domain}>")
+
+
+def test_mail_without_a_configured_address_is_refused_at_start_up(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    """TRUSTED_HOSTS alone vets a request's host, not its scheme or port, and a '.domain'
+    entry admits any name under it: an emailed link built from a request could send the
+    customer to http://host:31337/ or to another host. Mail needs the address configured."""
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(
+            tmp_path,
+            **portal_config(sandbox, mail=[].append),
+            SERVER_NAME=None,
+            TRUSTED_HOSTS=[".acme.example"],
+        )
+    assert refused.value.key == "KASHFLOW_LINKS_PUBLIC_URL"
+    assert "TRUSTED_HOSTS" in str(refused.value) and "SERVER_NAME" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"public_url": "https://billing.example.co.uk/pay", "url_prefix": "/pay"}, {}],
+    ids=["public url", "server name"],
+)
+def test_the_emailed_fresh_link_takes_nothing_from_the_request(
+    tmp_path: Path, sandbox: KashFlowSandbox, config: dict[str, t.Any]
+) -> None:
+    """Asked for from http://attacker.example.test:31337, the fresh link still points at the
+    configured site: scheme, host and port from configuration."""
+    sent: list[EmailMessage] = []
+    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append, **config))
+    base = "http://attacker.example.test:31337"
+    link = expired_link(app, base_url=base)
+    own = link.url.split(link.token)[0].split("://", 1)[1].split("/", 1)[1]
+    own = "/" + own + link.token
+    headers = {"Host": "attacker.example.test:31337"}
+    response = app.test_client().post(
+        own + "/renew",
+        base_url=base,
+        data={"form_token": form_token(app, own, **headers)},
+        headers={**headers, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = sent[0].get_body(("plain",)).get_content()
+    expected = config.get("public_url", "http://portal.example.test")
+    assert f"{expected}/invoices/" in body
+    assert "attacker" not in body and "31337" not in body
 
 
 # -- the fresh-link form -------------------------------------------------------------------------

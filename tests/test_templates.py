@@ -76,11 +76,15 @@ def test_email_templates_can_be_overridden(tmp_path: Path, sandbox: KashFlowSand
     with app.test_request_context():
         from flask_kashflow_links.mail import build_message
 
+        link = KashFlowLinks().mint_customer("ACME01")
         message = build_message(
+            "fresh_link",
+            subject="Your link",
             recipients=["client@example.com"],
             sender="billing@example.com",
             brand=__import__("flask_kashflow_links").Brand(name="Harbour Lane"),
-            link=KashFlowLinks().mint_customer("ACME01"),
+            link_url=link.url,
+            scope=link.scope,
             customer_name="Acme",
             expires=None,
         )

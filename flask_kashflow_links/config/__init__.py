@@ -360,12 +360,6 @@ REMOVED_OPTIONS = {
 DEFAULTS: dict[str, t.Any] = {opt.name: opt.default for _, opt in options_of(Settings)}
 
 
-def has_trusted_base(public_url: str | None, config: t.Mapping[str, t.Any]) -> bool:
-    """Whether a link's address can come from configuration, not a forgeable Host header:
-    ``KASHFLOW_LINKS_PUBLIC_URL``, ``SERVER_NAME``, or hosts vetted by ``TRUSTED_HOSTS``."""
-    return bool(public_url or config.get("SERVER_NAME") or config.get("TRUSTED_HOSTS"))
-
-
 def load_settings(app: Flask) -> Settings:
     """Validate ``app.config`` and return the frozen settings.
 
@@ -422,13 +416,15 @@ def refuse_conflicting_settings(settings: Settings, config: t.Mapping[str, t.Any
             "new ones your site accepts. " + fernet_advice(first=position == 1),
         )
 
-    if settings.mail is not None and not has_trusted_base(settings.public_url, config):
+    if settings.mail is not None and not (settings.public_url or config.get("SERVER_NAME")):
         raise ConfigurationError(
             PREFIX + "PUBLIC_URL",
-            "fresh links are emailed (KASHFLOW_LINKS_MAIL is set), so their address must not "
-            "come from a request's Host header, which anyone can forge. Set "
-            "KASHFLOW_LINKS_PUBLIC_URL (e.g. 'https://www.example.co.uk/billing'), or Flask's "
-            "SERVER_NAME or TRUSTED_HOSTS.",
+            "links are emailed (KASHFLOW_LINKS_MAIL is set), so their address must come from "
+            "configuration, never from a request, whose host, scheme and port anyone can "
+            "write (TRUSTED_HOSTS vets the host only, and a '.domain' entry admits any name "
+            "under it). Set KASHFLOW_LINKS_PUBLIC_URL (e.g. "
+            "'https://www.example.co.uk/billing'), or Flask's SERVER_NAME (with "
+            "PREFERRED_URL_SCHEME).",
         )
 
     prefix, public_url = settings.url_prefix, settings.public_url

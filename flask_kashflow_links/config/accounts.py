@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from ..cache import Memo
 from ..kashflow.backend import APIS
 from ..kashflow.backend import Credentials
+from ..kashflow.models import Customer
 from ..kashflow.parsing import EMAIL
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
@@ -122,6 +123,21 @@ class Account:
     #: Which of KashFlow's APIs serves the account: ``"rest"`` (username, password and
     #: memorable word) or ``"soap"`` (username and password).
     api: str = "rest"
+    #: Who must never be mailed by the portal (fresh links, sent links, reminders): email
+    #: addresses and customer codes, compared ignoring case. KashFlow's SOAP API has no
+    #: opt-out flag (REST contacts have ``ReceiveEmails``), so this is where one goes.
+    no_mail: frozenset[str] = frozenset()
+
+    def may_mail(self, customer: str, address: str) -> bool:
+        """Whether *address*, on file for customer *customer*, may be mailed (neither is in
+        :attr:`no_mail`)."""
+        return not {customer.strip().casefold(), address.strip().casefold()} & self.no_mail
+
+    def recipients(self, customer: Customer) -> list[str]:
+        """Where the portal may email *customer*: the addresses on file that accept email
+        (:attr:`~flask_kashflow_links.kashflow.models.Customer.email_addresses`), less
+        :attr:`no_mail`."""
+        return [a for a in customer.email_addresses if self.may_mail(customer.code, a)]
 
     def __post_init__(self) -> None:
         if self.api not in APIS:
@@ -155,7 +171,7 @@ class Account:
 
 AccountLoader = t.Callable[[str], "Account | t.Mapping[str, t.Any] | None"]
 
-_ACCOUNT_FIELDS = {"api", "username", "password", "memorable_word", "brand"}
+_ACCOUNT_FIELDS = {"api", "username", "password", "memorable_word", "brand", "no_mail"}
 
 
 def _api_of(account_id: str, data: t.Mapping[str, t.Any]) -> str:
@@ -215,7 +231,22 @@ def account_from_mapping(
         memorable_word=values["memorable_word"],
         brand=brand,
         api=api,
+        no_mail=_no_mail(account_id, data.get("no_mail")),
     )
+
+
+def _no_mail(account_id: str, value: t.Any) -> frozenset[str]:
+    """An account's ``no_mail``: a list of email addresses and customer codes."""
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list | tuple | set | frozenset) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
+        raise ValueError(
+            f"account {account_id!r}: no_mail must be a list of email addresses and customer "
+            'codes, e.g. ["accounts@bigco.example", "QUIET01"]'
+        )
+    return frozenset(v.strip().casefold() for v in value)
 
 
 class AccountRegistry:

@@ -277,6 +277,27 @@ class Fetcher:
             account=account,
         )
 
+    def owing_invoices(self, account: Account) -> Fetched[tuple[Invoice, ...]]:
+        """Every invoice of *account* still owed (unpaid or overdue), as KashFlow lists them:
+        one cached list for the whole account (who owes what, and the reminders)."""
+        login, backend = self.login_for(account), self.backend_for(account)
+        return self._get(
+            f"{login.namespace}:owing",
+            lambda: tuple(backend.list_owing(login)),
+            account=account,
+        )
+
+    def customer_list(self, account: Account, *, owing_only: bool) -> Fetched[tuple[Customer, ...]]:
+        """The customers of *account*: all of them, or (*owing_only*, where the API can say)
+        those KashFlow says owe money."""
+        login, backend = self.login_for(account), self.backend_for(account)
+        kind = "owing" if owing_only else "all"
+        return self._get(
+            f"{login.namespace}:customers:{kind}",
+            lambda: tuple(backend.list_customers(login, owing_only=owing_only)),
+            account=account,
+        )
+
     def document(self, account: Account, link: str) -> Fetched[bytes]:
         """The PDF behind a KashFlow document link (cached when small enough)."""
         login, backend = self.login_for(account), self.backend_for(account)

@@ -114,6 +114,10 @@ class Backend(t.Protocol):
     #: Whether the API has customer statements (:meth:`statement_link`): the pages offer a
     #: statement only when it does.
     statements: bool
+    #: Whether :meth:`list_customers` can give the customers who owe money first and stop
+    #: there (REST's list sorted by ``OutstandingBalance``); without it, the customers of the
+    #: invoices owed are read one by one.
+    customers_by_balance: bool
 
     @property
     def max_call_seconds(self) -> float:
@@ -128,6 +132,16 @@ class Backend(t.Protocol):
     def list_invoices(self, login: Login, *, customer: str) -> list[Invoice]:
         """Every invoice KashFlow lists for *customer*, sorted by number. The server's filtering
         is not trusted: callers check each invoice's own customer and status."""
+
+    def list_owing(self, login: Login) -> list[Invoice]:
+        """Every invoice of the account with something still owed (unpaid or overdue), sorted
+        by number, read with what the API offers (its unpaid and overdue lists). Each row is
+        re-checked: no paid invoice or credit note is returned, whatever the server's filter
+        did."""
+
+    def list_customers(self, login: Login, *, owing_only: bool = False) -> list[Customer]:
+        """The account's customers; with *owing_only* (and :attr:`customers_by_balance`), the
+        ones KashFlow says owe money, and maybe a few more, but never fewer than it says."""
 
     def get_document(self, login: Login, link: str, *, max_bytes: int) -> bytes:
         """The PDF behind a document link of this API (an invoice's permalink, or what

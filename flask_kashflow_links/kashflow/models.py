@@ -319,6 +319,12 @@ class Invoice:
         """Unpaid or Overdue (an invoice, not a credit note: nothing is owed on one)."""
         return self.status in (UNPAID, OVERDUE) and not self.is_credit_note
 
+    @property
+    def owed(self) -> Decimal | None:
+        """What is still owed on it, in its currency: nothing on a paid invoice or a credit
+        note, ``None`` when it cannot be known."""
+        return self.due_amount if self.is_unpaid else Decimal(0)
+
     def is_overdue(self, today: date) -> bool:
         """Overdue per KashFlow, or Unpaid with a due date before *today*."""
         if not self.is_unpaid:

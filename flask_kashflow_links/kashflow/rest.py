@@ -14,6 +14,7 @@ bisection, so a handful of pages even for a large account).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import time
 import typing as t
@@ -38,8 +39,10 @@ from .http import follow_redirects
 from .http import origin
 from .http import pdf_body
 from .http import run_together
+from .models import UNPAID
 from .models import Customer
 from .models import Invoice
+from .models import customer_key
 from .models import same_customer
 from .parsing import as_mapping
 from .parsing import parse_int
@@ -51,6 +54,8 @@ from .session import LOGIN_COOLDOWN
 from .session import SessionTokens
 
 log = logging.getLogger(__name__)
+
+T = t.TypeVar("T")
 
 #: Page size asked for when listing (servers may return fewer per page).
 PER_PAGE = 100
@@ -87,6 +92,8 @@ class RestBackend:
     api = "rest"
     #: KashFlow's REST API has customer statements.
     statements = True
+    #: Its customer list sorts by what each customer owes.
+    customers_by_balance = True
 
     def __init__(
         self,
@@ -202,27 +209,84 @@ class RestBackend:
         """Every invoice (summaries) of *customer* (of the account, if ``None``), optionally
         asking KashFlow to filter by *status*, following pages to the end. Sorted by number.
 
-        Page 1 comes first; when it says how many invoices there are, the remaining pages are
-        fetched side by side, :data:`PAGE_CONCURRENCY` at a time; any page still missing then
-        follows one after another, as when the server gives no count.
-
         The server's filtering is a hint, not a guarantee: callers must check each invoice's
         ``CustomerCode`` and ``Status`` themselves.
         """
-        base: dict[str, t.Any] = dict(SORTED_BY_NUMBER)
+        params: dict[str, t.Any] = dict(SORTED_BY_NUMBER)
         if customer is not None:
-            base["customercode"] = customer
+            params["customercode"] = customer
         if status is not None and status != "all":
-            base["filterby"] = STATUS_FILTERS[status]
-        url = self.transport.url("/invoices")
-        found: dict[int, Invoice] = {}
+            params["filterby"] = STATUS_FILTERS[status]
         what = f"the invoices of {customer}" if customer else "the invoice list"
+        found = self._read_all(login, "/invoices", params, what, _invoice_row)
+        return self._with_amounts_due(login, sorted(found, key=lambda row: row.number))
+
+    def list_owing(self, login: Login) -> list[Invoice]:
+        """Every invoice of the account still owed: KashFlow's ``Unpaid`` list, then its
+        ``Overdue`` list, each row re-checked; sorted by number.
+
+        Two lists, because KashFlow's ``filterby`` may keep each status apart (what ``Unpaid``
+        holds is not documented). When the first list holds anything but ``Unpaid`` rows, the
+        server's filter is broader than that (or ignored), and the second is not asked for.
+        """
+        unpaid = self.list_invoices(login, status="unpaid")
+        found = {row.number: row for row in unpaid}
+        if all(row.status == UNPAID for row in unpaid):
+            for row in self.list_invoices(login, status="overdue"):
+                found.setdefault(row.number, row)
+        return [found[n] for n in sorted(found) if found[n].is_unpaid]
+
+    def list_customers(self, login: Login, *, owing_only: bool = False) -> list[Customer]:
+        """The account's customers, read from ``/customers`` sorted by ``OutstandingBalance``,
+        largest first. With *owing_only*, reading stops after the page where the balances, so
+        far in that order, reach nothing owed; a server that ignores the order or sends no
+        balances is read to the end."""
+
+        def enough(customers: list[Customer]) -> bool:
+            balances = [c.outstanding_balance for c in customers]
+            known = [b for b in balances if b is not None]
+            return (
+                owing_only
+                and bool(known)
+                and len(known) == len(balances)
+                and all(a >= b for a, b in itertools.pairwise(known))
+                and known[-1] <= 0
+            )
+
+        params = {"perpage": PER_PAGE, "sortby": "OutstandingBalance", "order": "Desc"}
+        return self._read_all(
+            login, "/customers", params, "the customer list", _customer_row, enough=enough
+        )
+
+    def _read_all(
+        self,
+        login: Login,
+        path: str,
+        params: dict[str, t.Any],
+        what: str,
+        read: t.Callable[[t.Any], tuple[t.Hashable, T] | None],
+        *,
+        enough: t.Callable[[list[T]], bool] | None = None,
+    ) -> list[T]:
+        """Every row of a paged list, in the order sent, read by *read* into ``(key, row)``
+        (``None`` skips a row; a key seen before is a repeat). Stops early once *enough* says
+        so of the rows read.
+
+        Page 1 comes first; when it says how many rows there are, the remaining pages are
+        fetched side by side, :data:`PAGE_CONCURRENCY` at a time; any page still missing then
+        follows one after another, as when the server gives no count.
+        """
+        url = self.transport.url(path)
+        found: dict[t.Hashable, T] = {}
 
         def page_of(number: int) -> _Page:
-            return self._list_page(login, url, {**base, "page": number}, what)
+            return self._list_page(login, url, {**params, "page": number}, what)
+
+        def done() -> bool:
+            return enough is not None and enough(list(found.values()))
 
         first = page_of(1)
-        more = _collect(first, found)
+        more = _collect(first, found, read) and not done()
         page = 1
         total = parse_int(first.meta.get("TotalRecords"))
         if total is not None and first.rows:
@@ -234,14 +298,14 @@ class RestBackend:
                 numbers = range(page + 1, min(last, page + PAGE_CONCURRENCY) + 1)
                 calls = [partial(page_of, n) for n in numbers]
                 answers = run_together(calls, limit=PAGE_CONCURRENCY)
-                more = all([_collect(answer, found) for answer in answers])
+                more = all([_collect(answer, found, read) for answer in answers]) and not done()
                 page = numbers[-1]
         while more:
             if page >= MAX_PAGES:
                 raise KashFlowBadResponse(f"KashFlow kept paging {what} past {MAX_PAGES} pages")
             page += 1
-            more = _collect(page_of(page), found)
-        return self._with_amounts_due(login, [found[n] for n in sorted(found)])
+            more = _collect(page_of(page), found, read) and not done()
+        return list(found.values())
 
     def _with_amounts_due(self, login: Login, rows: list[Invoice]) -> list[Invoice]:
         """*rows*, with what is owed on each unpaid one taken from its detail when the row
@@ -429,13 +493,17 @@ class _Page(t.NamedTuple):
     bare: bool
 
 
-def _collect(page: _Page, found: dict[int, Invoice]) -> bool:
-    """Add *page*'s invoices to *found*; whether another page may follow."""
+def _collect(
+    page: _Page,
+    found: dict[t.Hashable, T],
+    read: t.Callable[[t.Any], tuple[t.Hashable, T] | None],
+) -> bool:
+    """Add *page*'s rows to *found*; whether another page may follow."""
     new = 0
-    for row in page.rows:
-        invoice = Invoice.from_api(row)
-        if invoice is not None and invoice.number not in found:
-            found[invoice.number] = invoice
+    for raw in page.rows:
+        row = read(raw)
+        if row is not None and row[0] not in found:
+            found[row[0]] = row[1]
             new += 1
     if not page.rows or new == 0 or page.bare:
         return False  # the end, or a server ignoring "page" and repeating itself
@@ -444,6 +512,16 @@ def _collect(page: _Page, found: dict[int, Invoice]) -> bool:
         # The count decides: a page may be shorter than asked, or NextPageUrl wrong.
         return len(found) < total
     return not ("NextPageUrl" in page.meta and not page.meta["NextPageUrl"])
+
+
+def _invoice_row(raw: t.Any) -> tuple[t.Hashable, Invoice] | None:
+    invoice = Invoice.from_api(raw)
+    return None if invoice is None else (invoice.number, invoice)
+
+
+def _customer_row(raw: t.Any) -> tuple[t.Hashable, Customer] | None:
+    customer = Customer.from_api(raw)
+    return None if customer is None else (customer_key(customer.code), customer)
 
 
 def _envelope(data: t.Any, what: str) -> tuple[list[t.Any], t.Mapping[str, t.Any]]:

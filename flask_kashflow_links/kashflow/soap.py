@@ -57,6 +57,7 @@ from .http import PROBE_MAX_BYTES
 from .http import HttpOptions
 from .models import Customer
 from .models import Invoice
+from .models import customer_key
 from .models import same_customer
 from .session import LOGIN_COOLDOWN
 from .session import SessionTokens
@@ -71,6 +72,10 @@ from .soap_xml import items
 from .soap_xml import payments_from_soap
 from .soap_xml import request_body
 from .soap_xml import xml_safe
+
+if t.TYPE_CHECKING:  # pragma: no cover
+    # The type only: every document is parsed by defusedxml.
+    from xml.etree.ElementTree import Element  # nosec B405
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +194,8 @@ class SoapBackend:
     api = "soap"
     #: KashFlow's SOAP API has no customer statement document.
     statements = False
+    #: Its customers carry no balance: those of the invoices owed are read one by one.
+    customers_by_balance = False
 
     def __init__(
         self,
@@ -392,6 +399,50 @@ class SoapBackend:
             if invoice is not None:
                 invoices.setdefault(invoice.number, invoice)
         return [invoices[n] for n in sorted(invoices)]
+
+    def list_owing(self, login: Login) -> list[Invoice]:
+        """Every invoice of the account still owed: ``GetInvoices_Unpaid``, then
+        ``GetInvoices_Overdue`` unless the first already held an overdue one (whether
+        KashFlow's unpaid list includes the overdue invoices is not documented); every row is
+        re-checked, sorted by number."""
+        today = self.today()
+        found = self._read_invoices(login, "GetInvoices_Unpaid", "the unpaid invoices", today)
+        if not any(invoice.is_overdue(today) for invoice in found.values()):
+            overdue = self._read_invoices(
+                login, "GetInvoices_Overdue", "the overdue invoices", today
+            )
+            for number, invoice in overdue.items():
+                found.setdefault(number, invoice)
+        return [found[n] for n in sorted(found) if found[n].is_unpaid]
+
+    def list_customers(self, login: Login, *, owing_only: bool = False) -> list[Customer]:
+        """Every customer of the account, from ``GetCustomers`` (one answer; SOAP has no
+        balance to stop at, so *owing_only* changes nothing)."""
+        found: dict[str, Customer] = {}
+        for element in self._listed(login, "GetCustomers", "the customer list"):
+            customer = customer_from_soap(element)
+            if customer is not None:
+                found.setdefault(customer_key(customer.code), customer)
+        return list(found.values())
+
+    def _read_invoices(
+        self, login: Login, operation: str, what: str, today: date
+    ) -> dict[int, Invoice]:
+        """The invoices of a list operation that takes nothing but the credentials."""
+        found: dict[int, Invoice] = {}
+        for element in self._listed(login, operation, what):
+            invoice = invoice_from_soap(element, today=today)
+            if invoice is not None:
+                found.setdefault(invoice.number, invoice)
+        return found
+
+    def _listed(self, login: Login, operation: str, what: str) -> list[Element]:
+        """The items of a list operation that takes nothing but the credentials. "Not found"
+        is an empty list (KashFlow may answer Status NO when there is nothing to list)."""
+        try:
+            return items(self._call(login, operation, [], what).result)
+        except KashFlowNotFound:
+            return []
 
     def get_document(self, login: Login, link: str, *, max_bytes: int) -> bytes:
         """The PDF behind an invoice's ``PermaLink``, fetched without credentials from the REST

@@ -11,7 +11,6 @@ from flask import current_app
 from flask import has_request_context
 from flask import url_for
 
-from ..config import has_trusted_base
 from ..exceptions import LinkURLError
 from .claims import AnyScope
 from .claims import LinkClaims
@@ -90,27 +89,30 @@ def link_url(token: str, public_url: str | None) -> str | None:
     return None
 
 
-def trusted_link_url(token: str, public_url: str | None) -> str | None:
-    """The absolute URL of *token* for sending by email: never from an unchecked Host header.
+def mailed_url(token: str, public_url: str | None) -> str | None:
+    """The absolute URL of *token* for an email, from configuration only, never from a
+    request: ``KASHFLOW_LINKS_PUBLIC_URL``, else Flask's ``SERVER_NAME`` with
+    ``APPLICATION_ROOT`` and ``PREFERRED_URL_SCHEME``; ``None`` when neither is set.
 
-    Without ``KASHFLOW_LINKS_PUBLIC_URL``, :func:`link_url` follows the request's host, which a
-    client can forge. A link mailed to a customer must point at this site whatever a request
-    claimed, so this uses ``KASHFLOW_LINKS_PUBLIC_URL``, else ``SERVER_NAME``, else the
-    request's host only when Flask's ``TRUSTED_HOSTS`` has vetted it; ``None`` otherwise.
+    A request's host, scheme and port are the client's to write (``TRUSTED_HOSTS`` admits
+    several names, and says nothing of the scheme or port), and an emailed link must send the
+    customer to this site whatever a request claimed.
     """
-    if has_trusted_base(public_url, current_app.config):
-        return link_url(token, public_url)
-    return None
+    if public_url:
+        return f"{public_url}/invoices/{token}"
+    # Bound to SERVER_NAME and the app's settings, not to the request being served.
+    adapter = current_app.create_url_adapter(None)
+    if adapter is None:
+        return None
+    return adapter.build(ENDPOINT, {"token": token}, force_external=True)
 
 
 def configured_host(public_url: str | None) -> str | None:
     """This site's host name from configuration only, never from a request's Host header: the
-    host of ``KASHFLOW_LINKS_PUBLIC_URL``, else of ``SERVER_NAME``, else the first of
-    ``TRUSTED_HOSTS`` (without the leading dot that admits subdomains); ``None`` if none is
+    host of ``KASHFLOW_LINKS_PUBLIC_URL``, else of ``SERVER_NAME``; ``None`` if neither is
     set."""
     config = current_app.config
-    trusted = [h.lstrip(".") for h in config.get("TRUSTED_HOSTS") or () if h.lstrip(".")]
-    for base in (public_url, config.get("SERVER_NAME"), *trusted[:1]):
+    for base in (public_url, config.get("SERVER_NAME")):
         if base:
             # A SERVER_NAME or a trusted host is "name[:port]": read it as a URL's netloc.
             host = urlsplit(str(base) if "://" in base else "//" + base).hostname

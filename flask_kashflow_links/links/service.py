@@ -26,7 +26,7 @@ from .codec import TokenCodec
 from .errors import LinkError
 from .errors import LinkRevoked
 from .link import Link
-from .link import trusted_link_url
+from .link import mailed_url
 from .store import LinkRecord
 from .store import RevocationStore
 
@@ -141,7 +141,7 @@ class LinkService:
         email must send the customer to this site, not to wherever a forged request pointed.
         """
         fresh = self._mint(claims.scope, claims.lifetime, claims.credentials, customer)
-        return dataclasses.replace(fresh, _url=trusted_link_url(fresh.token, self.public_url))
+        return dataclasses.replace(fresh, _url=mailed_url(fresh.token, self.public_url))
 
     # -- checking ------------------------------------------------------------------------------
 
@@ -233,9 +233,52 @@ class LinkService:
         )
         return count
 
-    def record_opened(self, link_id: str, when: float) -> None:
-        """Record in the register that the link was opened at *when* (POSIX time)."""
-        self.store.touch(link_id, when)
+    def record_opened(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+        """Record in the register that the link was fetched at *when* (POSIX time): by a
+        known link checker (*scanner*), or a fetch the store judges against the link's last
+        send (see :attr:`~.store.base.LinkRecord.opened_by_client`)."""
+        self.store.touch(link_id, when, scanner=scanner)
+
+    def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
+        """Record in the register that the link was emailed to *recipients* at *when*."""
+        self.store.record_sent(link_id, when, recipients)
+
+    def reissue(self, record: LinkRecord, credentials: Credentials | None = None) -> Link:
+        """A token for a link already in the register: the same link id, scope, lifetime and
+        mint time, so it opens, lists and is revoked as that link (the store never keeps a
+        token, so a link sent again is written out again). Nothing is registered.
+
+        :param credentials: embed mode: the credentials to carry (default: the account's).
+        """
+        creds = None
+        if self.embed_credentials:
+            creds = credentials or self.accounts.get(record.account).credentials
+        lifetime = None
+        if record.expires_at is not None:
+            lifetime = record.expires_at - record.minted_at
+        token, claims = self.codec.mint(
+            record.scope,
+            lifetime=as_lifetime(lifetime),
+            credentials=creds,
+            link_id=record.link_id,
+            at=int(record.minted_at.timestamp()),
+        )
+        return Link.from_claims(token, claims, self.public_url, record.customer)
+
+    def claim_reminder(
+        self, account: str, customer: str, *, now: float, every: float
+    ) -> float | None:
+        """Claim *customer*'s reminder in the store (once across every process): ``None``
+        when claimed, else when they were last reminded, within *every* seconds."""
+        return self.store.claim_reminder(account, customer, now=now, every=every)
+
+    def release_reminder(self, account: str, customer: str, *, previous: float | None) -> None:
+        """Give back a claimed reminder that was not sent."""
+        self.store.release_reminder(account, customer, previous=previous)
+
+    def last_reminded(self, account: str, customer: str) -> float | None:
+        """When *customer* was last reminded (POSIX time), if ever."""
+        return self.store.last_reminded(account, customer)
 
     def learn_customer(self, link_id: str, customer: str) -> None:
         """Register an invoice link under its invoice's customer, once that is known."""

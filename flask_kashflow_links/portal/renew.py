@@ -33,6 +33,7 @@ from ..mail import MailError
 from ..mail import build_message
 from ..mail import mask_address
 from ..mail import send
+from ..mail import sender_of
 from .activity import notify
 from .guard import Guard
 from .guard import Visit
@@ -116,15 +117,18 @@ class Renewal:
         else:
             customer_code = scope.customer
         customer = self.guard.customer(visit, customer_code)
-        recipients = customer.email_addresses
+        recipients = account.recipients(customer)
         if not recipients:
             return self.problem(brand, 200, "no-address")
         fresh = self.links.renew(claims, customer_code)
         message = build_message(
+            "fresh_link",
+            subject=f"Your link to your invoices from {brand.name}",
             recipients=recipients,
-            sender=self.sender(brand),
+            sender=sender_of(self.mail, brand, configured_host(self.links.public_url)),
             brand=brand,
-            link=fresh,
+            link_url=fresh.url,
+            scope=fresh.scope,
             customer_name=customer.display_name or customer.name,
             expires=self.formatter.until(fresh.expires_at) if fresh.expires_at else None,
         )
@@ -149,16 +153,6 @@ class Renewal:
             "A fresh link is on its way",
             recipients=[mask_address(r) for r in recipients],
         )
-
-    def sender(self, brand: Brand) -> str:
-        """The From address of the fresh-link email (and so its Message-ID's domain): from
-        configuration only, never from the request's Host header, which the visitor writes."""
-        if isinstance(self.mail, MailSettings):
-            return self.mail.sender
-        if brand.email:
-            return f"{brand.name} <{brand.email}>"
-        host = configured_host(self.links.public_url) or "localhost"
-        return f"{brand.name} <no-reply@{host}>"
 
     def problem(self, brand: Brand, status: int, problem: str) -> Response:
         """A page saying why no fresh link was sent."""

@@ -19,6 +19,11 @@ from ..claims import Scope
 
 log = logging.getLogger(__name__)
 
+#: Seconds after a send during which a fetch of the link is taken for a mail system's link
+#: checker (Microsoft Safe Links, Mimecast, Proofpoint... fetch every link of a message within
+#: seconds of its delivery), not for the client opening it.
+SCANNER_WINDOW = 60.0
+
 
 def dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=timezone.utc)
@@ -36,8 +41,21 @@ class LinkRecord:
     status: str
     minted_at: datetime
     expires_at: datetime | None
+    #: When the client last opened it: a fetch that was not a mail system's link checker.
     last_opened_at: datetime | None
     revoked_at: datetime | None
+    #: When a mail system's link checker last fetched it (see :attr:`opened_by_client`).
+    last_checked_at: datetime | None = None
+    #: When it was last emailed by the portal, and to which addresses.
+    last_sent_at: datetime | None = None
+    last_sent_to: tuple[str, ...] = ()
+
+    @property
+    def opened_by_client(self) -> bool:
+        """Whether the client has opened the link, rather than only a mail system's link
+        checker: a fetch by a known checker, or any fetch within a minute of the link being
+        sent, counts as a check; any other fetch as the client's opening."""
+        return self.last_opened_at is not None
 
     @property
     def scope(self) -> AnyScope:
@@ -123,8 +141,31 @@ class RevocationStore(abc.ABC):
         """Remember the customer of an invoice link once its invoice has been fetched."""
 
     @abc.abstractmethod
-    def touch(self, link_id: str, when: float) -> None:
-        """Record that the link was opened at *when*."""
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+        """Record that the link was fetched at *when*: as a check when *scanner* (a known link
+        checker) or within :data:`SCANNER_WINDOW` seconds of its last send, else as the
+        client's opening."""
+
+    @abc.abstractmethod
+    def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
+        """Record that the link was emailed at *when* to *recipients*."""
+
+    @abc.abstractmethod
+    def claim_reminder(
+        self, account: str, customer: str, *, now: float, every: float
+    ) -> float | None:
+        """Claim the right to remind *customer* now, once across every process sharing the
+        store: ``None`` when claimed (the reminder time is now *now*), else the time of the
+        reminder within the last *every* seconds that stands in the way."""
+
+    @abc.abstractmethod
+    def release_reminder(self, account: str, customer: str, *, previous: float | None) -> None:
+        """Give back a claim whose reminder was not sent: the reminder time goes back to
+        *previous* (``None``: never reminded)."""
+
+    @abc.abstractmethod
+    def last_reminded(self, account: str, customer: str) -> float | None:
+        """When *customer* was last reminded, if ever."""
 
     @abc.abstractmethod
     def get(self, link_id: str) -> LinkRecord | None:

@@ -15,6 +15,7 @@ from ...config import redact_url
 from ...exceptions import StoreUnavailable
 from ...kashflow.models import customer_key
 from ..claims import LinkClaims
+from .base import SCANNER_WINDOW
 from .base import LinkRecord
 from .base import RevocationStore
 from .base import dt
@@ -26,6 +27,26 @@ log = logging.getLogger(__name__)
 
 #: Register entries loaded per pipelined round trip.
 _PAGE = 200
+#: A fetch of a link: a check (by a known scanner, or within a window after the link's last
+#: send) or the client's opening; registered links only.
+_TOUCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return end
+local sent = tonumber(redis.call('HGET', KEYS[1], 'last_sent_at') or '')
+local when = tonumber(ARGV[1])
+if ARGV[2] ~= '' or (sent and when - sent < tonumber(ARGV[3])) then
+  redis.call('HSET', KEYS[1], 'last_checked_at', ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'last_opened_at', ARGV[1])
+end
+"""
+#: Claim a customer's reminder: the time of a reminder within the last ARGV[3] seconds, or
+#: nothing (and the claim made).
+_CLAIM = """
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')
+if last and tonumber(ARGV[2]) - last < tonumber(ARGV[3]) then return tostring(last) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return false
+"""
 #: The revocation check, read-only, in one command: whether the link is revoked and, with a
 #: customer, the customer's cut-off and the link's registered mint time.
 _CHECK = """
@@ -262,18 +283,64 @@ class RedisStore(RevocationStore):
 
         self._call(run)
 
-    def touch(self, link_id: str, when: float) -> None:
-        key = self._k("link", link_id)
-        # Only existing records: a touch must never create a half-empty register entry.
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+        # Only existing records (a touch must never create a half-empty register entry), and
+        # a check or the client's opening judged against the link's last send, in one script.
         self._call(
             lambda c: c.eval(
-                "if redis.call('EXISTS', KEYS[1]) == 1 then "
-                "redis.call('HSET', KEYS[1], 'last_opened_at', ARGV[1]) end",
+                _TOUCH,
                 1,
-                key,
+                self._k("link", link_id),
                 str(when),
+                "1" if scanner else "",
+                str(SCANNER_WINDOW),
             )
         )
+
+    def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
+        to = "\n".join(recipients)
+
+        def build(pipe: t.Any) -> None:
+            pipe.rpush(self._k("sends", link_id), f"{when}\t{to}")
+            pipe.eval(
+                "if redis.call('EXISTS', KEYS[1]) == 1 then "
+                "redis.call('HSET', KEYS[1], 'last_sent_at', ARGV[1], 'last_sent_to', ARGV[2]) end",
+                1,
+                self._k("link", link_id),
+                str(when),
+                to,
+            )
+
+        self._pipeline(build)
+
+    def claim_reminder(
+        self, account: str, customer: str, *, now: float, every: float
+    ) -> float | None:
+        # One script: read the last reminder and, unless it is recent, replace it.
+        found = self._call(
+            lambda c: c.eval(
+                _CLAIM,
+                1,
+                self._k("reminders"),
+                self._customer_field(account, customer),
+                str(now),
+                str(every),
+            )
+        )
+        return float(found) if found else None
+
+    def release_reminder(self, account: str, customer: str, *, previous: float | None) -> None:
+        field = self._customer_field(account, customer)
+        if previous is None:
+            self._call(lambda c: c.hdel(self._k("reminders"), field))
+        else:
+            self._call(lambda c: c.hset(self._k("reminders"), field, str(previous)))
+
+    def last_reminded(self, account: str, customer: str) -> float | None:
+        found = self._call(
+            lambda c: c.hget(self._k("reminders"), self._customer_field(account, customer))
+        )
+        return float(found) if found else None
 
     def _load(
         self, client: t.Any, link_ids: t.Sequence[str], *, cutoffs: bool = False
@@ -391,4 +458,7 @@ def _record_from_hash(data: t.Mapping[str, str], revoked_at: str | None) -> Link
         expires_at=dt(num("expires_at")),
         last_opened_at=dt(num("last_opened_at")),
         revoked_at=dt(float(revoked_at)) if revoked_at else None,
+        last_checked_at=dt(num("last_checked_at")),
+        last_sent_at=dt(num("last_sent_at")),
+        last_sent_to=tuple(data["last_sent_to"].split("\n")) if data.get("last_sent_to") else (),
     )

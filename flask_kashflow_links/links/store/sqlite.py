@@ -17,6 +17,7 @@ from ...cache import Reach
 from ...exceptions import StoreUnavailable
 from ...kashflow.models import customer_key
 from ..claims import LinkClaims
+from .base import SCANNER_WINDOW
 from .base import LinkRecord
 from .base import RevocationStore
 from .base import dt
@@ -37,6 +38,18 @@ CREATE TABLE IF NOT EXISTS links (
     last_opened_at REAL
 );
 CREATE INDEX IF NOT EXISTS links_by_customer ON links (account, customer_key);
+CREATE TABLE IF NOT EXISTS sends (
+    link_id TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    recipients TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sends_by_link ON sends (link_id, sent_at);
+CREATE TABLE IF NOT EXISTS reminders (
+    account TEXT NOT NULL,
+    customer_key TEXT NOT NULL,
+    reminded_at REAL NOT NULL,
+    PRIMARY KEY (account, customer_key)
+);
 CREATE TABLE IF NOT EXISTS revoked_links (
     link_id TEXT PRIMARY KEY,
     revoked_at REAL NOT NULL
@@ -48,6 +61,14 @@ CREATE TABLE IF NOT EXISTS revoked_customers (
     PRIMARY KEY (account, customer_key)
 );
 """
+
+#: Columns added to ``links`` after its first release, with their types: a file made by an
+#: earlier version gains them when it is opened.
+_ADDED_COLUMNS = {
+    "last_checked_at": "REAL",
+    "last_sent_at": "REAL",
+    "last_sent_to": "TEXT",
+}
 
 # Static SQL only: every value is bound, so nothing from a link or a request reaches the text.
 _SQL_REGISTER = (
@@ -76,17 +97,28 @@ _SQL_LIVE_FOR_CUSTOMER = (
 )
 _SQL_RECORDS = (
     "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
-    "l.expires_at, l.last_opened_at, r.revoked_at "
+    "l.expires_at, l.last_opened_at, r.revoked_at, l.last_checked_at, l.last_sent_at, "
+    "l.last_sent_to "
     "FROM links l LEFT JOIN revoked_links r ON r.link_id = l.link_id "
     "WHERE (:link_id IS NULL OR l.link_id = :link_id) "
     "AND (:customer_key IS NULL OR l.customer_key = :customer_key) "
     "AND (:account IS NULL OR l.account = :account) "
     "ORDER BY l.minted_at DESC LIMIT :limit"
 )
+# A fetch by a scanner, or within SCANNER_WINDOW seconds of the link's last send, is a check;
+# any other is the client's own opening.
+_SQL_TOUCH = (
+    "UPDATE links SET "
+    "last_checked_at = CASE WHEN :scanner OR (last_sent_at IS NOT NULL "
+    "AND :when - last_sent_at < :window) THEN :when ELSE last_checked_at END, "
+    "last_opened_at = CASE WHEN :scanner OR (last_sent_at IS NOT NULL "
+    "AND :when - last_sent_at < :window) THEN last_opened_at ELSE :when END "
+    "WHERE link_id = :link_id"
+)
 # Live links in one statement: what active_links() filters, done by SQLite.
 _SQL_LIVE = (
     "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
-    "l.expires_at, l.last_opened_at, NULL "
+    "l.expires_at, l.last_opened_at, NULL, l.last_checked_at, l.last_sent_at, l.last_sent_to "
     "FROM links l "
     "WHERE (:customer_key IS NULL OR l.customer_key = :customer_key) "
     "AND (:account IS NULL OR l.account = :account) "
@@ -229,6 +261,11 @@ class SQLiteStore(RevocationStore):
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                have = {row[1] for row in conn.execute("PRAGMA table_info(links)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in have:
+                        # Names from the constant above, never from a request.
+                        conn.execute(f"ALTER TABLE links ADD COLUMN {column} {kind}")  # nosec B608
                 return
             except sqlite3.OperationalError as e:
                 if "locked" not in str(e) or time.monotonic() > deadline:
@@ -317,8 +354,60 @@ class SQLiteStore(RevocationStore):
             (customer, customer_key(customer), link_id),
         )
 
-    def touch(self, link_id: str, when: float) -> None:
-        self._run("UPDATE links SET last_opened_at = ? WHERE link_id = ?", (when, link_id))
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+        # One statement: a check or the client's opening, judged against the link's last send.
+        params = {"when": when, "link_id": link_id, "scanner": scanner, "window": SCANNER_WINDOW}
+        self._run(_SQL_TOUCH, params)
+
+    def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
+        to = "\n".join(recipients)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO sends (link_id, sent_at, recipients) VALUES (?, ?, ?)",
+                (link_id, when, to),
+            )
+            conn.execute(
+                "UPDATE links SET last_sent_at = ?, last_sent_to = ? WHERE link_id = ?",
+                (when, to, link_id),
+            )
+
+    def claim_reminder(
+        self, account: str, customer: str, *, now: float, every: float
+    ) -> float | None:
+        key = customer_key(customer)
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT reminded_at FROM reminders WHERE account = ? AND customer_key = ?",
+                (account, key),
+            ).fetchone()
+            if row is not None and now - row[0] < every:
+                return float(row[0])
+            conn.execute(
+                "INSERT INTO reminders (account, customer_key, reminded_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (account, customer_key) "
+                "DO UPDATE SET reminded_at = excluded.reminded_at",
+                (account, key, now),
+            )
+        return None
+
+    def release_reminder(self, account: str, customer: str, *, previous: float | None) -> None:
+        key = customer_key(customer)
+        if previous is None:
+            self._run(
+                "DELETE FROM reminders WHERE account = ? AND customer_key = ?", (account, key)
+            )
+        else:
+            self._run(
+                "UPDATE reminders SET reminded_at = ? WHERE account = ? AND customer_key = ?",
+                (previous, account, key),
+            )
+
+    def last_reminded(self, account: str, customer: str) -> float | None:
+        rows = self._run(
+            "SELECT reminded_at FROM reminders WHERE account = ? AND customer_key = ?",
+            (account, customer_key(customer)),
+        )
+        return float(rows[0][0]) if rows else None
 
     def get(self, link_id: str) -> LinkRecord | None:
         rows = self._run(
@@ -372,4 +461,7 @@ def _record_from_row(row: t.Sequence[t.Any]) -> LinkRecord:
         expires_at=dt(row[7]),
         last_opened_at=dt(row[8]),
         revoked_at=dt(row[9]),
+        last_checked_at=dt(row[10]),
+        last_sent_at=dt(row[11]),
+        last_sent_to=tuple(row[12].split("\n")) if row[12] else (),
     )
