@@ -8,9 +8,11 @@ its letters were asked for), session token or document link.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 import secrets
+import sys
 import textwrap
 import time
 import typing as t
@@ -42,10 +44,14 @@ from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable
 from .fetch import Fetcher
+from .fetch.owing import OWING
+from .fetch.owing import CustomerSummary
 from .fetch.prefetch import Prefetcher
+from .formatting import Formatter
 from .kashflow.backend import Backend
 from .kashflow.backend import Connection
 from .kashflow.backend import Login
+from .kashflow.models import Currency
 from .links.claims import STATUSES
 from .links.claims import InvoiceScope
 from .links.link import Link
@@ -54,6 +60,10 @@ from .links.service import LinkService
 from .links.store import REDIS_STORE_FIX
 from .links.store import in_memory_warning
 from .links.store.base import LinkRecord
+from .sending import REMIND_STATUSES
+from .sending import Reminder
+from .sending import Reminders
+from .sending import Sent
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
@@ -93,6 +103,23 @@ class StaffAPI(t.Protocol):
     def active_links(
         self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
     ) -> list[LinkRecord]: ...
+
+    def customers(
+        self, *, owing: str | None = None, account: str | None = None
+    ) -> list[CustomerSummary]: ...
+
+    def send(self, link: Link | str, *, to: t.Sequence[str] | None = None) -> Sent: ...
+
+    def remind(
+        self,
+        *,
+        status: str = "overdue",
+        every: timedelta = timedelta(days=7),
+        customers: t.Collection[str] | None = None,
+        account: str | None = None,
+        dry_run: bool = False,
+        progress: t.Callable[[Reminder], object] | None = None,
+    ) -> Reminders: ...
 
 
 class Parts(t.Protocol):
@@ -162,6 +189,8 @@ def _duration_option(
 _EXPIRES_HELP = "Lifetime such as 90d, 12h or 1w2d; permanent if omitted."
 _ACCOUNT_HELP = "Account id (default: KASHFLOW_LINKS_DEFAULT_ACCOUNT, or the only account)."
 _VERIFY_HELP = "Ask KashFlow first whether it exists; mint nothing if not (or if it cannot say)."
+_SEND_HELP = "Email the link to the customer's addresses on file once it is minted."
+_TO_HELP = "Email it to this address instead (repeat for several); implies --send."
 
 
 def with_app(f: F) -> F:
@@ -219,15 +248,29 @@ def _require_url_base() -> None:
         )
 
 
-def _mint(mint: t.Callable[[], Link], *, verify: bool, what: str) -> None:
+def _mint(
+    mint: t.Callable[[], Link],
+    *,
+    verify: bool,
+    what: str,
+    send: bool = False,
+    to: t.Sequence[str] = (),
+) -> None:
     """Mint a link with *mint* (asking KashFlow first with *verify*) and print it, then
-    fetch its first page in the foreground: this process ends once the link is printed."""
+    fetch its first page in the foreground (this process ends once the link is printed); with
+    *send*, email it too."""
     _require_url_base()
     if verify:
         click.echo(f"Asking KashFlow for {what} ...", err=True)
     link = _guard(mint)
     _print_link(link)
+    if send:
+        _print_sent(_guard(lambda: _links().send(link, to=to or None)))
     _prefetch_now(link)
+
+
+def _print_sent(sent: Sent) -> None:
+    click.echo(f"  sent to: {', '.join(sent.to)} ({_when(sent.sent_at)})", err=True)
 
 
 def _print_link(link: Link) -> None:
@@ -313,6 +356,8 @@ def mint_group() -> None:
     help="The invoice's customer code, to list the link under it now (--verify fills it in).",
 )
 @click.option("--verify", is_flag=True, help=_VERIFY_HELP)
+@click.option("--send", "send", is_flag=True, help=_SEND_HELP)
+@click.option("--to", multiple=True, metavar="EMAIL", help=_TO_HELP)
 @with_app
 def mint_invoice(
     number: int,
@@ -320,6 +365,8 @@ def mint_invoice(
     expires_in: timedelta | None,
     customer: str | None,
     verify: bool,
+    send: bool,
+    to: tuple[str, ...],
 ) -> None:
     """Mint a link to invoice NUMBER and print its URL."""
     links = _links()
@@ -334,6 +381,8 @@ def mint_invoice(
         ),
         verify=verify,
         what=f"invoice {number}",
+        send=send or bool(to),
+        to=to,
     )
 
 
@@ -349,9 +398,17 @@ def mint_invoice(
 @click.option("--account", help=_ACCOUNT_HELP)
 @click.option("--expires-in", callback=_duration_option, metavar="DURATION", help=_EXPIRES_HELP)
 @click.option("--verify", is_flag=True, help=_VERIFY_HELP)
+@click.option("--send", "send", is_flag=True, help=_SEND_HELP)
+@click.option("--to", multiple=True, metavar="EMAIL", help=_TO_HELP)
 @with_app
 def mint_customer(
-    code: str, status: str, account: str | None, expires_in: timedelta | None, verify: bool
+    code: str,
+    status: str,
+    account: str | None,
+    expires_in: timedelta | None,
+    verify: bool,
+    send: bool,
+    to: tuple[str, ...],
 ) -> None:
     """Mint a link to the invoices of customer CODE and print its URL."""
     links = _links()
@@ -366,6 +423,8 @@ def mint_customer(
         ),
         verify=verify,
         what=f"{status} invoices of {code}",
+        send=send or bool(to),
+        to=to,
     )
 
 
@@ -413,7 +472,10 @@ def list_links(customer: str | None, account: str | None) -> None:
     if not records:
         click.echo("No live links.")
         return
-    click.echo(f"{'LINK ID':<14} {'OPENS':<40} {'MINTED':<22} {'EXPIRES':<22} LAST OPENED")
+    click.echo(
+        f"{'LINK ID':<14} {'OPENS':<40} {'MINTED':<22} {'EXPIRES':<22} {'LAST SENT':<22} "
+        "LAST OPENED"
+    )
     for record in records:
         scope = record.scope.describe()
         if record.scope.is_invoice and record.customer:
@@ -421,8 +483,143 @@ def list_links(customer: str | None, account: str | None) -> None:
         click.echo(
             f"{record.link_id:<14} {scope[:40]:<40} {_when(record.minted_at):<22} "
             f"{_when(record.expires_at):<22} "
-            f"{_when(record.last_opened_at) if record.last_opened_at else 'not yet'}"
+            f"{_when(record.last_sent_at) if record.last_sent_at else 'not sent':<22} "
+            f"{_opened(record)}"
         )
+
+
+def _opened(record: LinkRecord) -> str:
+    """When the client opened the link, or that only a mail scanner checked it."""
+    if record.last_opened_at is not None:
+        return _when(record.last_opened_at)
+    if record.last_checked_at is not None:
+        return "only checked by a mail scanner"
+    return "not yet"
+
+
+@cli_group.command("send")
+@click.argument("link")
+@click.option(
+    "--to",
+    multiple=True,
+    metavar="EMAIL",
+    help="Send to this address instead of the customer's on file (repeat for several).",
+)
+@with_app
+def send_link(link: str, to: tuple[str, ...]) -> None:
+    """Email the live link LINK (its link id, token or URL) to its customer's addresses on
+    file, and record the send."""
+    sent = _guard(lambda: _links().send(link, to=to or None))
+    click.echo(f"Sent link {sent.link_id} to {', '.join(sent.to)}.")
+
+
+@cli_group.command("customers")
+@click.option(
+    "--owing",
+    type=click.Choice(OWING),
+    help="Only customers with anything unpaid, or with an overdue invoice.",
+)
+@click.option("--account", help=_ACCOUNT_HELP)
+@with_app
+def list_customers(owing: str | None, account: str | None) -> None:
+    """List the customers and what each owes, the most overdue first."""
+    summaries = _guard(lambda: _links().customers(owing=owing, account=account))
+    if not summaries:
+        click.echo("No customers owe money." if owing else "No customers.")
+        return
+    money = Formatter(_parts().settings.locale, _parts().settings.timezone).money
+    click.echo(
+        f"{'CODE':<12} {'NAME':<28} {'OWED':>14} {'OVERDUE':>14} {'INVOICES':>8} "
+        f"{'OLDEST DUE':<12} EMAIL"
+    )
+    for s in summaries:
+        currency = Currency(code=s.currency)
+        oldest = s.oldest_due.isoformat() if s.oldest_due else "-"
+        click.echo(
+            f"{s.code[:12]:<12} {s.name[:28]:<28} {money(s.owed, currency):>14} "
+            f"{money(s.overdue, currency):>14} {s.unpaid_count:>8} {oldest:<12} "
+            f"{s.emails[0] if s.emails else 'no address on file'}"
+        )
+
+
+@cli_group.command("remind")
+@click.option(
+    "--status",
+    type=click.Choice(REMIND_STATUSES),
+    default="overdue",
+    show_default=True,
+    help="Remind customers with an overdue invoice, or with anything unpaid.",
+)
+@click.option(
+    "--every",
+    callback=_duration_option,
+    default="7d",
+    show_default=True,
+    metavar="DURATION",
+    help="Skip customers reminded more recently than this (by any host).",
+)
+@click.option(
+    "--customer",
+    "customers",
+    multiple=True,
+    metavar="CODE",
+    help="Only this customer (repeat for several).",
+)
+@click.option("--account", help=_ACCOUNT_HELP)
+@click.option("--dry-run", is_flag=True, help="Say who would get what; mint and send nothing.")
+@with_app
+def remind(
+    status: str,
+    every: timedelta,
+    customers: tuple[str, ...],
+    account: str | None,
+    dry_run: bool,
+) -> None:
+    """Email each customer who owes money a reminder with their lasting link.
+
+    Customers reminded within --every, or without an address, are skipped. Exits with status
+    1 if any reminder could not be sent; a rerun sends only those.
+    """
+    links = _links()
+    settings = _parts().settings
+    money = Formatter(settings.locale, settings.timezone).money
+    with contextlib.ExitStack() as stack:
+        bar: t.Any = None
+        if not dry_run and sys.stderr.isatty():
+            # A progress bar on a terminal: who owes is asked first (then cached) for its length.
+            owing = _guard(lambda: links.customers(owing=status, account=account))
+            bar = stack.enter_context(
+                click.progressbar(length=len(owing), label="Reminding", file=sys.stderr)
+            )
+        result = _guard(
+            lambda: links.remind(
+                status=status,
+                every=every,
+                customers=customers or None,
+                account=account,
+                dry_run=dry_run,
+                progress=(lambda _: bar.update(1)) if bar is not None else None,
+            )
+        )
+    verb = "would remind" if dry_run else "reminded"
+    for reminder in result.sent:
+        amount = money(reminder.overdue or reminder.owed, Currency(code=reminder.currency))
+        late = f", {reminder.days_overdue} days overdue" if reminder.days_overdue else ""
+        link = "a new link" if reminder.new_link else f"link {reminder.link_id}"
+        click.echo(
+            f"{verb} {reminder.customer} ({reminder.name}): {amount}{late}, "
+            f"{link}, to {', '.join(reminder.emails)}"
+        )
+    for reminder in result.skipped:
+        click.echo(f"skipped {reminder.customer}: {reminder.reason}")
+    for reminder in result.failed:
+        click.echo(f"FAILED {reminder.customer}: {reminder.reason}", err=True)
+    click.echo(
+        f"{len(result.sent)} {verb}, {len(result.skipped)} skipped, {len(result.failed)} failed"
+        + (" (dry run: nothing minted or sent)" if dry_run else "")
+    )
+    if result.failed:
+        raise SystemExit(1)
 
 
 @cli_group.command("revoke")

@@ -339,10 +339,14 @@ class KashFlowLinks:
 
     # -- sending -------------------------------------------------------------------------------
 
-    def send(self, link: Link, *, to: t.Sequence[str] | None = None) -> Sent:
+    def send(self, link: Link | str, *, to: t.Sequence[str] | None = None) -> Sent:
         """Email *link* to its customer's addresses on file (contacts who accept email, the
         primary first; less the account's ``no_mail``), or to *to*, and record the send in
         the link store (:attr:`LinkRecord.last_sent_at`).
+
+        *link* is a :class:`Link` just minted, or a live link of the register by its link id
+        (or token, or URL): the same link is written out again (the store never keeps
+        tokens), and opens, lists and is revoked as before.
 
         The email (``kashflow_links/email/link.txt`` and ``.html``) says what the link opens
         and, for a customer link, what is still owed. Its URL, From address and
@@ -352,6 +356,7 @@ class KashFlowLinks:
             ``KASHFLOW_LINKS_MAIL``, or no ``KASHFLOW_LINKS_PUBLIC_URL``/``SERVER_NAME``.
         :raises MailError: the mail server refused the message (nothing is recorded).
         :raises KashFlowError: KashFlow could not say who the customer is.
+        :raises ValueError: a link id not in the register, revoked or expired.
         """
         return _state().sender.send(link, to=to)
 

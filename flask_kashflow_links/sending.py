@@ -146,15 +146,19 @@ class Sender:
 
     # -- one link ------------------------------------------------------------------------------
 
-    def send(self, link: Link, *, to: t.Sequence[str] | None = None) -> Sent:
-        """Email *link* to its customer's addresses on file, or to *to*.
+    def send(self, link: Link | str, *, to: t.Sequence[str] | None = None) -> Sent:
+        """Email *link* (a :class:`Link`, or a live link's id, token or URL) to its customer's
+        addresses on file, or to *to*.
 
         :raises NothingToSend: no address (on file, that may be mailed), or no way to build
             the link's URL from configuration. Nothing is sent.
         :raises MailError: the mail server refused it or could not be reached (nothing is
             recorded).
         :raises KashFlowError: KashFlow could not say who the customer is or where they are.
+        :raises ValueError: a link id not in the register, revoked or expired.
         """
+        if isinstance(link, str):
+            link = self.links.existing(link)
         claims = self.links.decode(link.token)
         account = self.accounts.for_link(claims.scope.account, claims.credentials)
         scope = claims.scope

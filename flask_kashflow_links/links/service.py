@@ -16,6 +16,7 @@ import logging
 import typing as t
 from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 
 from ..config import AccountRegistry
 from ..kashflow.backend import Credentials
@@ -264,6 +265,26 @@ class LinkService:
             at=int(record.minted_at.timestamp()),
         )
         return Link.from_claims(token, claims, self.public_url, record.customer)
+
+    def existing(self, token_or_link_id: str) -> Link:
+        """A live link of the register, by its link id, link token or URL, written out again
+        (:meth:`reissue`) so it can be sent.
+
+        :raises ValueError: not a link id or token of this site, not in the register, revoked
+            or expired.
+        """
+        link_id = self.link_id_of(token_or_link_id)
+        record = self.store.get(link_id)
+        if record is None:
+            raise ValueError(f"link {link_id} is not in the register of minted links")
+        revoked = self.store.revoked_reason(
+            link_id, record.account, record.customer, record.minted_at.timestamp()
+        )
+        if revoked is not None:
+            raise ValueError(f"link {link_id} is revoked: mint a new one")
+        if not record.is_active(datetime.now(timezone.utc)):
+            raise ValueError(f"link {link_id} has expired: mint a new one")
+        return self.reissue(record)
 
     def claim_reminder(
         self, account: str, customer: str, *, now: float, every: float
