@@ -86,6 +86,73 @@ def test_one_secret_as_both_signing_and_fernet_key_is_refused(
     assert "re-mint and resend the links clients still need" in str(error)
 
 
+def _fernet_key_not_standard_base64() -> str:
+    """A new Fernet key with a ``-`` or ``_``: written in standard base64 it changes."""
+    while True:
+        key = Fernet.generate_key().decode()
+        if "-" in key or "_" in key:
+            return key
+
+
+REWRITTEN = _fernet_key_not_standard_base64()
+REWRITTEN_RAW = base64.urlsafe_b64decode(REWRITTEN)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        REWRITTEN.rstrip("="),
+        base64.b64encode(REWRITTEN_RAW).decode(),
+        base64.b64encode(REWRITTEN_RAW).decode().rstrip("="),
+        REWRITTEN_RAW.hex(),
+        REWRITTEN_RAW.hex().upper(),
+    ],
+    ids=["without-padding", "standard-base64", "standard-base64-unpadded", "hex", "upper-hex"],
+)
+@pytest.mark.parametrize(
+    ("place", "name"),
+    [
+        (lambda key: {"SECRET_KEY": key}, "SECRET_KEY"),
+        (lambda key: {"SECRET_KEY_FALLBACKS": [key, OTHER]}, "SECRET_KEY_FALLBACKS[0]"),
+        (lambda key: {"SECRET_KEY_FALLBACKS": [OTHER, key]}, "SECRET_KEY_FALLBACKS[1]"),
+        (
+            lambda key: {"KASHFLOW_LINKS_SIGNING_KEYS": [key, OTHER]},
+            "KASHFLOW_LINKS_SIGNING_KEYS[0]",
+        ),
+        (
+            lambda key: {"KASHFLOW_LINKS_SIGNING_KEYS": [OTHER, key]},
+            "KASHFLOW_LINKS_SIGNING_KEYS[1]",
+        ),
+    ],
+    ids=[
+        "secret-key",
+        "first-fallback",
+        "second-fallback",
+        "first-signing-key",
+        "last-signing-key",
+    ],
+)
+@pytest.mark.parametrize("position", [1, 2])
+def test_a_fernet_key_rewritten_as_a_signing_key_is_refused(
+    written: str, place: t.Callable[[str], dict[str, t.Any]], name: str, position: int
+) -> None:
+    # The same 32 bytes in another encoding are the same secret (security review, "Low").
+    fernet = [REWRITTEN] if position == 1 else [Fernet.generate_key().decode(), REWRITTEN]
+    error = refusal(**place(written), KASHFLOW_LINKS_FERNET_KEYS=fernet)
+    assert error.key == "KASHFLOW_LINKS_FERNET_KEYS"
+    assert f"key #{position} is the same secret as {name}." in str(error)
+    assert "re-mint and resend the links clients still need" in str(error)
+
+
+@pytest.mark.parametrize("half", [slice(0, 16), slice(16, 32)], ids=["signing-half", "aes-half"])
+def test_a_signing_key_equal_to_half_a_fernet_key_is_refused(half: slice) -> None:
+    # A Fernet key is an HMAC key and an AES key, 16 bytes each: a signing key that leaks one
+    # of them gives away half of the Fernet key too. As hex, 16 bytes pass the length check.
+    error = refusal(SECRET_KEY=REWRITTEN_RAW[half].hex(), KASHFLOW_LINKS_FERNET_KEYS=[REWRITTEN])
+    assert error.key == "KASHFLOW_LINKS_FERNET_KEYS"
+    assert "key #1 has SECRET_KEY as one of its two 16-byte halves." in str(error)
+
+
 # -- 2. keys swapped ----------------------------------------------------------------------------
 
 

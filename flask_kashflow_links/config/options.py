@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import dataclasses
 import math
 import typing as t
@@ -200,6 +201,20 @@ PUBLISHED_KEYS = frozenset(
 
 _NEW_SIGNING_KEY = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 _RESEND = "re-mint and resend the links clients still need (active_links() lists them)"
+_STANDARD_BASE64 = bytes.maketrans(b"-_", b"+/")
+
+
+def secrets_of(key: bytes) -> set[bytes]:
+    """The secrets *key* may stand for, to compare keys however they are written: its bytes,
+    and what they decode to as base64 (url-safe or standard, with or without ``=``) or hex."""
+    text = key.strip()
+    unpadded = text.rstrip(b"=").translate(_STANDARD_BASE64)
+    forms = {key, text}
+    with contextlib.suppress(ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        forms.add(base64.b64decode(unpadded + b"=" * (-len(unpadded) % 4), validate=True))
+    with contextlib.suppress(ValueError):
+        forms.add(bytes.fromhex(text.decode("ascii")))
+    return forms - {b""}
 
 
 def weakness(secret: bytes, *, unit: str = "characters", text: bytes = b"") -> str | None:
@@ -346,23 +361,30 @@ def fernet_advice(*, first: bool) -> str:
     )
 
 
-def shared_secret(
-    fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]
-) -> tuple[int, str] | None:
-    """``(Fernet key position, signing key name)`` of a secret used as both kinds of key."""
-    # Both ways round: a Fernet key's text used as a signing key, or a signing key's own bytes
-    # base64-encoded into a Fernet key.
-    forms: dict[bytes, int] = {}
+def refuse_shared_secret(fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]) -> None:
+    """Refuse a secret used as both a Fernet key and a signing key, in any of its
+    :func:`secrets_of`.
+
+    A Fernet key's secret is its 32 decoded bytes, and each 16-byte half is a key of its own
+    (HMAC, then AES): a signing key equal to either half is refused too.
+
+    :raises ConfigurationError: under ``KASHFLOW_LINKS_FERNET_KEYS``, naming both keys.
+    """
+    parts: dict[bytes, tuple[int, str]] = {}
     for position, key in enumerate(fernet, start=1):
-        raw = fernet_raw(key) or b""
-        for form in (key.strip(), base64.urlsafe_b64encode(raw), raw):
-            forms.setdefault(form, position)
+        raw = base64.urlsafe_b64decode(key)
+        parts.setdefault(raw, (position, "is the same secret as {}"))
+        for half in (raw[:16], raw[16:]):
+            parts.setdefault(half, (position, "has {} as one of its two 16-byte halves"))
     for _key, name, value in signing_key_sources(config):
-        data = _utf8(value)
-        for form in (data, data.strip()):
-            if form in forms:
-                return forms[form], name
-    return None
+        for form in secrets_of(_utf8(value)) & parts.keys():
+            position, relation = parts[form]
+            raise ConfigurationError(
+                PREFIX + "FERNET_KEYS",
+                f"key #{position} {relation.format(name)}. Links are encrypted with one secret "
+                "and signed with another, so that one leaked secret cannot both read links and "
+                "make new ones your site accepts. " + fernet_advice(first=position == 1),
+            )
 
 
 def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
