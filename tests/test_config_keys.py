@@ -184,7 +184,12 @@ def test_no_swap_hint_when_no_signing_key_is_a_fernet_key() -> None:
 @pytest.mark.parametrize(
     ("config", "key", "name", "advice"),
     [
-        ({"SECRET_KEY": "too-short"}, "SECRET_KEY", "SECRET_KEY", "KASHFLOW_LINKS_SIGNING_KEYS"),
+        (
+            {"SECRET_KEY": "too-short"},
+            "SECRET_KEY",
+            "SECRET_KEY",
+            "or leave SECRET_KEY to Flask and give links their own KASHFLOW_LINKS_SIGNING_KEYS",
+        ),
         (
             {"SECRET_KEY_FALLBACKS": [OTHER, "old-and-short"]},
             "SECRET_KEY_FALLBACKS",

@@ -9,7 +9,6 @@ the field's value or raises :class:`~.ConfigurationError` naming the key and the
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import dataclasses
 import math
@@ -198,7 +197,6 @@ PUBLISHED_KEYS = frozenset(
     }
 )
 
-
 _NEW_SIGNING_KEY = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 _RESEND = "re-mint and resend the links clients still need (active_links() lists them)"
 _STANDARD_BASE64 = bytes.maketrans(b"-_", b"+/")
@@ -256,51 +254,48 @@ def _shortest_period(data: bytes) -> int:
     return len(data) - border
 
 
+def _advice(key: str, *, current: bool) -> str:
+    # No refused key can be kept in any list, so the advice says which links that retires.
+    if not current:
+        return (
+            "It only opens links made with it in the past, so it cannot be replaced, only "
+            f"dropped from {key}. That retires those links (they stop opening): {_RESEND}."
+        )
+    if key == PREFIX + "FERNET_KEYS":
+        job, fix = "encrypts", "replace it with a new key (`flask kashflow-links generate-key`)"
+    else:
+        job, fix = "signs", f"replace it with a new key ({_NEW_SIGNING_KEY})"
+    if key == "SECRET_KEY":
+        fix += ", or leave SECRET_KEY to Flask and give links their own KASHFLOW_LINKS_SIGNING_KEYS"
+    return (
+        f"It {job} new links: {fix}. It cannot be kept as an older key either, so links made "
+        f"with it stop opening: {_RESEND}."
+    )
+
+
 def signing_key_sources(config: t.Mapping[str, t.Any]) -> list[tuple[str, str, t.Any]]:
     """``(config key, name for messages, raw value)`` of each signing key, oldest first.
 
     From ``KASHFLOW_LINKS_SIGNING_KEYS`` if set, else Flask's ``SECRET_KEY_FALLBACKS`` followed
     by ``SECRET_KEY`` (Flask's own order); empty when neither is set.
     """
-    key = PREFIX + "SIGNING_KEYS"
-    raw = config.get(key)
-    if raw is None:
-        secret = config.get("SECRET_KEY")
-        if not secret:
-            return []
-        fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
-        if isinstance(fallbacks, str | bytes):
-            fallbacks = [fallbacks]
-        named = [(f"SECRET_KEY_FALLBACKS[{i}]", value) for i, value in enumerate(fallbacks)]
-        return [("SECRET_KEY_FALLBACKS", *pair) for pair in named] + [
-            ("SECRET_KEY", "SECRET_KEY", secret)
-        ]
-    if isinstance(raw, str | bytes):
-        return [(key, key, raw)]
-    return [(key, f"{key}[{i}]", value) for i, value in enumerate(raw)]
+    own = config.get(PREFIX + "SIGNING_KEYS")
+    if own is not None:
+        return _entries(PREFIX + "SIGNING_KEYS", own)
+    if not config.get("SECRET_KEY"):
+        return []
+    fallbacks = _entries("SECRET_KEY_FALLBACKS", config.get("SECRET_KEY_FALLBACKS") or [])
+    return [*fallbacks, ("SECRET_KEY", "SECRET_KEY", config["SECRET_KEY"])]
 
 
-def _signing_advice(key: str, *, signs: bool) -> str:
-    # No refused key can be kept anywhere, so the advice says which links that retires.
-    if key == "SECRET_KEY":
-        return (
-            f"Replace it with a new key ({_NEW_SIGNING_KEY}), or leave SECRET_KEY to Flask and "
-            "give links their own KASHFLOW_LINKS_SIGNING_KEYS. Either way links signed with it "
-            f"stop opening (SECRET_KEY_FALLBACKS is held to the same rule): {_RESEND}."
-        )
-    if not signs:
-        return (
-            "It only verifies links signed with it in the past, so it cannot be replaced, only "
-            f"dropped from {key}. That retires those links (they stop opening): {_RESEND}."
-        )
-    return (
-        f"It signs new links: replace it with a new key ({_NEW_SIGNING_KEY}). It cannot be kept "
-        f"in the list either, so links signed with it stop opening: {_RESEND}."
-    )
+def _entries(key: str, value: t.Any) -> list[tuple[str, str, t.Any]]:
+    if isinstance(value, str | bytes):  # a single key
+        return [(key, key, value)]
+    return [(key, f"{key}[{i}]", item) for i, item in enumerate(value)]
 
 
 def _utf8(value: t.Any) -> t.Any:
-    """Text as UTF-8 bytes (keys may be given either way); anything else as it is."""
+    # Keys may be given as text or bytes; anything else stays as it is, to be refused.
     return value.encode() if isinstance(value, str) else value
 
 
@@ -332,33 +327,52 @@ def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
         else:
             problem = weakness(data)
         if problem:
-            advice = _signing_advice(key, signs=position == len(sources))
+            advice = _advice(key, current=position == len(sources))
             raise ConfigurationError(key, f"{name} {problem}. {advice}")
         keys.append(data)
     return tuple(keys)
 
 
-def fernet_raw(key: bytes) -> bytes | None:
-    """The 32 secret bytes of a valid Fernet key, else ``None``."""
+def _is_fernet_key(key: t.Any) -> bool:
     try:
         Fernet(key)
-        return base64.urlsafe_b64decode(key)
-    except (ValueError, TypeError, binascii.Error):
-        return None
+        base64.urlsafe_b64decode(key)  # Fernet also takes a key without its "=": this does not
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        return False
+    return True
 
 
-def fernet_advice(*, first: bool) -> str:
-    """How to replace a refused Fernet key, by its place in the list."""
-    if first:
-        return (
-            "It encrypts new links: put a new key in its place (`flask kashflow-links "
-            "generate-key`). It cannot be kept further down the list either, so links minted "
-            f"with it stop opening: {_RESEND}."
-        )
-    return (
-        "It only decrypts links minted with it in the past, so it can only be removed, which "
-        f"revokes those links: {_RESEND}."
-    )
+def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
+    """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid and weak keys.
+
+    An empty list parses: whether that is allowed is decided with embed mode, in
+    :func:`~.config.refuse_conflicting_settings`.
+    """
+    if isinstance(value, str | bytes):
+        value = [value]
+    keys = []
+    for position, item in enumerate(value or (), start=1):
+        data = _utf8(item)
+        if not _is_fernet_key(data):
+            # A hint for an error already found, so it may look at the raw signing keys itself.
+            swapped = [n for _, n, key in signing_key_sources(ctx.config) if _is_fernet_key(key)]
+            hint = (
+                f" {swapped[0]} holds a valid Fernet key: did you swap them? The Fernet key "
+                f"belongs here, and {swapped[0]} needs a key of its own ({_NEW_SIGNING_KEY})."
+                if swapped
+                else ""
+            )
+            raise ctx.error(
+                f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
+                f"Generate one with `flask kashflow-links generate-key`.{hint}"
+            )
+        # The rule judges the 32 secret bytes; published keys are listed in their text form.
+        raw = base64.urlsafe_b64decode(data)
+        problem = weakness(raw, unit="byte values", text=base64.urlsafe_b64encode(raw))
+        if problem:
+            raise ctx.error(f"key #{position} {problem}. {_advice(ctx.key, current=position == 1)}")
+        keys.append(data)
+    return tuple(keys)
 
 
 def refuse_shared_secret(fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]) -> None:
@@ -383,42 +397,6 @@ def refuse_shared_secret(fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any
                 PREFIX + "FERNET_KEYS",
                 f"key #{position} {relation.format(name)}. Links are encrypted with one secret "
                 "and signed with another, so that one leaked secret cannot both read links and "
-                "make new ones your site accepts. " + fernet_advice(first=position == 1),
+                "make new ones your site accepts. "
+                + _advice(PREFIX + "FERNET_KEYS", current=position == 1),
             )
-
-
-def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
-    # A hint for an error already found, so it may look at the raw signing keys itself.
-    for _key, name, value in signing_key_sources(config):
-        data = _utf8(value)
-        if isinstance(data, bytes) and fernet_raw(data) is not None:
-            return (
-                f" {name} holds a valid Fernet key: did you swap them? The Fernet key belongs "
-                f"here, and {name} needs a key of its own ({_NEW_SIGNING_KEY})."
-            )
-    return ""
-
-
-def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
-    """Parse ``KASHFLOW_LINKS_FERNET_KEYS`` (newest first), refusing invalid and weak keys.
-
-    An empty list parses: whether that is allowed is decided with embed mode, in
-    :func:`~.config.refuse_conflicting_settings`.
-    """
-    if isinstance(value, str | bytes):
-        value = [value]
-    keys = []
-    for position, item in enumerate(value or (), start=1):
-        data = _utf8(item)
-        raw = fernet_raw(data) if isinstance(data, bytes) else None
-        if raw is None:
-            raise ctx.error(
-                f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
-                "Generate one with `flask kashflow-links generate-key`." + _swap_hint(ctx.config)
-            )
-        # The rule judges the 32 secret bytes; published keys are listed in their text form.
-        problem = weakness(raw, unit="byte values", text=base64.urlsafe_b64encode(raw))
-        if problem:
-            raise ctx.error(f"key #{position} {problem}. {fernet_advice(first=position == 1)}")
-        keys.append(data)
-    return tuple(keys)
