@@ -34,14 +34,13 @@ from .accounts import Brand as Brand
 from .options import PREFIX as PREFIX
 from .options import Context
 from .options import boolean
-from .options import fernet_advice
 from .options import fernet_keys
 from .options import option
 from .options import optional
 from .options import options_of
 from .options import redact_url as redact_url
+from .options import refuse_shared_secret
 from .options import seconds
-from .options import shared_secret
 from .options import signing_keys
 from .options import text
 from .options import url
@@ -406,15 +405,7 @@ def refuse_conflicting_settings(settings: Settings, config: t.Mapping[str, t.Any
             'and set KASHFLOW_LINKS_FERNET_KEYS = ["<key>"] (newest first).',
         )
 
-    shared = shared_secret(settings.fernet_keys, config)
-    if shared:
-        position, name = shared
-        raise ConfigurationError(
-            fernet_key,
-            f"key #{position} is the same secret as {name}. Links are encrypted with one secret "
-            "and signed with another, so that one leaked secret cannot both read links and make "
-            "new ones your site accepts. " + fernet_advice(first=position == 1),
-        )
+    refuse_shared_secret(settings.fernet_keys, config)
 
     if settings.mail is not None and not (settings.public_url or config.get("SERVER_NAME")):
         raise ConfigurationError(

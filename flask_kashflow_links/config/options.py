@@ -9,10 +9,12 @@ the field's value or raises :class:`~.ConfigurationError` naming the key and the
 from __future__ import annotations
 
 import base64
-import binascii
+import contextlib
 import dataclasses
+import itertools
 import math
 import typing as t
+import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -180,11 +182,15 @@ def url(invalid: str, *, no_credentials: str | None = None) -> Parser[str]:
 # -- keys --------------------------------------------------------------------------------------
 # Shorter signing keys are guessable: HMAC keys should carry at least a hash's worth of entropy.
 MIN_KEY_BYTES = 32
-# Fewer distinct characters (or a Fernet key's raw bytes) than this marks a key as made by hand.
-# Random keys clear it with odds of a false refusal below 1e-32 per key for token_urlsafe(32),
-# token_hex(32), token_bytes(32) and Fernet keys; the tightest common case, 32 hex digits,
-# fails once in 28 million.
-MIN_DISTINCT = 8
+# A key made by hand compresses, a random key does not: a key is refused when deflate shrinks
+# one of its secrets (or the steps between their bytes) below this share of its size. Of
+# 100,000 keys each from token_urlsafe(32), token_hex(32), token_bytes(32), token_hex(16) and
+# Fernet.generate_key(), none was refused and none shrank below 0.875 (32 hex digits; the
+# others stayed above 0.9). 32 hex digits come closest: of 2 million, one shrank to 27/32, and
+# each byte further is about 11 times rarer, so below 24/32 about 1 in 10**10 (longer keys:
+# far less). The hand-made keys of the tests shrink to 0.69 at most (16 random bytes twice),
+# "changeme" * 4 + "!" to 0.42.
+MAX_SHRINK = 0.75
 #: Keys printed in this project's documentation: anyone can read them, so no site may use one.
 PUBLISHED_KEYS = frozenset(
     {
@@ -197,48 +203,71 @@ PUBLISHED_KEYS = frozenset(
     }
 )
 
-
 _NEW_SIGNING_KEY = "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
 _RESEND = "re-mint and resend the links clients still need (active_links() lists them)"
+_STANDARD_BASE64 = bytes.maketrans(b"-_", b"+/")
 
 
-def weakness(secret: bytes, *, unit: str = "characters", text: bytes = b"") -> str | None:
-    """Why *secret* is obviously not a random key (to follow its name in a message), or ``None``.
+def secrets_of(key: bytes) -> set[bytes]:
+    """The secrets *key* may stand for, to compare keys however they are written: its bytes,
+    and what they decode to as base64 (url-safe or standard, with or without ``=``) or hex."""
+    text = key.strip()
+    unpadded = text.rstrip(b"=").translate(_STANDARD_BASE64)
+    forms = {key, text}
+    with contextlib.suppress(ValueError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        forms.add(base64.b64decode(unpadded + b"=" * (-len(unpadded) % 4), validate=True))
+    with contextlib.suppress(ValueError):
+        forms.add(bytes.fromhex(text.decode("ascii")))
+    return forms - {b""}
 
-    Refused: a key in :data:`PUBLISHED_KEYS` (as *secret* or as its *text* form); fewer than
-    :data:`MIN_DISTINCT` distinct *unit*; a shorter run repeated to the end (``"abc" * 11``).
-    """
-    if secret in PUBLISHED_KEYS or text in PUBLISHED_KEYS:
+
+_PUBLISHED = frozenset(form for key in PUBLISHED_KEYS for form in secrets_of(key))
+
+
+def _shrinks_to(data: bytes) -> float:
+    # Deflate with fixed Huffman codes, so that only repetition shrinks a key: adaptive codes
+    # would shrink any key written with few symbols, such as a long hex key. The steps from
+    # byte to byte are deflated too (PNG's Sub filter): a ramp's steps repeat.
+    steps = bytes((b - a) & 0xFF for a, b in itertools.pairwise(data))
+    sizes = []
+    for part in (data, steps):
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_FIXED)
+        sizes.append(len(deflate.compress(part) + deflate.flush()))
+    return min(sizes) / len(data)
+
+
+def weakness(key: bytes) -> str | None:
+    """Why *key* is obviously not random (to follow its name in a message), or ``None``: one of
+    its :func:`secrets_of` is in :data:`PUBLISHED_KEYS`, or compresses (:data:`MAX_SHRINK`)."""
+    forms = secrets_of(key)
+    if forms & _PUBLISHED:
         return "is an example key printed in the flask-kashflow-links documentation"
-    distinct = len(set(secret))
-    if distinct < MIN_DISTINCT:
+    share = min(map(_shrinks_to, forms))
+    if share < MAX_SHRINK:
         return (
-            f"is too repetitive to be random: {distinct} distinct {unit} (a random key has "
-            f"far more than {MIN_DISTINCT})"
+            f"is too regular to be random: it compresses to {share:.0%} of its size, and a "
+            "random key does not compress"
         )
-    # A random key of 32 or more characters repeats itself with odds beyond counting.
-    period = _shortest_period(secret)
-    if period <= len(secret) // 2:
-        return f"is too repetitive to be random: it repeats a run of {period} {unit}"
     return None
 
 
-def _shortest_period(data: bytes) -> int:
-    """The smallest p with ``data[i] == data[i + p]`` for every i, in linear time.
-
-    That is ``len(data)`` minus the longest border (a prefix that is also a suffix), found with
-    Knuth-Morris-Pratt's failure function: comparing shifted slices would be quadratic, and a
-    SECRET_KEY can be long.
-    """
-    border = 0
-    borders = [0] * len(data)
-    for i in range(1, len(data)):
-        while border and data[i] != data[border]:
-            border = borders[border - 1]
-        if data[i] == data[border]:
-            border += 1
-        borders[i] = border
-    return len(data) - border
+def _advice(key: str, *, current: bool) -> str:
+    # No refused key can be kept in any list, so the advice says which links that retires.
+    if not current:
+        return (
+            "It only opens links made with it in the past, so it cannot be replaced, only "
+            f"dropped from {key}. That retires those links (they stop opening): {_RESEND}."
+        )
+    if key == PREFIX + "FERNET_KEYS":
+        job, fix = "encrypts", "replace it with a new key (`flask kashflow-links generate-key`)"
+    else:
+        job, fix = "signs", f"replace it with a new key ({_NEW_SIGNING_KEY})"
+    if key == "SECRET_KEY":
+        fix += ", or leave SECRET_KEY to Flask and give links their own KASHFLOW_LINKS_SIGNING_KEYS"
+    return (
+        f"It {job} new links: {fix}. It cannot be kept as an older key either, so links made "
+        f"with it stop opening: {_RESEND}."
+    )
 
 
 def signing_key_sources(config: t.Mapping[str, t.Any]) -> list[tuple[str, str, t.Any]]:
@@ -247,45 +276,23 @@ def signing_key_sources(config: t.Mapping[str, t.Any]) -> list[tuple[str, str, t
     From ``KASHFLOW_LINKS_SIGNING_KEYS`` if set, else Flask's ``SECRET_KEY_FALLBACKS`` followed
     by ``SECRET_KEY`` (Flask's own order); empty when neither is set.
     """
-    key = PREFIX + "SIGNING_KEYS"
-    raw = config.get(key)
-    if raw is None:
-        secret = config.get("SECRET_KEY")
-        if not secret:
-            return []
-        fallbacks = config.get("SECRET_KEY_FALLBACKS") or []
-        if isinstance(fallbacks, str | bytes):
-            fallbacks = [fallbacks]
-        named = [(f"SECRET_KEY_FALLBACKS[{i}]", value) for i, value in enumerate(fallbacks)]
-        return [("SECRET_KEY_FALLBACKS", *pair) for pair in named] + [
-            ("SECRET_KEY", "SECRET_KEY", secret)
-        ]
-    if isinstance(raw, str | bytes):
-        return [(key, key, raw)]
-    return [(key, f"{key}[{i}]", value) for i, value in enumerate(raw)]
+    own = config.get(PREFIX + "SIGNING_KEYS")
+    if own is not None:
+        return _entries(PREFIX + "SIGNING_KEYS", own)
+    if not config.get("SECRET_KEY"):
+        return []
+    fallbacks = _entries("SECRET_KEY_FALLBACKS", config.get("SECRET_KEY_FALLBACKS") or [])
+    return [*fallbacks, ("SECRET_KEY", "SECRET_KEY", config["SECRET_KEY"])]
 
 
-def _signing_advice(key: str, *, signs: bool) -> str:
-    # No refused key can be kept anywhere, so the advice says which links that retires.
-    if key == "SECRET_KEY":
-        return (
-            f"Replace it with a new key ({_NEW_SIGNING_KEY}), or leave SECRET_KEY to Flask and "
-            "give links their own KASHFLOW_LINKS_SIGNING_KEYS. Either way links signed with it "
-            f"stop opening (SECRET_KEY_FALLBACKS is held to the same rule): {_RESEND}."
-        )
-    if not signs:
-        return (
-            "It only verifies links signed with it in the past, so it cannot be replaced, only "
-            f"dropped from {key}. That retires those links (they stop opening): {_RESEND}."
-        )
-    return (
-        f"It signs new links: replace it with a new key ({_NEW_SIGNING_KEY}). It cannot be kept "
-        f"in the list either, so links signed with it stop opening: {_RESEND}."
-    )
+def _entries(key: str, value: t.Any) -> list[tuple[str, str, t.Any]]:
+    if isinstance(value, str | bytes):  # a single key
+        return [(key, key, value)]
+    return [(key, f"{key}[{i}]", item) for i, item in enumerate(value)]
 
 
 def _utf8(value: t.Any) -> t.Any:
-    """Text as UTF-8 bytes (keys may be given either way); anything else as it is."""
+    # Keys may be given as text or bytes; anything else stays as it is, to be refused.
     return value.encode() if isinstance(value, str) else value
 
 
@@ -317,64 +324,19 @@ def signing_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
         else:
             problem = weakness(data)
         if problem:
-            advice = _signing_advice(key, signs=position == len(sources))
+            advice = _advice(key, current=position == len(sources))
             raise ConfigurationError(key, f"{name} {problem}. {advice}")
         keys.append(data)
     return tuple(keys)
 
 
-def fernet_raw(key: bytes) -> bytes | None:
-    """The 32 secret bytes of a valid Fernet key, else ``None``."""
+def _is_fernet_key(key: t.Any) -> bool:
     try:
         Fernet(key)
-        return base64.urlsafe_b64decode(key)
-    except (ValueError, TypeError, binascii.Error):
-        return None
-
-
-def fernet_advice(*, first: bool) -> str:
-    """How to replace a refused Fernet key, by its place in the list."""
-    if first:
-        return (
-            "It encrypts new links: put a new key in its place (`flask kashflow-links "
-            "generate-key`). It cannot be kept further down the list either, so links minted "
-            f"with it stop opening: {_RESEND}."
-        )
-    return (
-        "It only decrypts links minted with it in the past, so it can only be removed, which "
-        f"revokes those links: {_RESEND}."
-    )
-
-
-def shared_secret(
-    fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]
-) -> tuple[int, str] | None:
-    """``(Fernet key position, signing key name)`` of a secret used as both kinds of key."""
-    # Both ways round: a Fernet key's text used as a signing key, or a signing key's own bytes
-    # base64-encoded into a Fernet key.
-    forms: dict[bytes, int] = {}
-    for position, key in enumerate(fernet, start=1):
-        raw = fernet_raw(key) or b""
-        for form in (key.strip(), base64.urlsafe_b64encode(raw), raw):
-            forms.setdefault(form, position)
-    for _key, name, value in signing_key_sources(config):
-        data = _utf8(value)
-        for form in (data, data.strip()):
-            if form in forms:
-                return forms[form], name
-    return None
-
-
-def _swap_hint(config: t.Mapping[str, t.Any]) -> str:
-    # A hint for an error already found, so it may look at the raw signing keys itself.
-    for _key, name, value in signing_key_sources(config):
-        data = _utf8(value)
-        if isinstance(data, bytes) and fernet_raw(data) is not None:
-            return (
-                f" {name} holds a valid Fernet key: did you swap them? The Fernet key belongs "
-                f"here, and {name} needs a key of its own ({_NEW_SIGNING_KEY})."
-            )
-    return ""
+        base64.urlsafe_b64decode(key)  # Fernet also takes a key without its "=": this does not
+    except (ValueError, TypeError):  # binascii.Error is a ValueError
+        return False
+    return True
 
 
 def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
@@ -388,15 +350,48 @@ def fernet_keys(value: t.Any, ctx: Context) -> tuple[bytes, ...]:
     keys = []
     for position, item in enumerate(value or (), start=1):
         data = _utf8(item)
-        raw = fernet_raw(data) if isinstance(data, bytes) else None
-        if raw is None:
+        if not _is_fernet_key(data):
+            # A hint for an error already found, so it may look at the raw signing keys itself.
+            swapped = [n for _, n, key in signing_key_sources(ctx.config) if _is_fernet_key(key)]
+            hint = (
+                f" {swapped[0]} holds a valid Fernet key: did you swap them? The Fernet key "
+                f"belongs here, and {swapped[0]} needs a key of its own ({_NEW_SIGNING_KEY})."
+                if swapped
+                else ""
+            )
             raise ctx.error(
                 f"key #{position} is not a valid Fernet key (32 url-safe base64-encoded bytes). "
-                "Generate one with `flask kashflow-links generate-key`." + _swap_hint(ctx.config)
+                f"Generate one with `flask kashflow-links generate-key`.{hint}"
             )
-        # The rule judges the 32 secret bytes; published keys are listed in their text form.
-        problem = weakness(raw, unit="byte values", text=base64.urlsafe_b64encode(raw))
+        problem = weakness(data)
         if problem:
-            raise ctx.error(f"key #{position} {problem}. {fernet_advice(first=position == 1)}")
+            raise ctx.error(f"key #{position} {problem}. {_advice(ctx.key, current=position == 1)}")
         keys.append(data)
     return tuple(keys)
+
+
+def refuse_shared_secret(fernet: tuple[bytes, ...], config: t.Mapping[str, t.Any]) -> None:
+    """Refuse a secret used as both a Fernet key and a signing key, in any of its
+    :func:`secrets_of`.
+
+    A Fernet key's secret is its 32 decoded bytes, and each 16-byte half is a key of its own
+    (HMAC, then AES): a signing key equal to either half is refused too.
+
+    :raises ConfigurationError: under ``KASHFLOW_LINKS_FERNET_KEYS``, naming both keys.
+    """
+    parts: dict[bytes, tuple[int, str]] = {}
+    for position, key in enumerate(fernet, start=1):
+        raw = base64.urlsafe_b64decode(key)
+        parts.setdefault(raw, (position, "is the same secret as {}"))
+        for half in (raw[:16], raw[16:]):
+            parts.setdefault(half, (position, "has {} as one of its two 16-byte halves"))
+    for _key, name, value in signing_key_sources(config):
+        for form in secrets_of(_utf8(value)) & parts.keys():
+            position, relation = parts[form]
+            raise ConfigurationError(
+                PREFIX + "FERNET_KEYS",
+                f"key #{position} {relation.format(name)}. Links are encrypted with one secret "
+                "and signed with another, so that one leaked secret cannot both read links and "
+                "make new ones your site accepts. "
+                + _advice(PREFIX + "FERNET_KEYS", current=position == 1),
+            )
