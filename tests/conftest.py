@@ -129,13 +129,13 @@ def app_config(**settings: t.Any) -> dict[str, t.Any]:
 
 
 @pytest.fixture
-def apps(tmp_path: t.Any) -> Iterator[t.Callable[..., Flask]]:
-    """``apps(sandbox, name="kfl_test", **settings)`` makes apps reading from *sandbox*; their
-    background work (prefetch, refreshes) is stopped after the test."""
+def apps(tmp_path: t.Any, kashflow: KashFlowVariant) -> Iterator[t.Callable[..., Flask]]:
+    """``apps(sandbox, name="kfl_test", **settings)`` makes apps reading from *sandbox* in the
+    test's variant; their background work (prefetch, refreshes) is stopped after the test."""
     made: list[Flask] = []
 
     def make(sandbox: KashFlowSandbox, name: str = "kfl_test", **settings: t.Any) -> Flask:
-        made.append(make_app(tmp_path, name, **portal_config(sandbox, **settings)))
+        made.append(make_app(tmp_path, name, **kashflow.config(sandbox, **settings)))
         return made[-1]
 
     yield make
@@ -251,95 +251,112 @@ VARIANT_SHAPES = {"rest-documented": "documented"}
 #: The variants that meet KashFlow's REST API, for tests of REST's own answers (with
 #: ``pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True)``).
 REST_VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
-#: The variant the current test runs against (set by the ``variant`` fixture).
-_current_variant = "rest"
 
 
-@pytest.fixture(scope="module", params=VARIANTS)
-def variant(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the tests that use it once per :data:`VARIANTS`; :func:`portal_config` follows it.
+class KashFlowVariant:
+    """One of :data:`VARIANTS`, and the sandbox settings, credentials and account entry of it.
 
-    Module-scoped, so that a module's own module-scoped fixtures (one sandbox and app for many
-    read-only tests) can follow it too: they ask for ``variant`` before they build anything.
+    A test gets the one it runs against from the :func:`kashflow` fixture; a module-scoped
+    fixture makes it from the ``variant`` fixture's value (``KashFlowVariant(variant)``).
     """
-    global _current_variant
-    _current_variant = request.param
-    try:
-        yield request.param
-    finally:
-        _current_variant = "rest"
+
+    def __init__(self, name: str) -> None:
+        if name not in VARIANTS:
+            raise ValueError(f"unknown variant {name!r}: one of {VARIANTS}")
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"KashFlowVariant({self.name!r})"
+
+    @property
+    def soap(self) -> bool:
+        """Whether the account uses KashFlow's SOAP API."""
+        return self.name == "soap"
+
+    def credentials(self, sandbox: KashFlowSandbox, password: str | None = None) -> Credentials:
+        """The sandbox's credentials for this variant's API (for embed-mode links), with
+        another *password* if given."""
+        password = sandbox.password if password is None else password
+        if self.soap:
+            return Credentials(sandbox.username, password, api="soap")
+        return Credentials(sandbox.username, password, sandbox.memorable_word)
+
+    def account(self, sandbox: KashFlowSandbox, **extra: t.Any) -> dict[str, t.Any]:
+        """The sandbox's account entry for this variant's API, with *extra* fields (a wrong
+        ``password=``, say)."""
+        if self.soap:
+            return sandbox.account_config(api="soap", **extra)
+        return sandbox.account_config(**extra)
+
+    def config(self, sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
+        """Settings pointing the portal at *sandbox* in this variant, for :func:`make_app`.
+
+        In the ``rest-documented`` variant this switches *sandbox* to KashFlow's documented
+        shape (the ``sandbox`` fixture switches the shared server back after each test). In
+        the ``soap`` variant the account uses KashFlow's SOAP API, and the sandbox serves
+        document permalinks without a session token: the SOAP API has none to send.
+        """
+        shape = VARIANT_SHAPES.get(self.name)
+        if shape is not None:
+            sandbox.set_shape(shape)
+        if self.soap:
+            sandbox.set_public_documents(True)
+        base: dict[str, t.Any] = {
+            "api_base_url": sandbox.url,
+            "soap_url": sandbox.soap_url,
+            "accounts": {"acme": self.account(sandbox)},
+            # Keep failure tests quick: short timeouts.
+            "api_timeout": (2.0, 3.0),
+            # See QUIET_BACKGROUND (portal_config also configures processes make_app does not).
+            "prefetch": False,
+            "stale_while_revalidate": 0,
+        }
+        base.update(config)
+        return base
 
 
-@pytest.fixture(autouse=True)
-def _variant_in_force(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The current variant for each test: its own if it uses ``variant``, else REST (a
-    module-scoped ``variant`` outlives its tests, and must not leak into the module's others)."""
-    global _current_variant
-    uses = "variant" in request.fixturenames
-    _current_variant = request.getfixturevalue("variant") if uses else "rest"
-    try:
-        yield
-    finally:
-        _current_variant = "rest"
-
-
-def current_variant() -> str:
-    """The variant the running test uses (``"rest"`` outside a variant module)."""
-    return _current_variant
-
-
-def credentials_for(sandbox: KashFlowSandbox, password: str | None = None) -> Credentials:
-    """The sandbox's credentials for the current variant's API (for embed-mode links), with
-    another *password* if given."""
-    password = sandbox.password if password is None else password
-    if _current_variant == "soap":
-        return Credentials(sandbox.username, password, api="soap")
-    return Credentials(sandbox.username, password, sandbox.memorable_word)
-
-
-def account_for(sandbox: KashFlowSandbox, **extra: t.Any) -> dict[str, t.Any]:
-    """The sandbox's account entry for the current variant's API, with *extra* fields (a
-    wrong ``password=``, say)."""
-    if _current_variant == "soap":
-        return sandbox.account_config(api="soap", **extra)
-    return sandbox.account_config(**extra)
+#: KashFlow's REST API as the sandbox serves it by default: the variant of every test that does
+#: not run once per variant.
+REST = KashFlowVariant("rest")
 
 
 def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
-    """Settings pointing the portal at *sandbox*, for :func:`make_app`, in the current
-    :func:`variant` (the REST API, as the sandbox serves it by default, outside one).
+    """Settings pointing the portal at *sandbox* over the REST API, for :func:`make_app`
+    (``REST.config``; a test run once per variant uses its ``kashflow`` fixture's ``config``)."""
+    return REST.config(sandbox, **config)
 
-    In the ``rest-documented`` variant this switches *sandbox* to KashFlow's documented shape
-    (the ``sandbox`` fixture switches the shared server back after each test). In the ``soap``
-    variant the account uses KashFlow's SOAP API, and the sandbox serves document permalinks
-    without a session token: the SOAP API has none to send.
+
+@pytest.fixture(scope="module", params=VARIANTS)
+def variant(request: pytest.FixtureRequest) -> str:
+    """Run the tests that use it once per :data:`VARIANTS`; the variant's name.
+
+    Module-scoped, so that a module's own module-scoped fixtures (one sandbox and app for many
+    read-only tests) can follow it too: they ask for ``variant`` and pass it on
+    (``KashFlowVariant(variant)``) before they build anything.
     """
-    shape = VARIANT_SHAPES.get(_current_variant)
-    if shape is not None:
-        sandbox.set_shape(shape)
-    if _current_variant == "soap":
-        sandbox.set_public_documents(True)
-    base: dict[str, t.Any] = {
-        "api_base_url": sandbox.url,
-        "soap_url": sandbox.soap_url,
-        "accounts": {"acme": account_for(sandbox)},
-        # Keep failure tests quick: short timeouts.
-        "api_timeout": (2.0, 3.0),
-        # See QUIET_BACKGROUND (portal_config also configures processes make_app does not).
-        "prefetch": False,
-        "stale_while_revalidate": 0,
-    }
-    base.update(config)
-    return base
+    return t.cast(str, request.param)
+
+
+@pytest.fixture
+def kashflow(request: pytest.FixtureRequest) -> KashFlowVariant:
+    """The variant this test runs against: its ``variant`` if it runs once per variant, else
+    REST. (A value per test, passed on: the ``portal`` and ``apps`` fixtures build with it.)"""
+    if "variant" in request.fixturenames:
+        return KashFlowVariant(request.getfixturevalue("variant"))
+    return REST
 
 
 @pytest.fixture
 def portal(
-    request: pytest.FixtureRequest, tmp_path: t.Any, sandbox: KashFlowSandbox
+    request: pytest.FixtureRequest,
+    tmp_path: t.Any,
+    sandbox: KashFlowSandbox,
+    kashflow: KashFlowVariant,
 ) -> Iterator[Flask]:
-    """An app reading from the sandbox; refine with ``@pytest.mark.settings(...)``."""
+    """An app reading from the sandbox in the test's variant; refine with
+    ``@pytest.mark.settings(...)``."""
     marker = request.node.get_closest_marker("settings")
-    app = make_app(tmp_path, **portal_config(sandbox, **(dict(marker.kwargs) if marker else {})))
+    app = make_app(tmp_path, **kashflow.config(sandbox, **(dict(marker.kwargs) if marker else {})))
     with app.app_context():
         yield app
 

@@ -25,8 +25,8 @@ from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import in_scope
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .conftest import KashFlowVariant
 from .conftest import app_config
-from .conftest import current_variant
 from .conftest import make_app
 from .conftest import portal_config
 from .held import TogetherOrFail
@@ -238,9 +238,9 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
 # -- stale-if-error (against the REST and the SOAP API: tests/conftest.py VARIANTS) ----------
 
 
-def inject(fault: str, sandbox: KashFlowSandbox) -> None:
-    """*fault* on the current variant's API; the SOAP equivalent of a REST-only fault."""
-    soap = current_variant() == "soap"
+def inject(fault: str, sandbox: KashFlowSandbox, kashflow: KashFlowVariant) -> None:
+    """*fault* on the variant's API; the SOAP equivalent of a REST-only fault."""
+    soap = kashflow.soap
     get_invoice = "soap.GetInvoice" if soap else "invoices.get"
     if fault in ("500", "503"):
         sandbox.fail_next(10, int(fault))
@@ -284,14 +284,18 @@ def inject(fault: str, sandbox: KashFlowSandbox) -> None:
     ],
 )
 def test_stale_data_is_served_while_kashflow_fails(
-    state: State, sandbox: KashFlowSandbox, fault: str, age_cache: t.Callable[..., None]
+    state: State,
+    sandbox: KashFlowSandbox,
+    fault: str,
+    age_cache: t.Callable[..., None],
+    kashflow: KashFlowVariant,
 ) -> None:
     acct = account(state)
     warm = state.fetcher.invoice(acct, 1043)
     assert not warm.stale
     age_cache(seconds=state.fetcher.fresh + 10)
     state.fetcher.forget()
-    inject(fault, sandbox)
+    inject(fault, sandbox, kashflow)
     stale = state.fetcher.invoice(acct, 1043)
     assert stale.stale
     assert stale.value.number == 1043 and stale.fetched_at == warm.fetched_at

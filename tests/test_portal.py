@@ -16,11 +16,9 @@ from flask_kashflow_links import signals
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import credentials_for
-from .conftest import current_variant
+from .conftest import KashFlowVariant
 from .conftest import in_the_past
 from .conftest import make_app
-from .conftest import portal_config
 
 # Every test here runs against each way of meeting KashFlow (conftest.VARIANTS): REST as the
 # Swagger copy describes it and as KashFlow's pages document it, and SOAP.
@@ -94,7 +92,9 @@ def every_response(app: Flask, sandbox: KashFlowSandbox) -> dict[str, t.Any]:
 
 
 @pytest.mark.settings(mail=lambda message: None)
-def test_security_headers_on_every_response_type(portal: Flask, sandbox: KashFlowSandbox) -> None:
+def test_security_headers_on_every_response_type(
+    portal: Flask, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
+) -> None:
     responses = every_response(portal, sandbox)
     expected_status = {
         "invoice page": 200,
@@ -102,7 +102,7 @@ def test_security_headers_on_every_response_type(portal: Flask, sandbox: KashFlo
         "invoice in list": 200,
         "invoice pdf": 200,
         # The SOAP API has no statements: not offered, and 404 if asked for.
-        "statement pdf": 404 if current_variant() == "soap" else 200,
+        "statement pdf": 404 if kashflow.soap else 200,
         "not found": 404,
         "out of scope": 404,
         "withdrawn": 410,
@@ -222,10 +222,10 @@ def test_withdrawn_and_expired_says_withdrawn_and_offers_nothing(portal: Flask) 
 
 
 def test_expired_page_offers_a_fresh_link_only_with_mail(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     for mail, offered in ((None, False), (lambda m: None, True)):
-        app = make_app(tmp_path, f"mail{offered}", **portal_config(sandbox, mail=mail))
+        app = make_app(tmp_path, f"mail{offered}", **kashflow.config(sandbox, mail=mail))
         with in_the_past():
             link = mint(app, expires_in=60)
         response = app.test_client().get(path(link))
@@ -314,13 +314,13 @@ def test_bad_tokens_are_throttled_per_address(portal: Flask) -> None:
 
 
 def test_embed_mode_needs_no_credentials_on_the_server(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
-    minting = make_app(tmp_path, "minting", **portal_config(sandbox, embed_credentials=True))
+    minting = make_app(tmp_path, "minting", **kashflow.config(sandbox, embed_credentials=True))
     serving = make_app(
         tmp_path,
         "serving",
-        **portal_config(
+        **kashflow.config(
             sandbox, embed_credentials=True, accounts={"acme": {"brand": {"name": "Acme"}}}
         ),
     )
@@ -331,15 +331,15 @@ def test_embed_mode_needs_no_credentials_on_the_server(
 
 
 def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
-    tmp_path: Path, age_cache: t.Callable[..., None]
+    tmp_path: Path, age_cache: t.Callable[..., None], kashflow: KashFlowVariant
 ) -> None:
     with KashFlowSandbox() as sandbox:
         app = make_app(
             tmp_path,
-            **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}}),
+            **kashflow.config(sandbox, embed_credentials=True, accounts={"acme": {}}),
         )
         with app.test_request_context():
-            link = KashFlowLinks().mint_invoice(1043, credentials=credentials_for(sandbox))
+            link = KashFlowLinks().mint_invoice(1043, credentials=kashflow.credentials(sandbox))
         client = app.test_client()
         assert client.get(path(link)).status_code == 200
         sandbox.password = "a brand new password"
@@ -351,7 +351,7 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
         body = response.get_data(as_text=True)
         assert "Invoice 1043" not in body and "no longer active" in body
         sandbox.reset_counters()
-        if current_variant() == "soap":
+        if kashflow.soap:
             # KashFlow is not asked again (paused for a day), and the link stays withdrawn.
             assert client.get(path(link)).status_code == 410
             assert sum(sandbox.calls.values()) == 0
@@ -361,12 +361,12 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
 
 
 def test_a_link_for_an_account_the_site_no_longer_has_is_404(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
-    first = make_app(tmp_path, "first", **portal_config(sandbox))
+    first = make_app(tmp_path, "first", **kashflow.config(sandbox))
     link = mint(first)
     later = make_app(
-        tmp_path, "later", **portal_config(sandbox, accounts={"other": sandbox.account_config()})
+        tmp_path, "later", **kashflow.config(sandbox, accounts={"other": sandbox.account_config()})
     )
     assert later.test_client().get(path(link)).status_code == 404
 

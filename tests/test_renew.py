@@ -25,9 +25,9 @@ from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_LINK
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .conftest import REST_VARIANTS
+from .conftest import KashFlowVariant
 from .conftest import in_the_past
 from .conftest import make_app
-from .conftest import portal_config
 from .services import free_port
 
 # Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
@@ -59,13 +59,15 @@ def smtp() -> t.Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int]) -> Flask:
+def app(
+    tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int], kashflow: KashFlowVariant
+) -> Flask:
     mail = {
         "host": "127.0.0.1",
         "port": smtp[1],
         "sender": "Acme Accounts <billing@acme.example.com>",
     }
-    return make_app(tmp_path, **portal_config(sandbox, mail=mail))
+    return make_app(tmp_path, **kashflow.config(sandbox, mail=mail))
 
 
 def expired_link(app: Flask, kind: str = "customer", lifetime: int = 2) -> Link:
@@ -266,7 +268,7 @@ def test_contacts_who_opted_out_get_no_fresh_link(app: Flask, smtp: tuple[Inbox,
 
 
 def test_smtp_down_says_so_and_leaves_no_live_link(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     mail = {
         "host": "127.0.0.1",
@@ -274,7 +276,7 @@ def test_smtp_down_says_so_and_leaves_no_live_link(
         "sender": "billing@acme.example.com",
         "timeout": 2,
     }
-    app = make_app(tmp_path, **portal_config(sandbox, mail=mail))
+    app = make_app(tmp_path, **kashflow.config(sandbox, mail=mail))
     link = expired_link(app, lifetime=1)
     with app.app_context():
         before = {r.link_id for r in KashFlowLinks().active_links()}
@@ -284,9 +286,11 @@ def test_smtp_down_says_so_and_leaves_no_live_link(
         assert {r.link_id for r in KashFlowLinks().active_links()} == before
 
 
-def test_a_mail_callable_gets_an_email_message(tmp_path: Path, sandbox: KashFlowSandbox) -> None:
+def test_a_mail_callable_gets_an_email_message(
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
+) -> None:
     sent: list[EmailMessage] = []
-    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append))
+    app = make_app(tmp_path, **kashflow.config(sandbox, mail=sent.append))
     assert renew(app, expired_link(app, lifetime=1)).status_code == 200
     assert len(sent) == 1 and isinstance(sent[0], EmailMessage)
     assert sent[0]["From"] == "Acme Accounts <billing@acme.example.com>"

@@ -26,8 +26,8 @@ from flask_kashflow_links.links.store import SQLiteStore
 from .conftest import ACCOUNT
 from .conftest import FERNET_KEY
 from .conftest import SECRET_KEY
+from .conftest import KashFlowVariant
 from .conftest import make_app
-from .conftest import portal_config
 from .services import run_in_threads
 
 # Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS): the store
@@ -264,8 +264,10 @@ def test_second_process_on_sqlite_sees_revocations_at_once(tmp_path: Path) -> No
 
 
 @pytest.mark.redis
-def test_redis_down_fails_closed(tmp_path: Path, redis_session: t.Any, sandbox: t.Any) -> None:
-    app = make_app(tmp_path, **portal_config(sandbox, revocation_url=redis_session.url))
+def test_redis_down_fails_closed(
+    tmp_path: Path, redis_session: t.Any, sandbox: t.Any, kashflow: KashFlowVariant
+) -> None:
+    app = make_app(tmp_path, **kashflow.config(sandbox, revocation_url=redis_session.url))
     with app.app_context():
         link = KashFlowLinks().mint_invoice(1043)
         client = app.test_client()

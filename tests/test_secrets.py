@@ -23,12 +23,9 @@ import redis
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import account_for
-from .conftest import credentials_for
-from .conftest import current_variant
+from .conftest import KashFlowVariant
 from .conftest import in_the_past
 from .conftest import make_app
-from .conftest import portal_config
 
 # Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
 pytestmark = pytest.mark.usefixtures("variant")
@@ -66,13 +63,14 @@ def test_no_secret_appears_in_clear(
     redis_url: str,
     caplog: pytest.LogCaptureFixture,
     age_cache: t.Callable[..., None],
+    kashflow: KashFlowVariant,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     evidence = Evidence()
     mails: list[t.Any] = []
     cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
     store = tmp_path / "links.sqlite3"
-    settings = portal_config(
+    settings = kashflow.config(
         sandbox, cache=cache, revocation_url=f"sqlite:///{store}", mail=mails.append
     )
     app = make_app(tmp_path, **settings)
@@ -146,14 +144,14 @@ def test_no_secret_appears_in_clear(
     embed_app = make_app(
         tmp_path,
         "embed",
-        **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}}, cache=cache),
+        **kashflow.config(sandbox, embed_credentials=True, accounts={"acme": {}}, cache=cache),
     )
     evidence.secrets.add(embed_password)
     with embed_app.test_request_context():
         embedded = links.mint_invoice(
-            1043, credentials=credentials_for(sandbox, password=embed_password)
+            1043, credentials=kashflow.credentials(sandbox, password=embed_password)
         )
-        good_embed = links.mint_invoice(1015, credentials=credentials_for(sandbox))
+        good_embed = links.mint_invoice(1015, credentials=kashflow.credentials(sandbox))
     evidence.secrets |= {embedded.token, good_embed.token}
     embed_client = embed_app.test_client()
     for link in (embedded, good_embed):
@@ -165,7 +163,9 @@ def test_no_secret_appears_in_clear(
     wrong = make_app(
         tmp_path,
         "wrong",
-        **portal_config(sandbox, accounts={"acme": account_for(sandbox, password="WrongPa55-x")}),
+        **kashflow.config(
+            sandbox, accounts={"acme": kashflow.account(sandbox, password="WrongPa55-x")}
+        ),
     )
     evidence.secrets.add("WrongPa55-x")
     with wrong.test_request_context():
@@ -195,7 +195,7 @@ def test_no_secret_appears_in_clear(
         cache_dump.append(key.decode("latin-1"))
         if client_redis.type(key) == b"string":
             cache_dump.append((client_redis.get(key) or b"").decode("latin-1"))
-    if current_variant() == "soap":
+    if kashflow.soap:
         # No session over SOAP; the refused embed-mode password left its pause there.
         assert any(k.endswith(":password:cooldown") for k in cache_dump), "the pause is shared"
     else:
