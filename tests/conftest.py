@@ -1,8 +1,10 @@
-"""Shared fixtures: an application factory, real services, and time that tests move.
+"""Shared fixtures: apps, real services, the variants, and time that tests move.
 
-Tests never wait for time to pass. A link that must be expired is minted :func:`in_the_past`;
-the :func:`clock` fixture is real time that ``clock.tick(seconds)`` moves ahead at once
-(freezegun), and :func:`age_cache` uses it to put cached data past its fresh window.
+Tests never wait for time to pass. A link that must be expired is minted
+:func:`~tests.helpers.in_the_past`; the :func:`clock` fixture is real time that
+``clock.tick(seconds)`` moves ahead at once (freezegun), and :func:`age_cache` uses it to put
+cached data past its fresh window. Plain helpers (``make_app``, ``portal_config``...) are in
+helpers.py.
 
 Modules refine the app with markers, as in Flask-Security's tests::
 
@@ -12,24 +14,17 @@ Modules refine the app with markers, as in Flask-Security's tests::
 
 from __future__ import annotations
 
-import secrets
 import typing as t
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextlib import nullcontext
 from datetime import datetime
-from datetime import timedelta
 from datetime import timezone
 
 import freezegun
-import jinja2
-import jinja2.bccache
 import pytest
-from cryptography.fernet import Fernet
 from flask import Flask
 from freezegun import freeze_time
 
-from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.kashflow import http as kashflow_http
@@ -37,30 +32,17 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
 from .held import sandbox_with
+from .helpers import REST
+from .helpers import VARIANTS
+from .helpers import Clock
+from .helpers import KashFlowVariant
+from .helpers import make_app
+from .helpers import restore_switches
 from .services import RedisServer
 from .services import redis_server
 
 # pytest's own timings (--durations, timeouts) must keep reading the real clock.
 freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
-
-FERNET_KEY = Fernet.generate_key().decode()
-# Generated per run: a key written in the repository would be a published, refusable key.
-SECRET_KEY = secrets.token_urlsafe(32)
-
-ACCOUNT = {
-    "username": "sandbox@example.test",
-    "password": "correct horse battery",
-    "memorable_word": "pineapple",
-}
-
-
-#: Tests count KashFlow calls, so by default nothing fetches behind their backs: no prefetch
-#: on mint and no background refresh (data past its fresh window is fetched on the request
-#: path, as stale-if-error tests expect). The tests of those features turn them on.
-QUIET_BACKGROUND = {
-    "KASHFLOW_LINKS_PREFETCH": False,
-    "KASHFLOW_LINKS_STALE_WHILE_REVALIDATE": 0,
-}
 
 
 @pytest.fixture(autouse=True)
@@ -70,62 +52,6 @@ def _retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     the waits themselves make their backends with explicit values and a recorded sleep."""
     monkeypatch.setattr(kashflow_http, "BACKOFF", 0.0)
     monkeypatch.setattr(kashflow_http, "MAX_RETRY_AFTER", 0.0)
-
-
-class _CompiledTemplates(jinja2.BytecodeCache):
-    """Jinja's compiled templates, shared by every app of the test run.
-
-    Each test makes its own app, and each app's Jinja environment would lex, parse and compile
-    every template again: most of the suite's CPU. Jinja keys the cache by template source, so
-    a changed template is compiled afresh; what is rendered is the same.
-    """
-
-    def __init__(self) -> None:
-        self._compiled: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        code = self._compiled.get(bucket.key)
-        if code is not None:
-            bucket.bytecode_from_string(code)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._compiled[bucket.key] = bucket.bytecode_to_string()
-
-
-_COMPILED_TEMPLATES = _CompiledTemplates()
-
-
-def make_app(tmp_path: t.Any, name: str = "kfl_test", **config: t.Any) -> Flask:
-    """A Flask app with the portal configured for tests.
-
-    Lower-case *config* keys are portal settings without the prefix (``cache_timeout=5``);
-    upper-case keys are set as given (``SERVER_NAME=None``).
-    """
-    app = Flask(name, instance_path=str(tmp_path / f"instance-{name}"))
-    app.jinja_options = {**app.jinja_options, "bytecode_cache": _COMPILED_TEMPLATES}
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY=SECRET_KEY,
-        SERVER_NAME="portal.example.test",
-        KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY],
-        KASHFLOW_LINKS_ACCOUNTS={"acme": dict(ACCOUNT)},
-        KASHFLOW_LINKS_BRAND={"name": "Acme Accounts", "email": "billing@acme.example.com"},
-        **QUIET_BACKGROUND,
-    )
-    for key, value in config.items():
-        app.config[key if key.isupper() else "KASHFLOW_LINKS_" + key.upper()] = value
-
-    KashFlowLinks(app)
-    return app
-
-
-def app_config(**settings: t.Any) -> dict[str, t.Any]:
-    """The config :func:`make_app` would give an app with *settings*, for another process."""
-    return {
-        "SECRET_KEY": SECRET_KEY,
-        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
-        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
-    }
 
 
 @pytest.fixture
@@ -163,25 +89,6 @@ def app(request: pytest.FixtureRequest, tmp_path: t.Any) -> Iterator[Flask]:
     app = make_app(tmp_path, **config)
     with app.app_context():
         yield app
-
-
-@contextmanager
-def in_the_past(seconds: float = 3600) -> Iterator[None]:
-    """Run the block *seconds* ago: a link minted here with a shorter lifetime is expired now."""
-    with freeze_time(datetime.now(timezone.utc) - timedelta(seconds=seconds), tick=True):
-        yield
-
-
-class Clock:
-    """Real time that keeps running, and that :meth:`tick` moves ahead at once."""
-
-    def __init__(self, frozen: t.Any) -> None:
-        self._frozen = frozen
-
-    def tick(self, seconds: float) -> None:
-        """Move time *seconds* ahead of now (freezegun's own ``tick`` counts from the moment
-        the clock was frozen, which loses the time that ran since)."""
-        self._frozen.move_to(datetime.now(timezone.utc) + timedelta(seconds=seconds))
 
 
 @pytest.fixture
@@ -222,15 +129,6 @@ def sandbox_server() -> Iterator[KashFlowSandbox]:
         yield server
 
 
-def restore_switches(sandbox: KashFlowSandbox) -> None:
-    """Every switch a test may turn, back to normal: no faults, the Swagger shape (a variant may
-    have switched it), documents only with a session, SOAP answering to the login password."""
-    sandbox.clear_faults()
-    sandbox.set_shape("swagger")
-    sandbox.set_public_documents(False)
-    sandbox.set_soap_password_mode("login")
-
-
 @pytest.fixture
 def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     """The shared sandbox, with its switches restored and counters zeroed around each test."""
@@ -239,91 +137,6 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     sandbox_server.expire_sessions()
     yield sandbox_server
     restore_switches(sandbox_server)
-
-
-#: The ways the portal can meet KashFlow, for modules that run their tests against each (with
-#: ``pytestmark = pytest.mark.usefixtures("variant")``): which API the account uses, and for
-#: REST which response shape the sandbox serves.
-VARIANTS: tuple[str, ...] = ("rest", "rest-documented", "soap")
-#: The response shape the sandbox serves in each REST variant (``"swagger"`` otherwise): the
-#: fields of the Swagger copy, or exactly those of KashFlow's official examples.
-VARIANT_SHAPES = {"rest-documented": "documented"}
-#: The variants that meet KashFlow's REST API, for tests of REST's own answers (with
-#: ``pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True)``).
-REST_VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
-
-
-class KashFlowVariant:
-    """One of :data:`VARIANTS`, and the sandbox settings, credentials and account entry of it.
-
-    A test gets the one it runs against from the :func:`kashflow` fixture; a module-scoped
-    fixture makes it from the ``variant`` fixture's value (``KashFlowVariant(variant)``).
-    """
-
-    def __init__(self, name: str) -> None:
-        if name not in VARIANTS:
-            raise ValueError(f"unknown variant {name!r}: one of {VARIANTS}")
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"KashFlowVariant({self.name!r})"
-
-    @property
-    def soap(self) -> bool:
-        """Whether the account uses KashFlow's SOAP API."""
-        return self.name == "soap"
-
-    def credentials(self, sandbox: KashFlowSandbox, password: str | None = None) -> Credentials:
-        """The sandbox's credentials for this variant's API (for embed-mode links), with
-        another *password* if given."""
-        password = sandbox.password if password is None else password
-        if self.soap:
-            return Credentials(sandbox.username, password, api="soap")
-        return Credentials(sandbox.username, password, sandbox.memorable_word)
-
-    def account(self, sandbox: KashFlowSandbox, **extra: t.Any) -> dict[str, t.Any]:
-        """The sandbox's account entry for this variant's API, with *extra* fields (a wrong
-        ``password=``, say)."""
-        if self.soap:
-            return sandbox.account_config(api="soap", **extra)
-        return sandbox.account_config(**extra)
-
-    def config(self, sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
-        """Settings pointing the portal at *sandbox* in this variant, for :func:`make_app`.
-
-        In the ``rest-documented`` variant this switches *sandbox* to KashFlow's documented
-        shape (the ``sandbox`` fixture switches the shared server back after each test). In
-        the ``soap`` variant the account uses KashFlow's SOAP API, and the sandbox serves
-        document permalinks without a session token: the SOAP API has none to send.
-        """
-        shape = VARIANT_SHAPES.get(self.name)
-        if shape is not None:
-            sandbox.set_shape(shape)
-        if self.soap:
-            sandbox.set_public_documents(True)
-        base: dict[str, t.Any] = {
-            "api_base_url": sandbox.url,
-            "soap_url": sandbox.soap_url,
-            "accounts": {"acme": self.account(sandbox)},
-            # Keep failure tests quick: short timeouts.
-            "api_timeout": (2.0, 3.0),
-            # See QUIET_BACKGROUND (portal_config also configures processes make_app does not).
-            "prefetch": False,
-            "stale_while_revalidate": 0,
-        }
-        base.update(config)
-        return base
-
-
-#: KashFlow's REST API as the sandbox serves it by default: the variant of every test that does
-#: not run once per variant.
-REST = KashFlowVariant("rest")
-
-
-def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
-    """Settings pointing the portal at *sandbox* over the REST API, for :func:`make_app`
-    (``REST.config``; a test run once per variant uses its ``kashflow`` fixture's ``config``)."""
-    return REST.config(sandbox, **config)
 
 
 @pytest.fixture(scope="module", params=VARIANTS)

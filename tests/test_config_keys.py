@@ -17,7 +17,7 @@ from flask import Flask
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links.config import load_settings
 
-from .conftest import SECRET_KEY
+from .helpers import SECRET_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 FERNET_KEY = Fernet.generate_key().decode()

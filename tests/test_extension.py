@@ -18,10 +18,10 @@ from flask_kashflow_links import LinkURLError
 from flask_kashflow_links import Scope
 from flask_kashflow_links.extension import _state as get_state
 
-from .conftest import ACCOUNT
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
+from .helpers import ACCOUNT
+from .helpers import FERNET_KEY
+from .helpers import SECRET_KEY
+from .helpers import make_app
 
 
 def bare_app(tmp_path: Path, **config: t.Any) -> Flask:

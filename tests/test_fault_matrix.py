@@ -17,8 +17,8 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ROWS: list[dict[str, t.Any]] = []

@@ -25,12 +25,12 @@ from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import in_scope
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import KashFlowVariant
-from .conftest import app_config
-from .conftest import make_app
-from .conftest import portal_config
 from .held import TogetherOrFail
 from .held import sandbox_with
+from .helpers import KashFlowVariant
+from .helpers import app_config
+from .helpers import make_app
+from .helpers import portal_config
 from .services import run_in_threads
 from .stampede import Stampede
 from .stampede import fetch_together
@@ -235,7 +235,7 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
         assert get_state().fetcher.stats.upstream + other["upstream"] == 1
 
 
-# -- stale-if-error (against the REST and the SOAP API: tests/conftest.py VARIANTS) ----------
+# -- stale-if-error (against the REST and the SOAP API: tests/helpers.py VARIANTS) ----------
 
 
 def inject(fault: str, sandbox: KashFlowSandbox, kashflow: KashFlowVariant) -> None:

@@ -21,10 +21,10 @@ from flask_kashflow_links.extension import _State as State
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import app_config
-from .conftest import make_app
-from .conftest import portal_config
 from .held import HeldCalls
+from .helpers import app_config
+from .helpers import make_app
+from .helpers import portal_config
 from .services import run_in_threads
 from .stampede import Stampede
 from .stampede import fetch_together

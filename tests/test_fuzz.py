@@ -25,8 +25,8 @@ from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 
 TOTAL = int(os.environ.get("KFL_FUZZ_COUNT", "100000"))
 URLSAFE = string.ascii_letters + string.digits + "-_"

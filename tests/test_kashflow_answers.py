@@ -18,10 +18,10 @@ from flask_kashflow_links import Link
 from flask_kashflow_links.fetch import NOT_FOUND_SECONDS
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import REST_VARIANTS
-from .conftest import Clock
-from .conftest import KashFlowVariant
-from .conftest import make_app
+from .helpers import REST_VARIANTS
+from .helpers import Clock
+from .helpers import KashFlowVariant
+from .helpers import make_app
 
 # REST's own answers, against both shapes of them (the SOAP API has its own tests).
 pytestmark = [

@@ -27,9 +27,9 @@ from flask_kashflow_links import LinkRevoked
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.store import RedisStore
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
+from .helpers import FERNET_KEY
+from .helpers import SECRET_KEY
+from .helpers import make_app
 
 pytestmark = pytest.mark.redis
 

@@ -22,8 +22,8 @@ import requests
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 from .services import Gunicorn
 from .services import require
 from .services import rss_kib

@@ -12,8 +12,8 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import KashFlowVariant
-from .conftest import make_app
+from .helpers import KashFlowVariant
+from .helpers import make_app
 from .services import free_port
 
 # REST and SOAP accounts alike: verifying goes through the fetch layer, whatever the API.

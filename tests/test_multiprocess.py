@@ -17,10 +17,10 @@ import requests
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import FERNET_KEY
+from .helpers import SECRET_KEY
+from .helpers import make_app
+from .helpers import portal_config
 from .services import Gunicorn
 from .services import redis_server
 from .services import run_in_threads

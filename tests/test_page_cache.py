@@ -18,8 +18,8 @@ from flask_kashflow_links import signals
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 from .test_portal import captured
 from .test_portal import mint
 from .test_portal import path

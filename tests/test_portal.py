@@ -16,11 +16,11 @@ from flask_kashflow_links import signals
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import KashFlowVariant
-from .conftest import in_the_past
-from .conftest import make_app
+from .helpers import KashFlowVariant
+from .helpers import in_the_past
+from .helpers import make_app
 
-# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS): REST as the
+# Every test here runs against each way of meeting KashFlow (helpers.VARIANTS): REST as the
 # Swagger copy describes it and as KashFlow's pages document it, and SOAP.
 pytestmark = pytest.mark.usefixtures("variant")
 

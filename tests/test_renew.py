@@ -24,13 +24,13 @@ from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_LINK
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import REST_VARIANTS
-from .conftest import KashFlowVariant
-from .conftest import in_the_past
-from .conftest import make_app
+from .helpers import REST_VARIANTS
+from .helpers import KashFlowVariant
+from .helpers import in_the_past
+from .helpers import make_app
 from .services import free_port
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
+# Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS).
 pytestmark = pytest.mark.usefixtures("variant")
 
 

@@ -23,14 +23,14 @@ from flask_kashflow_links.links.store import RedisStore
 from flask_kashflow_links.links.store import RevocationStore
 from flask_kashflow_links.links.store import SQLiteStore
 
-from .conftest import ACCOUNT
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import KashFlowVariant
-from .conftest import make_app
+from .helpers import ACCOUNT
+from .helpers import FERNET_KEY
+from .helpers import SECRET_KEY
+from .helpers import KashFlowVariant
+from .helpers import make_app
 from .services import run_in_threads
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS): the store
+# Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS): the store
 # tests do not meet KashFlow and run the same twice; the portal's do.
 pytestmark = pytest.mark.usefixtures("variant")
 

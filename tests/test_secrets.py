@@ -23,11 +23,11 @@ import redis
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import KashFlowVariant
-from .conftest import in_the_past
-from .conftest import make_app
+from .helpers import KashFlowVariant
+from .helpers import in_the_past
+from .helpers import make_app
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
+# Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS).
 pytestmark = pytest.mark.usefixtures("variant")
 
 OWN_LINKS = re.compile(r'(?:href|action)="/invoices/[^"]*"')

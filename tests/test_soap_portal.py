@@ -26,7 +26,7 @@ from flask_kashflow_links.links.codec import pack_claims
 from flask_kashflow_links.links.codec import unpack_claims
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
+from .helpers import make_app
 from .services import free_port
 from .services import run_in_threads
 

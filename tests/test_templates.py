@@ -13,9 +13,9 @@ from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import ACCOUNT
-from .conftest import QUIET_BACKGROUND
-from .conftest import SECRET_KEY
+from .helpers import ACCOUNT
+from .helpers import QUIET_BACKGROUND
+from .helpers import SECRET_KEY
 
 TEMPLATES = Path(__file__).parent / "templates"
 
