@@ -22,16 +22,22 @@ from datetime import timezone
 
 import freezegun
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask
+from flask_caching import Cache
 from freezegun import freeze_time
 
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.cache import SafeCache
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.kashflow import http as kashflow_http
+from flask_kashflow_links.kashflow.rest import RestBackend
+from flask_kashflow_links.kashflow.session import SessionTokens
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
 from .held import sandbox_with
+from .helpers import BASE
 from .helpers import REST
 from .helpers import VARIANTS
 from .helpers import Clock
@@ -184,6 +190,39 @@ def redis_session() -> Iterator[RedisServer]:
 def redis_url(redis_session: RedisServer) -> str:
     redis_session.flush()
     return redis_session.url
+
+
+# -- the REST client under ``responses`` (test_client, test_client_answers, test_concurrency) ---
+
+
+@pytest.fixture
+def token_cache() -> SafeCache:
+    """The cache :func:`rest_client` shares its session tokens through (a SimpleCache)."""
+    app = Flask(__name__)
+    c = Cache(with_jinja2_ext=False)
+    c.init_app(app, config={"CACHE_TYPE": "SimpleCache"})
+    return SafeCache(c)
+
+
+@pytest.fixture
+def rest_client(token_cache: SafeCache) -> RestBackend:
+    """The REST client on :data:`~tests.helpers.BASE`, for tests that answer it with
+    ``responses``: two retries, no waits, session tokens sealed in :func:`token_cache`."""
+    fernet = Fernet(Fernet.generate_key())
+
+    def unseal(data: bytes) -> bytes | None:
+        return fernet.decrypt(data)
+
+    tokens = SessionTokens(token_cache, fernet.encrypt, unseal)
+    return RestBackend(
+        BASE,
+        tokens=tokens,
+        retries=2,
+        backoff=0.0,
+        max_retry_after=0.1,
+        login_cooldown=600,
+        sleep=lambda s: None,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,12 +17,14 @@ from datetime import timezone
 
 import jinja2
 import jinja2.bccache
+import responses
 from cryptography.fernet import Fernet
 from flask import Flask
 from freezegun import freeze_time
 
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.testing import KashFlowSandbox
 
 FERNET_KEY = Fernet.generate_key().decode()
@@ -212,3 +214,46 @@ def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]
     """Settings pointing the portal at *sandbox* over the REST API, for :func:`make_app`
     (``REST.config``; a test run once per variant uses its ``kashflow`` fixture's ``config``)."""
     return REST.config(sandbox, **config)
+
+
+# -- the REST client under ``responses`` (the rest_client fixture) -------------------------------
+
+#: The API the ``rest_client`` fixture calls (answered by ``responses``).
+BASE = "https://api.kashflow.test/v2"
+CREDS = Credentials("owner@acme.example", "s3cret-pass", "pineapple")
+LOGIN = Login(namespace="ns1", credentials=CREDS)
+#: A small, complete PDF.
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def add_login(
+    rsps: responses.RequestsMock,
+    *,
+    positions: t.Sequence[int] = (3, 4, 6),
+    token: str = "SESSION-1",
+) -> None:
+    rsps.post(
+        f"{BASE}/sessiontoken",
+        status=201,
+        json={
+            "TemporaryToken": "temp-123",
+            "MemorableWordList": [{"Position": p, "Value": ""} for p in positions],
+            "HasTemporaryPassword": False,
+        },
+    )
+    rsps.put(
+        f"{BASE}/sessiontoken", status=200, json={"SessionToken": token, "CompanyName": "Acme"}
+    )
+
+
+def invoice_json(number: int = 1043, **extra: t.Any) -> dict[str, t.Any]:
+    return {
+        "Number": number,
+        "CustomerCode": "ACME01",
+        "Status": "Unpaid",
+        "GrossAmount": 117.5,
+        "DueAmount": 117.5,
+        "DueDate": "2026-10-09 12:00:00 +05:30",
+        "Permalink": "/v2/documents/invoice/3a22b041-8d45-496a-946d-bd2252a0d28c",
+        **extra,
+    }
