@@ -7,6 +7,7 @@ sandbox. Time: a link that must be expired is minted :func:`in_the_past`.
 
 from __future__ import annotations
 
+import re
 import secrets
 import typing as t
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
+from pathlib import Path
 
 import jinja2
 import jinja2.bccache
@@ -24,6 +26,7 @@ from freezegun import freeze_time
 
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
+from flask_kashflow_links import Link
 from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.testing import KashFlowSandbox
 
@@ -214,6 +217,85 @@ def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]
     """Settings pointing the portal at *sandbox* over the REST API, for :func:`make_app`
     (``REST.config``; a test run once per variant uses its ``kashflow`` fixture's ``config``)."""
     return REST.config(sandbox, **config)
+
+
+def gunicorn_config(sandbox: KashFlowSandbox, **settings: t.Any) -> dict[str, t.Any]:
+    """The config of a portal on *sandbox* (:func:`portal_config`) for ``tests.apps`` under
+    gunicorn (:class:`~tests.services.Gunicorn`)."""
+    return app_config(**portal_config(sandbox, **settings))
+
+
+#: The host site's own templates (``host_app``): overrides and layouts.
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask:
+    """A host site with its own templates (:data:`TEMPLATES`) and the portal on *sandbox*;
+    *config* keys are set as given."""
+    app = Flask("host", template_folder=str(TEMPLATES), instance_path=str(tmp_path / "i"))
+    app.config.update(
+        SECRET_KEY=SECRET_KEY,
+        SERVER_NAME="portal.example.test",
+        KASHFLOW_LINKS_FERNET_KEYS=[Fernet.generate_key()],
+        KASHFLOW_LINKS_ACCOUNTS={"acme": sandbox.account_config()},
+        KASHFLOW_LINKS_API_BASE_URL=sandbox.url,
+        KASHFLOW_LINKS_BRAND={"name": "Harbour Lane"},
+        **QUIET_BACKGROUND,
+    )
+    app.config.update(config)
+    KashFlowLinks(app)
+    return app
+
+
+# -- links and pages ---------------------------------------------------------------------------
+
+
+def mint(app: Flask, kind: str = "invoice", **kwargs: t.Any) -> Link:
+    """A link minted on *app*: to invoice ``number=`` (1043), or with ``kind="customer"`` to
+    customer ``code=``'s invoices (ACME01); other keywords go to the mint."""
+    links = KashFlowLinks()
+    with app.test_request_context():
+        if kind == "invoice":
+            return links.mint_invoice(kwargs.pop("number", 1043), **kwargs)
+        return links.mint_customer(kwargs.pop("code", "ACME01"), **kwargs)
+
+
+def path(link_or_url: Link | str) -> str:
+    """The path of a link (or of a URL) on the test apps' ``portal.example.test``."""
+    url = link_or_url.url if isinstance(link_or_url, Link) else link_or_url
+    return url.split("portal.example.test", 1)[1]
+
+
+@contextmanager
+def captured(signal: t.Any) -> Iterator[list[dict[str, t.Any]]]:
+    """The keyword arguments of every *signal* sent in the block."""
+    seen: list[dict[str, t.Any]] = []
+
+    def record(sender: t.Any, **kwargs: t.Any) -> None:
+        seen.append(kwargs)
+
+    signal.connect(record)
+    try:
+        yield seen
+    finally:
+        signal.disconnect(record)
+
+
+def form_token(app: Flask, link: Link) -> str:
+    """The form token the expired page of *link* offers to renew it."""
+    page = app.test_client().get(path(link))
+    assert page.status_code == 410
+    match = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert match, "the expired page offers the button"
+    return match.group(1)
+
+
+def renew(app: Flask, link: Link, **data: str) -> t.Any:
+    """Press the expired page's "Email me a fresh link" button for *link* (with *data*)."""
+    fields = {"form_token": form_token(app, link), **data}
+    return app.test_client().post(
+        path(link) + "/renew", data=fields, headers={"Sec-Fetch-Site": "same-origin"}
+    )
 
 
 # -- the REST client under ``responses`` (the rest_client fixture) -------------------------------

@@ -24,6 +24,7 @@ from flask_kashflow_links.testing import KashFlowSandbox
 from .held import HeldCalls
 from .helpers import app_config
 from .helpers import make_app
+from .helpers import path
 from .helpers import portal_config
 from .services import run_in_threads
 from .stampede import Stampede
@@ -47,10 +48,6 @@ class Clock:
 def mint_invoice(app: Flask, number: int = 1043) -> Link:
     with app.test_request_context():
         return KashFlowLinks().mint_invoice(number)
-
-
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
 
 
 def invoice_1043(state: State) -> t.Any:

@@ -28,8 +28,8 @@ from flask_kashflow_links.testing import KashFlowSandbox
 from .helpers import in_the_past
 from .helpers import make_app
 from .helpers import portal_config
+from .helpers import renew
 from .services import free_port
-from .test_renew import renew
 
 LONDON = ZoneInfo("Europe/London")
 

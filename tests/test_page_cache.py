@@ -13,17 +13,16 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import Link
 from flask_kashflow_links import signals
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .helpers import captured
+from .helpers import host_app
 from .helpers import make_app
+from .helpers import mint
+from .helpers import path
 from .helpers import portal_config
-from .test_portal import captured
-from .test_portal import mint
-from .test_portal import path
-from .test_templates import host_app
 
 
 def page_cache(app: Flask) -> t.Any:
@@ -137,7 +136,7 @@ def test_cached_pages_are_the_bytes_a_render_gives(
     with app.test_request_context():
         links = [KashFlowLinks().mint_invoice(1043), KashFlowLinks().mint_customer("BIGCO01")]
     for link in links:
-        url = path_of(link)
+        url = path(link)
         cached = [text(client.get(url, headers={"X-Visitor": "Alice"})) for _ in range(2)]
         app.jinja_env.auto_reload = True
         rendered = text(client.get(url, headers={"X-Visitor": "Alice"}))
@@ -151,14 +150,10 @@ def test_a_host_layout_is_rendered_per_visitor_around_the_kept_portal_part(
     app = host_app(tmp_path, sandbox, KASHFLOW_LINKS_BASE_TEMPLATE="visitor_layout.html")
     client = app.test_client()
     with app.test_request_context():
-        url = path_of(KashFlowLinks().mint_invoice(1043))
+        url = path(KashFlowLinks().mint_invoice(1043))
     alice = text(client.get(url, headers={"X-Visitor": "Alice"}))
     bob = text(client.get(url, headers={"X-Visitor": "Bob"}))
     assert "Hello Alice" in alice and "Hello Bob" in bob and "Alice" not in bob
     assert "Invoice 1043" in alice and "Invoice 1043" in bob
     stats = page_cache(app).stats
     assert (stats.hits, stats.misses) == (1, 1)  # the portal's part, rendered once
-
-
-def path_of(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]

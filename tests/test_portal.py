@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import re
 import typing as t
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import Link
 from flask_kashflow_links import signals
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import KashFlowVariant
+from .helpers import captured
 from .helpers import in_the_past
 from .helpers import make_app
+from .helpers import mint
+from .helpers import path
 
 # Every test here runs against each way of meeting KashFlow (helpers.VARIANTS): REST as the
 # Swagger copy describes it and as KashFlow's pages document it, and SOAP.
@@ -30,32 +31,6 @@ SECURITY_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def mint(app: Flask, kind: str = "invoice", **kwargs: t.Any) -> Link:
-    links = KashFlowLinks()
-    with app.test_request_context():
-        if kind == "invoice":
-            return links.mint_invoice(kwargs.pop("number", 1043), **kwargs)
-        return links.mint_customer(kwargs.pop("code", "ACME01"), **kwargs)
-
-
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
-
-
-@contextmanager
-def captured(signal: t.Any) -> t.Iterator[list[dict[str, t.Any]]]:
-    seen: list[dict[str, t.Any]] = []
-
-    def record(sender: t.Any, **kwargs: t.Any) -> None:
-        seen.append(kwargs)
-
-    signal.connect(record)
-    try:
-        yield seen
-    finally:
-        signal.disconnect(record)
 
 
 # -- headers on every response type -------------------------------------------------------------

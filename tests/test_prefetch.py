@@ -19,6 +19,7 @@ from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
+from .helpers import path
 
 ON = {"prefetch": True}
 
@@ -29,10 +30,6 @@ def slow(slow: KashFlowSandbox) -> KashFlowSandbox:
     for endpoint in ("invoices.get", "invoices.list", "customers.get"):
         slow.set_latency(1.0, endpoint)
     return slow
-
-
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
 
 
 def mint(app: Flask, kind: str = "invoice", value: t.Any = 1043, **kwargs: t.Any) -> Link:

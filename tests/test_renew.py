@@ -26,8 +26,11 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import REST_VARIANTS
 from .helpers import KashFlowVariant
+from .helpers import form_token
 from .helpers import in_the_past
 from .helpers import make_app
+from .helpers import path
+from .helpers import renew
 from .services import free_port
 
 # Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS).
@@ -79,26 +82,6 @@ def expired_link(app: Flask, kind: str = "customer", lifetime: int = 2) -> Link:
         else:
             link = links.mint_invoice(1043, expires_in=lifetime)
     return link
-
-
-def path(link_or_url: Link | str) -> str:
-    url = link_or_url.url if isinstance(link_or_url, Link) else link_or_url
-    return url.split("portal.example.test", 1)[1]
-
-
-def form_token(app: Flask, link: Link) -> str:
-    page = app.test_client().get(path(link))
-    assert page.status_code == 410
-    match = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert match, "the expired page offers the button"
-    return match.group(1)
-
-
-def renew(app: Flask, link: Link, **data: str) -> t.Any:
-    fields = {"form_token": form_token(app, link), **data}
-    return app.test_client().post(
-        path(link) + "/renew", data=fields, headers={"Sec-Fetch-Site": "same-origin"}
-    )
 
 
 def test_a_fresh_link_is_emailed_to_the_addresses_on_file(

@@ -27,6 +27,7 @@ from flask_kashflow_links.links.codec import unpack_claims
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import make_app
+from .helpers import path
 from .services import free_port
 from .services import run_in_threads
 
@@ -45,10 +46,6 @@ def soap_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
 
 def calls_of(sandbox: KashFlowSandbox) -> dict[str, int]:
     return {k: v for k, v in sandbox.calls.items() if v}
-
-
-def path(url: str) -> str:
-    return url.split("portal.example.test", 1)[1]
 
 
 @pytest.fixture(scope="module")
