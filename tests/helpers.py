@@ -30,6 +30,9 @@ from flask_kashflow_links import Link
 from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.testing import KashFlowSandbox
 
+#: The repository's root.
+ROOT = Path(__file__).resolve().parent.parent
+
 FERNET_KEY = Fernet.generate_key().decode()
 # Generated per run: a key written in the repository would be a published, refusable key.
 SECRET_KEY = secrets.token_urlsafe(32)
@@ -123,6 +126,21 @@ class Clock:
         """Move time *seconds* ahead of now (freezegun's own ``tick`` counts from the moment
         the clock was frozen, which loses the time that ran since)."""
         self._frozen.move_to(datetime.now(timezone.utc) + timedelta(seconds=seconds))
+
+
+class ManualClock:
+    """Seconds that only the test moves (``clock.now``, ``clock.tick(seconds)``): a monotonic
+    clock for the background pool's back-off (frozen wall-clock time is not the same in every
+    thread), or a codec's clock."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def restore_switches(sandbox: KashFlowSandbox) -> None:
@@ -248,6 +266,9 @@ def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask
 
 
 # -- links and pages ---------------------------------------------------------------------------
+
+#: The invoice numbers a customer page lists (``findall``).
+NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
 def mint(app: Flask, kind: str = "invoice", **kwargs: t.Any) -> Link:

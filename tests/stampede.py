@@ -15,16 +15,14 @@ import sys
 import tempfile
 import time
 import typing as t
-from pathlib import Path
 
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import _state as get_state
 
+from .helpers import ROOT
 from .services import run_in_threads
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Stampede:

@@ -12,12 +12,11 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .helpers import NUMBER_IN_PAGE
 from .helpers import in_the_past
 from .helpers import make_app
 from .helpers import path
 from .helpers import portal_config
-
-NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
 @pytest.fixture(scope="module")

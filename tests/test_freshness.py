@@ -22,6 +22,7 @@ from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
+from .helpers import ManualClock
 from .helpers import app_config
 from .helpers import make_app
 from .helpers import path
@@ -32,17 +33,6 @@ from .stampede import fetch_together
 
 DAY = 24 * 3600
 SWR = {"stale_while_revalidate": DAY}
-
-
-class Clock:
-    """Monotonic seconds only the test moves, for the background pool's back-off (frozen
-    wall-clock time is not the same in every thread)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def mint_invoice(app: Flask, number: int = 1043) -> Link:
@@ -200,7 +190,7 @@ def test_a_failing_refresh_keeps_the_data_and_backs_off(
     app = apps(sandbox, **SWR)
     with app.app_context():
         state = get_state()
-        state.background.clock = Clock()
+        state.background.clock = ManualClock()
         warm = invoice_1043(state)
         age_cache(app)
         sandbox.fail_next(10, 503, endpoint="invoices.get")

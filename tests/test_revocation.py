@@ -25,6 +25,7 @@ from flask_kashflow_links.links.store import SQLiteStore
 
 from .helpers import ACCOUNT
 from .helpers import FERNET_KEY
+from .helpers import ROOT
 from .helpers import SECRET_KEY
 from .helpers import KashFlowVariant
 from .helpers import make_app
@@ -34,7 +35,6 @@ from .services import run_in_threads
 # tests do not meet KashFlow and run the same twice; the portal's do.
 pytestmark = pytest.mark.usefixtures("variant")
 
-ROOT = Path(__file__).resolve().parent.parent
 CODEC = TokenCodec([FERNET_KEY], [SECRET_KEY])
 
 

@@ -6,7 +6,6 @@ string, or the list the server returned.
 
 from __future__ import annotations
 
-import re
 import typing as t
 from datetime import date
 
@@ -17,6 +16,7 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .helpers import NUMBER_IN_PAGE
 from .helpers import KashFlowVariant
 from .helpers import make_app
 
@@ -25,7 +25,6 @@ from .helpers import make_app
 pytestmark = pytest.mark.usefixtures("variant")
 
 KINDS = ["invoice", "all", "unpaid", "overdue", "paid"]
-NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
 @pytest.fixture(scope="module")

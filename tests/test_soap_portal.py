@@ -5,7 +5,6 @@ offered, embed-mode links carrying SOAP credentials, mixed accounts, start-up ch
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import typing as t
 from datetime import datetime
@@ -26,12 +25,11 @@ from flask_kashflow_links.links.codec import pack_claims
 from flask_kashflow_links.links.codec import unpack_claims
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .helpers import NUMBER_IN_PAGE
 from .helpers import make_app
 from .helpers import path
 from .services import free_port
 from .services import run_in_threads
-
-NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
 def soap_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
