@@ -29,7 +29,6 @@ from freezegun import freeze_time
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.cache import SafeCache
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.kashflow import http as kashflow_http
 from flask_kashflow_links.kashflow.rest import RestBackend
 from flask_kashflow_links.kashflow.session import SessionTokens
@@ -42,6 +41,7 @@ from .helpers import REST
 from .helpers import VARIANTS
 from .helpers import Clock
 from .helpers import KashFlowVariant
+from .helpers import internals
 from .helpers import make_app
 from .helpers import restore_switches
 from .services import RedisServer
@@ -71,8 +71,8 @@ def apps(tmp_path: t.Any, kashflow: KashFlowVariant) -> Iterator[t.Callable[...,
         return made[-1]
 
     yield make
-    for app in made:
-        get_state(app).background.shutdown(wait=10)
+    for app in made:  # no public way to stop an app's background work
+        internals(app).background.shutdown(wait=10)
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ def age_cache(clock: Clock) -> t.Callable[..., None]:
 
     def age(app: Flask | None = None, seconds: float | None = None) -> None:
         with app.app_context() if app is not None else nullcontext():
-            fetcher = get_state().fetcher
+            fetcher = internals().fetcher
             clock.tick(fetcher.fresh + 5 if seconds is None else seconds)
             fetcher.forget()
 

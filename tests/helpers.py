@@ -12,6 +12,7 @@ import secrets
 import typing as t
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextlib import nullcontext
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -27,6 +28,9 @@ from freezegun import freeze_time
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
+from flask_kashflow_links import LinkRecord
+from flask_kashflow_links.extension import _State
+from flask_kashflow_links.extension import _state
 from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.testing import KashFlowSandbox
 
@@ -263,6 +267,47 @@ def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask
     app.config.update(config)
     KashFlowLinks(app)
     return app
+
+
+# -- the portal's state ------------------------------------------------------------------------
+
+#: The type of :func:`internals`.
+Internals: t.TypeAlias = _State
+
+
+def internals(app: Flask | None = None) -> Internals:
+    """The portal's **private** per-app object of *app* (default: the current app).
+
+    Only for what no public method reaches: the fetch layer (``fetcher.invoice``,
+    ``fetcher.forget()``, ``fetcher.fresh``), the link store and codec, the cache, the
+    background pool's queue. Counters are :func:`stats_of`, waiting is :func:`wait_for_background`
+    and links are the :class:`~flask_kashflow_links.KashFlowLinks` methods.
+    """
+    return _state(app)
+
+
+def stats_of(app: Flask | None = None) -> dict[str, dict[str, int]]:
+    """``KashFlowLinks().stats()`` of *app* (default: the current app)."""
+    with app.app_context() if app is not None else nullcontext():
+        return KashFlowLinks().stats()
+
+
+def counted_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """How much each counter of one :func:`stats_of` group (``stats_of()["fetch"]``, say) grew
+    from *before* to *after*."""
+    return {name: value - before.get(name, 0) for name, value in after.items()}
+
+
+def wait_for_background(app: Flask | None = None, timeout: float = 10) -> bool:
+    """``KashFlowLinks().wait_for_background(timeout)`` of *app* (default: the current app)."""
+    with app.app_context() if app is not None else nullcontext():
+        return KashFlowLinks().wait_for_background(timeout)
+
+
+def registered(link: Link) -> LinkRecord | None:
+    """*link*'s entry in the current app's register of live links
+    (``KashFlowLinks().active_links()``), or None."""
+    return next((r for r in KashFlowLinks().active_links() if r.link_id == link.link_id), None)
 
 
 # -- links and pages ---------------------------------------------------------------------------

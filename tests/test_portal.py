@@ -11,15 +11,16 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import KashFlowVariant
 from .helpers import captured
 from .helpers import in_the_past
+from .helpers import internals
 from .helpers import make_app
 from .helpers import mint
 from .helpers import path
+from .helpers import registered
 
 # Every test here runs against each way of meeting KashFlow (helpers.VARIANTS): REST as the
 # Swagger copy describes it and as KashFlow's pages document it, and SOAP.
@@ -111,7 +112,7 @@ def test_a_server_error_inside_the_portal_gets_a_page_with_headers(
     def explode(*args: t.Any, **kwargs: t.Any) -> t.Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(get_state().fetcher, "invoice", explode)
+    monkeypatch.setattr(internals().fetcher, "invoice", explode)
     response = portal.test_client().get(path(link))
     assert response.status_code == 500
     assert "Acme Accounts" in response.get_data(as_text=True)
@@ -213,11 +214,10 @@ def test_expired_page_offers_a_fresh_link_only_with_mail(
 
 def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
     link = mint(portal)
-    store = get_state().links.store
     with captured(signals.link_opened) as opened, captured(signals.invoice_viewed) as viewed:
         assert portal.test_client().head(path(link)).status_code == 200
     assert opened == [] and viewed == []
-    record = store.get(link.link_id)
+    record = registered(link)
     assert record is not None and record.last_opened_at is None
     assert record.customer is None  # not even the learnt customer
 
@@ -225,13 +225,12 @@ def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
 def test_get_records_last_opened_once_per_interval(portal: Flask) -> None:
     link = mint(portal)
     client = portal.test_client()
-    store = get_state().links.store
     client.get(path(link))
-    first = store.get(link.link_id)
+    first = registered(link)
     assert first is not None and first.last_opened_at is not None
     assert first.customer == "ACME01"  # learnt from the invoice
     client.get(path(link))
-    assert store.get(link.link_id).last_opened_at == first.last_opened_at  # type: ignore[union-attr]
+    assert registered(link).last_opened_at == first.last_opened_at  # type: ignore[union-attr]
 
 
 def test_signals_carry_ids_never_the_token(portal: Flask) -> None:
@@ -347,7 +346,7 @@ def test_a_link_for_an_account_the_site_no_longer_has_is_404(
 
 
 def test_a_warm_page_checks_the_store_once(portal: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = get_state().links.store
+    store = internals().links.store
     calls: list[str | None] = []
     real = store.revoked_reason
 

@@ -19,7 +19,6 @@ from freezegun import freeze_time
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_LINK
 from flask_kashflow_links.testing import KashFlowSandbox
@@ -28,6 +27,7 @@ from .helpers import REST_VARIANTS
 from .helpers import KashFlowVariant
 from .helpers import form_token
 from .helpers import in_the_past
+from .helpers import internals
 from .helpers import make_app
 from .helpers import path
 from .helpers import renew
@@ -278,7 +278,7 @@ def test_a_mail_callable_gets_an_email_message(
     assert len(sent) == 1 and isinstance(sent[0], EmailMessage)
     assert sent[0]["From"] == "Acme Accounts <billing@acme.example.com>"
     with app.app_context():
-        assert get_state().settings.mail is not None
+        assert internals().settings.mail is not None
 
 
 class captured_signal:

@@ -16,7 +16,6 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.links.store import RedisStore
@@ -28,6 +27,7 @@ from .helpers import FERNET_KEY
 from .helpers import ROOT
 from .helpers import SECRET_KEY
 from .helpers import KashFlowVariant
+from .helpers import internals
 from .helpers import make_app
 from .services import run_in_threads
 
@@ -288,7 +288,7 @@ def test_revoked_link_stays_revoked_when_the_cache_is_cleared(app: Flask) -> Non
     links = KashFlowLinks()
     link = links.mint_invoice(7)
     links.revoke(link.link_id)
-    get_state().cache.clear()
+    internals().cache.clear()
     with pytest.raises(LinkRevoked):
         links.verify(link.token)
 

@@ -13,11 +13,11 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import NUMBER_IN_PAGE
 from .helpers import KashFlowVariant
+from .helpers import internals
 from .helpers import make_app
 
 # Every test here runs against each way of meeting KashFlow (helpers.VARIANTS): REST as the
@@ -217,7 +217,7 @@ def test_an_invoice_moved_to_another_customer_leaves_the_scope(
     sandbox.update_invoice(number, CustomerCode="BIGCO01")
     try:
         with app.app_context():
-            fetcher = get_state().fetcher
+            fetcher = internals().fetcher
             age_cache(app, seconds=fetcher.fresh + fetcher.stale + 1)  # nothing cached is usable
         assert client.get(f"{link.url}/{number}").status_code == 404
     finally:
