@@ -147,6 +147,13 @@ class ManualClock:
         self.now += seconds
 
 
+def session_tokens(sandbox: KashFlowSandbox) -> set[str]:
+    """Every session token *sandbox* has issued and not yet expired, for tests that look for
+    secrets. **Private** to the sandbox (``KashFlowSandbox._sessions``, which it keeps for these
+    tests): it has no public way to list them."""
+    return set(sandbox._sessions)
+
+
 def restore_switches(sandbox: KashFlowSandbox) -> None:
     """Every switch a test may turn, back to normal: no faults, the Swagger shape (a variant may
     have switched it), documents only with a session, SOAP answering to the login password."""

@@ -26,6 +26,7 @@ from flask_kashflow_links.testing import KashFlowSandbox
 from .helpers import KashFlowVariant
 from .helpers import in_the_past
 from .helpers import make_app
+from .helpers import session_tokens
 
 # Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS).
 pytestmark = pytest.mark.usefixtures("variant")
@@ -81,7 +82,7 @@ def test_no_secret_appears_in_clear(
     def get(url: str, **kwargs: t.Any) -> t.Any:
         response = client.get(url, **kwargs)
         evidence.response(response)
-        evidence.secrets.update(sandbox._sessions)
+        evidence.secrets.update(session_tokens(sandbox))
         return response
 
     with app.test_request_context():
@@ -157,7 +158,7 @@ def test_no_secret_appears_in_clear(
     for link in (embedded, good_embed):
         response = embed_client.get(link.url)
         evidence.response(response)
-    evidence.secrets.update(sandbox._sessions)
+    evidence.secrets.update(session_tokens(sandbox))
 
     # A refused login and the check command's output.
     wrong = make_app(
@@ -174,7 +175,7 @@ def test_no_secret_appears_in_clear(
     evidence.response(wrong.test_client().get(refused.url))
     result = app.test_cli_runner().invoke(args=["kashflow-links", "check", "--force"])
     evidence.pages.append(result.stdout + result.stderr)
-    evidence.secrets.update(sandbox._sessions)
+    evidence.secrets.update(session_tokens(sandbox))
 
     secrets = {s for s in evidence.secrets if s}
     assert len(secrets) > 10
