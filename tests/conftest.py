@@ -192,7 +192,7 @@ def redis_url(redis_session: RedisServer) -> str:
     return redis_session.url
 
 
-# -- the REST client under ``responses`` (test_client, test_client_answers, test_concurrency) ---
+# -- the REST client under ``responses`` (test_client, test_client_answers, test_concurrency) ------
 
 
 @pytest.fixture

@@ -1,8 +1,17 @@
-"""Plain helpers shared by the test modules (fixtures are in conftest.py).
+"""Plain helpers shared by the test modules; the fixtures are in conftest.py.
 
 Apps: :func:`make_app` makes a Flask app with the portal configured for tests, and
-:func:`portal_config` (or a :class:`KashFlowVariant`'s ``config``) the settings that point it at a
-sandbox. Time: a link that must be expired is minted :func:`in_the_past`.
+:func:`portal_config` (or a :class:`KashFlowVariant`'s ``config``, for a test run once per
+variant) the settings that point it at a sandbox. Time: a link that must be expired is minted
+:func:`in_the_past`. The portal's state: counters through :func:`stats_of`, waits through
+:func:`wait_for_background`, and :func:`internals` (private) for the rest. Links and pages:
+:func:`mint`, :func:`path`, :func:`captured`, :func:`renew`. The REST client's tests under
+``responses``: :data:`BASE`, :data:`LOGIN`, :func:`add_login`, :func:`invoice_json`.
+
+Programs run in other processes (``apps.py``, ``peer.py``, ``stampede.py``) and the helpers of
+real services (``services.py``), of held sandbox calls (``held.py``), of the browser
+(``browser.py``) and of the documentation's snippets (``docs_snippets.py``) are modules of
+their own.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from flask_kashflow_links.extension import _State
 from flask_kashflow_links.extension import _state
 from flask_kashflow_links.kashflow.backend import Login
 from flask_kashflow_links.testing import KashFlowSandbox
+
+# -- apps ------------------------------------------------------------------------------------------
 
 #: The repository's root.
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +124,31 @@ def app_config(**settings: t.Any) -> dict[str, t.Any]:
     }
 
 
+#: The host site's own templates (``host_app``): overrides and layouts.
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask:
+    """A host site with its own templates (:data:`TEMPLATES`) and the portal on *sandbox*;
+    *config* keys are set as given."""
+    app = Flask("host", template_folder=str(TEMPLATES), instance_path=str(tmp_path / "i"))
+    app.config.update(
+        SECRET_KEY=SECRET_KEY,
+        SERVER_NAME="portal.example.test",
+        KASHFLOW_LINKS_FERNET_KEYS=[Fernet.generate_key()],
+        KASHFLOW_LINKS_ACCOUNTS={"acme": sandbox.account_config()},
+        KASHFLOW_LINKS_API_BASE_URL=sandbox.url,
+        KASHFLOW_LINKS_BRAND={"name": "Harbour Lane"},
+        **QUIET_BACKGROUND,
+    )
+    app.config.update(config)
+    KashFlowLinks(app)
+    return app
+
+
+# -- time ------------------------------------------------------------------------------------------
+
+
 @contextmanager
 def in_the_past(seconds: float = 3600) -> Iterator[None]:
     """Run the block *seconds* ago: a link minted here with a shorter lifetime is expired now."""
@@ -145,6 +181,9 @@ class ManualClock:
 
     def tick(self, seconds: float) -> None:
         self.now += seconds
+
+
+# -- the sandbox and the variants ------------------------------------------------------------------
 
 
 def session_tokens(sandbox: KashFlowSandbox) -> set[str]:
@@ -254,29 +293,7 @@ def gunicorn_config(sandbox: KashFlowSandbox, **settings: t.Any) -> dict[str, t.
     return app_config(**portal_config(sandbox, **settings))
 
 
-#: The host site's own templates (``host_app``): overrides and layouts.
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask:
-    """A host site with its own templates (:data:`TEMPLATES`) and the portal on *sandbox*;
-    *config* keys are set as given."""
-    app = Flask("host", template_folder=str(TEMPLATES), instance_path=str(tmp_path / "i"))
-    app.config.update(
-        SECRET_KEY=SECRET_KEY,
-        SERVER_NAME="portal.example.test",
-        KASHFLOW_LINKS_FERNET_KEYS=[Fernet.generate_key()],
-        KASHFLOW_LINKS_ACCOUNTS={"acme": sandbox.account_config()},
-        KASHFLOW_LINKS_API_BASE_URL=sandbox.url,
-        KASHFLOW_LINKS_BRAND={"name": "Harbour Lane"},
-        **QUIET_BACKGROUND,
-    )
-    app.config.update(config)
-    KashFlowLinks(app)
-    return app
-
-
-# -- the portal's state ------------------------------------------------------------------------
+# -- the portal's state ----------------------------------------------------------------------------
 
 #: The type of :func:`internals`.
 Internals: t.TypeAlias = _State
@@ -317,7 +334,7 @@ def registered(link: Link) -> LinkRecord | None:
     return next((r for r in KashFlowLinks().active_links() if r.link_id == link.link_id), None)
 
 
-# -- links and pages ---------------------------------------------------------------------------
+# -- links and pages -------------------------------------------------------------------------------
 
 #: The invoice numbers a customer page lists (``findall``).
 NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
@@ -371,7 +388,7 @@ def renew(app: Flask, link: Link, **data: str) -> t.Any:
     )
 
 
-# -- the REST client under ``responses`` (the rest_client fixture) -------------------------------
+# -- the REST client under ``responses`` (the rest_client fixture) ---------------------------------
 
 #: The API the ``rest_client`` fixture calls (answered by ``responses``).
 BASE = "https://api.kashflow.test/v2"
@@ -387,6 +404,8 @@ def add_login(
     positions: t.Sequence[int] = (3, 4, 6),
     token: str = "SESSION-1",
 ) -> None:
+    """KashFlow's two-step login on :data:`BASE`, asking for the memorable word's *positions*
+    and answering *token*."""
     rsps.post(
         f"{BASE}/sessiontoken",
         status=201,
@@ -402,6 +421,7 @@ def add_login(
 
 
 def invoice_json(number: int = 1043, **extra: t.Any) -> dict[str, t.Any]:
+    """An invoice as KashFlow's REST API answers it, with *extra* fields."""
     return {
         "Number": number,
         "CustomerCode": "ACME01",
