@@ -16,7 +16,6 @@ from flask import Flask
 from flask import jsonify
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
 
 
 def make_portal() -> Flask:
@@ -32,13 +31,13 @@ def make_portal() -> Flask:
 
     @test_api.get("/stats")
     def stats() -> object:
-        state = get_state()
+        counters = links.stats()
         return jsonify(
             pid=os.getpid(),
-            fetch=state.fetcher.stats.snapshot(),
-            requests=state.fetcher.backends["rest"].stats.requests,
-            logins=state.fetcher.backends["rest"].stats.logins,
-            cache_errors=state.shared.errors,
+            fetch=counters["fetch"],
+            requests=counters["rest"]["requests"],
+            logins=counters["rest"]["logins"],
+            cache_errors=counters["cache"]["errors"],
         )
 
     app.register_blueprint(test_api)

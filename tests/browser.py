@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
+from .helpers import ROOT
 from .services import require
 
 if t.TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,6 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 

@@ -1,8 +1,10 @@
-"""Shared fixtures: an application factory, real services, and time that tests move.
+"""Shared fixtures: apps, real services, the variants, and time that tests move.
 
-Tests never wait for time to pass. A link that must be expired is minted :func:`in_the_past`;
-the :func:`clock` fixture is real time that ``clock.tick(seconds)`` moves ahead at once
-(freezegun), and :func:`age_cache` uses it to put cached data past its fresh window.
+Tests never wait for time to pass. A link that must be expired is minted
+:func:`~tests.helpers.in_the_past`; the :func:`clock` fixture is real time that
+``clock.tick(seconds)`` moves ahead at once (freezegun), and :func:`age_cache` uses it to put
+cached data past its fresh window. Plain helpers (``make_app``, ``portal_config``...) are in
+helpers.py.
 
 Modules refine the app with markers, as in Flask-Security's tests::
 
@@ -12,55 +14,41 @@ Modules refine the app with markers, as in Flask-Security's tests::
 
 from __future__ import annotations
 
-import secrets
 import typing as t
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextlib import nullcontext
 from datetime import datetime
-from datetime import timedelta
 from datetime import timezone
 
 import freezegun
-import jinja2
-import jinja2.bccache
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
+from flask_caching import Cache
 from freezegun import freeze_time
 
-from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
+from flask_kashflow_links.cache import SafeCache
 from flask_kashflow_links.kashflow import http as kashflow_http
+from flask_kashflow_links.kashflow.rest import RestBackend
+from flask_kashflow_links.kashflow.session import SessionTokens
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
 from .held import sandbox_with
+from .helpers import BASE
+from .helpers import REST
+from .helpers import VARIANTS
+from .helpers import Clock
+from .helpers import KashFlowVariant
+from .helpers import internals
+from .helpers import make_app
+from .helpers import restore_switches
 from .services import RedisServer
 from .services import redis_server
 
 # pytest's own timings (--durations, timeouts) must keep reading the real clock.
 freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
-
-FERNET_KEY = Fernet.generate_key().decode()
-# Generated per run: a key written in the repository would be a published, refusable key.
-SECRET_KEY = secrets.token_urlsafe(32)
-
-ACCOUNT = {
-    "username": "sandbox@example.test",
-    "password": "correct horse battery",
-    "memorable_word": "pineapple",
-}
-
-
-#: Tests count KashFlow calls, so by default nothing fetches behind their backs: no prefetch
-#: on mint and no background refresh (data past its fresh window is fetched on the request
-#: path, as stale-if-error tests expect). The tests of those features turn them on.
-QUIET_BACKGROUND = {
-    "KASHFLOW_LINKS_PREFETCH": False,
-    "KASHFLOW_LINKS_STALE_WHILE_REVALIDATE": 0,
-}
 
 
 @pytest.fixture(autouse=True)
@@ -72,75 +60,19 @@ def _retries_without_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kashflow_http, "MAX_RETRY_AFTER", 0.0)
 
 
-class _CompiledTemplates(jinja2.BytecodeCache):
-    """Jinja's compiled templates, shared by every app of the test run.
-
-    Each test makes its own app, and each app's Jinja environment would lex, parse and compile
-    every template again: most of the suite's CPU. Jinja keys the cache by template source, so
-    a changed template is compiled afresh; what is rendered is the same.
-    """
-
-    def __init__(self) -> None:
-        self._compiled: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        code = self._compiled.get(bucket.key)
-        if code is not None:
-            bucket.bytecode_from_string(code)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._compiled[bucket.key] = bucket.bytecode_to_string()
-
-
-_COMPILED_TEMPLATES = _CompiledTemplates()
-
-
-def make_app(tmp_path: t.Any, name: str = "kfl_test", **config: t.Any) -> Flask:
-    """A Flask app with the portal configured for tests.
-
-    Lower-case *config* keys are portal settings without the prefix (``cache_timeout=5``);
-    upper-case keys are set as given (``SERVER_NAME=None``).
-    """
-    app = Flask(name, instance_path=str(tmp_path / f"instance-{name}"))
-    app.jinja_options = {**app.jinja_options, "bytecode_cache": _COMPILED_TEMPLATES}
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY=SECRET_KEY,
-        SERVER_NAME="portal.example.test",
-        KASHFLOW_LINKS_FERNET_KEYS=[FERNET_KEY],
-        KASHFLOW_LINKS_ACCOUNTS={"acme": dict(ACCOUNT)},
-        KASHFLOW_LINKS_BRAND={"name": "Acme Accounts", "email": "billing@acme.example.com"},
-        **QUIET_BACKGROUND,
-    )
-    for key, value in config.items():
-        app.config[key if key.isupper() else "KASHFLOW_LINKS_" + key.upper()] = value
-
-    KashFlowLinks(app)
-    return app
-
-
-def app_config(**settings: t.Any) -> dict[str, t.Any]:
-    """The config :func:`make_app` would give an app with *settings*, for another process."""
-    return {
-        "SECRET_KEY": SECRET_KEY,
-        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
-        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in settings.items()},
-    }
-
-
 @pytest.fixture
-def apps(tmp_path: t.Any) -> Iterator[t.Callable[..., Flask]]:
-    """``apps(sandbox, name="kfl_test", **settings)`` makes apps reading from *sandbox*; their
-    background work (prefetch, refreshes) is stopped after the test."""
+def apps(tmp_path: t.Any, kashflow: KashFlowVariant) -> Iterator[t.Callable[..., Flask]]:
+    """``apps(sandbox, name="kfl_test", **settings)`` makes apps reading from *sandbox* in the
+    test's variant; their background work (prefetch, refreshes) is stopped after the test."""
     made: list[Flask] = []
 
     def make(sandbox: KashFlowSandbox, name: str = "kfl_test", **settings: t.Any) -> Flask:
-        made.append(make_app(tmp_path, name, **portal_config(sandbox, **settings)))
+        made.append(make_app(tmp_path, name, **kashflow.config(sandbox, **settings)))
         return made[-1]
 
     yield make
-    for app in made:
-        get_state(app).background.shutdown(wait=10)
+    for app in made:  # no public way to stop an app's background work
+        internals(app).background.shutdown(wait=10)
 
 
 @pytest.fixture
@@ -165,25 +97,6 @@ def app(request: pytest.FixtureRequest, tmp_path: t.Any) -> Iterator[Flask]:
         yield app
 
 
-@contextmanager
-def in_the_past(seconds: float = 3600) -> Iterator[None]:
-    """Run the block *seconds* ago: a link minted here with a shorter lifetime is expired now."""
-    with freeze_time(datetime.now(timezone.utc) - timedelta(seconds=seconds), tick=True):
-        yield
-
-
-class Clock:
-    """Real time that keeps running, and that :meth:`tick` moves ahead at once."""
-
-    def __init__(self, frozen: t.Any) -> None:
-        self._frozen = frozen
-
-    def tick(self, seconds: float) -> None:
-        """Move time *seconds* ahead of now (freezegun's own ``tick`` counts from the moment
-        the clock was frozen, which loses the time that ran since)."""
-        self._frozen.move_to(datetime.now(timezone.utc) + timedelta(seconds=seconds))
-
-
 @pytest.fixture
 def clock() -> Iterator[Clock]:
     """Time for this test: it runs as usual, and ``clock.tick(seconds)`` moves it ahead."""
@@ -198,7 +111,7 @@ def age_cache(clock: Clock) -> t.Callable[..., None]:
 
     def age(app: Flask | None = None, seconds: float | None = None) -> None:
         with app.app_context() if app is not None else nullcontext():
-            fetcher = get_state().fetcher
+            fetcher = internals().fetcher
             clock.tick(fetcher.fresh + 5 if seconds is None else seconds)
             fetcher.forget()
 
@@ -222,15 +135,6 @@ def sandbox_server() -> Iterator[KashFlowSandbox]:
         yield server
 
 
-def restore_switches(sandbox: KashFlowSandbox) -> None:
-    """Every switch a test may turn, back to normal: no faults, the Swagger shape (a variant may
-    have switched it), documents only with a session, SOAP answering to the login password."""
-    sandbox.clear_faults()
-    sandbox.set_shape("swagger")
-    sandbox.set_public_documents(False)
-    sandbox.set_soap_password_mode("login")
-
-
 @pytest.fixture
 def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     """The shared sandbox, with its switches restored and counters zeroed around each test."""
@@ -241,105 +145,37 @@ def sandbox(sandbox_server: KashFlowSandbox) -> Iterator[KashFlowSandbox]:
     restore_switches(sandbox_server)
 
 
-#: The ways the portal can meet KashFlow, for modules that run their tests against each (with
-#: ``pytestmark = pytest.mark.usefixtures("variant")``): which API the account uses, and for
-#: REST which response shape the sandbox serves.
-VARIANTS: tuple[str, ...] = ("rest", "rest-documented", "soap")
-#: The response shape the sandbox serves in each REST variant (``"swagger"`` otherwise): the
-#: fields of the Swagger copy, or exactly those of KashFlow's official examples.
-VARIANT_SHAPES = {"rest-documented": "documented"}
-#: The variants that meet KashFlow's REST API, for tests of REST's own answers (with
-#: ``pytest.mark.parametrize("variant", REST_VARIANTS, indirect=True)``).
-REST_VARIANTS: tuple[str, ...] = ("rest", "rest-documented")
-#: The variant the current test runs against (set by the ``variant`` fixture).
-_current_variant = "rest"
-
-
 @pytest.fixture(scope="module", params=VARIANTS)
-def variant(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the tests that use it once per :data:`VARIANTS`; :func:`portal_config` follows it.
+def variant(request: pytest.FixtureRequest) -> str:
+    """Run the tests that use it once per :data:`VARIANTS`; the variant's name.
 
     Module-scoped, so that a module's own module-scoped fixtures (one sandbox and app for many
-    read-only tests) can follow it too: they ask for ``variant`` before they build anything.
+    read-only tests) can follow it too: they ask for ``variant`` and pass it on
+    (``KashFlowVariant(variant)``) before they build anything.
     """
-    global _current_variant
-    _current_variant = request.param
-    try:
-        yield request.param
-    finally:
-        _current_variant = "rest"
+    return t.cast(str, request.param)
 
 
-@pytest.fixture(autouse=True)
-def _variant_in_force(request: pytest.FixtureRequest) -> Iterator[None]:
-    """The current variant for each test: its own if it uses ``variant``, else REST (a
-    module-scoped ``variant`` outlives its tests, and must not leak into the module's others)."""
-    global _current_variant
-    uses = "variant" in request.fixturenames
-    _current_variant = request.getfixturevalue("variant") if uses else "rest"
-    try:
-        yield
-    finally:
-        _current_variant = "rest"
-
-
-def current_variant() -> str:
-    """The variant the running test uses (``"rest"`` outside a variant module)."""
-    return _current_variant
-
-
-def credentials_for(sandbox: KashFlowSandbox, password: str | None = None) -> Credentials:
-    """The sandbox's credentials for the current variant's API (for embed-mode links), with
-    another *password* if given."""
-    password = sandbox.password if password is None else password
-    if _current_variant == "soap":
-        return Credentials(sandbox.username, password, api="soap")
-    return Credentials(sandbox.username, password, sandbox.memorable_word)
-
-
-def account_for(sandbox: KashFlowSandbox, **extra: t.Any) -> dict[str, t.Any]:
-    """The sandbox's account entry for the current variant's API, with *extra* fields (a
-    wrong ``password=``, say)."""
-    if _current_variant == "soap":
-        return sandbox.account_config(api="soap", **extra)
-    return sandbox.account_config(**extra)
-
-
-def portal_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
-    """Settings pointing the portal at *sandbox*, for :func:`make_app`, in the current
-    :func:`variant` (the REST API, as the sandbox serves it by default, outside one).
-
-    In the ``rest-documented`` variant this switches *sandbox* to KashFlow's documented shape
-    (the ``sandbox`` fixture switches the shared server back after each test). In the ``soap``
-    variant the account uses KashFlow's SOAP API, and the sandbox serves document permalinks
-    without a session token: the SOAP API has none to send.
-    """
-    shape = VARIANT_SHAPES.get(_current_variant)
-    if shape is not None:
-        sandbox.set_shape(shape)
-    if _current_variant == "soap":
-        sandbox.set_public_documents(True)
-    base: dict[str, t.Any] = {
-        "api_base_url": sandbox.url,
-        "soap_url": sandbox.soap_url,
-        "accounts": {"acme": account_for(sandbox)},
-        # Keep failure tests quick: short timeouts.
-        "api_timeout": (2.0, 3.0),
-        # See QUIET_BACKGROUND (portal_config also configures processes make_app does not).
-        "prefetch": False,
-        "stale_while_revalidate": 0,
-    }
-    base.update(config)
-    return base
+@pytest.fixture
+def kashflow(request: pytest.FixtureRequest) -> KashFlowVariant:
+    """The variant this test runs against: its ``variant`` if it runs once per variant, else
+    REST. (A value per test, passed on: the ``portal`` and ``apps`` fixtures build with it.)"""
+    if "variant" in request.fixturenames:
+        return KashFlowVariant(request.getfixturevalue("variant"))
+    return REST
 
 
 @pytest.fixture
 def portal(
-    request: pytest.FixtureRequest, tmp_path: t.Any, sandbox: KashFlowSandbox
+    request: pytest.FixtureRequest,
+    tmp_path: t.Any,
+    sandbox: KashFlowSandbox,
+    kashflow: KashFlowVariant,
 ) -> Iterator[Flask]:
-    """An app reading from the sandbox; refine with ``@pytest.mark.settings(...)``."""
+    """An app reading from the sandbox in the test's variant; refine with
+    ``@pytest.mark.settings(...)``."""
     marker = request.node.get_closest_marker("settings")
-    app = make_app(tmp_path, **portal_config(sandbox, **(dict(marker.kwargs) if marker else {})))
+    app = make_app(tmp_path, **kashflow.config(sandbox, **(dict(marker.kwargs) if marker else {})))
     with app.app_context():
         yield app
 
@@ -354,6 +190,39 @@ def redis_session() -> Iterator[RedisServer]:
 def redis_url(redis_session: RedisServer) -> str:
     redis_session.flush()
     return redis_session.url
+
+
+# -- the REST client under ``responses`` (test_client, test_client_answers, test_concurrency) ------
+
+
+@pytest.fixture
+def token_cache() -> SafeCache:
+    """The cache :func:`rest_client` shares its session tokens through (a SimpleCache)."""
+    app = Flask(__name__)
+    c = Cache(with_jinja2_ext=False)
+    c.init_app(app, config={"CACHE_TYPE": "SimpleCache"})
+    return SafeCache(c)
+
+
+@pytest.fixture
+def rest_client(token_cache: SafeCache) -> RestBackend:
+    """The REST client on :data:`~tests.helpers.BASE`, for tests that answer it with
+    ``responses``: two retries, no waits, session tokens sealed in :func:`token_cache`."""
+    fernet = Fernet(Fernet.generate_key())
+
+    def unseal(data: bytes) -> bytes | None:
+        return fernet.decrypt(data)
+
+    tokens = SessionTokens(token_cache, fernet.encrypt, unseal)
+    return RestBackend(
+        BASE,
+        tokens=tokens,
+        retries=2,
+        backoff=0.0,
+        max_retry_after=0.1,
+        login_cooldown=600,
+        sleep=lambda s: None,
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

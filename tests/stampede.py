@@ -15,16 +15,14 @@ import sys
 import tempfile
 import time
 import typing as t
-from pathlib import Path
 
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
 
+from .helpers import ROOT
+from .helpers import internals
 from .services import run_in_threads
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Stampede:
@@ -59,7 +57,7 @@ def fetch_together(app: Flask, number: int, threads: int, start_at: float) -> li
 
     def work(_: int) -> None:
         with app.app_context():
-            state = get_state()
+            state = internals()  # the fetch layer itself: no request, page or link around it
             account = state.accounts.get(None)
             time.sleep(max(0.0, start_at - time.time()))
             state.fetcher.invoice(account, number)
@@ -70,31 +68,31 @@ def fetch_together(app: Flask, number: int, threads: int, start_at: float) -> li
 def main() -> None:
     app = Flask("stampede", instance_path=tempfile.mkdtemp(prefix="kfl-stampede-"))
     app.config.update(json.loads(os.environ["KFL_PEER_CONFIG"]))
-    KashFlowLinks(app)
+    links = KashFlowLinks(app)
     threads = int(os.environ["KFL_THREADS"])
     errors = fetch_together(
         app, int(os.environ["KFL_INVOICE"]), threads, float(os.environ["KFL_START_AT"])
     )
     with app.app_context():
-        state = get_state()
         # Background refreshes the fetches started count too: let them finish first.
-        state.background.wait(30)
-        stats = state.fetcher.stats.snapshot()
+        links.wait_for_background(30)
+        counters = links.stats()
+        fetch = counters["fetch"]
         print(
             json.dumps(
                 {
                     "ok": threads - len(errors),
                     "errors": [f"{type(e).__name__}: {e}" for e in errors],
-                    "upstream": stats["upstream"],
-                    "misses": stats["misses"],
-                    "revalidating": stats["revalidating"],
-                    "refreshes": stats["refreshes"],
-                    "logins": state.fetcher.backends["rest"].stats.logins,
+                    "upstream": fetch["upstream"],
+                    "misses": fetch["misses"],
+                    "revalidating": fetch["revalidating"],
+                    "refreshes": fetch["refreshes"],
+                    "logins": counters["rest"]["logins"],
                 }
             ),
             flush=True,
         )
-    get_state(app).background.shutdown()
+    internals(app).background.shutdown()  # no public way to stop the background work
 
 
 if __name__ == "__main__":

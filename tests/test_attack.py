@@ -10,14 +10,13 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import Link
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
-
-NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
+from .helpers import NUMBER_IN_PAGE
+from .helpers import in_the_past
+from .helpers import make_app
+from .helpers import path
+from .helpers import portal_config
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +32,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[dict[str, t.An
                 "invoice": links.mint_invoice(1043),
                 "paid": links.mint_customer("ACME01", status="paid"),
             }
-
-
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
 
 
 def numbers_shown(html: str) -> set[int]:

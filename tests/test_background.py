@@ -20,29 +20,17 @@ from flask import has_request_context
 
 from flask_kashflow_links.fetch.background import BackgroundPool
 
+from .helpers import ManualClock
 from .services import in_a_fork
 
 
-class Clock:
-    """Monotonic seconds that only the test moves (the pool's back-off clock)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def pool(clock: Clock) -> Iterator[BackgroundPool]:
+def pool(clock: ManualClock) -> Iterator[BackgroundPool]:
     pool = BackgroundPool(workers=4, max_pending=8, backoff=5.0, max_backoff=40.0, clock=clock)
     yield pool
     pool.shutdown(wait=5)
@@ -103,7 +91,7 @@ def test_duplicates_are_coalesced_while_waiting_or_running(pool: BackgroundPool)
 
 
 def test_a_failure_is_logged_and_its_group_backs_off(
-    pool: BackgroundPool, caplog: pytest.LogCaptureFixture, clock: Clock
+    pool: BackgroundPool, caplog: pytest.LogCaptureFixture, clock: ManualClock
 ) -> None:
     def fail() -> None:
         raise RuntimeError("KashFlow said no")

@@ -15,7 +15,7 @@ from flask_kashflow_links.testing import KashFlowSandbox
 
 from .browser import chromium
 from .browser import live_server
-from .test_templates import host_app
+from .helpers import host_app
 
 pytestmark = pytest.mark.browser
 

@@ -40,9 +40,9 @@ from .browser import rules_run
 from .browser import run_axe
 from .browser import screenshot
 from .browser import write_json
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import in_the_past
+from .helpers import make_app
+from .helpers import portal_config
 from .services import free_port
 
 if t.TYPE_CHECKING:  # pragma: no cover

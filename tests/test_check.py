@@ -10,8 +10,8 @@ from flask import Flask
 
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 from .services import free_port
 
 

@@ -19,7 +19,7 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
 from flask_kashflow_links.cli import parse_duration
 
-from .conftest import make_app
+from .helpers import make_app
 
 TOKEN_URL = re.compile(r"^http://portal\.example\.test/invoices/(\S+)$", re.MULTILINE)
 

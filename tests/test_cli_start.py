@@ -18,7 +18,7 @@ from flask.cli import ScriptInfo
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.cli import cli_group
 
-from .conftest import make_app
+from .helpers import make_app
 
 
 def broken_factory() -> Flask:

@@ -17,13 +17,11 @@ from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowPasswordExpired
 from flask_kashflow_links.kashflow.rest import RestBackend
 
-from .test_client import BASE
-from .test_client import LOGIN
-from .test_client import PDF
-from .test_client import add_login
-from .test_client import cache  # noqa: F401 - a fixture
-from .test_client import client  # noqa: F401 - a fixture
-from .test_client import invoice_json
+from .helpers import BASE
+from .helpers import LOGIN
+from .helpers import PDF
+from .helpers import add_login
+from .helpers import invoice_json
 
 DOCUMENT = "/v2/documents/invoice/abc"
 
@@ -38,22 +36,22 @@ def list_page(rows: list[dict[str, t.Any]], total: int) -> dict[str, t.Any]:
 @pytest.mark.parametrize("error", ["Unauthorized", "AccessDenied", ""])
 @responses.activate
 def test_a_401_that_is_not_about_the_session_keeps_it(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
     error: str,
 ) -> None:
     add_login(responses.mock)
     body = {"Error": error, "Message": "Authorization has been denied."} if error else None
     responses.get(f"{BASE}/documents/invoice/abc", status=401, json=body)
     with pytest.raises(KashFlowDenied):
-        client.get_document(LOGIN, DOCUMENT, max_bytes=10_000)
+        rest_client.get_document(LOGIN, DOCUMENT, max_bytes=10_000)
     # No second login, no pause, and the shared session token is still there for other calls.
-    assert client.stats.logins == 1
-    assert client.sessions.tokens.cooldown_until("ns1") is None
-    assert client.sessions.tokens.current("ns1") == "SESSION-1"
+    assert rest_client.stats.logins == 1
+    assert rest_client.sessions.tokens.cooldown_until("ns1") is None
+    assert rest_client.sessions.tokens.current("ns1") == "SESSION-1"
 
 
 @responses.activate
-def test_the_documented_lockout_message_is_a_lock(client: RestBackend) -> None:  # noqa: F811
+def test_the_documented_lockout_message_is_a_lock(rest_client: RestBackend) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=401,
@@ -63,19 +61,19 @@ def test_the_documented_lockout_message_is_a_lock(client: RestBackend) -> None: 
         },
     )
     with pytest.raises(KashFlowAccountLocked, match="please contact administrator"):
-        client.get_invoice(LOGIN, 1043)
+        rest_client.get_invoice(LOGIN, 1043)
 
 
 @pytest.mark.parametrize("status", [400, 401])
 @responses.activate
-def test_password_expired_at_login(client: RestBackend, status: int) -> None:  # noqa: F811
+def test_password_expired_at_login(rest_client: RestBackend, status: int) -> None:
     responses.post(
         f"{BASE}/sessiontoken",
         status=status,
         json={"Error": "PasswordExpired", "Message": "Your password has expired."},
     )
     with pytest.raises(KashFlowPasswordExpired) as info:
-        client.get_invoice(LOGIN, 1043)
+        rest_client.get_invoice(LOGIN, 1043)
     assert info.value.step == "password"
 
 
@@ -83,20 +81,20 @@ def test_password_expired_at_login(client: RestBackend, status: int) -> None:  #
 
 
 @responses.activate
-def test_documents_are_asked_for_as_pdf(client: RestBackend) -> None:  # noqa: F811
+def test_documents_are_asked_for_as_pdf(rest_client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/documents/invoice/abc", body=PDF, content_type="application/pdf")
-    assert client.get_document(LOGIN, DOCUMENT, max_bytes=10_000) == PDF
+    assert rest_client.get_document(LOGIN, DOCUMENT, max_bytes=10_000) == PDF
     assert responses.calls[-1].request.headers["Accept"] == "application/pdf"
 
 
 @responses.activate
-def test_document_redirects_on_the_api_host_are_followed(client: RestBackend) -> None:  # noqa: F811
+def test_document_redirects_on_the_api_host_are_followed(rest_client: RestBackend) -> None:
     add_login(responses.mock)
     target = "https://api.kashflow.test/v2/documents/download/n1"
     responses.get(f"{BASE}/documents/invoice/abc", status=302, headers={"Location": target})
     responses.get(target, body=PDF, content_type="application/pdf")
-    assert client.get_document(LOGIN, DOCUMENT, max_bytes=10_000) == PDF
+    assert rest_client.get_document(LOGIN, DOCUMENT, max_bytes=10_000) == PDF
 
 
 @pytest.mark.parametrize(
@@ -109,24 +107,24 @@ def test_document_redirects_on_the_api_host_are_followed(client: RestBackend) ->
 )
 @responses.activate
 def test_document_redirects_elsewhere_are_refused(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
     location: str,
 ) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/documents/invoice/abc", status=302, headers={"Location": location})
     with pytest.raises(KashFlowBadResponse, match="another host"):
-        client.get_document(LOGIN, DOCUMENT, max_bytes=10_000)
+        rest_client.get_document(LOGIN, DOCUMENT, max_bytes=10_000)
     assert all("files.example" not in c.request.url for c in responses.calls)
 
 
 @responses.activate
-def test_endless_document_redirects_stop(client: RestBackend) -> None:  # noqa: F811
+def test_endless_document_redirects_stop(rest_client: RestBackend) -> None:
     add_login(responses.mock)
     responses.get(
         f"{BASE}/documents/invoice/abc", status=302, headers={"Location": DOCUMENT + "?again"}
     )
     with pytest.raises(KashFlowBadResponse, match="more than"):
-        client.get_document(LOGIN, DOCUMENT, max_bytes=10_000)
+        rest_client.get_document(LOGIN, DOCUMENT, max_bytes=10_000)
 
 
 # -- missing invoices -------------------------------------------------------------------------
@@ -142,14 +140,14 @@ def test_endless_document_redirects_stop(client: RestBackend) -> None:  # noqa: 
 )
 @responses.activate
 def test_missing_invoice_answers(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
     status: int,
     body: str,
 ) -> None:
     add_login(responses.mock)
     responses.get(f"{BASE}/invoices/7", status=status, body=body, content_type="application/json")
     with pytest.raises(KashFlowNotFound):
-        client.get_invoice(LOGIN, 7)
+        rest_client.get_invoice(LOGIN, 7)
 
 
 # -- a detail that names no customer ------------------------------------------------------------
@@ -161,7 +159,7 @@ def row(number: int, code: str = "ACME01", **extra: t.Any) -> dict[str, t.Any]:
 
 @responses.activate
 def test_a_detail_without_customer_is_placed_from_its_list_row(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
 ) -> None:
     add_login(responses.mock)
     detail = invoice_json(250, CustomerId=9)
@@ -182,7 +180,7 @@ def test_a_detail_without_customer_is_placed_from_its_list_row(
                 )
             ],
         )
-    assert client.get_invoice(LOGIN, 250).customer_code == "BIGCO01"
+    assert rest_client.get_invoice(LOGIN, 250).customer_code == "BIGCO01"
     assert sum(1 for c in responses.calls if "/invoices?" in c.request.url) == 2
 
 
@@ -196,7 +194,7 @@ def test_a_detail_without_customer_is_placed_from_its_list_row(
 )
 @responses.activate
 def test_a_detail_that_cannot_be_placed_names_no_customer(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
     rows: list[dict[str, t.Any]],
 ) -> None:
     add_login(responses.mock)
@@ -204,7 +202,7 @@ def test_a_detail_that_cannot_be_placed_names_no_customer(
     del detail["CustomerCode"]
     responses.get(f"{BASE}/invoices/3", json=detail)
     responses.get(f"{BASE}/invoices", json=list_page(rows, len(rows)))
-    assert client.get_invoice(LOGIN, 3).customer_code == ""
+    assert rest_client.get_invoice(LOGIN, 3).customer_code == ""
 
 
 # -- list rows that cannot say what is owed ---------------------------------------------------
@@ -212,7 +210,7 @@ def test_a_detail_that_cannot_be_placed_names_no_customer(
 
 @responses.activate
 def test_rows_in_another_currency_take_what_is_owed_from_their_detail(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
 ) -> None:
     add_login(responses.mock)
     euros = {"Code": "EUR", "ExchangeRate": 1.165}
@@ -225,7 +223,7 @@ def test_rows_in_another_currency_take_what_is_owed_from_their_detail(
     del detail["DueAmount"]
     detail["PaymentLines"] = [{"Amount": 400, "Date": "2026-11-20 12:00:00"}]
     responses.get(f"{BASE}/invoices/1", json=detail)
-    first, second = client.list_invoices(LOGIN, customer="ACME01")
+    first, second = rest_client.list_invoices(LOGIN, customer="ACME01")
     assert (first.due_amount, first.amount_paid) == (600, 400)
     assert second.due_amount == 500  # nothing paid: no detail needed
     assert [c.request.url for c in responses.calls].count(f"{BASE}/invoices/1") == 1

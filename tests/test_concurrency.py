@@ -20,12 +20,10 @@ from flask_kashflow_links.kashflow.http import run_together
 from flask_kashflow_links.kashflow.rest import PAGE_CONCURRENCY
 from flask_kashflow_links.kashflow.rest import RestBackend
 
-from .test_client import BASE
-from .test_client import LOGIN
-from .test_client import add_login
-from .test_client import cache  # noqa: F401 - a fixture
-from .test_client import client  # noqa: F401 - a fixture
-from .test_client import invoice_json
+from .helpers import BASE
+from .helpers import LOGIN
+from .helpers import add_login
+from .helpers import invoice_json
 
 
 def test_results_come_in_order_at_most_limit_at_once() -> None:
@@ -70,7 +68,7 @@ def test_calls_see_the_callers_context(tmp_path: t.Any) -> None:
 
 @responses.activate
 def test_the_details_a_list_needs_are_asked_for_together(
-    client: RestBackend,  # noqa: F811
+    rest_client: RestBackend,
 ) -> None:
     add_login(responses.mock)
     euros = {"Code": "EUR", "ExchangeRate": 1.165}
@@ -100,6 +98,6 @@ def test_the_details_a_list_needs_are_asked_for_together(
     responses.add_callback(
         responses.GET, re.compile(rf"{re.escape(BASE)}/invoices/\d+$"), callback=detail
     )
-    listed = client.list_invoices(LOGIN, customer="ACME01")
+    listed = rest_client.list_invoices(LOGIN, customer="ACME01")
     assert [i.due_amount for i in listed] == [70] * PAGE_CONCURRENCY
     assert not together.broken

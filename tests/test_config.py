@@ -19,7 +19,7 @@ from flask_kashflow_links.config import Settings
 from flask_kashflow_links.config import load_settings
 from flask_kashflow_links.config.options import options_of
 
-from .conftest import SECRET_KEY
+from .helpers import SECRET_KEY
 
 
 def config_app(tmp_path: Path, **config: t.Any) -> Flask:

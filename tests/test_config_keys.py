@@ -7,7 +7,6 @@ import os
 import re
 import secrets
 import typing as t
-from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -16,9 +15,9 @@ from flask import Flask
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links.config import load_settings
 
-from .conftest import SECRET_KEY
+from .helpers import ROOT
+from .helpers import SECRET_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
 FERNET_KEY = Fernet.generate_key().decode()
 GOOD = secrets.token_urlsafe(32)
 OTHER = secrets.token_urlsafe(32)

@@ -17,11 +17,11 @@ from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import portal_config
+from .helpers import FERNET_KEY
+from .helpers import ROOT
+from .helpers import SECRET_KEY
+from .helpers import portal_config
 
-ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 DOCS = {page.name: page.read_text() for page in (ROOT / "docs").glob("*.rst")}
 REPOSITORY = "https://github.com/flask-kashflow-links/flask-kashflow-links"

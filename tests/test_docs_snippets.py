@@ -26,11 +26,11 @@ from .docs_snippets import Reader
 from .docs_snippets import blocks_of_markdown
 from .docs_snippets import blocks_of_rst
 from .docs_snippets import clean_environment
+from .helpers import ROOT
 from .services import require
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 README = blocks_of_markdown(ROOT / "README.md", "Quick start")
 QUICKSTART = blocks_of_rst(ROOT / "docs" / "quickstart.rst")
 TESTING = blocks_of_rst(ROOT / "docs" / "testing.rst")

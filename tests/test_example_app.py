@@ -19,9 +19,9 @@ from example_app import create_app
 from example_app.app import links
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .helpers import ROOT
 from .services import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 LINK_LINE = re.compile(
     r"^\s+(one invoice|all invoices|unpaid only|260 invoices|expired|withdrawn)\s+(\S+)$"
 )

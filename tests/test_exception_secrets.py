@@ -34,6 +34,8 @@ from flask_kashflow_links.kashflow.session import SessionTokens
 from flask_kashflow_links.kashflow.soap import SoapBackend
 from flask_kashflow_links.testing import KashFlowSandbox
 
+from .helpers import session_tokens
+
 WRONG_PASSWORD = "not-the-password-7731"
 WRONG_WORD = "wrongword99"
 MAX_OBJECTS = 200_000
@@ -172,11 +174,6 @@ def login(sandbox: KashFlowSandbox, **changes: str) -> Login:
         changes.get("memorable_word", sandbox.memorable_word),
     )
     return Login(namespace=f"ns-{sorted(changes.items())}", credentials=credentials)
-
-
-def session_tokens(sandbox: KashFlowSandbox) -> set[str]:
-    """Every session token the sandbox has issued and not yet expired."""
-    return set(sandbox._state.sessions.sessions)
 
 
 Scenario = t.Callable[[KashFlowSandbox, RestBackend, Login], object]

@@ -16,12 +16,13 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkInvalid
 from flask_kashflow_links import LinkURLError
 from flask_kashflow_links import Scope
-from flask_kashflow_links.extension import _state as get_state
 
-from .conftest import ACCOUNT
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
+from .helpers import ACCOUNT
+from .helpers import FERNET_KEY
+from .helpers import SECRET_KEY
+from .helpers import internals
+from .helpers import make_app
+from .helpers import registered
 
 
 def bare_app(tmp_path: Path, **config: t.Any) -> Flask:
@@ -164,7 +165,7 @@ def test_factory_pattern_and_per_app_state(tmp_path: Path) -> None:
     assert "kashflow_links" in app.blueprints
     assert "kashflow-links" in app.cli.commands
     with app.app_context():
-        assert get_state().settings.api_base_url == "https://api.kashflow.com/v2"
+        assert internals().settings.api_base_url == "https://api.kashflow.com/v2"
 
 
 def test_two_apps_in_one_process_work_independently(tmp_path: Path) -> None:
@@ -219,7 +220,7 @@ def test_accounts_from_a_loader(tmp_path: Path) -> None:
 
     app = make_app(tmp_path, accounts=load, default_account="x1")
     with app.app_context():
-        state = get_state()
+        state = internals()
         assert state.accounts.get("x1").brand.name == "Brand x1"
         with pytest.raises(LookupError):
             state.accounts.get("nope")
@@ -239,7 +240,7 @@ def test_account_objects_wear_the_site_brand_and_loaders_are_cached(tmp_path: Pa
 
     app = make_app(tmp_path, accounts=load, default_account="x1", brand={"name": "Harbour Lane"})
     with app.app_context():
-        state = get_state()
+        state = internals()
         assert state.accounts.get("x1").brand.name == "Harbour Lane"
         for _ in range(5):
             state.accounts.get("x1")
@@ -249,7 +250,7 @@ def test_account_objects_wear_the_site_brand_and_loaders_are_cached(tmp_path: Pa
     )
     app2 = make_app(tmp_path, "own", accounts={"y": own}, brand={"name": "Site"})
     with app2.app_context():
-        assert get_state().accounts.get("y").brand.name == "Own"
+        assert internals().accounts.get("y").brand.name == "Own"
 
 
 def test_generate_key_works_before_any_app_can_start(tmp_path: Path) -> None:
@@ -347,7 +348,7 @@ def test_embed_mode_carries_credentials(tmp_path: Path) -> None:
             links.mint_invoice(1)
         link = links.mint_invoice(1, credentials=creds)
         assert links.verify(link.token).credentials == creds
-        record = get_state().links.store.get(link.link_id)
+        record = registered(link)
         assert record is not None and "pw-123456" not in repr(record)
 
 

@@ -17,8 +17,9 @@ from flask import Flask
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
+from .helpers import session_tokens
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ROWS: list[dict[str, t.Any]] = []
@@ -98,14 +99,14 @@ def test_fault(
     tokens_issued: set[str] = set()
     if cache == "warm":
         assert client.get(url).status_code == 200
-        tokens_issued |= set(sandbox._sessions)
+        tokens_issued |= session_tokens(sandbox)
         age_cache(app)
     before, logins_before = sandbox.calls, sandbox.logins
     inject(fault, sandbox, app)
     started = time.monotonic()
     response = client.get(url)
     elapsed = time.monotonic() - started
-    tokens_issued |= set(sandbox._sessions)
+    tokens_issued |= session_tokens(sandbox)
     calls = sandbox.calls - before
     upstream = sum(v for k, v in calls.items() if not k.startswith("sessiontoken"))
     logins = sandbox.logins - logins_before

@@ -20,28 +20,30 @@ from flask_kashflow_links import KashFlowAuthError
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links import KashFlowUnavailable
 from flask_kashflow_links import Scope
-from flask_kashflow_links.extension import _State as State
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import in_scope
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import app_config
-from .conftest import current_variant
-from .conftest import make_app
-from .conftest import portal_config
 from .held import TogetherOrFail
 from .held import sandbox_with
+from .helpers import Internals
+from .helpers import KashFlowVariant
+from .helpers import app_config
+from .helpers import internals
+from .helpers import make_app
+from .helpers import portal_config
+from .helpers import stats_of
 from .services import run_in_threads
 from .stampede import Stampede
 from .stampede import fetch_together
 
 
 @pytest.fixture
-def state(portal: Flask) -> State:
-    return get_state()
+def state(portal: Flask) -> Internals:
+    """The portal's private parts: these tests drive its fetch layer directly."""
+    return internals()
 
 
-def account(state: State) -> t.Any:
+def account(state: Internals) -> t.Any:
     return state.accounts.get(None)
 
 
@@ -49,7 +51,7 @@ def account(state: State) -> t.Any:
 
 
 def test_login_over_http_and_one_session_for_many_calls(
-    state: State, sandbox: KashFlowSandbox
+    state: Internals, sandbox: KashFlowSandbox
 ) -> None:
     for number in (1043, 1004, 1015):
         state.fetcher.invoice(account(state), number)
@@ -58,11 +60,11 @@ def test_login_over_http_and_one_session_for_many_calls(
     assert sandbox.calls["sessiontoken.post"] == 1 and sandbox.calls["sessiontoken.put"] == 1
 
 
-def test_relogin_after_the_session_expires(state: State, sandbox: KashFlowSandbox) -> None:
+def test_relogin_after_the_session_expires(state: Internals, sandbox: KashFlowSandbox) -> None:
     state.fetcher.invoice(account(state), 1043)
     sandbox.expire_sessions()
     state.fetcher.invoice(account(state), 1004)
-    assert sandbox.logins == 2 and state.fetcher.backends["rest"].stats.logins == 2
+    assert sandbox.logins == 2 and stats_of()["rest"]["logins"] == 2
 
 
 def test_relogin_after_idle_expiry(tmp_path: Path) -> None:
@@ -70,14 +72,14 @@ def test_relogin_after_idle_expiry(tmp_path: Path) -> None:
     with KashFlowSandbox(session_idle_timeout=60, clock=lambda: now[0]) as idle:
         app = make_app(tmp_path, **portal_config(idle))
         with app.app_context():
-            s = get_state()
+            s = internals()
             s.fetcher.invoice(account(s), 1043)
             now[0] += 61  # KashFlow forgets the idle session
             s.fetcher.invoice(account(s), 1004)
             assert idle.logins == 2
 
 
-def test_lockout_stops_logins_for_the_cooldown(state: State, sandbox: KashFlowSandbox) -> None:
+def test_lockout_stops_logins_for_the_cooldown(state: Internals, sandbox: KashFlowSandbox) -> None:
     sandbox.lock_account()
     with pytest.raises(KashFlowAccountLocked):
         state.fetcher.invoice(account(state), 1043)
@@ -95,7 +97,7 @@ def test_wrong_memorable_word_is_refused_once_then_paused(
     )
     app = make_app(tmp_path, **config)
     with app.app_context():
-        s = get_state()
+        s = internals()
         with pytest.raises(KashFlowAuthError) as info:
             s.fetcher.invoice(account(s), 1043)
         assert info.value.step == "memorable_word"
@@ -108,7 +110,7 @@ def test_wrong_memorable_word_is_refused_once_then_paused(
 
 
 def test_a_customer_with_260_invoices_costs_three_list_calls(
-    state: State, sandbox: KashFlowSandbox
+    state: Internals, sandbox: KashFlowSandbox
 ) -> None:
     invoices = state.fetcher.customer_invoices(account(state), "BIGCO01").value
     assert len(invoices) == 260
@@ -123,14 +125,14 @@ def test_cold_paging_asks_for_pages_2_to_n_together(tmp_path: Path) -> None:
         slow.set_latency(1.0, "invoices.list")
         app = make_app(tmp_path, **portal_config(slow))
         with app.app_context():
-            s = get_state()
+            s = internals()
             invoices = s.fetcher.customer_invoices(account(s), "BIGCO01").value
     assert len(invoices) == 260
     assert not together.barrier.broken
     assert slow.calls["invoices.list"] == 3
 
 
-def test_paging_copes_with_a_lower_page_cap(state: State, sandbox: KashFlowSandbox) -> None:
+def test_paging_copes_with_a_lower_page_cap(state: Internals, sandbox: KashFlowSandbox) -> None:
     sandbox.set_max_perpage(40)
     invoices = state.fetcher.customer_invoices(account(state), "BIGCO01").value
     assert len(invoices) == 260
@@ -138,7 +140,7 @@ def test_paging_copes_with_a_lower_page_cap(state: State, sandbox: KashFlowSandb
 
 
 def test_scope_is_decided_from_each_invoice_even_when_filters_are_ignored(
-    state: State, sandbox: KashFlowSandbox
+    state: Internals, sandbox: KashFlowSandbox
 ) -> None:
     sandbox.ignore_filters()
     listed = state.fetcher.customer_invoices(account(state), "ACME01").value
@@ -162,7 +164,7 @@ def test_scope_is_decided_from_each_invoice_even_when_filters_are_ignored(
         assert shown, status
 
 
-def test_not_found(state: State) -> None:
+def test_not_found(state: Internals) -> None:
     with pytest.raises(KashFlowNotFound):
         state.fetcher.invoice(account(state), 999_999)
 
@@ -170,7 +172,7 @@ def test_not_found(state: State) -> None:
 # -- caching and single flight -----------------------------------------------------------------
 
 
-def test_warm_fetches_make_no_upstream_calls(state: State, sandbox: KashFlowSandbox) -> None:
+def test_warm_fetches_make_no_upstream_calls(state: Internals, sandbox: KashFlowSandbox) -> None:
     acct = account(state)
     state.fetcher.invoice(acct, 1043)
     state.fetcher.customer_invoices(acct, "ACME01")
@@ -181,12 +183,12 @@ def test_warm_fetches_make_no_upstream_calls(state: State, sandbox: KashFlowSand
         state.fetcher.customer_invoices(acct, "ACME01")
         state.fetcher.customer(acct, "ACME01")
     assert sum(sandbox.calls.values()) == 0
-    assert state.fetcher.stats.hits >= 60
+    assert stats_of()["fetch"]["hits"] >= 60
 
 
 @pytest.mark.multiprocess
 def test_warm_data_in_the_shared_cache_serves_a_new_process(
-    state: State, sandbox: KashFlowSandbox
+    state: Internals, sandbox: KashFlowSandbox
 ) -> None:
     state.fetcher.invoice(account(state), 1043)
     state.fetcher.forget()  # as if another worker, with the same shared cache
@@ -196,7 +198,7 @@ def test_warm_data_in_the_shared_cache_serves_a_new_process(
 
 
 def test_32_concurrent_cold_requests_make_one_upstream_call(
-    state: State, sandbox: KashFlowSandbox
+    state: Internals, sandbox: KashFlowSandbox
 ) -> None:
     sandbox.set_latency(0.3, "invoices.get")
     acct = account(state)
@@ -206,13 +208,13 @@ def test_32_concurrent_cold_requests_make_one_upstream_call(
     def work(_: int) -> None:
         with flask_app.app_context():
             barrier.wait()
-            get_state().fetcher.invoice(acct, 1043)
+            internals().fetcher.invoice(acct, 1043)
 
     errors = run_in_threads(work, 32)
     assert not errors
     assert sandbox.calls["invoices.get"] == 1
     assert sandbox.logins == 1
-    assert state.fetcher.stats.upstream == 1
+    assert stats_of()["fetch"]["upstream"] == 1
 
 
 @pytest.mark.redis
@@ -232,15 +234,15 @@ def test_32_concurrent_cold_requests_in_two_processes_make_one_upstream_call(
     assert sandbox.calls["invoices.get"] == 1
     assert sandbox.logins == 1  # one KashFlow login served both processes
     with app.app_context():
-        assert get_state().fetcher.stats.upstream + other["upstream"] == 1
+        assert stats_of()["fetch"]["upstream"] + other["upstream"] == 1
 
 
-# -- stale-if-error (against the REST and the SOAP API: tests/conftest.py VARIANTS) ----------
+# -- stale-if-error (against the REST and the SOAP API: tests/helpers.py VARIANTS) ----------
 
 
-def inject(fault: str, sandbox: KashFlowSandbox) -> None:
-    """*fault* on the current variant's API; the SOAP equivalent of a REST-only fault."""
-    soap = current_variant() == "soap"
+def inject(fault: str, sandbox: KashFlowSandbox, kashflow: KashFlowVariant) -> None:
+    """*fault* on the variant's API; the SOAP equivalent of a REST-only fault."""
+    soap = kashflow.soap
     get_invoice = "soap.GetInvoice" if soap else "invoices.get"
     if fault in ("500", "503"):
         sandbox.fail_next(10, int(fault))
@@ -284,23 +286,27 @@ def inject(fault: str, sandbox: KashFlowSandbox) -> None:
     ],
 )
 def test_stale_data_is_served_while_kashflow_fails(
-    state: State, sandbox: KashFlowSandbox, fault: str, age_cache: t.Callable[..., None]
+    state: Internals,
+    sandbox: KashFlowSandbox,
+    fault: str,
+    age_cache: t.Callable[..., None],
+    kashflow: KashFlowVariant,
 ) -> None:
     acct = account(state)
     warm = state.fetcher.invoice(acct, 1043)
     assert not warm.stale
     age_cache(seconds=state.fetcher.fresh + 10)
     state.fetcher.forget()
-    inject(fault, sandbox)
+    inject(fault, sandbox, kashflow)
     stale = state.fetcher.invoice(acct, 1043)
     assert stale.stale
     assert stale.value.number == 1043 and stale.fetched_at == warm.fetched_at
-    assert state.fetcher.stats.stale == 1
+    assert stats_of()["fetch"]["stale"] == 1
 
 
 @pytest.mark.usefixtures("variant")
 def test_no_stale_data_when_the_invoice_is_gone(
-    state: State, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+    state: Internals, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
 ) -> None:
     acct = account(state)
     number = 1027
@@ -318,7 +324,7 @@ def test_no_stale_data_when_the_invoice_is_gone(
 
 @pytest.mark.usefixtures("variant")
 def test_nothing_cached_and_kashflow_down_raises_unavailable(
-    state: State, sandbox: KashFlowSandbox
+    state: Internals, sandbox: KashFlowSandbox
 ) -> None:
     sandbox.fail_next(10, 503)
     with pytest.raises(KashFlowUnavailable):
@@ -327,7 +333,7 @@ def test_nothing_cached_and_kashflow_down_raises_unavailable(
 
 @pytest.mark.usefixtures("variant")
 def test_stale_data_expires_after_the_stale_window(
-    state: State, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+    state: Internals, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
 ) -> None:
     acct = account(state)
     state.fetcher.invoice(acct, 1043)
@@ -341,7 +347,7 @@ def test_stale_data_expires_after_the_stale_window(
 # -- documents ---------------------------------------------------------------------------------
 
 
-def test_pdfs_are_cached_up_to_a_size_bound(state: State, sandbox: KashFlowSandbox) -> None:
+def test_pdfs_are_cached_up_to_a_size_bound(state: Internals, sandbox: KashFlowSandbox) -> None:
     acct = account(state)
     permalink = state.fetcher.invoice(acct, 1043).value.permalink
     first = state.fetcher.document(acct, permalink).value
@@ -355,7 +361,7 @@ def test_pdfs_are_cached_up_to_a_size_bound(state: State, sandbox: KashFlowSandb
     assert sandbox.calls["documents.get"] == 3
 
 
-def test_a_truncated_pdf_is_refused(state: State, sandbox: KashFlowSandbox) -> None:
+def test_a_truncated_pdf_is_refused(state: Internals, sandbox: KashFlowSandbox) -> None:
     acct = account(state)
     permalink = state.fetcher.invoice(acct, 1043).value.permalink
     sandbox.truncate_pdf_next(1)
@@ -374,7 +380,7 @@ def test_a_dead_cache_backend_degrades_to_direct_fetches(
     cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_session.url}
     app = make_app(tmp_path, **portal_config(sandbox, cache=cache))
     with app.app_context():
-        s = get_state()
+        s = internals()
         acct = account(s)
         s.fetcher.invoice(acct, 1043)
         redis_session.stop()
@@ -384,7 +390,7 @@ def test_a_dead_cache_backend_degrades_to_direct_fetches(
             for number in (1043, 1004, 1015):
                 assert s.fetcher.invoice(acct, number).value.number == number
             assert time.monotonic() - started < 5
-            assert s.shared.errors >= 1
+            assert stats_of()["cache"]["errors"] >= 1
         finally:
             redis_session.start()
         # Back without a restart: the cache is used again once its back-off passes.

@@ -17,14 +17,19 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
-from flask_kashflow_links.extension import _State as State
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import app_config
-from .conftest import make_app
-from .conftest import portal_config
 from .held import HeldCalls
+from .helpers import Internals
+from .helpers import ManualClock
+from .helpers import app_config
+from .helpers import counted_since
+from .helpers import internals
+from .helpers import make_app
+from .helpers import path
+from .helpers import portal_config
+from .helpers import stats_of
+from .helpers import wait_for_background
 from .services import run_in_threads
 from .stampede import Stampede
 from .stampede import fetch_together
@@ -33,27 +38,12 @@ DAY = 24 * 3600
 SWR = {"stale_while_revalidate": DAY}
 
 
-class Clock:
-    """Monotonic seconds only the test moves, for the background pool's back-off (frozen
-    wall-clock time is not the same in every thread)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def mint_invoice(app: Flask, number: int = 1043) -> Link:
     with app.test_request_context():
         return KashFlowLinks().mint_invoice(number)
 
 
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
-
-
-def invoice_1043(state: State) -> t.Any:
+def invoice_1043(state: Internals) -> t.Any:
     return state.fetcher.invoice(state.accounts.get(None), 1043)
 
 
@@ -66,9 +56,8 @@ def test_past_the_fresh_window_pages_are_served_at_once_and_refreshed_once(
     app = apps(slow, **SWR)
     held.release()
     with app.app_context():
-        state = get_state()
-        warm = invoice_1043(state)
-    state.fetcher.stats.reset()
+        warm = invoice_1043(internals())
+    before = stats_of(app)["fetch"]
     age_cache(app)  # past the fresh window; this process's parsed copy is gone too
     held.hold()
     slow.reset_counters()
@@ -77,20 +66,21 @@ def test_past_the_fresh_window_pages_are_served_at_once_and_refreshed_once(
 
     def open_page(_: int) -> None:
         with app.app_context():
-            results.append(invoice_1043(get_state()))
+            results.append(invoice_1043(internals()))
 
     # 32 concurrent opens, all answered while the one refresh is still held in KashFlow.
     assert not run_in_threads(open_page, 32)
     assert held.wait_for(1)
     assert held.waiting == 1 and slow.calls["invoices.get"] == 1
     assert all(r.stale and r.refreshing and r.fetched_at == warm.fetched_at for r in results)
-    stats = state.fetcher.stats
-    assert stats.revalidating == 32 and stats.misses == 0
+    fetch = counted_since(before, stats_of(app)["fetch"])
+    assert fetch["revalidating"] == 32 and fetch["misses"] == 0
     held.release()
-    assert state.background.wait(10)
-    assert slow.calls["invoices.get"] == 1 and stats.refreshes == 1
+    assert wait_for_background(app)
+    fetch = counted_since(before, stats_of(app)["fetch"])
+    assert slow.calls["invoices.get"] == 1 and fetch["refreshes"] == 1
     with app.app_context():
-        fresh = invoice_1043(get_state())
+        fresh = invoice_1043(internals())
     assert not fresh.stale and fresh.fetched_at > warm.fetched_at
     assert slow.calls["invoices.get"] == 1
 
@@ -100,7 +90,7 @@ def test_a_refresh_another_process_already_made_is_not_made_again(
 ) -> None:
     app = apps(sandbox, **SWR)
     with app.app_context():
-        state = get_state()
+        state = internals()
         warm = invoice_1043(state)
         clock.tick(state.fetcher.fresh + 10)  # this process keeps its (now aged) parsed copy
         # Keep the pool's workers busy, so the refresh waits in the queue.
@@ -114,8 +104,8 @@ def test_a_refresh_another_process_already_made_is_not_made_again(
         now = warm.fetched_at + state.fetcher.fresh + 10
         state.shared.set(warm.key, (now, warm.value), state.fetcher.keep)
         gate.set()
-        assert state.background.wait(10)
-        assert sandbox.calls["invoices.get"] == 0 and state.fetcher.stats.refreshes == 0
+        assert wait_for_background()
+        assert sandbox.calls["invoices.get"] == 0 and stats_of()["fetch"]["refreshes"] == 0
         assert not invoice_1043(state).stale
 
 
@@ -134,7 +124,7 @@ def test_the_page_says_as_of_while_refreshing_then_shows_the_new_data(
         during = " ".join(client.get(path(link)).get_data(as_text=True).split())
         assert "as of" in during and "We are fetching the latest" in during
         assert "PO-CHANGED" not in during
-        assert get_state(app).background.wait(10)
+        assert wait_for_background(app)
         after = client.get(path(link)).get_data(as_text=True)
         assert "as of" not in after and "PO-CHANGED" in after
         assert sandbox.calls["invoices.get"] == 1
@@ -147,7 +137,7 @@ def test_the_shared_cache_keeps_entries_for_the_longer_of_the_two_windows(
     # so the shared cache (SimpleCache expires entries itself) must still hold it.
     app = apps(sandbox, stale_while_revalidate=7200, stale_timeout=60)
     with app.app_context():
-        state = get_state()
+        state = internals()
         assert state.fetcher.keep == state.fetcher.fresh + 7200
         invoice_1043(state)
         clock.tick(state.fetcher.fresh + 3600)
@@ -155,7 +145,7 @@ def test_the_shared_cache_keeps_entries_for_the_longer_of_the_two_windows(
         sandbox.reset_counters()
         served = invoice_1043(state)
         assert served.refreshing and sandbox.calls["invoices.get"] == 0  # none on the way
-        assert state.background.wait(10)
+        assert wait_for_background()
         assert sandbox.calls["invoices.get"] == 1
 
 
@@ -164,7 +154,7 @@ def test_past_both_windows_a_page_fetches_and_stale_if_error_still_covers_it(
 ) -> None:
     app = apps(sandbox, stale_while_revalidate=60, stale_timeout=DAY)
     with app.app_context():
-        state = get_state()
+        state = internals()
         warm = invoice_1043(state)
         clock.tick(state.fetcher.fresh + 120)
         state.fetcher.forget()
@@ -172,8 +162,9 @@ def test_past_both_windows_a_page_fetches_and_stale_if_error_still_covers_it(
         served = invoice_1043(state)
         # Fetched on the request path (past stale-while-revalidate); KashFlow failed: stale.
         assert served.stale and not served.refreshing and served.fetched_at == warm.fetched_at
-        assert state.fetcher.stats.misses == 2 and state.fetcher.stats.stale == 1
-        assert state.fetcher.stats.revalidating == 0
+        fetch = stats_of()["fetch"]
+        assert fetch["misses"] == 2 and fetch["stale"] == 1
+        assert fetch["revalidating"] == 0
 
 
 def test_embed_mode_links_never_get_stale_while_revalidate(
@@ -191,7 +182,7 @@ def test_embed_mode_links_never_get_stale_while_revalidate(
     assert page.status_code == 200 and "as of" not in page.get_data(as_text=True)
     assert sandbox.calls["invoices.get"] == 1  # on the request path
     with app.app_context():
-        assert get_state().fetcher.stats.revalidating == 0
+        assert stats_of()["fetch"]["revalidating"] == 0
 
 
 def test_a_failing_refresh_keeps_the_data_and_backs_off(
@@ -202,23 +193,23 @@ def test_a_failing_refresh_keeps_the_data_and_backs_off(
 ) -> None:
     app = apps(sandbox, **SWR)
     with app.app_context():
-        state = get_state()
-        state.background.clock = Clock()
+        state = internals()
+        state.background.clock = ManualClock()
         warm = invoice_1043(state)
         age_cache(app)
         sandbox.fail_next(10, 503, endpoint="invoices.get")
         assert invoice_1043(state).refreshing
-        assert state.background.wait(10)
-        assert state.background.stats.failed == 1
+        assert wait_for_background()
+        assert stats_of()["background"]["failed"] == 1
         assert "background refresh (inv) failed (KashFlowUnavailable" in caplog.text
         sandbox.reset_counters()
         # Still served at once from the kept data; no refresh is tried while backing off.
         for _ in range(20):
             again = invoice_1043(state)
             assert again.refreshing and again.fetched_at == warm.fetched_at
-        assert state.background.wait(10)
+        assert wait_for_background()
         assert sandbox.calls["invoices.get"] == 0
-        assert state.background.stats.dropped == 20
+        assert stats_of()["background"]["dropped"] == 20
 
 
 def test_a_refresh_that_finds_the_invoice_gone_drops_it(
@@ -232,7 +223,7 @@ def test_a_refresh_that_finds_the_invoice_gone_drops_it(
         sandbox.remove_invoice(1027)
         age_cache(app)
         assert client.get(path(link)).status_code == 200  # served at once, as of
-        assert get_state(app).background.wait(10)
+        assert wait_for_background(app)
         assert client.get(path(link)).status_code == 404  # and no stale copy after that
 
 
@@ -246,14 +237,14 @@ def test_past_the_fresh_window_two_processes_refresh_once(
     app = make_app(tmp_path, **settings)
     held.release()
     with app.app_context():
-        state = get_state()
+        state = internals()
         warm = invoice_1043(state)
         # Both processes share Redis: move the shared entry's fetch time past the fresh
         # window (instead of waiting), and drop this process's parsed copy.
         key = warm.key
         state.shared.set(key, (warm.fetched_at - state.fetcher.fresh - 10, warm.value), 600)
         state.fetcher.forget()
-        state.fetcher.stats.reset()
+        before = stats_of()["fetch"]
     held.hold()
     slow.reset_counters()
     slow.set_latency(1.0, "invoices.get")
@@ -269,10 +260,9 @@ def test_past_the_fresh_window_two_processes_refresh_once(
         held.release()
     other = peer.report()
     with app.app_context():
-        state = get_state()
-        assert state.background.wait(10)
-        mine = state.fetcher.stats.snapshot()
-    state.background.shutdown(wait=10)
+        assert wait_for_background()
+        mine = counted_since(before, stats_of()["fetch"])
+    internals(app).background.shutdown(wait=10)  # no public way to stop the background work
     assert other["errors"] == [] and other["ok"] == 16
     # No request in either process fetched on its own path; one refresh served both.
     assert mine["misses"] == 0 and other["misses"] == 0

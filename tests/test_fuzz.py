@@ -20,13 +20,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import internals
+from .helpers import make_app
+from .helpers import portal_config
 
 TOTAL = int(os.environ.get("KFL_FUZZ_COUNT", "100000"))
 URLSAFE = string.ascii_letters + string.digits + "-_"
@@ -130,7 +130,7 @@ def test_fuzzed_tokens_are_never_accepted(tmp_path: Path, sandbox: KashFlowSandb
     with app.app_context():
         foreign = [
             other_app.mint(Scope.for_invoice("acme", 1043))[0],
-            get_state().links.form_token(genuine[0].link_id),
+            internals().links.form_token(genuine[0].link_id),
         ]
     client = app.test_client()
     rng = random.Random(20261122)

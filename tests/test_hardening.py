@@ -17,9 +17,9 @@ from flask_kashflow_links import Link
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import in_the_past
+from .helpers import make_app
+from .helpers import portal_config
 
 PROTECTIVE = {"Referrer-Policy": "no-referrer", "Cache-Control": "private, no-store"}
 HOST_404 = '<html><script src="https://analytics.example/t.js"></script><p>Not here</p></html>'

@@ -14,8 +14,8 @@ import pytest
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 
 SCRIPT = "<script>alert('kfl')</script>"
 IMG = '<img src=x onerror="alert(1)">'

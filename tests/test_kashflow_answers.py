@@ -18,10 +18,10 @@ from flask_kashflow_links import Link
 from flask_kashflow_links.fetch import NOT_FOUND_SECONDS
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import REST_VARIANTS
-from .conftest import Clock
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import REST_VARIANTS
+from .helpers import Clock
+from .helpers import KashFlowVariant
+from .helpers import make_app
 
 # REST's own answers, against both shapes of them (the SOAP API has its own tests).
 pytestmark = [
@@ -125,10 +125,14 @@ def test_a_missing_invoice_is_not_found(
 
 @pytest.mark.parametrize("answer", ["404", "400", "null"])
 def test_an_invoice_kashflow_says_is_gone_is_not_served_stale(
-    tmp_path: Path, age_cache: t.Callable[..., None], clock: Clock, answer: str
+    tmp_path: Path,
+    age_cache: t.Callable[..., None],
+    clock: Clock,
+    answer: str,
+    kashflow: KashFlowVariant,
 ) -> None:
     with KashFlowSandbox() as sandbox:
-        app = make_app(tmp_path, **portal_config(sandbox))
+        app = make_app(tmp_path, **kashflow.config(sandbox))
         number = sandbox.add_invoice({"CustomerCode": "ACME01", "GrossAmount": "50.00"})["Number"]
         link = mint(app, number)
         client = app.test_client()
@@ -147,10 +151,10 @@ def test_an_invoice_kashflow_says_is_gone_is_not_served_stale(
 
 
 def test_password_expired_is_a_503_even_for_embedded_links(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     app = make_app(
-        tmp_path, **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}})
+        tmp_path, **kashflow.config(sandbox, embed_credentials=True, accounts={"acme": {}})
     )
     creds = Credentials(sandbox.username, sandbox.password, sandbox.memorable_word)
     link = mint(app, credentials=creds)
@@ -167,11 +171,11 @@ def test_password_expired_for_the_sites_account(portal: Flask, sandbox: KashFlow
 
 
 def test_refused_embedded_credentials_get_no_stale_data_during_an_outage(
-    tmp_path: Path, age_cache: t.Callable[..., None], clock: Clock
+    tmp_path: Path, age_cache: t.Callable[..., None], clock: Clock, kashflow: KashFlowVariant
 ) -> None:
     with KashFlowSandbox() as sandbox:
         app = make_app(
-            tmp_path, **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}})
+            tmp_path, **kashflow.config(sandbox, embed_credentials=True, accounts={"acme": {}})
         )
         creds = Credentials(sandbox.username, sandbox.password, sandbox.memorable_word)
         link = mint(app, credentials=creds)

@@ -24,12 +24,12 @@ from freezegun import freeze_time
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.store import RedisStore
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
+from .helpers import FERNET_KEY
+from .helpers import SECRET_KEY
+from .helpers import internals
+from .helpers import make_app
 
 pytestmark = pytest.mark.redis
 
@@ -51,7 +51,7 @@ def test_clearing_a_redis_cache_in_the_stores_database_leaves_every_revocation(
         invoice_of_customer = links.mint_invoice(1044, customer="TCUST01")
         links.revoke_customer("TCUST01")
         live = links.mint_customer("TCUST02")
-        cache = get_state().cache
+        cache = internals().cache
         cache.set("something", "cached")
         store_keys = sorted(server.keys(RedisStore.PREFIX + "*"))
         assert store_keys
@@ -64,7 +64,7 @@ def test_clearing_a_redis_cache_in_the_stores_database_leaves_every_revocation(
             with pytest.raises(LinkRevoked):
                 links.verify(withdrawn.token)
         with pytest.raises(LinkRevoked):
-            get_state().links.raise_if_revoked(
+            internals().links.raise_if_revoked(
                 links.verify(invoice_of_customer.token), customer="TCUST01"
             )
         assert links.verify(live.token).link_id == live.link_id

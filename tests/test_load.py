@@ -22,12 +22,12 @@ import requests
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import gunicorn_config
+from .helpers import make_app
+from .helpers import portal_config
 from .services import Gunicorn
 from .services import require
 from .services import rss_kib
-from .test_multiprocess import gunicorn_config
 
 SECONDS = int(os.environ.get("KFL_LOAD_SECONDS", "60"))
 #: Allowed growth of a worker's resident memory over the run. Caches are bounded (LRU of

@@ -25,11 +25,11 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import in_the_past
+from .helpers import make_app
+from .helpers import portal_config
+from .helpers import renew
 from .services import free_port
-from .test_renew import renew
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -12,8 +12,8 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import KashFlowVariant
+from .helpers import make_app
 from .services import free_port
 
 # REST and SOAP accounts alike: verifying goes through the fetch layer, whatever the API.
@@ -85,12 +85,12 @@ def test_verify_refuses_an_invoice_of_another_customer(portal: Flask) -> None:
 
 
 def test_verify_with_kashflow_unreachable_mints_nothing(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     nowhere = f"http://127.0.0.1:{free_port()}"
     app = make_app(
         tmp_path,
-        **portal_config(
+        **kashflow.config(
             sandbox, api_base_url=f"{nowhere}/v2", soap_url=f"{nowhere}/api/service.asmx"
         ),
     )

@@ -3,7 +3,7 @@ and in which currency, balances, credit notes and rounding.
 
 KashFlow's official examples have no ``DueAmount`` and give ``TotalPaidAmount`` in the home
 currency; the Swagger copy has ``DueAmount`` and one currency throughout. The pages must show
-the same amounts either way (``conftest.VARIANTS`` runs every test against both).
+the same amounts either way (``helpers.VARIANTS`` runs every test against both).
 """
 
 from __future__ import annotations

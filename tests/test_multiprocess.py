@@ -17,24 +17,14 @@ import requests
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import gunicorn_config
+from .helpers import make_app
+from .helpers import portal_config
 from .services import Gunicorn
 from .services import redis_server
 from .services import run_in_threads
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.multiprocess]
-
-
-def gunicorn_config(sandbox: KashFlowSandbox, **settings: t.Any) -> dict[str, t.Any]:
-    merged = portal_config(sandbox, **settings)
-    return {
-        "SECRET_KEY": SECRET_KEY,
-        "KASHFLOW_LINKS_FERNET_KEYS": [FERNET_KEY],
-        **{f"KASHFLOW_LINKS_{k.upper()}": v for k, v in merged.items()},
-    }
 
 
 def minted(

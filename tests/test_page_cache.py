@@ -13,21 +13,22 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
-from .test_portal import captured
-from .test_portal import mint
-from .test_portal import path
-from .test_templates import host_app
+from .helpers import captured
+from .helpers import host_app
+from .helpers import make_app
+from .helpers import mint
+from .helpers import path
+from .helpers import portal_config
+from .helpers import stats_of
 
 
-def page_cache(app: Flask) -> t.Any:
-    return get_state(app).portal.pages.cache
+def hits_and_misses(app: Flask) -> tuple[int, int]:
+    """The rendered-page cache's counters so far (``stats()["pages"]``)."""
+    pages = stats_of(app)["pages"]
+    return pages["hits"], pages["misses"]
 
 
 def text(response: t.Any) -> str:
@@ -39,11 +40,10 @@ def test_a_warm_page_is_rendered_once_and_sent_after(portal: Flask) -> None:
     client = portal.test_client()
     invoice, customer = mint(portal), mint(portal, "customer", code="BIGCO01")
     first = [text(client.get(path(link))) for link in (invoice, customer)]
-    stats = page_cache(portal).stats
-    assert (stats.hits, stats.misses) == (0, 2)
+    assert hits_and_misses(portal) == (0, 2)
     again = [text(client.get(path(link))) for link in (invoice, customer)]
     assert again == first
-    assert (stats.hits, stats.misses) == (2, 2)
+    assert hits_and_misses(portal) == (2, 2)
 
 
 def test_nothing_is_shared_between_links_tabs_or_pages(portal: Flask) -> None:
@@ -62,7 +62,7 @@ def test_nothing_is_shared_between_links_tabs_or_pages(portal: Flask) -> None:
     # Each page carries its own link's URLs only.
     assert one.token not in pages["other link, same scope"]
     assert other.token in pages["other link, same scope"]
-    assert page_cache(portal).stats.misses == len(pages)
+    assert stats_of(portal)["pages"]["misses"] == len(pages)
 
 
 def test_revocation_last_opened_and_signals_stay_per_request(portal: Flask) -> None:
@@ -77,7 +77,7 @@ def test_revocation_last_opened_and_signals_stay_per_request(portal: Flask) -> N
     assert last_opened() is None
     with captured(signals.invoice_viewed) as viewed, captured(signals.link_opened) as opened:
         text(client.get(path(link)))
-    assert page_cache(portal).stats.hits == 1
+    assert stats_of(portal)["pages"]["hits"] == 1
     assert len(viewed) == 1 and len(opened) == 1
     assert last_opened() is not None
     KashFlowLinks().revoke(link.link_id)
@@ -89,7 +89,7 @@ def test_a_page_past_the_end_is_404_and_not_kept(portal: Flask) -> None:
     link = mint(portal, "customer")
     for _ in range(2):
         assert client.get(path(link) + "?page=9").status_code == 404
-    assert page_cache(portal).stats.hits == 0
+    assert stats_of(portal)["pages"]["hits"] == 0
 
 
 def test_new_data_renders_anew(tmp_path: Path, age_cache: t.Callable[..., None]) -> None:
@@ -115,7 +115,7 @@ def test_a_new_day_renders_anew_with_the_same_data(
         clock.tick(24 * 3600)  # tomorrow: the data is still fresh, but one more day overdue
         after = text(client.get(path(link)))
         assert sandbox.calls["invoices.get"] == 1
-        assert page_cache(app).stats.misses == 2 and before != after
+        assert stats_of(app)["pages"]["misses"] == 2 and before != after
 
 
 def test_templates_reloaded_by_jinja_are_never_kept(portal: Flask) -> None:
@@ -124,8 +124,7 @@ def test_templates_reloaded_by_jinja_are_never_kept(portal: Flask) -> None:
     link = mint(portal)
     for _ in range(3):
         text(client.get(path(link)))
-    stats = page_cache(portal).stats
-    assert (stats.hits, stats.misses) == (0, 0)
+    assert hits_and_misses(portal) == (0, 0)
 
 
 @pytest.mark.parametrize("layout", ["kashflow_links/base.html", "visitor_layout.html"])
@@ -137,7 +136,7 @@ def test_cached_pages_are_the_bytes_a_render_gives(
     with app.test_request_context():
         links = [KashFlowLinks().mint_invoice(1043), KashFlowLinks().mint_customer("BIGCO01")]
     for link in links:
-        url = path_of(link)
+        url = path(link)
         cached = [text(client.get(url, headers={"X-Visitor": "Alice"})) for _ in range(2)]
         app.jinja_env.auto_reload = True
         rendered = text(client.get(url, headers={"X-Visitor": "Alice"}))
@@ -151,14 +150,9 @@ def test_a_host_layout_is_rendered_per_visitor_around_the_kept_portal_part(
     app = host_app(tmp_path, sandbox, KASHFLOW_LINKS_BASE_TEMPLATE="visitor_layout.html")
     client = app.test_client()
     with app.test_request_context():
-        url = path_of(KashFlowLinks().mint_invoice(1043))
+        url = path(KashFlowLinks().mint_invoice(1043))
     alice = text(client.get(url, headers={"X-Visitor": "Alice"}))
     bob = text(client.get(url, headers={"X-Visitor": "Bob"}))
     assert "Hello Alice" in alice and "Hello Bob" in bob and "Alice" not in bob
     assert "Invoice 1043" in alice and "Invoice 1043" in bob
-    stats = page_cache(app).stats
-    assert (stats.hits, stats.misses) == (1, 1)  # the portal's part, rendered once
-
-
-def path_of(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
+    assert hits_and_misses(app) == (1, 1)  # the portal's part, rendered once

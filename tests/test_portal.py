@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import re
 import typing as t
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import credentials_for
-from .conftest import current_variant
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import KashFlowVariant
+from .helpers import captured
+from .helpers import in_the_past
+from .helpers import internals
+from .helpers import make_app
+from .helpers import mint
+from .helpers import path
+from .helpers import registered
 
-# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS): REST as the
+# Every test here runs against each way of meeting KashFlow (helpers.VARIANTS): REST as the
 # Swagger copy describes it and as KashFlow's pages document it, and SOAP.
 pytestmark = pytest.mark.usefixtures("variant")
 
@@ -32,32 +32,6 @@ SECURITY_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     "X-Content-Type-Options": "nosniff",
 }
-
-
-def mint(app: Flask, kind: str = "invoice", **kwargs: t.Any) -> Link:
-    links = KashFlowLinks()
-    with app.test_request_context():
-        if kind == "invoice":
-            return links.mint_invoice(kwargs.pop("number", 1043), **kwargs)
-        return links.mint_customer(kwargs.pop("code", "ACME01"), **kwargs)
-
-
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
-
-
-@contextmanager
-def captured(signal: t.Any) -> t.Iterator[list[dict[str, t.Any]]]:
-    seen: list[dict[str, t.Any]] = []
-
-    def record(sender: t.Any, **kwargs: t.Any) -> None:
-        seen.append(kwargs)
-
-    signal.connect(record)
-    try:
-        yield seen
-    finally:
-        signal.disconnect(record)
 
 
 # -- headers on every response type -------------------------------------------------------------
@@ -94,7 +68,9 @@ def every_response(app: Flask, sandbox: KashFlowSandbox) -> dict[str, t.Any]:
 
 
 @pytest.mark.settings(mail=lambda message: None)
-def test_security_headers_on_every_response_type(portal: Flask, sandbox: KashFlowSandbox) -> None:
+def test_security_headers_on_every_response_type(
+    portal: Flask, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
+) -> None:
     responses = every_response(portal, sandbox)
     expected_status = {
         "invoice page": 200,
@@ -102,7 +78,7 @@ def test_security_headers_on_every_response_type(portal: Flask, sandbox: KashFlo
         "invoice in list": 200,
         "invoice pdf": 200,
         # The SOAP API has no statements: not offered, and 404 if asked for.
-        "statement pdf": 404 if current_variant() == "soap" else 200,
+        "statement pdf": 404 if kashflow.soap else 200,
         "not found": 404,
         "out of scope": 404,
         "withdrawn": 410,
@@ -136,7 +112,7 @@ def test_a_server_error_inside_the_portal_gets_a_page_with_headers(
     def explode(*args: t.Any, **kwargs: t.Any) -> t.Any:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(get_state().fetcher, "invoice", explode)
+    monkeypatch.setattr(internals().fetcher, "invoice", explode)
     response = portal.test_client().get(path(link))
     assert response.status_code == 500
     assert "Acme Accounts" in response.get_data(as_text=True)
@@ -222,10 +198,10 @@ def test_withdrawn_and_expired_says_withdrawn_and_offers_nothing(portal: Flask) 
 
 
 def test_expired_page_offers_a_fresh_link_only_with_mail(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     for mail, offered in ((None, False), (lambda m: None, True)):
-        app = make_app(tmp_path, f"mail{offered}", **portal_config(sandbox, mail=mail))
+        app = make_app(tmp_path, f"mail{offered}", **kashflow.config(sandbox, mail=mail))
         with in_the_past():
             link = mint(app, expires_in=60)
         response = app.test_client().get(path(link))
@@ -238,11 +214,10 @@ def test_expired_page_offers_a_fresh_link_only_with_mail(
 
 def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
     link = mint(portal)
-    store = get_state().links.store
     with captured(signals.link_opened) as opened, captured(signals.invoice_viewed) as viewed:
         assert portal.test_client().head(path(link)).status_code == 200
     assert opened == [] and viewed == []
-    record = store.get(link.link_id)
+    record = registered(link)
     assert record is not None and record.last_opened_at is None
     assert record.customer is None  # not even the learnt customer
 
@@ -250,13 +225,12 @@ def test_head_records_nothing_and_sends_nothing(portal: Flask) -> None:
 def test_get_records_last_opened_once_per_interval(portal: Flask) -> None:
     link = mint(portal)
     client = portal.test_client()
-    store = get_state().links.store
     client.get(path(link))
-    first = store.get(link.link_id)
+    first = registered(link)
     assert first is not None and first.last_opened_at is not None
     assert first.customer == "ACME01"  # learnt from the invoice
     client.get(path(link))
-    assert store.get(link.link_id).last_opened_at == first.last_opened_at  # type: ignore[union-attr]
+    assert registered(link).last_opened_at == first.last_opened_at  # type: ignore[union-attr]
 
 
 def test_signals_carry_ids_never_the_token(portal: Flask) -> None:
@@ -314,13 +288,13 @@ def test_bad_tokens_are_throttled_per_address(portal: Flask) -> None:
 
 
 def test_embed_mode_needs_no_credentials_on_the_server(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
-    minting = make_app(tmp_path, "minting", **portal_config(sandbox, embed_credentials=True))
+    minting = make_app(tmp_path, "minting", **kashflow.config(sandbox, embed_credentials=True))
     serving = make_app(
         tmp_path,
         "serving",
-        **portal_config(
+        **kashflow.config(
             sandbox, embed_credentials=True, accounts={"acme": {"brand": {"name": "Acme"}}}
         ),
     )
@@ -331,15 +305,15 @@ def test_embed_mode_needs_no_credentials_on_the_server(
 
 
 def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
-    tmp_path: Path, age_cache: t.Callable[..., None]
+    tmp_path: Path, age_cache: t.Callable[..., None], kashflow: KashFlowVariant
 ) -> None:
     with KashFlowSandbox() as sandbox:
         app = make_app(
             tmp_path,
-            **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}}),
+            **kashflow.config(sandbox, embed_credentials=True, accounts={"acme": {}}),
         )
         with app.test_request_context():
-            link = KashFlowLinks().mint_invoice(1043, credentials=credentials_for(sandbox))
+            link = KashFlowLinks().mint_invoice(1043, credentials=kashflow.credentials(sandbox))
         client = app.test_client()
         assert client.get(path(link)).status_code == 200
         sandbox.password = "a brand new password"
@@ -351,7 +325,7 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
         body = response.get_data(as_text=True)
         assert "Invoice 1043" not in body and "no longer active" in body
         sandbox.reset_counters()
-        if current_variant() == "soap":
+        if kashflow.soap:
             # KashFlow is not asked again (paused for a day), and the link stays withdrawn.
             assert client.get(path(link)).status_code == 410
             assert sum(sandbox.calls.values()) == 0
@@ -361,18 +335,18 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
 
 
 def test_a_link_for_an_account_the_site_no_longer_has_is_404(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
-    first = make_app(tmp_path, "first", **portal_config(sandbox))
+    first = make_app(tmp_path, "first", **kashflow.config(sandbox))
     link = mint(first)
     later = make_app(
-        tmp_path, "later", **portal_config(sandbox, accounts={"other": sandbox.account_config()})
+        tmp_path, "later", **kashflow.config(sandbox, accounts={"other": sandbox.account_config()})
     )
     assert later.test_client().get(path(link)).status_code == 404
 
 
 def test_a_warm_page_checks_the_store_once(portal: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = get_state().links.store
+    store = internals().links.store
     calls: list[str | None] = []
     real = store.revoked_reason
 

@@ -15,10 +15,13 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .held import HeldCalls
+from .helpers import internals
+from .helpers import path
+from .helpers import stats_of
+from .helpers import wait_for_background
 
 ON = {"prefetch": True}
 
@@ -29,10 +32,6 @@ def slow(slow: KashFlowSandbox) -> KashFlowSandbox:
     for endpoint in ("invoices.get", "invoices.list", "customers.get"):
         slow.set_latency(1.0, endpoint)
     return slow
-
-
-def path(link: Link) -> str:
-    return link.url.split("portal.example.test", 1)[1]
 
 
 def mint(app: Flask, kind: str = "invoice", value: t.Any = 1043, **kwargs: t.Any) -> Link:
@@ -51,13 +50,13 @@ def test_minting_schedules_a_prefetch_and_returns_at_once(
     # The mint has returned; its fetch reached KashFlow and is still held there.
     assert held.wait_for(1) and held.waiting == 1
     with app.app_context():
-        state = get_state()
+        state = internals()  # whether a job is queued: no public way
         assert state.background.pending(
             (state.fetcher.login_for(state.accounts.get(None)).namespace, "inv", "1043")
         )
     held.release()
-    assert state.background.wait(10)
-    assert state.fetcher.stats.prefetches == 1
+    assert wait_for_background(app)
+    assert stats_of(app)["fetch"]["prefetches"] == 1
     slow.reset_counters()
     page = app.test_client().get(path(link))
     assert page.status_code == 200 and "Invoice 1043" in page.get_data(as_text=True)
@@ -72,7 +71,7 @@ def test_a_customer_link_prefetches_its_list_and_customer_side_by_side(
     assert held.wait_for(2)  # the list's first page and the customer, in flight together
     assert held.peak == 2
     held.release()
-    assert get_state(app).background.wait(10)
+    assert wait_for_background(app)
     slow.reset_counters()
     client = app.test_client()
     assert client.get(path(link)).status_code == 200
@@ -91,11 +90,10 @@ def test_a_burst_of_mints_makes_a_few_calls_at_a_time(
             links.mint_invoice(numbers[i % 50])
     # Every mint returned while KashFlow held the first calls: 4 workers, 4 calls in flight.
     assert held.wait_for(4)
-    state = get_state(app)
     assert held.waiting == 4
-    assert state.background.stats.coalesced >= 450
+    assert stats_of(app)["background"]["coalesced"] >= 450
     held.release()
-    assert state.background.wait(30)
+    assert wait_for_background(app, 30)
     assert held.peak == 4
     assert slow.calls["invoices.get"] == 50  # one per invoice: duplicates were coalesced
 
@@ -107,13 +105,13 @@ def test_a_failing_prefetch_is_logged_never_raised(
     sandbox.fail_next(10, 503, endpoint="invoices.get")
     with caplog.at_level(logging.WARNING):
         link = mint(app)  # no exception
-        assert get_state(app).background.wait(10)
+        assert wait_for_background(app)
     assert "background prefetch of invoice 1043 failed (KashFlowUnavailable" in caplog.text
     assert link.token not in caplog.text
     # The account backs off: the next mint does not call KashFlow again meanwhile.
     sandbox.reset_counters()
     mint(app, value=1004)
-    assert get_state(app).background.wait(10)
+    assert wait_for_background(app)
     assert sandbox.calls["invoices.get"] == 0
 
 
@@ -122,11 +120,10 @@ def test_a_link_to_a_missing_invoice_is_not_a_failure(
 ) -> None:
     app = apps(sandbox, **ON)
     mint(app, value=999_999)
-    state = get_state(app)
-    assert state.background.wait(10)
-    assert state.background.stats.failed == 0  # nothing backs off for it
+    assert wait_for_background(app)
+    assert stats_of(app)["background"]["failed"] == 0  # nothing backs off for it
     mint(app, value=1004)
-    assert state.background.wait(10)
+    assert wait_for_background(app)
     assert sandbox.calls["invoices.get"] == 2
 
 
@@ -135,12 +132,12 @@ def test_renewal_and_embed_mode_prefetch_too(
 ) -> None:
     app = apps(sandbox, embed_credentials=True, **ON)
     link = mint(app, "customer", "ACME01")
-    state = get_state(app)
-    assert state.background.wait(10)
+    assert wait_for_background(app)
     with app.app_context():
+        state = internals()  # a renewal without its expired page and email
         fresh = state.links.renew(state.links.decode(link.token), "ACME01")
-    assert state.background.wait(10)
-    assert state.fetcher.stats.prefetches == 4  # list and customer, twice (once from cache)
+    assert wait_for_background(app)
+    assert stats_of(app)["fetch"]["prefetches"] == 4  # list and customer, twice (once from cache)
     sandbox.reset_counters()
     assert app.test_client().get(path(fresh)).status_code == 200
     assert sum(sandbox.calls.values()) == 0
@@ -151,9 +148,8 @@ def test_prefetch_off_fetches_nothing(
 ) -> None:
     app = apps(sandbox, prefetch=False)
     mint(app)
-    state = get_state(app)
-    assert state.background.wait(10)
-    assert state.background.stats.queued == 0 and sum(sandbox.calls.values()) == 0
+    assert wait_for_background(app)
+    assert stats_of(app)["background"]["queued"] == 0 and sum(sandbox.calls.values()) == 0
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -175,7 +171,7 @@ def test_the_cli_prefetches_in_the_foreground_with_a_progress_line(
     code, out, err = cli_mint(cli, "customer", "ACME01", "--status", "unpaid")
     assert code == 0, err
     assert "prefetch: fetching the link's first page from KashFlow ... done in" in err
-    assert get_state(cli).background.stats.queued == 0  # nothing left for a dying process
+    assert stats_of(cli)["background"]["queued"] == 0  # nothing left for a dying process
     match = URL.search(out)
     assert match
     # Another process sharing the cache opens it without asking KashFlow.
@@ -220,8 +216,8 @@ def test_a_prefetch_that_cannot_even_start_never_fails_the_mint(
         raise RuntimeError("the account loader is down")
 
     app = apps(sandbox, **ON)
-    get_state(app).accounts.for_link = failing  # type: ignore[method-assign]
+    internals(app).accounts.for_link = failing  # type: ignore[method-assign]
     with caplog.at_level(logging.ERROR):
         link = mint(app)
     assert link.token and f"no prefetch for link {link.link_id}" in caplog.text
-    assert get_state(app).background.stats.queued == 0
+    assert stats_of(app)["background"]["queued"] == 0

@@ -20,9 +20,9 @@ from flask_kashflow_links.kashflow.parsing import parse_amount
 from flask_kashflow_links.redaction import redact
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import in_the_past
+from .helpers import make_app
+from .helpers import portal_config
 
 #: The pattern before the fix (no left anchor): what a token looks like to anyone.
 UNANCHORED = re.compile(r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\.[A-Za-z0-9_-]{20,64}")

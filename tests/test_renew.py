@@ -19,18 +19,21 @@ from freezegun import freeze_time
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links import signals
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_LINK
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import REST_VARIANTS
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import REST_VARIANTS
+from .helpers import KashFlowVariant
+from .helpers import form_token
+from .helpers import in_the_past
+from .helpers import internals
+from .helpers import make_app
+from .helpers import path
+from .helpers import renew
 from .services import free_port
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
+# Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS).
 pytestmark = pytest.mark.usefixtures("variant")
 
 
@@ -59,13 +62,15 @@ def smtp() -> t.Iterator[tuple[Inbox, int]]:
 
 
 @pytest.fixture
-def app(tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int]) -> Flask:
+def app(
+    tmp_path: Path, sandbox: KashFlowSandbox, smtp: tuple[Inbox, int], kashflow: KashFlowVariant
+) -> Flask:
     mail = {
         "host": "127.0.0.1",
         "port": smtp[1],
         "sender": "Acme Accounts <billing@acme.example.com>",
     }
-    return make_app(tmp_path, **portal_config(sandbox, mail=mail))
+    return make_app(tmp_path, **kashflow.config(sandbox, mail=mail))
 
 
 def expired_link(app: Flask, kind: str = "customer", lifetime: int = 2) -> Link:
@@ -77,26 +82,6 @@ def expired_link(app: Flask, kind: str = "customer", lifetime: int = 2) -> Link:
         else:
             link = links.mint_invoice(1043, expires_in=lifetime)
     return link
-
-
-def path(link_or_url: Link | str) -> str:
-    url = link_or_url.url if isinstance(link_or_url, Link) else link_or_url
-    return url.split("portal.example.test", 1)[1]
-
-
-def form_token(app: Flask, link: Link) -> str:
-    page = app.test_client().get(path(link))
-    assert page.status_code == 410
-    match = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert match, "the expired page offers the button"
-    return match.group(1)
-
-
-def renew(app: Flask, link: Link, **data: str) -> t.Any:
-    fields = {"form_token": form_token(app, link), **data}
-    return app.test_client().post(
-        path(link) + "/renew", data=fields, headers={"Sec-Fetch-Site": "same-origin"}
-    )
 
 
 def test_a_fresh_link_is_emailed_to_the_addresses_on_file(
@@ -266,7 +251,7 @@ def test_contacts_who_opted_out_get_no_fresh_link(app: Flask, smtp: tuple[Inbox,
 
 
 def test_smtp_down_says_so_and_leaves_no_live_link(
-    tmp_path: Path, sandbox: KashFlowSandbox
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     mail = {
         "host": "127.0.0.1",
@@ -274,7 +259,7 @@ def test_smtp_down_says_so_and_leaves_no_live_link(
         "sender": "billing@acme.example.com",
         "timeout": 2,
     }
-    app = make_app(tmp_path, **portal_config(sandbox, mail=mail))
+    app = make_app(tmp_path, **kashflow.config(sandbox, mail=mail))
     link = expired_link(app, lifetime=1)
     with app.app_context():
         before = {r.link_id for r in KashFlowLinks().active_links()}
@@ -284,14 +269,16 @@ def test_smtp_down_says_so_and_leaves_no_live_link(
         assert {r.link_id for r in KashFlowLinks().active_links()} == before
 
 
-def test_a_mail_callable_gets_an_email_message(tmp_path: Path, sandbox: KashFlowSandbox) -> None:
+def test_a_mail_callable_gets_an_email_message(
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
+) -> None:
     sent: list[EmailMessage] = []
-    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append))
+    app = make_app(tmp_path, **kashflow.config(sandbox, mail=sent.append))
     assert renew(app, expired_link(app, lifetime=1)).status_code == 200
     assert len(sent) == 1 and isinstance(sent[0], EmailMessage)
     assert sent[0]["From"] == "Acme Accounts <billing@acme.example.com>"
     with app.app_context():
-        assert get_state().settings.mail is not None
+        assert internals().settings.mail is not None
 
 
 class captured_signal:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import typing as t
 from datetime import timedelta
@@ -16,25 +17,25 @@ from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import LinkRevoked
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.links.store import RedisStore
 from flask_kashflow_links.links.store import RevocationStore
 from flask_kashflow_links.links.store import SQLiteStore
 
-from .conftest import ACCOUNT
-from .conftest import FERNET_KEY
-from .conftest import SECRET_KEY
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import ACCOUNT
+from .helpers import FERNET_KEY
+from .helpers import ROOT
+from .helpers import SECRET_KEY
+from .helpers import KashFlowVariant
+from .helpers import internals
+from .helpers import make_app
 from .services import run_in_threads
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS): the store
+# Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS): the store
 # tests do not meet KashFlow and run the same twice; the portal's do.
 pytestmark = pytest.mark.usefixtures("variant")
 
-ROOT = Path(__file__).resolve().parent.parent
 CODEC = TokenCodec([FERNET_KEY], [SECRET_KEY])
 
 
@@ -131,26 +132,26 @@ def test_active_links_filters_cutoffs_and_limits(store: RevocationStore) -> None
     assert [r.link_id for r in store.active_links(customer="c0")] == [fresh.link_id]
 
 
-def test_redis_active_links_is_one_round_trip_per_page(redis_url: str) -> None:
+def test_redis_active_links_is_one_round_trip_per_page(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis.client
+
     store = RedisStore(redis_url)
     for i in range(450):
         mint(Scope.for_customer("acme", f"C{i % 7}"), store)
     store.revoke_customer("acme", "C3")
     executed: list[int] = []
-    real_pipeline = store._client.pipeline
+    real_execute = redis.client.Pipeline.execute
+    test_thread = threading.get_ident()
 
-    def counting_pipeline(*args: t.Any, **kwargs: t.Any) -> t.Any:
-        pipe = real_pipeline(*args, **kwargs)
-        real_execute = pipe.execute
-
-        def execute(*a: t.Any, **k: t.Any) -> t.Any:
+    def execute(pipe: redis.client.Pipeline, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if threading.get_ident() == test_thread:
             executed.append(len(pipe.command_stack))
-            return real_execute(*a, **k)
+        return real_execute(pipe, *args, **kwargs)
 
-        pipe.execute = execute
-        return pipe
-
-    store._client.pipeline = counting_pipeline  # type: ignore[method-assign]
+    # Every pipeline redis-py runs on this thread from here on: the store's listing's.
+    monkeypatch.setattr(redis.client.Pipeline, "execute", execute)
     live = store.active_links()
     assert len(live) == 450 - len([i for i in range(450) if i % 7 == 3])
     # 450 entries in pages of 200: three pipelined round trips, whatever the cut-offs.
@@ -264,8 +265,10 @@ def test_second_process_on_sqlite_sees_revocations_at_once(tmp_path: Path) -> No
 
 
 @pytest.mark.redis
-def test_redis_down_fails_closed(tmp_path: Path, redis_session: t.Any, sandbox: t.Any) -> None:
-    app = make_app(tmp_path, **portal_config(sandbox, revocation_url=redis_session.url))
+def test_redis_down_fails_closed(
+    tmp_path: Path, redis_session: t.Any, sandbox: t.Any, kashflow: KashFlowVariant
+) -> None:
+    app = make_app(tmp_path, **kashflow.config(sandbox, revocation_url=redis_session.url))
     with app.app_context():
         link = KashFlowLinks().mint_invoice(1043)
         client = app.test_client()
@@ -286,7 +289,7 @@ def test_revoked_link_stays_revoked_when_the_cache_is_cleared(app: Flask) -> Non
     links = KashFlowLinks()
     link = links.mint_invoice(7)
     links.revoke(link.link_id)
-    get_state().cache.clear()
+    internals().cache.clear()
     with pytest.raises(LinkRevoked):
         links.verify(link.token)
 

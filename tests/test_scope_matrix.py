@@ -6,7 +6,6 @@ string, or the list the server returned.
 
 from __future__ import annotations
 
-import re
 import typing as t
 from datetime import date
 
@@ -14,26 +13,26 @@ import pytest
 from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import current_variant
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import NUMBER_IN_PAGE
+from .helpers import KashFlowVariant
+from .helpers import internals
+from .helpers import make_app
 
-# Every test here runs against each way of meeting KashFlow (conftest.VARIANTS): REST as the
+# Every test here runs against each way of meeting KashFlow (helpers.VARIANTS): REST as the
 # Swagger copy describes it and as KashFlow's pages document it, and SOAP.
 pytestmark = pytest.mark.usefixtures("variant")
 
 KINDS = ["invoice", "all", "unpaid", "overdue", "paid"]
-NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, variant: str) -> t.Iterator[dict[str, t.Any]]:
     """One sandbox, one app, and a link of every kind (per variant: reads only)."""
     with KashFlowSandbox() as sandbox:
-        app = make_app(tmp_path_factory.mktemp("matrix"), **portal_config(sandbox))
+        config = KashFlowVariant(variant).config(sandbox)
+        app = make_app(tmp_path_factory.mktemp("matrix"), **config)
         links = KashFlowLinks()
         with app.test_request_context():
             minted = {"invoice": links.mint_invoice(1043)}
@@ -121,9 +120,9 @@ def test_invoice_route_outside_the_scope_is_404(world: dict[str, t.Any], kind: s
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_pdf_route(world: dict[str, t.Any], kind: str) -> None:
+def test_pdf_route(world: dict[str, t.Any], kind: str, kashflow: KashFlowVariant) -> None:
     response = get(world, f"{world['links'][kind].url}/pdf")
-    statements = current_variant() != "soap"  # the SOAP API has no statements
+    statements = not kashflow.soap  # the SOAP API has no statements
     if kind == "invoice" or (kind == "all" and statements):
         # The invoice's own PDF; a statement only for a link to all of a customer's invoices.
         assert response.status_code == 200 and response.data.startswith(b"%PDF-")
@@ -191,10 +190,10 @@ def test_renew_of_a_live_link_changes_nothing(world: dict[str, t.Any]) -> None:
 
 
 def test_scope_holds_when_the_server_ignores_filters(
-    tmp_path: t.Any, sandbox: KashFlowSandbox
+    tmp_path: t.Any, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     sandbox.ignore_filters()
-    app = make_app(tmp_path, **portal_config(sandbox))
+    app = make_app(tmp_path, **kashflow.config(sandbox))
     with app.test_request_context():
         link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
     html = app.test_client().get(link.url).get_data(as_text=True)
@@ -203,9 +202,12 @@ def test_scope_holds_when_the_server_ignores_filters(
 
 
 def test_an_invoice_moved_to_another_customer_leaves_the_scope(
-    tmp_path: t.Any, sandbox: KashFlowSandbox, age_cache: t.Callable[..., None]
+    tmp_path: t.Any,
+    sandbox: KashFlowSandbox,
+    age_cache: t.Callable[..., None],
+    kashflow: KashFlowVariant,
 ) -> None:
-    app = make_app(tmp_path, **portal_config(sandbox, cache_timeout=1))
+    app = make_app(tmp_path, **kashflow.config(sandbox, cache_timeout=1))
     number = 1283
     with app.test_request_context():
         link = KashFlowLinks().mint_customer("ACME01")
@@ -215,16 +217,18 @@ def test_an_invoice_moved_to_another_customer_leaves_the_scope(
     sandbox.update_invoice(number, CustomerCode="BIGCO01")
     try:
         with app.app_context():
-            fetcher = get_state().fetcher
+            fetcher = internals().fetcher
             age_cache(app, seconds=fetcher.fresh + fetcher.stale + 1)  # nothing cached is usable
         assert client.get(f"{link.url}/{number}").status_code == 404
     finally:
         sandbox.update_invoice(number, CustomerCode=original)
 
 
-def test_a_paid_invoice_leaves_an_unpaid_link(tmp_path: t.Any, sandbox: KashFlowSandbox) -> None:
+def test_a_paid_invoice_leaves_an_unpaid_link(
+    tmp_path: t.Any, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
+) -> None:
     number = 1283  # Unpaid in the demo data
-    app = make_app(tmp_path, **portal_config(sandbox))
+    app = make_app(tmp_path, **kashflow.config(sandbox))
     with app.test_request_context():
         link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
     assert app.test_client().get(f"{link.url}/{number}").status_code == 200
@@ -234,7 +238,7 @@ def test_a_paid_invoice_leaves_an_unpaid_link(tmp_path: t.Any, sandbox: KashFlow
         number, PaymentLines=[{"Amount": gross, "Date": f"{date.today():%Y-%m-%d} 12:00:00"}]
     )
     try:
-        fresh = make_app(tmp_path, "fresh", **portal_config(sandbox))
+        fresh = make_app(tmp_path, "fresh", **kashflow.config(sandbox))
         assert fresh.test_client().get(f"{link.url}/{number}").status_code == 404
     finally:
         sandbox.update_invoice(number, PaymentLines=[])
@@ -255,7 +259,7 @@ def test_revoke_customer_withdraws_an_invoice_link_once_its_invoice_is_fetched(
 
 
 def test_customer_codes_compare_as_kashflow_compares_them(
-    portal: Flask, sandbox: KashFlowSandbox
+    portal: Flask, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     links, client = KashFlowLinks(), portal.test_client()
     with portal.test_request_context():
@@ -270,14 +274,14 @@ def test_customer_codes_compare_as_kashflow_compares_them(
     for number in other:
         assert client.get(f"{link.url}/{number}").status_code == 404
     statement = client.get(f"{link.url}/pdf")
-    if current_variant() != "soap":  # the SOAP API has no statements
+    if not kashflow.soap:  # the SOAP API has no statements
         assert statement.status_code == 200 and statement.data.startswith(b"%PDF-")
     links.revoke_customer("TCUST01")
     assert client.get(link.url).status_code == 410
 
 
 def test_out_of_scope_numbers_cost_no_kashflow_calls(
-    portal: Flask, sandbox: KashFlowSandbox
+    portal: Flask, sandbox: KashFlowSandbox, kashflow: KashFlowVariant
 ) -> None:
     """Security #11 finding 2: a valid customer link cannot spend the account's KashFlow
     calls (or fill the cache with other customers' invoices) by asking for other numbers."""
@@ -300,13 +304,15 @@ def test_out_of_scope_numbers_cost_no_kashflow_calls(
         assert client.get(f"{link.url}/{number}/pdf").status_code == 404, number
     assert sum(sandbox.calls.values()) == 0  # decided from the cached list alone
     assert client.get(f"{link.url}/1043").status_code == 200  # its own invoices still open
-    detail = "soap.GetInvoice" if current_variant() == "soap" else "invoices.get"
+    detail = "soap.GetInvoice" if kashflow.soap else "invoices.get"
     assert sandbox.calls[detail] == 1
 
 
-def test_an_invoice_whose_customer_cannot_be_established_is_refused(tmp_path: t.Any) -> None:
+def test_an_invoice_whose_customer_cannot_be_established_is_refused(
+    tmp_path: t.Any, kashflow: KashFlowVariant
+) -> None:
     with KashFlowSandbox() as sandbox:
-        app = make_app(tmp_path, **portal_config(sandbox))
+        app = make_app(tmp_path, **kashflow.config(sandbox))
         with app.test_request_context():
             link = KashFlowLinks().mint_invoice(1043)
         # Neither the detail nor its list row names a customer (the documented detail never

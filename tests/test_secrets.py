@@ -23,14 +23,12 @@ import redis
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import account_for
-from .conftest import credentials_for
-from .conftest import current_variant
-from .conftest import in_the_past
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import KashFlowVariant
+from .helpers import in_the_past
+from .helpers import make_app
+from .helpers import session_tokens
 
-# Every test runs against the REST and the SOAP API (tests/conftest.py: VARIANTS).
+# Every test runs against the REST and the SOAP API (tests/helpers.py: VARIANTS).
 pytestmark = pytest.mark.usefixtures("variant")
 
 OWN_LINKS = re.compile(r'(?:href|action)="/invoices/[^"]*"')
@@ -66,13 +64,14 @@ def test_no_secret_appears_in_clear(
     redis_url: str,
     caplog: pytest.LogCaptureFixture,
     age_cache: t.Callable[..., None],
+    kashflow: KashFlowVariant,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     evidence = Evidence()
     mails: list[t.Any] = []
     cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
     store = tmp_path / "links.sqlite3"
-    settings = portal_config(
+    settings = kashflow.config(
         sandbox, cache=cache, revocation_url=f"sqlite:///{store}", mail=mails.append
     )
     app = make_app(tmp_path, **settings)
@@ -83,7 +82,7 @@ def test_no_secret_appears_in_clear(
     def get(url: str, **kwargs: t.Any) -> t.Any:
         response = client.get(url, **kwargs)
         evidence.response(response)
-        evidence.secrets.update(sandbox._sessions)
+        evidence.secrets.update(session_tokens(sandbox))
         return response
 
     with app.test_request_context():
@@ -146,26 +145,28 @@ def test_no_secret_appears_in_clear(
     embed_app = make_app(
         tmp_path,
         "embed",
-        **portal_config(sandbox, embed_credentials=True, accounts={"acme": {}}, cache=cache),
+        **kashflow.config(sandbox, embed_credentials=True, accounts={"acme": {}}, cache=cache),
     )
     evidence.secrets.add(embed_password)
     with embed_app.test_request_context():
         embedded = links.mint_invoice(
-            1043, credentials=credentials_for(sandbox, password=embed_password)
+            1043, credentials=kashflow.credentials(sandbox, password=embed_password)
         )
-        good_embed = links.mint_invoice(1015, credentials=credentials_for(sandbox))
+        good_embed = links.mint_invoice(1015, credentials=kashflow.credentials(sandbox))
     evidence.secrets |= {embedded.token, good_embed.token}
     embed_client = embed_app.test_client()
     for link in (embedded, good_embed):
         response = embed_client.get(link.url)
         evidence.response(response)
-    evidence.secrets.update(sandbox._sessions)
+    evidence.secrets.update(session_tokens(sandbox))
 
     # A refused login and the check command's output.
     wrong = make_app(
         tmp_path,
         "wrong",
-        **portal_config(sandbox, accounts={"acme": account_for(sandbox, password="WrongPa55-x")}),
+        **kashflow.config(
+            sandbox, accounts={"acme": kashflow.account(sandbox, password="WrongPa55-x")}
+        ),
     )
     evidence.secrets.add("WrongPa55-x")
     with wrong.test_request_context():
@@ -174,7 +175,7 @@ def test_no_secret_appears_in_clear(
     evidence.response(wrong.test_client().get(refused.url))
     result = app.test_cli_runner().invoke(args=["kashflow-links", "check", "--force"])
     evidence.pages.append(result.stdout + result.stderr)
-    evidence.secrets.update(sandbox._sessions)
+    evidence.secrets.update(session_tokens(sandbox))
 
     secrets = {s for s in evidence.secrets if s}
     assert len(secrets) > 10
@@ -195,7 +196,7 @@ def test_no_secret_appears_in_clear(
         cache_dump.append(key.decode("latin-1"))
         if client_redis.type(key) == b"string":
             cache_dump.append((client_redis.get(key) or b"").decode("latin-1"))
-    if current_variant() == "soap":
+    if kashflow.soap:
         # No session over SOAP; the refused embed-mode password left its pause there.
         assert any(k.endswith(":password:cooldown") for k in cache_dump), "the pause is shared"
     else:

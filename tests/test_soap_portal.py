@@ -5,7 +5,6 @@ offered, embed-mode links carrying SOAP credentials, mixed accounts, start-up ch
 from __future__ import annotations
 
 import base64
-import re
 import threading
 import typing as t
 from datetime import datetime
@@ -19,18 +18,17 @@ from flask import Flask
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowLinks
-from flask_kashflow_links.extension import _state as get_state
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import TokenCodec
 from flask_kashflow_links.links.codec import pack_claims
 from flask_kashflow_links.links.codec import unpack_claims
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
+from .helpers import NUMBER_IN_PAGE
+from .helpers import make_app
+from .helpers import path
 from .services import free_port
 from .services import run_in_threads
-
-NUMBER_IN_PAGE = re.compile(r"/invoices/[^/\"]+/(\d+)\"")
 
 
 def soap_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
@@ -45,10 +43,6 @@ def soap_config(sandbox: KashFlowSandbox, **config: t.Any) -> dict[str, t.Any]:
 
 def calls_of(sandbox: KashFlowSandbox) -> dict[str, int]:
     return {k: v for k, v in sandbox.calls.items() if v}
-
-
-def path(url: str) -> str:
-    return url.split("portal.example.test", 1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +158,7 @@ def test_an_embedded_soap_link_opens_on_soap_whatever_the_site_says(
     with minting.test_request_context():
         link = KashFlowLinks().mint_customer("ACME01", status="unpaid")
     with minting.app_context():
-        claims = get_state(minting).links.decode(link.token)
+        claims = KashFlowLinks().verify(link.token)
     assert claims.credentials is not None and claims.credentials.api == "soap"
     assert claims.credentials.memorable_word == ""
     soap_sandbox.reset_counters()

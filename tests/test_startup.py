@@ -18,8 +18,8 @@ from flask_kashflow_links.cache import cache_reach
 from flask_kashflow_links.cli import cli_group
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import make_app
-from .conftest import portal_config
+from .helpers import make_app
+from .helpers import portal_config
 
 LOGGER = "flask_kashflow_links"
 

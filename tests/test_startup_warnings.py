@@ -10,7 +10,7 @@ import pytest
 from flask_kashflow_links.links.store.sqlite import Host
 from flask_kashflow_links.links.store.sqlite import ephemeral_reason
 
-from .conftest import make_app
+from .helpers import make_app
 
 #: A machine where nothing looks ephemeral: a data disk, a tmpfs elsewhere, no Heroku.
 STEADY = Host(

@@ -6,34 +6,13 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
-from flask import Flask
 
 from flask_kashflow_links import ConfigurationError
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
 
-from .conftest import ACCOUNT
-from .conftest import QUIET_BACKGROUND
-from .conftest import SECRET_KEY
-
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-def host_app(tmp_path: Path, sandbox: KashFlowSandbox, **config: t.Any) -> Flask:
-    app = Flask("host", template_folder=str(TEMPLATES), instance_path=str(tmp_path / "i"))
-    app.config.update(
-        SECRET_KEY=SECRET_KEY,
-        SERVER_NAME="portal.example.test",
-        KASHFLOW_LINKS_FERNET_KEYS=[Fernet.generate_key()],
-        KASHFLOW_LINKS_ACCOUNTS={"acme": sandbox.account_config()},
-        KASHFLOW_LINKS_API_BASE_URL=sandbox.url,
-        KASHFLOW_LINKS_BRAND={"name": "Harbour Lane"},
-        **QUIET_BACKGROUND,
-    )
-    app.config.update(config)
-    KashFlowLinks(app)
-    return app
+from .helpers import ACCOUNT
+from .helpers import host_app
 
 
 def test_an_app_template_at_the_same_path_wins(tmp_path: Path, sandbox: KashFlowSandbox) -> None:

@@ -17,7 +17,7 @@ import flask_kashflow_links.testing as testing
 import kashflow_sandbox
 from flask_kashflow_links.cli import cli_group
 
-from .conftest import make_app
+from .helpers import make_app
 
 PUBLIC_MODULE = [sys.executable, "-m", "flask_kashflow_links.testing"]
 #: Python's documented way to make an import fail: None in ``sys.modules``.
