@@ -66,6 +66,7 @@ from flask_kashflow_links.portal import guard as guard_module
 from flask_kashflow_links.portal import pages as pages_module
 from flask_kashflow_links.portal import routes as routes_module
 from flask_kashflow_links.portal import views as views_module
+from flask_kashflow_links.portal.pages import brand_colours
 from flask_kashflow_links.portal.presenters import listing
 
 ITERATIONS = 1000  # requests per page for each profiler and each breakdown round
@@ -158,13 +159,13 @@ class Timers:
 def instrument_portal(timers: Timers, app: Flask) -> None:
     state = get_state(app)
     timers.patch(state.links.codec, "verify", "token verify")
-    timers.patch(state.links.codec, "check_expiry", "token verify")
+    timers.patch(state.links.codec, "raise_if_expired", "token verify")
     timers.patch(state.links.store, "revoked_reason", "revocation store check")
     timers.patch(state.fetcher, "invoice", "fetch / LRU")
     timers.patch(state.fetcher, "customer_invoices", "fetch / LRU")
-    timers.patch(state.portal.views.cache, "get_or_make", "presenters (view cache, today)")
+    timers.patch(state.portal.views.models, "get_or_make", "presenters (view cache, today)")
     timers.patch(state.portal.views.formatter, "today", "presenters (view cache, today)")
-    timers.patch(state.portal.pages.cache, "get_or_render", "rendered-page cache")
+    timers.patch(state.portal.pages.cache, "get_or_make", "rendered-page cache")
     timers.patch(pages_module, "render_template", "template rendering (Jinja)")
     timers.patch(pages_module, "url_for", "url_for (URLs in the page)")
     timers.patch(routes_module, "url_for", "url_for (URLs in the page)")
@@ -455,8 +456,8 @@ def main() -> None:
             lambda: state.fetcher.customer_invoices(account, "BIGCO01")
         )
         micro["one tab's rows from the cached listing"] = micro_us(lambda: rows["rows"]["all"])
-        micro["Brand.accent_text_colour (per _brand_css_url)"] = micro_us(
-            lambda: state.settings.brand.accent_text_colour
+        micro["brand colours (per page's stylesheet URL)"] = micro_us(
+            lambda: brand_colours(state.settings.brand)
         )
         with portal.test_request_context("/"):
             micro["url_for, one invoice URL"] = micro_us(
@@ -479,9 +480,9 @@ def main() -> None:
                 lambda: redis_state.shared.get("bench:page")
             )
         page_cache = state.portal.pages.cache
-        page_cache.get_or_render("bench:page", lambda: page)
-        micro["rendered page from the per-process cache (PageCache hit)"] = micro_us(
-            lambda: page_cache.get_or_render("bench:page", lambda: page)
+        page_cache.get_or_make("bench:page", lambda: page)
+        micro["rendered page from the per-process cache (Memo hit)"] = micro_us(
+            lambda: page_cache.get_or_make("bench:page", lambda: page)
         )
         summary["micro_us"] = {k: round(v, 2) for k, v in micro.items()}
 
