@@ -34,6 +34,7 @@ from .cache import cache_reach
 from .config import EXTENSION_KEY
 from .config import AccountRegistry
 from .config import Settings
+from .config import prefix_warning
 from .exceptions import ConfigurationError
 from .exceptions import KashFlowAccountLocked
 from .exceptions import KashFlowAuthError
@@ -698,6 +699,7 @@ def check(account: str | None, force: bool) -> None:
     login: Login = parts.fetcher.login_for(acct)
     click.echo(f"Checking account {acct.id!r} at {backend.base_url} ...")
     say_sharing(parts, indent="  ")
+    say_warnings(parts, indent="  ")
     try:
         connection = backend.connect(login, force=force)
     except KashFlowLoginsPaused as e:
@@ -727,7 +729,11 @@ def show_config() -> None:
     click.echo(f"default account:  {parts.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
+    prefix = (settings.url_prefix or "").rstrip("/")
+    shown = settings.url_prefix or "none"
+    click.echo(f"URL prefix:       {shown} (links: {prefix}/invoices/<token>)")
     say_sharing(parts)
+    say_warnings(parts)
 
 
 # -- what check and config say ---------------------------------------------------------------------
@@ -749,8 +755,9 @@ def print_connection(connection: Connection, word_length: int) -> None:
         click.echo(f"  {finding}")
 
 
-def say(text: str, indent: str = "") -> None:
-    """Echo *text* wrapped to 100 columns, continued lines indented a little further."""
+def say(text: str, indent: str = "", *, err: bool = False) -> None:
+    """Echo *text* wrapped to 100 columns, continued lines indented a little further (to
+    standard error with *err*)."""
     click.echo(
         textwrap.fill(
             text,
@@ -759,8 +766,22 @@ def say(text: str, indent: str = "") -> None:
             subsequent_indent=indent + "  ",
             break_long_words=False,
             break_on_hyphens=False,
-        )
+        ),
+        err=err,
     )
+
+
+def say_warnings(parts: Parts, indent: str = "") -> None:
+    """What the start-up notes say about the configuration besides sharing, on standard
+    error: the commands say it, the web processes log it when they first serve."""
+    for warning in configuration_warnings(parts):
+        say(f"warning: {warning}", indent, err=True)
+
+
+def configuration_warnings(parts: Parts) -> list[str]:
+    """The configuration's warnings: a URL prefix that doubles ``/invoices``."""
+    found = [prefix_warning(parts.settings.url_prefix)]
+    return [warning for warning in found if warning is not None]
 
 
 def say_sharing(parts: Parts, indent: str = "") -> None:

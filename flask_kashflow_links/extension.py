@@ -40,6 +40,7 @@ from .config import AccountRegistry
 from .config import Settings
 from .config import accounts_of
 from .config import load_settings
+from .config import prefix_warning
 from .config import redact_url
 from .exceptions import ConfigurationError
 from .exceptions import KashFlowError
@@ -670,7 +671,7 @@ def _redis_db(config: t.Mapping[str, t.Any]) -> int:
 
 class _StartupNotes:
     """Once per process, at the first request the application serves: what would break with
-    several workers or hosts, with the fix.
+    several workers or hosts, and a URL prefix that doubles ``/invoices``, with the fix.
 
     Logged where the portal serves, not at ``init_app``: a host's own commands (a cron job's
     ``flask ...``) would print them on every run. The package's ``check`` and ``config``
@@ -711,6 +712,9 @@ def startup_notes(state: _State, *, testing: bool, chosen: bool) -> list[tuple[i
         else:
             level = logging.WARNING
         found.append((level, per_process_cache_warning(type(backend).__name__)))
+    prefix = prefix_warning(state.settings.url_prefix)
+    if prefix is not None:
+        found.append((logging.WARNING, prefix))
     store = state.links.store
     if store.reach is Reach.PROCESS:
         found.append((logging.WARNING, in_memory_warning(store.location)))
