@@ -30,6 +30,7 @@ from .cache import REDIS_CACHE_FIX
 from .cache import REDIS_EXTRA
 from .cache import Reach
 from .cache import SafeCache
+from .cache import apis_named
 from .cache import cache_reach
 from .config import EXTENSION_KEY
 from .config import AccountRegistry
@@ -684,10 +685,13 @@ def generate_key(kind: str) -> None:
 
 @cli_group.command("check")
 @click.option("--account", help=_ACCOUNT_HELP)
-@click.option("--force", is_flag=True, help="Try a login even while logins are paused.")
+@click.option(
+    "--force", is_flag=True, help="Ask KashFlow even while calls are paused after a refusal."
+)
 @with_app
 def check(account: str | None, force: bool) -> None:
-    """Log in to KashFlow with the configured account and say plainly what is wrong."""
+    """Try the configured account on KashFlow (a REST login, or a SOAP call) and say plainly
+    what is wrong."""
     parts = _parts()
     acct = _guard(lambda: parts.accounts.get(account))
     if acct.credentials is None:
@@ -703,13 +707,10 @@ def check(account: str | None, force: bool) -> None:
     try:
         connection = backend.connect(login, force=force)
     except KashFlowLoginsPaused as e:
-        raise click.ClickException(
-            f"logins for account {acct.id!r} are paused until {_when(e.retry_at)} after KashFlow "
-            "refused a login or locked the user. Fix the cause, then run check --force."
-        ) from None
+        raise click.ClickException(_paused(acct.id, backend.api, e.retry_at)) from None
     except KashFlowLinksError as e:
         raise click.ClickException(explain_login_failure(e, backend)) from None
-    print_connection(connection, len(login.credentials.memorable_word))
+    print_connection(connection, len(login.credentials.memorable_word), api=backend.api)
     if not connection.works:
         problems = "\n".join(f"  - {problem}" for problem in connection.problems)
         raise click.ClickException(f"this account does not work with the portal:\n{problems}")
@@ -739,10 +740,26 @@ def show_config() -> None:
 # -- what check and config say ---------------------------------------------------------------------
 
 
-def print_connection(connection: Connection, word_length: int) -> None:
-    """What a connection check found; *word_length* tells "every letter" from "some"."""
+def _paused(account_id: str, api: str, retry_at: datetime | None) -> str:
+    """Why ``check`` asked KashFlow nothing, in the words of the account's API."""
+    until = _when(retry_at)
+    if api == "soap":
+        return (
+            f"SOAP calls for account {account_id!r} are paused until {until} after KashFlow "
+            "refused the password, this server's address or SOAP access. Fix the cause, then "
+            "run check --force."
+        )
+    return (
+        f"logins for account {account_id!r} are paused until {until} after KashFlow refused a "
+        "login or locked the user. Fix the cause, then run check --force."
+    )
+
+
+def print_connection(connection: Connection, word_length: int, *, api: str = "rest") -> None:
+    """What a connection check found; *word_length* tells "every letter" from "some". A SOAP
+    account has no login to report: its findings say that KashFlow accepted the call."""
     company = connection.company_name
-    if connection.signed_in:
+    if connection.signed_in and api == "rest":
         click.echo(f"  logged in{f' to {company}' if company else ''}")
     for warning in connection.warnings:
         click.echo(f"  warning: {warning}", err=True)
@@ -809,15 +826,18 @@ def confirmed_letters(positions: t.Sequence[int], word_length: int) -> str:
 def explain_login_failure(error: Exception, backend: Backend) -> str:
     """Plain words for an operator, from a failed login (never the secrets themselves)."""
     if isinstance(error, KashFlowUnavailable):
+        setting = (
+            "KASHFLOW_LINKS_SOAP_URL" if backend.api == "soap" else "KASHFLOW_LINKS_API_BASE_URL"
+        )
         return (
-            f"cannot reach KashFlow ({error}). Check KASHFLOW_LINKS_API_BASE_URL, DNS, the "
-            "firewall and any proxy; KashFlow may also be down."
+            f"cannot reach KashFlow ({error}). Check {setting}, DNS, the firewall and any "
+            "proxy; KashFlow may also be down."
         )
     if isinstance(error, KashFlowAccountLocked):
+        secrets_of = "password" if backend.api == "soap" else "password or memorable word"
         return (
-            "KashFlow says the user is locked after too many failed logins. Unlock it in "
-            "KashFlow (or wait for the lock to lapse), correct the password or memorable word, "
-            "then run check again."
+            "KashFlow says the user is locked after too many refusals. Unlock it in KashFlow "
+            f"(or wait for the lock to lapse), correct the {secrets_of}, then run check again."
         )
     if isinstance(error, KashFlowPasswordExpired):
         return (
@@ -872,6 +892,9 @@ class Sharing:
     #: Where the store lives (redacted), e.g. ``"sqlite:////srv/instance/links.sqlite3"``.
     store_location: str
     store: Reach
+    #: The KashFlow APIs of the accounts (``"rest"``, ``"soap"``): what the cache shares
+    #: differs (a REST login's session token and pause; only a SOAP refusal's pause).
+    apis: frozenset[str] = frozenset({"rest"})
 
 
 def sharing(parts: Parts) -> Sharing:
@@ -883,7 +906,45 @@ def sharing(parts: Parts) -> Sharing:
         cache=cache_reach(backend),
         store_location=store.location,
         store=store.reach,
+        apis=parts.accounts.apis,
     )
+
+
+# What the cache shares between processes, by the accounts' APIs (see apis_named): a REST
+# login's session token and its pause after a refusal; for SOAP, which has no session, only
+# the pause after KashFlow refuses the password.
+_SHARED = {
+    "rest": {
+        Reach.EVERYWHERE: "the web workers reuse the KashFlow session token a login leaves "
+        "here, and every process honours a login pause",
+        Reach.HOST: "the processes of this host share the KashFlow session token and the login "
+        "pause; other hosts log in on their own. For several hosts",
+        Reach.PROCESS: "so this command's KashFlow session ends with it, each web worker logs "
+        "in on its own and keeps its own login pause (this command cannot see it, nor they "
+        "this command's), and a mistyped password costs one failed login per process. For "
+        "several workers or hosts",
+    },
+    "soap": {
+        Reach.EVERYWHERE: "every process honours the pause after KashFlow refuses the SOAP "
+        "password (SOAP has no session to share)",
+        Reach.HOST: "the processes of this host share the pause after KashFlow refuses the "
+        "SOAP password; other hosts keep their own. For several hosts",
+        Reach.PROCESS: "so each web worker keeps its own pause after KashFlow refuses the SOAP "
+        "password (this command cannot see it, nor they this command's), and a mistyped "
+        "password costs one refused SOAP call per process. For several workers or hosts",
+    },
+    "both": {
+        Reach.EVERYWHERE: "the web workers reuse the session token a REST login leaves here, "
+        "and every process honours the pause after KashFlow refuses a password",
+        Reach.HOST: "the processes of this host share the REST session token and the pause "
+        "after a refused password; other hosts log in and pause on their own. For several "
+        "hosts",
+        Reach.PROCESS: "so this command's REST session ends with it, each web worker logs in "
+        "on its own and keeps its own pause after a refused password (this command cannot "
+        "see it, nor they this command's), and a mistyped password costs one failed login or "
+        "refused SOAP call per process. For several workers or hosts",
+    },
+}
 
 
 def describe(found: Sharing) -> list[str]:
@@ -893,24 +954,12 @@ def describe(found: Sharing) -> list[str]:
     indented by four.
     """
     lines = [f"cache: {found.cache_kind}, {found.cache.value}"]
+    words = _SHARED[apis_named(found.apis)]
     if found.cache is Reach.EVERYWHERE:
-        lines.append(
-            "  the web workers reuse the KashFlow session token a login leaves here, and every "
-            "process honours a login pause"
-        )
-    elif found.cache is Reach.HOST:
-        lines.append(
-            "  the processes of this host share the KashFlow session token and the login pause; "
-            f"other hosts log in on their own. For several hosts ({REDIS_EXTRA}):"
-        )
-        lines.append(f"    {REDIS_CACHE_FIX}")
+        lines.append("  " + words[Reach.EVERYWHERE])
     else:
-        lines.append(
-            "  so this command's KashFlow session ends with it, each web worker logs in on its "
-            "own and keeps its own login pause (this command cannot see it, nor they this "
-            "command's), and a mistyped password costs one failed login per process. For "
-            f"several workers or hosts ({REDIS_EXTRA}):"
-        )
+        reach = Reach.HOST if found.cache is Reach.HOST else Reach.PROCESS
+        lines.append(f"  {words[reach]} ({REDIS_EXTRA}):")
         lines.append(f"    {REDIS_CACHE_FIX}")
     lines.append(f"link store: {found.store_location}, {found.store.value}")
     if found.store is Reach.HOST:

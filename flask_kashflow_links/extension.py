@@ -711,7 +711,8 @@ def startup_notes(state: _State, *, testing: bool, chosen: bool) -> list[tuple[i
             level = logging.INFO
         else:
             level = logging.WARNING
-        found.append((level, per_process_cache_warning(type(backend).__name__)))
+        kind = type(backend).__name__
+        found.append((level, per_process_cache_warning(kind, state.accounts.apis)))
     prefix = prefix_warning(state.settings.url_prefix)
     if prefix is not None:
         found.append((logging.WARNING, prefix))
