@@ -353,7 +353,8 @@ class KashFlowLinks:
         and, for a customer link, what is still owed. Its URL, From address and
         ``Message-ID`` come from configuration only.
 
-        :raises NothingToSend: no address on file that may be mailed (nothing is sent), no
+        :raises NothingToSend: no address on file that may be mailed, or an address of *to*
+            or the link's customer on the account's ``no_mail`` list (nothing is sent); no
             ``KASHFLOW_LINKS_MAIL``, or no ``KASHFLOW_LINKS_PUBLIC_URL``/``SERVER_NAME``.
         :raises MailError: the mail server refused the message (nothing is recorded).
         :raises KashFlowError: KashFlow could not say who the customer is.
