@@ -36,6 +36,7 @@ from .config import EXTENSION_KEY
 from .config import AccountRegistry
 from .config import Settings
 from .config import prefix_warning
+from .config import redact_url
 from .exceptions import ConfigurationError
 from .exceptions import KashFlowAccountLocked
 from .exceptions import KashFlowAuthError
@@ -45,6 +46,7 @@ from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable
+from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .fetch.owing import OWING
 from .fetch.owing import CustomerSummary
@@ -60,7 +62,12 @@ from .links.link import Link
 from .links.link import has_url_base
 from .links.service import LinkService
 from .links.store import REDIS_STORE_FIX
+from .links.store import described
 from .links.store import in_memory_warning
+from .links.store import left_behind
+from .links.store import open_store
+from .links.store import same_store
+from .links.store import url_problem
 from .links.store.base import LinkRecord
 from .sending import REMIND_STATUSES
 from .sending import Reminder
@@ -650,6 +657,79 @@ def revoke_customer(code: str, account: str | None) -> None:
     )
 
 
+@cli_group.group("store")
+def store_group() -> None:
+    """The link store: revocations, cut-offs and the register of minted links."""
+
+
+def _store_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A link store's URL, checked before anything is opened (a bad one exits with status 2)."""
+    problem = None if value is None else url_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, ctx, param)
+    return value
+
+
+@store_group.command("copy")
+@click.option(
+    "--to",
+    "to_url",
+    metavar="URL",
+    callback=_store_url,
+    help="Copy the configured store into the store at URL (sqlite:///... or redis://...).",
+)
+@click.option(
+    "--from",
+    "from_url",
+    metavar="URL",
+    callback=_store_url,
+    help="Copy the store at URL into the configured store.",
+)
+@with_app
+def store_copy(to_url: str | None, from_url: str | None) -> None:
+    """Copy every link record, revocation and customer cut-off (and every send and reminder
+    time) between the configured store (KASHFLOW_LINKS_REVOCATION_URL) and the store at URL.
+
+    Idempotent: rerun it as often as you like. A copy never removes or weakens anything: a
+    link withdrawn in either store stays withdrawn, a cut-off or reminder time only moves
+    later, and no link is registered twice. Before moving a site to another store, copy with
+    --to; if the site already runs on the new one, copy the old one in with --from.
+    """
+    if (to_url is None) == (from_url is None):
+        raise click.UsageError(
+            "give either --to URL or --from URL (the other side is the configured store)"
+        )
+    configured = _parts().links.store
+    other_url = t.cast(str, to_url or from_url)
+    if same_store(configured, other_url):
+        raise click.ClickException(f"{redact_url(other_url)} is the configured store itself")
+    try:
+        # The source is only read: a SQLite file must exist, and is neither created nor upgraded.
+        other = open_store(other_url, read_only=from_url is not None)
+        other.ping()
+    except StoreUnavailable as e:
+        raise click.ClickException(f"{e}; nothing copied") from None
+    source, destination = (configured, other) if to_url else (other, configured)
+    try:
+        click.echo(f"Copying {source.location} to {destination.location} ...")
+        contents = source.contents()
+        click.echo(f"  read:    {described(contents.counts())}")
+        merged = destination.merge(contents)
+    except StoreUnavailable as e:
+        raise click.ClickException(f"{e}; run the copy again once the store answers") from None
+    finally:
+        other.close()
+    changed = merged.counts()
+    if any(changed.values()):
+        click.echo(f"  copied:  {described(changed)}")
+    else:
+        click.echo(f"  copied:  nothing new ({destination.location} already held all of it)")
+    click.echo(
+        f"Done: every link withdrawn in {source.location} is withdrawn in "
+        f"{destination.location} too."
+    )
+
+
 _KEY_ADVICE = {
     "fernet": (
         "\nPut it FIRST in KASHFLOW_LINKS_FERNET_KEYS (newest first). To rotate, add the new\n"
@@ -792,12 +872,19 @@ def say_warnings(parts: Parts, indent: str = "") -> None:
     """What the start-up notes say about the configuration besides sharing, on standard
     error: the commands say it, the web processes log it when they first serve."""
     for warning in configuration_warnings(parts):
-        say(f"warning: {warning}", indent, err=True)
+        text, *to_paste = warning.split("\n")
+        say(f"warning: {text}", indent, err=True)
+        for line in to_paste:  # a command to paste: never wrapped
+            click.echo(indent + line, err=True)
 
 
 def configuration_warnings(parts: Parts) -> list[str]:
-    """The configuration's warnings: a URL prefix that doubles ``/invoices``."""
-    found = [prefix_warning(parts.settings.url_prefix)]
+    """The configuration's warnings: a URL prefix that doubles ``/invoices``, and an empty
+    store beside a default store with links left in the instance folder."""
+    found = [
+        prefix_warning(parts.settings.url_prefix),
+        left_behind(parts.links.store, current_app.instance_path),
+    ]
     return [warning for warning in found if warning is not None]
 
 

@@ -130,9 +130,13 @@ def _cache_config(value: t.Any, ctx: Context) -> dict[str, t.Any]:
     return merged
 
 
+#: The default link store's file, in the application's instance folder.
+DEFAULT_STORE_FILE = "kashflow_links.sqlite3"
+
+
 def _revocation_url(value: t.Any, ctx: Context) -> str:
     if value is None:
-        return "sqlite:///" + os.path.join(ctx.app.instance_path, "kashflow_links.sqlite3")
+        return "sqlite:///" + os.path.join(ctx.app.instance_path, DEFAULT_STORE_FILE)
     if not isinstance(value, str):
         raise ctx.error(f"must be a sqlite:/// or redis:// URL, not {value!r}")
     scheme = urlsplit(value).scheme
