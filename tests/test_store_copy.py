@@ -6,6 +6,7 @@ default store left behind in the instance folder; and what the stores' merge kee
 from __future__ import annotations
 
 import logging
+import sqlite3
 import typing as t
 from datetime import timedelta
 from email.message import EmailMessage
@@ -258,3 +259,36 @@ def test_a_merge_keeps_the_later_cut_off_and_never_registers_a_link_twice(
     assert destination.merge(source.contents()).cutoffs == 1
     assert destination.contents().cutoffs[("acme", "bigco01")] == 4000.0
     source.close()
+
+
+def test_a_file_from_an_earlier_version_is_copied_and_left_as_it_was(
+    tmp_path: Path, sandbox: KashFlowSandbox, redis_url: str
+) -> None:
+    """The first schema: no sends, no reminders, none of the register's later columns. The
+    copy reads it as it is; it is neither upgraded nor written."""
+    old = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old) as db:
+        db.executescript(
+            "CREATE TABLE links (link_id TEXT PRIMARY KEY, account TEXT NOT NULL, kind TEXT NOT "
+            "NULL, invoice INTEGER, customer TEXT, customer_key TEXT, status TEXT NOT NULL, "
+            "minted_at REAL NOT NULL, expires_at REAL, last_opened_at REAL);"
+            "CREATE TABLE revoked_links (link_id TEXT PRIMARY KEY, revoked_at REAL NOT NULL);"
+            "CREATE TABLE revoked_customers (account TEXT NOT NULL, customer_key TEXT NOT NULL, "
+            "revoked_before REAL NOT NULL, PRIMARY KEY (account, customer_key));"
+        )
+    moved, _ = site(tmp_path, sandbox, redis_url)
+    with moved.test_request_context():
+        link = KashFlowLinks().mint_invoice(1043)
+    with sqlite3.connect(old) as db:
+        db.execute(
+            "INSERT INTO links VALUES (?, 'acme', 'invoice', 1043, 'ACME01', 'acme01', 'all', "
+            "?, NULL, NULL)",
+            (link.link_id, 1000.0),
+        )
+        db.execute("INSERT INTO revoked_links VALUES (?, 2000.0)", (link.link_id,))
+    before = old.read_bytes()
+    code, out = copy(moved, "--from", f"sqlite:///{old}")
+    assert code == 0, out
+    assert "read: 1 link, 1 revocation" in out
+    assert status(moved, link) == 410
+    assert old.read_bytes() == before and not Path(f"{old}-wal").exists()

@@ -534,28 +534,31 @@ class SQLiteStore(RevocationStore):
         return not rows[0][0]
 
     def contents(self) -> StoreContents:
+        # A file from an earlier version, read without upgrading it, may lack the later
+        # columns and tables: read as empty.
+        tables = {
+            row[0] for row in self._run("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         have = {row[1] for row in self._run("PRAGMA table_info(links)")}
         # Column names from the constant above, never from a request or a file.
         columns = ", ".join(c if c in have else f"NULL AS {c}" for c in _LINK_COLUMNS)
         links = self._run(f"SELECT {columns} FROM links ORDER BY minted_at")  # noqa: S608  # nosec B608
-        sends = self._run("SELECT link_id, sent_at, recipients FROM sends ORDER BY sent_at")
+
+        def rows(table: str, sql: str) -> list[t.Any]:
+            return self._run(sql) if table in tables else []
+
+        sends = rows("sends", "SELECT link_id, sent_at, recipients FROM sends ORDER BY sent_at")
+        reminders = rows("reminders", "SELECT account, customer_key, reminded_at FROM reminders")
+        cutoffs = self._run("SELECT account, customer_key, revoked_before FROM revoked_customers")
         return StoreContents(
             links=tuple(_stored_link(row) for row in links),
             revoked=dict(self._run("SELECT link_id, revoked_at FROM revoked_links")),
-            cutoffs={
-                (row[0], row[1]): row[2]
-                for row in self._run(
-                    "SELECT account, customer_key, revoked_before FROM revoked_customers"
-                )
-            },
+            cutoffs={(row[0], row[1]): row[2] for row in cutoffs},
             sends=tuple(
                 SentRecord(row[0], row[1], tuple(row[2].split("\n")) if row[2] else ())
                 for row in sends
             ),
-            reminders={
-                (row[0], row[1]): row[2]
-                for row in self._run("SELECT account, customer_key, reminded_at FROM reminders")
-            },
+            reminders={(row[0], row[1]): row[2] for row in reminders},
         )
 
     def merge(self, contents: StoreContents) -> Merged:
