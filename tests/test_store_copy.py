@@ -206,11 +206,12 @@ def test_bad_copies_say_what_is_wrong_and_change_nothing(
         (("--to", "sqlite:///:memory:"), 2, "in memory belongs to one process"),
         (("--from", f"sqlite:///{missing}"), 1, "there is no link store at"),
         (("--to", configured), 1, "is the configured store itself"),
-        (("--to", f"redis://127.0.0.1:{free_port()}/0"), 1, "nothing copied"),
+        (("--to", f"redis://:s3cret-pass@127.0.0.1:{free_port()}/0"), 1, "nothing copied"),
+        (("--to", "postgres://admin:s3cret-pass@db/links"), 2, "is not a link store's URL"),
     ]:
         exit_code, out = copy(first, *args)
         assert (exit_code, said in out) == (code, True), (args, out)
-        assert "Traceback" not in out
+        assert "Traceback" not in out and "s3cret-pass" not in out
     assert not missing.exists() and not missing.parent.exists()
     assert register(first) == held
     assert RedisStore(redis_url).is_empty()
