@@ -53,7 +53,10 @@ def url_problem(url: str) -> str | None:
     """What is wrong with *url* as a link store's URL, or ``None``."""
     scheme = urlsplit(url).scheme
     if scheme not in SCHEMES:
-        return f"{redact_url(url)!r} is not a link store's URL: use sqlite:///path/to/file or redis://host:6379/0"
+        return (
+            f"{redact_url(url)!r} is not a link store's URL: use sqlite:///path/to/file or "
+            "redis://host:6379/0"
+        )
     if scheme == "sqlite" and not url.startswith("sqlite:///"):
         return "write SQLite URLs as sqlite:///relative or sqlite:////absolute"
     if scheme == "sqlite" and url[len("sqlite:///") :] in IN_MEMORY:

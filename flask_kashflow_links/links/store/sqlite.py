@@ -542,7 +542,8 @@ class SQLiteStore(RevocationStore):
         have = {row[1] for row in self._run("PRAGMA table_info(links)")}
         # Column names from the constant above, never from a request or a file.
         columns = ", ".join(c if c in have else f"NULL AS {c}" for c in _LINK_COLUMNS)
-        links = self._run(f"SELECT {columns} FROM links ORDER BY minted_at")  # noqa: S608  # nosec B608
+        query = f"SELECT {columns} FROM links ORDER BY minted_at"  # noqa: S608  # nosec B608
+        links = self._run(query)
 
         def rows(table: str, sql: str) -> list[t.Any]:
             return self._run(sql) if table in tables else []
