@@ -221,13 +221,36 @@ REDIS_CACHE_FIX = (
 )
 
 
-def per_process_cache_warning(kind: str) -> str:
-    """What a per-process cache breaks with several workers or hosts, and the fix."""
+def apis_named(apis: t.Collection[str]) -> str:
+    """Which of KashFlow's APIs *apis* holds, for wording a message: ``"rest"``, ``"soap"``
+    or ``"both"`` (also for none: the accounts are not known yet)."""
+    found = set(apis) & {"rest", "soap"}
+    return found.pop() if len(found) == 1 else "both"
+
+
+# What each process keeps on its own with a per-process cache, by the accounts' APIs: a REST
+# account logs in and holds a session token; a SOAP account has no session, only the pause
+# after KashFlow refuses its password (and no documented lockout).
+_EACH_PROCESS = {
+    "rest": "each process logs in to KashFlow on its own and keeps its own login pause, so a "
+    "mistyped password costs one failed login per process (KashFlow locks the user after a "
+    "few)",
+    "soap": "each process keeps its own pause after KashFlow refuses the SOAP password, so a "
+    "mistyped password costs one refused SOAP call per process (whether KashFlow locks a SOAP "
+    "user after repeated refusals is not documented)",
+    "both": "each process logs in to KashFlow's REST API on its own and keeps its own pause "
+    "after a refused password, so a mistyped password costs one failed login or refused SOAP "
+    "call per process (KashFlow locks a REST user after a few failed logins; for SOAP it is "
+    "not documented)",
+}
+
+
+def per_process_cache_warning(kind: str, apis: t.Collection[str] = ("rest",)) -> str:
+    """What a per-process cache breaks with several workers or hosts, worded for the accounts'
+    *apis* (``"rest"``, ``"soap"``), and the fix."""
     return (
         f"The portal's cache is {kind}, kept in each process: with several workers or hosts "
-        "each process logs in to KashFlow on its own and keeps its own login pause, so a "
-        "mistyped password costs one failed login per process (KashFlow locks the user after a "
-        "few), `flask kashflow-links check` cannot see the workers' pause, and throttle limits "
-        "multiply by the number of processes. One process is fine. For several "
-        f"({REDIS_EXTRA}): {REDIS_CACHE_FIX}"
+        f"{_EACH_PROCESS[apis_named(apis)]}, `flask kashflow-links check` cannot see the "
+        "workers' pause, and throttle limits multiply by the number of processes. One process "
+        f"is fine. For several ({REDIS_EXTRA}): {REDIS_CACHE_FIX}"
     )

@@ -30,10 +30,13 @@ from .cache import REDIS_CACHE_FIX
 from .cache import REDIS_EXTRA
 from .cache import Reach
 from .cache import SafeCache
+from .cache import apis_named
 from .cache import cache_reach
 from .config import EXTENSION_KEY
 from .config import AccountRegistry
 from .config import Settings
+from .config import prefix_warning
+from .config import redact_url
 from .exceptions import ConfigurationError
 from .exceptions import KashFlowAccountLocked
 from .exceptions import KashFlowAuthError
@@ -43,6 +46,7 @@ from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound
 from .exceptions import KashFlowPasswordExpired
 from .exceptions import KashFlowUnavailable
+from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .fetch.owing import OWING
 from .fetch.owing import CustomerSummary
@@ -58,7 +62,12 @@ from .links.link import Link
 from .links.link import has_url_base
 from .links.service import LinkService
 from .links.store import REDIS_STORE_FIX
+from .links.store import described
 from .links.store import in_memory_warning
+from .links.store import left_behind
+from .links.store import open_store
+from .links.store import same_store
+from .links.store import url_problem
 from .links.store.base import LinkRecord
 from .sending import REMIND_STATUSES
 from .sending import Reminder
@@ -648,6 +657,79 @@ def revoke_customer(code: str, account: str | None) -> None:
     )
 
 
+@cli_group.group("store")
+def store_group() -> None:
+    """The link store: revocations, cut-offs and the register of minted links."""
+
+
+def _store_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A link store's URL, checked before anything is opened (a bad one exits with status 2)."""
+    problem = None if value is None else url_problem(value)
+    if problem is not None:
+        raise click.BadParameter(problem, ctx, param)
+    return value
+
+
+@store_group.command("copy")
+@click.option(
+    "--to",
+    "to_url",
+    metavar="URL",
+    callback=_store_url,
+    help="Copy the configured store into the store at URL (sqlite:///... or redis://...).",
+)
+@click.option(
+    "--from",
+    "from_url",
+    metavar="URL",
+    callback=_store_url,
+    help="Copy the store at URL into the configured store.",
+)
+@with_app
+def store_copy(to_url: str | None, from_url: str | None) -> None:
+    """Copy every link record, revocation and customer cut-off (and every send and reminder
+    time) between the configured store (KASHFLOW_LINKS_REVOCATION_URL) and the store at URL.
+
+    Idempotent: rerun it as often as you like. A copy never removes or weakens anything: a
+    link withdrawn in either store stays withdrawn, a cut-off or reminder time only moves
+    later, and no link is registered twice. Before moving a site to another store, copy with
+    --to; if the site already runs on the new one, copy the old one in with --from.
+    """
+    if (to_url is None) == (from_url is None):
+        raise click.UsageError(
+            "give either --to URL or --from URL (the other side is the configured store)"
+        )
+    configured = _parts().links.store
+    other_url = t.cast(str, to_url or from_url)
+    if same_store(configured, other_url):
+        raise click.ClickException(f"{redact_url(other_url)} is the configured store itself")
+    try:
+        # The source is only read: a SQLite file must exist, and is neither created nor upgraded.
+        other = open_store(other_url, read_only=from_url is not None)
+        other.ping()
+    except StoreUnavailable as e:
+        raise click.ClickException(f"{e}; nothing copied") from None
+    source, destination = (configured, other) if to_url else (other, configured)
+    try:
+        click.echo(f"Copying {source.location} to {destination.location} ...")
+        contents = source.contents()
+        click.echo(f"  read:    {described(contents.counts())}")
+        merged = destination.merge(contents)
+    except StoreUnavailable as e:
+        raise click.ClickException(f"{e}; run the copy again once the store answers") from None
+    finally:
+        other.close()
+    changed = merged.counts()
+    if any(changed.values()):
+        click.echo(f"  copied:  {described(changed)}")
+    else:
+        click.echo(f"  copied:  nothing new ({destination.location} already held all of it)")
+    click.echo(
+        f"Done: every link withdrawn in {source.location} is withdrawn in "
+        f"{destination.location} too."
+    )
+
+
 _KEY_ADVICE = {
     "fernet": (
         "\nPut it FIRST in KASHFLOW_LINKS_FERNET_KEYS (newest first). To rotate, add the new\n"
@@ -683,10 +765,13 @@ def generate_key(kind: str) -> None:
 
 @cli_group.command("check")
 @click.option("--account", help=_ACCOUNT_HELP)
-@click.option("--force", is_flag=True, help="Try a login even while logins are paused.")
+@click.option(
+    "--force", is_flag=True, help="Ask KashFlow even while calls are paused after a refusal."
+)
 @with_app
 def check(account: str | None, force: bool) -> None:
-    """Log in to KashFlow with the configured account and say plainly what is wrong."""
+    """Try the configured account on KashFlow (a REST login, or a SOAP call) and say plainly
+    what is wrong."""
     parts = _parts()
     acct = _guard(lambda: parts.accounts.get(account))
     if acct.credentials is None:
@@ -698,16 +783,14 @@ def check(account: str | None, force: bool) -> None:
     login: Login = parts.fetcher.login_for(acct)
     click.echo(f"Checking account {acct.id!r} at {backend.base_url} ...")
     say_sharing(parts, indent="  ")
+    say_warnings(parts, indent="  ")
     try:
         connection = backend.connect(login, force=force)
     except KashFlowLoginsPaused as e:
-        raise click.ClickException(
-            f"logins for account {acct.id!r} are paused until {_when(e.retry_at)} after KashFlow "
-            "refused a login or locked the user. Fix the cause, then run check --force."
-        ) from None
+        raise click.ClickException(_paused(acct.id, backend.api, e.retry_at)) from None
     except KashFlowLinksError as e:
         raise click.ClickException(explain_login_failure(e, backend)) from None
-    print_connection(connection, len(login.credentials.memorable_word))
+    print_connection(connection, len(login.credentials.memorable_word), api=backend.api)
     if not connection.works:
         problems = "\n".join(f"  - {problem}" for problem in connection.problems)
         raise click.ClickException(f"this account does not work with the portal:\n{problems}")
@@ -727,16 +810,36 @@ def show_config() -> None:
     click.echo(f"default account:  {parts.accounts.default}")
     click.echo(f"embed mode:       {settings.embed_credentials}")
     click.echo(f"public URL:       {settings.public_url or current_app.config.get('SERVER_NAME')}")
+    prefix = (settings.url_prefix or "").rstrip("/")
+    shown = settings.url_prefix or "none"
+    click.echo(f"URL prefix:       {shown} (links: {prefix}/invoices/<token>)")
     say_sharing(parts)
+    say_warnings(parts)
 
 
 # -- what check and config say ---------------------------------------------------------------------
 
 
-def print_connection(connection: Connection, word_length: int) -> None:
-    """What a connection check found; *word_length* tells "every letter" from "some"."""
+def _paused(account_id: str, api: str, retry_at: datetime | None) -> str:
+    """Why ``check`` asked KashFlow nothing, in the words of the account's API."""
+    until = _when(retry_at)
+    if api == "soap":
+        return (
+            f"SOAP calls for account {account_id!r} are paused until {until} after KashFlow "
+            "refused the password, this server's address or SOAP access. Fix the cause, then "
+            "run check --force."
+        )
+    return (
+        f"logins for account {account_id!r} are paused until {until} after KashFlow refused a "
+        "login or locked the user. Fix the cause, then run check --force."
+    )
+
+
+def print_connection(connection: Connection, word_length: int, *, api: str = "rest") -> None:
+    """What a connection check found; *word_length* tells "every letter" from "some". A SOAP
+    account has no login to report: its findings say that KashFlow accepted the call."""
     company = connection.company_name
-    if connection.signed_in:
+    if connection.signed_in and api == "rest":
         click.echo(f"  logged in{f' to {company}' if company else ''}")
     for warning in connection.warnings:
         click.echo(f"  warning: {warning}", err=True)
@@ -749,8 +852,9 @@ def print_connection(connection: Connection, word_length: int) -> None:
         click.echo(f"  {finding}")
 
 
-def say(text: str, indent: str = "") -> None:
-    """Echo *text* wrapped to 100 columns, continued lines indented a little further."""
+def say(text: str, indent: str = "", *, err: bool = False) -> None:
+    """Echo *text* wrapped to 100 columns, continued lines indented a little further (to
+    standard error with *err*)."""
     click.echo(
         textwrap.fill(
             text,
@@ -759,8 +863,29 @@ def say(text: str, indent: str = "") -> None:
             subsequent_indent=indent + "  ",
             break_long_words=False,
             break_on_hyphens=False,
-        )
+        ),
+        err=err,
     )
+
+
+def say_warnings(parts: Parts, indent: str = "") -> None:
+    """What the start-up notes say about the configuration besides sharing, on standard
+    error: the commands say it, the web processes log it when they first serve."""
+    for warning in configuration_warnings(parts):
+        text, *to_paste = warning.split("\n")
+        say(f"warning: {text}", indent, err=True)
+        for line in to_paste:  # a command to paste: never wrapped
+            click.echo(indent + line, err=True)
+
+
+def configuration_warnings(parts: Parts) -> list[str]:
+    """The configuration's warnings: a URL prefix that doubles ``/invoices``, and an empty
+    store beside a default store with links left in the instance folder."""
+    found = [
+        prefix_warning(parts.settings.url_prefix),
+        left_behind(parts.links.store, current_app.instance_path),
+    ]
+    return [warning for warning in found if warning is not None]
 
 
 def say_sharing(parts: Parts, indent: str = "") -> None:
@@ -788,15 +913,18 @@ def confirmed_letters(positions: t.Sequence[int], word_length: int) -> str:
 def explain_login_failure(error: Exception, backend: Backend) -> str:
     """Plain words for an operator, from a failed login (never the secrets themselves)."""
     if isinstance(error, KashFlowUnavailable):
+        setting = (
+            "KASHFLOW_LINKS_SOAP_URL" if backend.api == "soap" else "KASHFLOW_LINKS_API_BASE_URL"
+        )
         return (
-            f"cannot reach KashFlow ({error}). Check KASHFLOW_LINKS_API_BASE_URL, DNS, the "
-            "firewall and any proxy; KashFlow may also be down."
+            f"cannot reach KashFlow ({error}). Check {setting}, DNS, the firewall and any "
+            "proxy; KashFlow may also be down."
         )
     if isinstance(error, KashFlowAccountLocked):
+        secrets_of = "password" if backend.api == "soap" else "password or memorable word"
         return (
-            "KashFlow says the user is locked after too many failed logins. Unlock it in "
-            "KashFlow (or wait for the lock to lapse), correct the password or memorable word, "
-            "then run check again."
+            "KashFlow says the user is locked after too many refusals. Unlock it in KashFlow "
+            f"(or wait for the lock to lapse), correct the {secrets_of}, then run check again."
         )
     if isinstance(error, KashFlowPasswordExpired):
         return (
@@ -851,6 +979,9 @@ class Sharing:
     #: Where the store lives (redacted), e.g. ``"sqlite:////srv/instance/links.sqlite3"``.
     store_location: str
     store: Reach
+    #: The KashFlow APIs of the accounts (``"rest"``, ``"soap"``): what the cache shares
+    #: differs (a REST login's session token and pause; only a SOAP refusal's pause).
+    apis: frozenset[str] = frozenset({"rest"})
 
 
 def sharing(parts: Parts) -> Sharing:
@@ -862,7 +993,45 @@ def sharing(parts: Parts) -> Sharing:
         cache=cache_reach(backend),
         store_location=store.location,
         store=store.reach,
+        apis=parts.accounts.apis,
     )
+
+
+# What the cache shares between processes, by the accounts' APIs (see apis_named): a REST
+# login's session token and its pause after a refusal; for SOAP, which has no session, only
+# the pause after KashFlow refuses the password.
+_SHARED = {
+    "rest": {
+        Reach.EVERYWHERE: "the web workers reuse the KashFlow session token a login leaves "
+        "here, and every process honours a login pause",
+        Reach.HOST: "the processes of this host share the KashFlow session token and the login "
+        "pause; other hosts log in on their own. For several hosts",
+        Reach.PROCESS: "so this command's KashFlow session ends with it, each web worker logs "
+        "in on its own and keeps its own login pause (this command cannot see it, nor they "
+        "this command's), and a mistyped password costs one failed login per process. For "
+        "several workers or hosts",
+    },
+    "soap": {
+        Reach.EVERYWHERE: "every process honours the pause after KashFlow refuses the SOAP "
+        "password (SOAP has no session to share)",
+        Reach.HOST: "the processes of this host share the pause after KashFlow refuses the "
+        "SOAP password; other hosts keep their own. For several hosts",
+        Reach.PROCESS: "so each web worker keeps its own pause after KashFlow refuses the SOAP "
+        "password (this command cannot see it, nor they this command's), and a mistyped "
+        "password costs one refused SOAP call per process. For several workers or hosts",
+    },
+    "both": {
+        Reach.EVERYWHERE: "the web workers reuse the session token a REST login leaves here, "
+        "and every process honours the pause after KashFlow refuses a password",
+        Reach.HOST: "the processes of this host share the REST session token and the pause "
+        "after a refused password; other hosts log in and pause on their own. For several "
+        "hosts",
+        Reach.PROCESS: "so this command's REST session ends with it, each web worker logs in "
+        "on its own and keeps its own pause after a refused password (this command cannot "
+        "see it, nor they this command's), and a mistyped password costs one failed login or "
+        "refused SOAP call per process. For several workers or hosts",
+    },
+}
 
 
 def describe(found: Sharing) -> list[str]:
@@ -872,24 +1041,12 @@ def describe(found: Sharing) -> list[str]:
     indented by four.
     """
     lines = [f"cache: {found.cache_kind}, {found.cache.value}"]
+    words = _SHARED[apis_named(found.apis)]
     if found.cache is Reach.EVERYWHERE:
-        lines.append(
-            "  the web workers reuse the KashFlow session token a login leaves here, and every "
-            "process honours a login pause"
-        )
-    elif found.cache is Reach.HOST:
-        lines.append(
-            "  the processes of this host share the KashFlow session token and the login pause; "
-            f"other hosts log in on their own. For several hosts ({REDIS_EXTRA}):"
-        )
-        lines.append(f"    {REDIS_CACHE_FIX}")
+        lines.append("  " + words[Reach.EVERYWHERE])
     else:
-        lines.append(
-            "  so this command's KashFlow session ends with it, each web worker logs in on its "
-            "own and keeps its own login pause (this command cannot see it, nor they this "
-            "command's), and a mistyped password costs one failed login per process. For "
-            f"several workers or hosts ({REDIS_EXTRA}):"
-        )
+        reach = Reach.HOST if found.cache is Reach.HOST else Reach.PROCESS
+        lines.append(f"  {words[reach]} ({REDIS_EXTRA}):")
         lines.append(f"    {REDIS_CACHE_FIX}")
     lines.append(f"link store: {found.store_location}, {found.store.value}")
     if found.store is Reach.HOST:

@@ -40,6 +40,7 @@ from .config import AccountRegistry
 from .config import Settings
 from .config import accounts_of
 from .config import load_settings
+from .config import prefix_warning
 from .config import redact_url
 from .exceptions import ConfigurationError
 from .exceptions import KashFlowError
@@ -69,6 +70,7 @@ from .links.service import LinkService
 from .links.store import RedisStore
 from .links.store import RevocationStore
 from .links.store import in_memory_warning
+from .links.store import left_behind
 from .links.store import open_store
 from .links.store.base import LinkRecord
 from .portal import Portal
@@ -352,7 +354,8 @@ class KashFlowLinks:
         and, for a customer link, what is still owed. Its URL, From address and
         ``Message-ID`` come from configuration only.
 
-        :raises NothingToSend: no address on file that may be mailed (nothing is sent), no
+        :raises NothingToSend: no address on file that may be mailed, or an address of *to*
+            or the link's customer on the account's ``no_mail`` list (nothing is sent); no
             ``KASHFLOW_LINKS_MAIL``, or no ``KASHFLOW_LINKS_PUBLIC_URL``/``SERVER_NAME``.
         :raises MailError: the mail server refused the message (nothing is recorded).
         :raises KashFlowError: KashFlow could not say who the customer is.
@@ -670,7 +673,8 @@ def _redis_db(config: t.Mapping[str, t.Any]) -> int:
 
 class _StartupNotes:
     """Once per process, at the first request the application serves: what would break with
-    several workers or hosts, with the fix.
+    several workers or hosts, a URL prefix that doubles ``/invoices``, and an empty store
+    beside a default store with links left in the instance folder, with the fix.
 
     Logged where the portal serves, not at ``init_app``: a host's own commands (a cron job's
     ``flask ...``) would print them on every run. The package's ``check`` and ``config``
@@ -694,13 +698,19 @@ class _StartupNotes:
             return
         self.done_in = os.getpid()
         for level, message in startup_notes(
-            self.state, testing=self.app.testing, chosen=self.chosen
+            self.state,
+            testing=self.app.testing,
+            chosen=self.chosen,
+            instance_path=self.app.instance_path,
         ):
             notes.log(level, "%s", message)
 
 
-def startup_notes(state: _State, *, testing: bool, chosen: bool) -> list[tuple[int, str]]:
-    """The start-up notes of an application, as ``(logging level, message)``."""
+def startup_notes(
+    state: _State, *, testing: bool, chosen: bool, instance_path: str | None = None
+) -> list[tuple[int, str]]:
+    """The start-up notes of an application, as ``(logging level, message)``; with
+    *instance_path*, also a default store left behind there with links in it."""
     found: list[tuple[int, str]] = []
     backend = state.shared.backend
     if cache_reach(backend) is Reach.PROCESS:
@@ -710,7 +720,11 @@ def startup_notes(state: _State, *, testing: bool, chosen: bool) -> list[tuple[i
             level = logging.INFO
         else:
             level = logging.WARNING
-        found.append((level, per_process_cache_warning(type(backend).__name__)))
+        kind = type(backend).__name__
+        found.append((level, per_process_cache_warning(kind, state.accounts.apis)))
+    prefix = prefix_warning(state.settings.url_prefix)
+    if prefix is not None:
+        found.append((logging.WARNING, prefix))
     store = state.links.store
     if store.reach is Reach.PROCESS:
         found.append((logging.WARNING, in_memory_warning(store.location)))
@@ -725,6 +739,9 @@ def startup_notes(state: _State, *, testing: bool, chosen: bool) -> list[tuple[i
                 "redis:// store with persistence.",
             )
         )
+    behind = left_behind(store, instance_path) if instance_path else None
+    if behind is not None:
+        found.append((logging.WARNING, behind))
     return found
 
 

@@ -150,8 +150,9 @@ class Sender:
         """Email *link* (a :class:`Link`, or a live link's id, token or URL) to its customer's
         addresses on file, or to *to*.
 
-        :raises NothingToSend: no address (on file, that may be mailed), or no way to build
-            the link's URL from configuration. Nothing is sent.
+        :raises NothingToSend: no address (on file, that may be mailed), an address of *to*
+            or the link's customer on the account's ``no_mail`` list, or no way to build the
+            link's URL from configuration. Nothing is sent.
         :raises MailError: the mail server refused it or could not be reached (nothing is
             recorded).
         :raises KashFlowError: KashFlow could not say who the customer is or where they are.
@@ -170,6 +171,7 @@ class Sender:
         customer = self._customer(account, code, needed=to is None)
         if to is not None:
             recipients = _addresses(to)
+            _refuse_no_mail(account, code, recipients)
         else:
             recipients = account.recipients(customer) if customer else []
         if not recipients:
@@ -260,7 +262,12 @@ class Sender:
             days_overdue=summary.days_overdue(today),
         )
         if not summary.emails:
-            self._done(result.skipped, reminder, "no email address on file", progress)
+            reason = (
+                "no email address on file that may be mailed"
+                if account.may_mail(summary.code, "")
+                else "on the account's no_mail list"
+            )
+            self._done(result.skipped, reminder, reason, progress)
             return
         now = self.clock()
         if result.dry_run:
@@ -429,6 +436,21 @@ def _subject(scope: InvoiceScope | CustomerScope, business: str) -> str:
     if isinstance(scope, InvoiceScope):
         return f"Invoice {scope.invoice} from {business}"
     return f"Your invoices from {business}"
+
+
+def _refuse_no_mail(account: Account, customer: str, recipients: t.Sequence[str]) -> None:
+    """Refuse addresses given by hand when the account's ``no_mail`` names them or the link's
+    customer: the list means "never mailed by the portal", whoever typed the address."""
+    if customer and not account.may_mail(customer, ""):
+        raise NothingToSend(
+            f"customer {customer} is on the no_mail list of account {account.id!r}; nothing sent"
+        )
+    refused = [address for address in recipients if not account.may_mail(customer, address)]
+    if refused:
+        raise NothingToSend(
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} on the no_mail list "
+            f"of account {account.id!r}; nothing sent"
+        )
 
 
 def _addresses(to: t.Sequence[str] | str) -> list[str]:

@@ -9,11 +9,17 @@ first on the ``PATH``:
   ``python -c`` in the folder and must succeed;
 * in a console block, each ``$`` command is played when it is one a reader would type to
   follow along: ``export`` lines change the environment (as in the reader's shell);
-  ``python -m flask_kashflow_links.testing`` starts the sandbox (on a free port) and its
-  printed ``export`` lines are applied, as the page asks the reader to paste them;
+  ``python -m flask_kashflow_links.testing`` starts the sandbox (on a free port) and the
+  ``export`` lines it prints for the reader's API are applied, as the page asks the reader to
+  paste them;
   ``flask --app myshop kashflow-links ...`` and ``python -m pytest`` must succeed. Commands
   with placeholders (``<link id>``), servers that never return (``flask run``, ``gunicorn``)
   and installs (the wheel is installed already) are not played.
+
+A page may show a block for each of KashFlow's APIs: a block marked ``<!-- variant: soap -->``
+(Markdown) or ``.. variant: soap`` (reStructuredText, a comment) on the line before it, blank
+lines aside, is played only by a reader of that variant (``Reader(variant="soap")``), and one
+marked ``rest`` only by a REST reader; unmarked blocks are for every reader.
 """
 
 from __future__ import annotations
@@ -31,6 +37,11 @@ from pathlib import Path
 FILE_HEADER = re.compile(r"^# ([\w./-]+\.py)\s*$")
 _DIRECTIVE = re.compile(r"^(?P<indent>\s*)\.\. code-block:: (?P<language>\w+)\s*$")
 _FENCE = re.compile(r"^```(?P<language>\w+)\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
+#: The mark of a block for one API, on the line before it.
+_MARKDOWN_VARIANT = re.compile(r"^<!-- variant: (\w+) -->$")
+_RST_VARIANT = re.compile(r"^\s*\.\. variant: (\w+)\s*$")
+#: Where the sandbox's settings for a SOAP account begin, in what it prints.
+SOAP_SETTINGS = "For an account on KashFlow's SOAP API"
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,17 @@ class Block:
     code: str
     #: ``page:line``, for failure messages.
     where: str
+    #: The API whose readers play it (``"rest"``, ``"soap"``), or ``None`` for every reader.
+    variant: str | None = None
+
+
+def _variant_before(lines: list[str], pattern: re.Pattern[str]) -> str | None:
+    """The variant marked on the last non-blank line of *lines*, if any."""
+    for line in reversed(lines):
+        if line.strip():
+            match = pattern.match(line)
+            return match.group(1) if match else None
+    return None
 
 
 def blocks_of_markdown(path: Path, section: str) -> list[Block]:
@@ -51,7 +73,12 @@ def blocks_of_markdown(path: Path, section: str) -> list[Block]:
     part = text[start : end if end != -1 else len(text)]
     offset = text[:start].count("\n") + 1
     return [
-        Block(m["language"], m["code"], f"{path.name}:{offset + part[: m.start()].count(chr(10))}")
+        Block(
+            m["language"],
+            m["code"],
+            f"{path.name}:{offset + part[: m.start()].count(chr(10))}",
+            _variant_before(part[: m.start()].splitlines(), _MARKDOWN_VARIANT),
+        )
         for m in _FENCE.finditer(part)
     ]
 
@@ -74,7 +101,8 @@ def blocks_of_rst(path: Path) -> list[Block]:
         while body and (not body[0].strip() or body[0].strip().startswith(":")):
             body.pop(0)
         code = textwrap.dedent("\n".join(body)).strip("\n") + "\n"
-        blocks.append(Block(match["language"], code, f"{path.name}:{number + 1}"))
+        variant = _variant_before(lines[:number], _RST_VARIANT)
+        blocks.append(Block(match["language"], code, f"{path.name}:{number + 1}", variant))
     return blocks
 
 
@@ -99,6 +127,8 @@ class Reader:
 
     folder: Path
     venv: Path
+    #: The API this reader follows the pages for: blocks marked for the other are skipped.
+    variant: str = "rest"
     env: dict[str, str] = field(default_factory=dict)
     #: What was played, for failure messages.
     played: list[str] = field(default_factory=list)
@@ -117,9 +147,11 @@ class Reader:
     # -- blocks --------------------------------------------------------------------------------
 
     def read(self, blocks: list[Block]) -> None:
-        """Play every block in order."""
+        """Play every block in order (those for another API's reader skipped)."""
         for block in blocks:
-            if block.language == "python":
+            if block.variant not in (None, self.variant):
+                self.played.append(f"{block.where}: not played (for {block.variant})")
+            elif block.language == "python":
                 self.python(block)
             elif block.language == "console":
                 for command in commands_of(block.code):
@@ -159,7 +191,8 @@ class Reader:
         self.env = dict(item.split("=", 1) for item in result.stdout.split("\0") if "=" in item)
 
     def start_sandbox(self, command: str, where: str) -> None:
-        """Start the sandbox as the page says (on a free port), and paste its ``export``s."""
+        """Start the sandbox as the page says (on a free port), and paste the ``export``s it
+        prints for this reader's API (the REST settings, then the SOAP ones)."""
         args = shlex.split(command)
         if "--port" in args:
             del args[args.index("--port") : args.index("--port") + 2]
@@ -174,11 +207,16 @@ class Reader:
         self.servers.append(process)
         assert process.stdout is not None
         printed = []
+        snippets = 0
         for line in process.stdout:
             printed.append(line)
-            if line.startswith("KASHFLOW_LINKS_ACCOUNTS"):
+            snippets += line.startswith("KASHFLOW_LINKS_ACCOUNTS")
+            if snippets == 2:  # the REST settings' snippet, then the SOAP settings'
                 break
-        exports = [line.strip() for line in printed if line.startswith("export ")]
+        soap = next((i for i, line in enumerate(printed) if line.startswith(SOAP_SETTINGS)), None)
+        assert soap is not None, f"{where}: the sandbox printed no SOAP settings"
+        ours = printed[soap:] if self.variant == "soap" else printed[:soap]
+        exports = [line.strip() for line in ours if line.startswith("export ")]
         assert exports, f"{where}: the sandbox printed no settings:\n{''.join(printed)}"
         self.played.append(f"{where}: started the sandbox")
         for line in exports:

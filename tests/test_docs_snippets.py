@@ -6,7 +6,9 @@ built as wheels from a copy of the source tree and installed into a fresh virtua
 (``pip install <wheel>``, their dependencies from the package index this machine reaches, plus
 pytest and freezegun, which the testing page uses). Each page is then read by
 :class:`~tests.docs_snippets.Reader`: files written, Python run, commands typed, the sandbox
-started and its settings pasted, the page's tests run with ``python -m pytest``.
+started and its settings pasted, the page's tests run with ``python -m pytest``. The README
+and the quick start are read twice: by a reader on KashFlow's REST API, and by one on its SOAP
+API, who plays the pages' SOAP blocks instead of the REST ones (issue 21, point 1).
 """
 
 from __future__ import annotations
@@ -120,12 +122,20 @@ def venv(wheels: Wheels) -> Venv:
 
 
 @pytest.fixture
-def reader(tmp_path: Path, venv: Venv) -> Iterator[Reader]:
+def reader(request: pytest.FixtureRequest, tmp_path: Path, venv: Venv) -> Iterator[Reader]:
+    """A reader in an empty folder, on the REST API unless the test is parametrized
+    (indirectly) with ``"soap"``."""
     folder = tmp_path / "site"
     folder.mkdir()
-    reader = Reader(folder, venv.path)
+    reader = Reader(folder, venv.path, variant=getattr(request, "param", "rest"))
     yield reader
     reader.stop()
+
+
+def checked(reader: Reader) -> str:
+    """What ``check`` says about the account the reader's site now uses."""
+    argv = ["flask", "--app", "myshop", "kashflow-links", "check"]
+    return reader.run(argv, "check, once more").stdout
 
 
 def test_the_wheel_is_what_runs(reader: Reader) -> None:
@@ -159,19 +169,37 @@ def test_the_pages_have_code_to_run() -> None:
     for blocks in (README, QUICKSTART, TESTING):
         assert any(b.language == "python" for b in blocks)
         assert any(b.language == "console" for b in blocks)
+    # The README and the quick start have a factory and a sandbox to start for each API.
+    for blocks in (README, QUICKSTART):
+        for variant in ("rest", "soap"):
+            mine = [b for b in blocks if b.variant == variant]
+            assert [b.language for b in mine] == ["python", "console"], variant
+            assert mine[0].code.startswith("# myshop.py")
+            assert "python -m flask_kashflow_links.testing" in mine[1].code
 
 
+@pytest.mark.parametrize("reader", ["rest", "soap"], indirect=True)
 def test_the_readme_quick_start(reader: Reader) -> None:
     reader.read(README)
-    assert (reader.folder / "myshop.py").exists()
+    factory = (reader.folder / "myshop.py").read_text()
+    assert ('"api": "soap"' in factory) is (reader.variant == "soap")
     played = "\n".join(reader.played)
     assert "started the sandbox" in played
     assert "$ flask --app myshop kashflow-links mint invoice 1043 --verify" in played
+    said = checked(reader)
+    if reader.variant == "soap":
+        assert "accepted the username and password over SOAP" in said
+        assert "invoice PDFs download from the PermaLink" in said
+    else:
+        assert "logged in to" in said and "memorable word" in said
 
 
+@pytest.mark.parametrize("reader", ["rest", "soap"], indirect=True)
 def test_the_quickstart_page(reader: Reader) -> None:
     reader.read(QUICKSTART)
     assert any("kashflow-links check" in step for step in reader.played)
+    over_soap = "accepted the username and password over SOAP" in checked(reader)
+    assert over_soap is (reader.variant == "soap")
 
 
 def test_all_three_in_order(reader: Reader) -> None:

@@ -135,6 +135,14 @@ def test_invoice_page_contents(portal: Flask, sandbox: KashFlowSandbox) -> None:
     assert "billing@acme.example.com" in html  # the business's contact details
 
 
+def test_a_line_without_a_description_shows_its_product_name(portal: Flask) -> None:
+    """Invoice 4 (KashFlow's documented example) has a line for the product "Mobile" with an
+    empty description: every API shows the product's name (issue 21, point 9)."""
+    html = portal.test_client().get(path(mint(portal, number=4))).get_data(as_text=True)
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", html, re.DOTALL)
+    assert [row for row in rows if re.search(r">\s*Mobile\s*<", row)], html
+
+
 def test_customer_page_is_paged_newest_first(portal: Flask, sandbox: KashFlowSandbox) -> None:
     link = mint(portal, "customer", code="BIGCO01")
     client = portal.test_client()

@@ -1,4 +1,5 @@
-"""Start-up warnings: a SQLite link store that looks likely to vanish is said out loud."""
+"""Start-up warnings: a SQLite link store that looks likely to vanish, and a URL prefix that
+doubles ``/invoices``, are said out loud."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.links.store.sqlite import Host
 from flask_kashflow_links.links.store.sqlite import ephemeral_reason
+from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import make_app
+from .helpers import portal_config
 
 #: A machine where nothing looks ephemeral: a data disk, a tmpfs elsewhere, no Heroku.
 STEADY = Host(
@@ -73,3 +77,61 @@ def test_a_redis_store_draws_no_such_warning(
     caplog.set_level(logging.WARNING, logger="flask_kashflow_links")
     make_app(tmp_path, revocation_url=redis_url).test_client().get("/")
     assert [r for r in caplog.records if r.name == "flask_kashflow_links"] == []
+
+
+# -- a URL prefix that already ends in /invoices (issue 21, point 7) ------------------------------
+
+
+def prefix_notes(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "KASHFLOW_LINKS_URL_PREFIX" in r.getMessage()]
+
+
+def test_a_prefix_ending_in_invoices_is_served_as_given_and_warned_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flask_kashflow_links")
+    app = make_app(tmp_path, url_prefix="/account/invoices")
+    assert prefix_notes(caplog) == []  # not at init_app: a host's own commands stay quiet
+    with app.test_request_context():
+        link = KashFlowLinks().mint_invoice(1043)
+    # Accepted, and served where the routes say: the doubled path.
+    assert "/account/invoices/invoices/" in link.url
+    client = app.test_client()
+    client.get("/account/invoices/nothing")
+    client.get("/account/invoices/nothing")
+    [note] = prefix_notes(caplog)
+    assert note.levelno == logging.WARNING
+    message = note.getMessage()
+    assert "'/account/invoices' already ends in /invoices" in message
+    assert "links open at /account/invoices/invoices/<token>" in message
+    assert "set KASHFLOW_LINKS_URL_PREFIX = '/account'" in message
+
+
+@pytest.mark.parametrize(
+    ("prefix", "fix"),
+    [
+        ("/invoices", "set no KASHFLOW_LINKS_URL_PREFIX"),
+        ("/Account/Invoices/", "set KASHFLOW_LINKS_URL_PREFIX = '/Account'"),
+    ],
+)
+def test_config_and_check_say_it_too(
+    tmp_path: Path, sandbox: KashFlowSandbox, prefix: str, fix: str
+) -> None:
+    app = make_app(tmp_path, **portal_config(sandbox, url_prefix=prefix))
+    for command in ("config", "check"):
+        result = app.test_cli_runner().invoke(args=["kashflow-links", command])
+        assert result.exit_code == 0, result.output
+        said = " ".join(result.stderr.split())
+        assert "warning: KASHFLOW_LINKS_URL_PREFIX" in said and fix in said, command
+
+
+@pytest.mark.parametrize("prefix", [None, "/billing", "/account", "/my-invoices", "/invoicesx"])
+def test_other_prefixes_draw_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, prefix: str | None
+) -> None:
+    caplog.set_level(logging.WARNING, logger="flask_kashflow_links")
+    app = make_app(tmp_path, url_prefix=prefix)
+    app.test_client().get("/")
+    assert prefix_notes(caplog) == []
+    result = app.test_cli_runner().invoke(args=["kashflow-links", "config"])
+    assert result.exit_code == 0 and "KASHFLOW_LINKS_URL_PREFIX" not in result.output

@@ -130,9 +130,13 @@ def _cache_config(value: t.Any, ctx: Context) -> dict[str, t.Any]:
     return merged
 
 
+#: The default link store's file, in the application's instance folder.
+DEFAULT_STORE_FILE = "kashflow_links.sqlite3"
+
+
 def _revocation_url(value: t.Any, ctx: Context) -> str:
     if value is None:
-        return "sqlite:///" + os.path.join(ctx.app.instance_path, "kashflow_links.sqlite3")
+        return "sqlite:///" + os.path.join(ctx.app.instance_path, DEFAULT_STORE_FILE)
     if not isinstance(value, str):
         raise ctx.error(f"must be a sqlite:/// or redis:// URL, not {value!r}")
     scheme = urlsplit(value).scheme
@@ -202,6 +206,31 @@ def _url_prefix(value: t.Any, ctx: Context) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         raise ctx.error("must start with '/', e.g. '/billing'")
     return value
+
+
+#: The first segment of every link's route (``portal/routes.py``: ``/invoices/<token>``).
+LINK_ROUTES = "/invoices"
+
+
+def prefix_warning(prefix: str | None) -> str | None:
+    """What to say about a URL prefix that already ends in ``/invoices``, or ``None``.
+
+    The link routes begin with ``/invoices``, so the prefix ``/account/invoices`` serves
+    ``/account/invoices/invoices/<token>``. It is accepted (a site may want that path), and
+    said at start-up and by ``check`` and ``config``, with the prefix that was likely meant.
+    """
+    if not prefix:
+        return None
+    trimmed = prefix.rstrip("/")
+    if not trimmed.lower().endswith(LINK_ROUTES):
+        return None
+    meant = trimmed[: -len(LINK_ROUTES)]
+    fix = f"KASHFLOW_LINKS_URL_PREFIX = {meant!r}" if meant else "no KASHFLOW_LINKS_URL_PREFIX"
+    return (
+        f"KASHFLOW_LINKS_URL_PREFIX {prefix!r} already ends in {LINK_ROUTES}, where the "
+        f"portal's routes begin, so links open at {trimmed}{LINK_ROUTES}/<token>. For links at "
+        f"{trimmed}/<token>, set {fix} (and KASHFLOW_LINKS_PUBLIC_URL to match)."
+    )
 
 
 # -- the option table ----------------------------------------------------------------------------

@@ -298,6 +298,14 @@ class AccountRegistry:
         """The ids of dict-configured accounts (empty with a loader)."""
         return sorted(self._accounts)
 
+    @property
+    def apis(self) -> frozenset[str]:
+        """The KashFlow APIs the accounts use, for wording messages: those of the configured
+        accounts, or every API with a loader (which may bring either)."""
+        if self._loader is not None:
+            return frozenset(APIS)
+        return frozenset(account.api for account in self._accounts.values())
+
     def for_link(self, account_id: str | None, credentials: Credentials | None) -> Account:
         """The account a link reads from: *account_id*'s, logging in with the link's own
         *credentials* when it carries them (embed mode); :class:`LookupError` if unknown."""

@@ -242,10 +242,16 @@ def _text(element: Element | None, name: str, limit: int) -> str:
 
 
 def _line_from_soap(element: Element) -> LineItem:
-    """One ``InvoiceLine`` (an ``anyType`` of ``Lines``)."""
+    """One ``InvoiceLine`` (an ``anyType`` of ``Lines``).
+
+    KashFlow's WSDL gives the line a ``ProductID`` but no ``ProductName``; a line that
+    carries one (as REST lines do) has it read, so a line with no description still says
+    what was sold. None is looked up by ``ProductID``: that would cost a call per page.
+    """
     vat_rate = _amount(element, "VatRate")
     return LineItem(
         description=_text(element, "Description", 2000),
+        product_name=_text(element, "ProductName", 200),
         quantity=_amount(element, "Quantity"),
         rate=_amount(element, "Rate"),
         vat_amount=_amount(element, "VatAmount"),

@@ -11,9 +11,10 @@ It prints the sandbox's URL, then the REST settings two ways: environment lines 
 application factory the documentation uses (which reads ``KASHFLOW_API_BASE_URL``,
 ``KASHFLOW_USERNAME``, ``KASHFLOW_PASSWORD`` and ``KASHFLOW_MEMORABLE_WORD``), and a config
 snippet with the account id ``main``; then a SOAP block: the user, the password the SOAP
-password mode accepts, and a config snippet for an account with ``"api": "soap"``. The
-credentials printed are the sandbox's own demo credentials (or those given on the command
-line), never a real KashFlow account's.
+password mode accepts, environment lines for the quick start's SOAP factory (which reads
+``KASHFLOW_SOAP_URL``, ``KASHFLOW_USERNAME`` and ``KASHFLOW_PASSWORD``), and a config snippet
+for an account with ``"api": "soap"``. The credentials printed are the sandbox's own demo
+credentials (or those given on the command line), never a real KashFlow account's.
 """
 
 from __future__ import annotations
@@ -41,16 +42,22 @@ def settings_to_paste(sandbox: KashFlowSandbox) -> str:
     return f"{rest_settings(sandbox)}\n{soap_settings(sandbox)}"
 
 
+def _exports(env: dict[str, str]) -> str:
+    """Shell ``export`` lines for *env*, quoted for the shell."""
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+
+
 def rest_settings(sandbox: KashFlowSandbox) -> str:
     """Environment lines for the documented factory, and the same as a config snippet."""
     account = sandbox.account_config()
-    env = {
-        "KASHFLOW_API_BASE_URL": sandbox.url,
-        "KASHFLOW_USERNAME": account["username"],
-        "KASHFLOW_PASSWORD": account["password"],
-        "KASHFLOW_MEMORABLE_WORD": account["memorable_word"],
-    }
-    exports = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+    exports = _exports(
+        {
+            "KASHFLOW_API_BASE_URL": sandbox.url,
+            "KASHFLOW_USERNAME": account["username"],
+            "KASHFLOW_PASSWORD": account["password"],
+            "KASHFLOW_MEMORABLE_WORD": account["memorable_word"],
+        }
+    )
     return (
         "For the application factory of the quick start, in your shell:\n\n"
         f"{exports}\n\n"
@@ -62,8 +69,9 @@ def rest_settings(sandbox: KashFlowSandbox) -> str:
 
 
 def soap_settings(sandbox: KashFlowSandbox) -> str:
-    """The user, the password SOAP accepts and a config snippet for a SOAP account (which has
-    no memorable word: SOAP sends the user name and password with every call)."""
+    """The user, the password SOAP accepts, environment lines for the documented SOAP factory
+    and a config snippet for a SOAP account (which has no memorable word: SOAP sends the user
+    name and password with every call)."""
     account = sandbox.account_config(api="soap")
     # Which password works depends on the account's SOAP password mode, as in KashFlow's
     # API Settings; say which, since "Incorrect username or password" is all a client hears.
@@ -71,10 +79,20 @@ def soap_settings(sandbox: KashFlowSandbox) -> str:
         mode = 'password mode "separate": the login password is refused'
     else:
         mode = 'password mode "login": the login password; the separate one is refused'
+    exports = _exports(
+        {
+            "KASHFLOW_SOAP_URL": sandbox.soap_url,
+            "KASHFLOW_USERNAME": account["username"],
+            "KASHFLOW_PASSWORD": account["password"],
+        }
+    )
     return (
-        "For an account on KashFlow's SOAP API (no memorable word), in your Flask config:\n\n"
+        "For an account on KashFlow's SOAP API (no memorable word):\n\n"
         f"SOAP user: {account['username']}\n"
         f"SOAP API password: {account['password']}  ({mode})\n\n"
+        "For the quick start's SOAP factory, in your shell:\n\n"
+        f"{exports}\n\n"
+        "or in your Flask config:\n\n"
         f"KASHFLOW_LINKS_SOAP_URL = {sandbox.soap_url!r}\n"
         f"KASHFLOW_LINKS_ACCOUNTS = {{{ACCOUNT_ID!r}: {account!r}}}\n"
     )

@@ -132,15 +132,22 @@ def test_the_settings_have_a_soap_block_whose_account_works() -> None:
         account = config["KASHFLOW_LINKS_ACCOUNTS"]["main"]
         # A SOAP account has no memorable word.
         assert account == {"api": "soap", "username": sb.username, "password": sb.password}
-        assert "export " not in soap and "MEMORABLE" not in soap
+        assert "MEMORABLE" not in soap
+        # What the quick start's SOAP factory reads (issue 21, point 1): the same account.
+        assert pasted_environment(lines) == {
+            "KASHFLOW_SOAP_URL": sb.soap_url,
+            "KASHFLOW_USERNAME": sb.username,
+            "KASHFLOW_PASSWORD": sb.password,
+        }
         recent = "<NumberOfInvoices>1</NumberOfInvoices>"
         soap_call = call(sb, "GetInvoices_Recent", recent, password=account["password"])
         assert soap_call.status == "OK"
 
         sb.set_soap_password_mode("separate")
-        config = pasted_config(settings_to_paste(sb).partition(SOAP_HEADING)[2].splitlines())
-        account = config["KASHFLOW_LINKS_ACCOUNTS"]["main"]
+        lines = settings_to_paste(sb).partition(SOAP_HEADING)[2].splitlines()
+        account = pasted_config(lines)["KASHFLOW_LINKS_ACCOUNTS"]["main"]
         assert account["password"] == sb.soap_password == "sandbox-api-password"
+        assert pasted_environment(lines)["KASHFLOW_PASSWORD"] == sb.soap_password
         assert call(sb, "GetInvoices_Recent", recent, password=account["password"]).status == "OK"
         assert call(sb, "GetInvoices_Recent", recent).status == "NO"  # the login password
 

@@ -70,12 +70,33 @@ def test_get_invoice(sb: KashFlowSandbox, version: str) -> None:
     assert invoice.find(f"{KF}CustomerReference").text is None  # <CustomerReference />
     lines = invoice.find(f"{KF}Lines")
     assert [line.get(XSI_TYPE) for line in lines] == ["InvoiceLine"]
-    assert tags(lines[0]) == LINE_ORDER
+    # The WSDL's fields, then the product's name (not in the WSDL: sent where there is one).
+    assert tags(lines[0]) == [*LINE_ORDER, "ProductName"]
+    assert field(lines[0], "Description") == "" and field(lines[0], "ProductName") == "Mobile"
     assert field(lines[0], "VatAmount") == "17.5000" and field(lines[0], "VatRate") == "17.5000"
     assert field(invoice, "PermaLink") == (
         f"{sb.origin}/v2/documents/invoice/3a22b041-8d45-496a-946d-bd2252a0d28c"
     )
     assert sb.calls["soap.GetInvoice"] == 1
+
+
+def test_a_line_without_a_product_sends_no_product_name() -> None:
+    with KashFlowSandbox(demo_data=False) as sb:
+        sb.add_customer({"Code": "LINES01", "Name": "Lines Ltd"})
+        invoice = sb.add_invoice(
+            {
+                "CustomerCode": "LINES01",
+                "LineItems": [
+                    {"Description": "Labour", "Quantity": "2", "Rate": "40.00"},
+                    {"ProductName": "Hinge", "Quantity": "4", "Rate": "2.50"},
+                ],
+            }
+        )
+        answer = call(sb, "GetInvoice", f"<InvoiceNumber>{invoice['Number']}</InvoiceNumber>")
+    lines = answer.result("GetInvoice").find(f"{KF}Lines")
+    assert [tags(line) for line in lines] == [LINE_ORDER, [*LINE_ORDER, "ProductName"]]
+    assert lines[0].find(f"{KF}ProductName") is None
+    assert field(lines[1], "ProductName") == "Hinge"
 
 
 @pytest.mark.parametrize("version", [SOAP11, SOAP12])

@@ -18,11 +18,17 @@ Backends live one per module, like flask-caching's ``backends/``: :mod:`.sqlite`
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit
 
+from ...config import DEFAULT_STORE_FILE
+from ...config import redact_url
+from ...exceptions import StoreUnavailable
 from .base import LinkRecord as LinkRecord
 from .base import RevocationStore as RevocationStore
+from .base import StoreContents as StoreContents
 from .redis import RedisStore as RedisStore
+from .sqlite import IN_MEMORY
 from .sqlite import SQLiteStore as SQLiteStore
 
 #: The fix for a store that does not reach every host.
@@ -39,9 +45,87 @@ def in_memory_warning(location: str) -> str:
     )
 
 
-def open_store(url: str) -> RevocationStore:
-    """Open the store named by a ``KASHFLOW_LINKS_REVOCATION_URL``."""
+#: The URL schemes of the stores.
+SCHEMES = ("sqlite", "redis", "rediss", "unix")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with *url* as a link store's URL, or ``None``."""
     scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
-        return SQLiteStore.from_url(url)
+    if scheme not in SCHEMES:
+        return (
+            f"{redact_url(url)!r} is not a link store's URL: use sqlite:///path/to/file or "
+            "redis://host:6379/0"
+        )
+    if scheme == "sqlite" and not url.startswith("sqlite:///"):
+        return "write SQLite URLs as sqlite:///relative or sqlite:////absolute"
+    if scheme == "sqlite" and url[len("sqlite:///") :] in IN_MEMORY:
+        return "a SQLite store in memory belongs to one process: give a file"
+    return None
+
+
+def open_store(url: str, *, read_only: bool = False) -> RevocationStore:
+    """Open the store named by a ``KASHFLOW_LINKS_REVOCATION_URL``; with *read_only*, a SQLite
+    file is read as it is (it must exist) and never written.
+
+    :raises ValueError: not a store's URL (see :func:`url_problem`).
+    """
+    if urlsplit(url).scheme == "sqlite" and url.startswith("sqlite:///"):
+        # In memory too: the configuration allows it (with a start-up warning).
+        return SQLiteStore.from_url(url, read_only=read_only)
+    problem = url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
     return RedisStore(url)
+
+
+def same_store(store: RevocationStore, url: str) -> bool:
+    """Whether *url* names *store* itself (the same SQLite file, or the same Redis URL)."""
+    if isinstance(store, SQLiteStore):
+        if store.path in IN_MEMORY or not url.startswith("sqlite:///"):
+            return False
+        return os.path.realpath(url[len("sqlite:///") :]) == os.path.realpath(store.path)
+    # A Redis store's location is its URL without the password: the same server and database.
+    return isinstance(store, RedisStore) and redact_url(url) == store.location
+
+
+def described(counts: dict[str, int]) -> str:
+    """Counts of :meth:`StoreContents.counts` or :meth:`Merged.counts` in words
+    ("3 links, 1 revocation, ..."); ``"nothing"`` when all are 0."""
+    words = {
+        "links": ("link", "links"),
+        "revoked": ("revocation", "revocations"),
+        "cutoffs": ("customer cut-off", "customer cut-offs"),
+        "sends": ("send", "sends"),
+        "reminders": ("reminder time", "reminder times"),
+    }
+    said = [f"{n} {words[kind][n != 1]}" for kind, n in counts.items() if n]
+    return ", ".join(said) or "nothing"
+
+
+def left_behind(store: RevocationStore, instance_path: str) -> str | None:
+    """A warning when *store* holds nothing but the default store's file in the instance
+    folder holds links, revocations or cut-offs: a move to another store (Redis, say) that
+    did not copy them, so the links withdrawn there open again. ``None`` otherwise, and when
+    either cannot be read (the file is only ever read, never created or upgraded)."""
+    path = os.path.join(instance_path, DEFAULT_STORE_FILE)
+    if not os.path.isfile(path):
+        return None
+    if same_store(store, "sqlite:///" + path):
+        return None
+    old = SQLiteStore(path, read_only=True)
+    try:
+        if not store.is_empty() or old.is_empty():
+            return None
+        held = old.contents()
+    except StoreUnavailable:
+        return None
+    finally:
+        old.close()
+    return (
+        f"the link store {store.location} is empty, but {old.location} (the default store "
+        f"this site used before) holds {described(held.counts())}: links withdrawn there "
+        "open again here, and the links minted there are missing from the register. Copy "
+        "them (safe to rerun):\n"
+        f"    flask kashflow-links store copy --from {old.location}"
+    )

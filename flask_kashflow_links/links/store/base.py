@@ -7,6 +7,7 @@ import logging
 import time
 import typing as t
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from datetime import timezone
 
@@ -67,6 +68,90 @@ class LinkRecord:
     def is_active(self, now: datetime) -> bool:
         """Not revoked and not expired at *now*."""
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    """One register entry as a store keeps it, times in POSIX seconds (exactly, so that a copy
+    orders the link against its customer's cut-off as the original did). Never the token."""
+
+    link_id: str
+    account: str
+    kind: str
+    invoice: int | None
+    customer: str | None
+    status: str
+    minted_at: float
+    expires_at: float | None = None
+    last_opened_at: float | None = None
+    last_checked_at: float | None = None
+    last_sent_at: float | None = None
+    last_sent_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """One email of a link: when, and to whom."""
+
+    link_id: str
+    sent_at: float
+    recipients: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoreContents:
+    """Everything a link store holds, read by :meth:`RevocationStore.contents` for a copy to
+    another store (``flask kashflow-links store copy``)."""
+
+    #: The register of minted links.
+    links: tuple[StoredLink, ...] = ()
+    #: Withdrawn link ids (registered or not), with when each was withdrawn.
+    revoked: t.Mapping[str, float] = field(default_factory=dict)
+    #: Customer cut-offs, ``(account, customer key)`` to the time before which every link of
+    #: that customer is withdrawn.
+    cutoffs: t.Mapping[tuple[str, str], float] = field(default_factory=dict)
+    #: Every email of a link.
+    sends: tuple[SentRecord, ...] = ()
+    #: When each customer was last reminded, ``(account, customer key)`` to the time.
+    reminders: t.Mapping[tuple[str, str], float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """How many of each kind it holds, by the names :class:`Merged` uses."""
+        return {
+            "links": len(self.links),
+            "revoked": len(self.revoked),
+            "cutoffs": len(self.cutoffs),
+            "sends": len(self.sends),
+            "reminders": len(self.reminders),
+        }
+
+    @property
+    def empty(self) -> bool:
+        """Whether it holds no link, revocation or cut-off."""
+        return not (self.links or self.revoked or self.cutoffs)
+
+
+@dataclass
+class Merged:
+    """What :meth:`RevocationStore.merge` changed in the store, by kind: entries added, or
+    (for a link, a cut-off or a reminder time) moved by the copy. All zero for a store that
+    already held everything."""
+
+    links: int = 0
+    revoked: int = 0
+    cutoffs: int = 0
+    sends: int = 0
+    reminders: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """The counts by kind, in the order of :meth:`StoreContents.counts`."""
+        return {
+            "links": self.links,
+            "revoked": self.revoked,
+            "cutoffs": self.cutoffs,
+            "sends": self.sends,
+            "reminders": self.reminders,
+        }
 
 
 def record_values(claims: LinkClaims, customer: str | None) -> dict[str, t.Any]:
@@ -188,6 +273,27 @@ class RevocationStore(abc.ABC):
     ) -> list[LinkRecord]:
         """Live links, newest first (at most *limit*): not revoked (by id, or
         with their customer), not expired."""
+
+    @abc.abstractmethod
+    def is_empty(self) -> bool:
+        """Whether the store holds no link, revocation or customer cut-off."""
+
+    @abc.abstractmethod
+    def contents(self) -> StoreContents:
+        """Everything the store holds, for a copy to another store."""
+
+    @abc.abstractmethod
+    def merge(self, contents: StoreContents) -> Merged:
+        """Add *contents* (another store's), so that every link withdrawn there is withdrawn
+        here too; idempotent, and nothing already here is removed or weakened:
+
+        * a link already registered is never registered twice: it keeps the earlier mint time
+          (so a cut-off withdraws it if it withdrew either), the later "opened", "checked" and
+          "sent" times, and its customer if it had one;
+        * a revocation already here stands (with its own time);
+        * a customer cut-off or a reminder time only ever moves later;
+        * a send already recorded is not recorded again.
+        """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
         """Release connections (optional)."""

@@ -9,6 +9,7 @@ import threading
 import time
 import typing as t
 from datetime import datetime
+from functools import partial
 
 from ...cache import Reach
 from ...config import redact_url
@@ -17,7 +18,11 @@ from ...kashflow.models import customer_key
 from ..claims import LinkClaims
 from .base import SCANNER_WINDOW
 from .base import LinkRecord
+from .base import Merged
 from .base import RevocationStore
+from .base import SentRecord
+from .base import StoreContents
+from .base import StoredLink
 from .base import dt
 from .base import is_live
 from .base import is_revoked_by_cutoff
@@ -53,6 +58,53 @@ _CHECK = """
 local revoked = redis.call('HEXISTS', KEYS[1], ARGV[1])
 if #KEYS == 1 then return {revoked} end
 return {revoked, redis.call('HGET', KEYS[2], ARGV[2]), redis.call('HGET', KEYS[3], 'minted_at')}
+"""
+
+
+#: A copied register entry (``store copy``), in one step: a new one written whole; one already
+#: here keeps its mint time unless the copy's is earlier, its other fields unless empty here,
+#: and takes the later "opened", "checked" and "sent" times (the addresses with the send).
+#: Then the entry is indexed by its (final) mint time and under its customer. Returns 1 when
+#: anything changed. KEYS: the entry, the index, the customer's set (when it has a customer);
+#: ARGV: the link id, the addresses of its last send, then field and value pairs.
+_MERGE_LINK = """
+local key, changed = KEYS[1], 0
+for i = 3, #ARGV, 2 do
+  local f, v = ARGV[i], ARGV[i + 1]
+  if v ~= '' then
+    local current = redis.call('HGET', key, f)
+    local take = not current or current == ''
+    if not take and f == 'minted_at' then
+      take = tonumber(v) < tonumber(current)
+    elseif not take and (f == 'last_opened_at' or f == 'last_checked_at'
+        or f == 'last_sent_at') then
+      take = tonumber(v) > tonumber(current)
+    end
+    if take then
+      redis.call('HSET', key, f, v)
+      if f == 'last_sent_at' then redis.call('HSET', key, 'last_sent_to', ARGV[2]) end
+      changed = 1
+    end
+  end
+end
+redis.call('ZADD', KEYS[2], redis.call('HGET', key, 'minted_at'), ARGV[1])
+if #KEYS == 3 then redis.call('SADD', KEYS[3], ARGV[1]) end
+return changed
+"""
+#: A copied cut-off or reminder time: only ever later. Returns 1 when it moved.
+_MERGE_LATER = """
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '')
+if current and current >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
+#: A copied send, unless that send is recorded already. Returns 1 when added.
+_MERGE_SEND = """
+for _, entry in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if entry == ARGV[1] then return 0 end
+end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1
 """
 
 
@@ -301,7 +353,7 @@ class RedisStore(RevocationStore):
         to = "\n".join(recipients)
 
         def build(pipe: t.Any) -> None:
-            pipe.rpush(self._k("sends", link_id), f"{when}\t{to}")
+            pipe.rpush(self._k("sends", link_id), _send_entry(when, recipients))
             pipe.eval(
                 "if redis.call('EXISTS', KEYS[1]) == 1 then "
                 "redis.call('HSET', KEYS[1], 'last_sent_at', ARGV[1], 'last_sent_to', ARGV[2]) end",
@@ -437,8 +489,158 @@ class RedisStore(RevocationStore):
         when = time.time() if now is None else now
         return self._select(customer=customer, account=account, limit=limit, live_at=when)
 
+    def is_empty(self) -> bool:
+        keys = (self._k("all"), self._k("revoked"), self._k("cutoffs"))
+        return not self._call(lambda c: c.exists(*keys))
+
+    def contents(self) -> StoreContents:
+        def run(client: t.Any) -> StoreContents:
+            links: list[StoredLink] = []
+            ids = list(client.zrange(self._k("all"), 0, -1))
+            for start in range(0, len(ids), _PAGE):
+                pipe = client.pipeline(transaction=False)
+                for link_id in ids[start : start + _PAGE]:
+                    pipe.hgetall(self._k("link", link_id))
+                links += [_stored_link(data) for data in pipe.execute() if data]
+            sends: list[SentRecord] = []
+            prefix = self._k("sends", "")
+            for key in client.scan_iter(match=prefix + "*", count=500):
+                for entry in client.lrange(key, 0, -1):
+                    when, _, to = entry.partition("\t")  # as _send_entry writes it
+                    sends.append(
+                        SentRecord(
+                            key[len(prefix) :], float(when), tuple(to.split("\n")) if to else ()
+                        )
+                    )
+            return StoreContents(
+                links=tuple(links),
+                revoked={k: float(v) for k, v in client.hgetall(self._k("revoked")).items()},
+                cutoffs=_by_customer(client.hgetall(self._k("cutoffs"))),
+                sends=tuple(sorted(sends, key=lambda s: s.sent_at)),
+                reminders=_by_customer(client.hgetall(self._k("reminders"))),
+            )
+
+        return t.cast(StoreContents, self._call(run))
+
+    def merge(self, contents: StoreContents) -> Merged:
+        # Each entry in one command or script (atomic, so that a revocation a live site makes
+        # meanwhile is never overwritten), in pipelined pages.
+        revoked, cutoffs, reminders = self._k("revoked"), self._k("cutoffs"), self._k("reminders")
+        links: list[_Call] = []
+        for link in contents.links:
+            keys = [self._k("link", link.link_id), self._k("all")]
+            if link.customer:
+                keys.append(self._k("customer", self._customer_field(link.account, link.customer)))
+            values = _hash_values(link)
+            pairs = [part for name, value in values.items() for part in (name, value)]
+            args = (link.link_id, values["last_sent_to"], *pairs)
+            links.append(("eval", (_MERGE_LINK, len(keys), *keys, *args)))
+        sends: list[_Call] = [
+            (
+                "eval",
+                (_MERGE_SEND, 1, self._k("sends", s.link_id), _send_entry(s.sent_at, s.recipients)),
+            )
+            for s in contents.sends
+        ]
+        return Merged(
+            links=self._changed(links),
+            revoked=self._changed(
+                [("hsetnx", (revoked, i, str(when))) for i, when in contents.revoked.items()]
+            ),
+            cutoffs=self._changed(
+                [
+                    ("eval", (_MERGE_LATER, 1, cutoffs, self._customer_field(a, c), str(when)))
+                    for (a, c), when in contents.cutoffs.items()
+                ]
+            ),
+            sends=self._changed(sends),
+            reminders=self._changed(
+                [
+                    ("eval", (_MERGE_LATER, 1, reminders, self._customer_field(a, c), str(when)))
+                    for (a, c), when in contents.reminders.items()
+                ]
+            ),
+        )
+
+    def _changed(self, calls: list[_Call]) -> int:
+        """Run *calls* in pipelined pages; how many answered true (changed something)."""
+        changed = 0
+        for start in range(0, len(calls), _PAGE):
+            page = partial(_run_calls, calls[start : start + _PAGE])
+            changed += sum(1 for answer in self._pipeline(page, transaction=False) if answer)
+        return changed
+
     def close(self) -> None:
         self._client.close()
+
+
+#: One command of a copy: a pipeline method's name and its arguments.
+_Call = tuple[str, tuple[t.Any, ...]]
+
+
+def _run_calls(calls: t.Sequence[_Call], pipe: t.Any) -> None:
+    for method, args in calls:
+        getattr(pipe, method)(*args)
+
+
+def _send_entry(when: float, recipients: t.Sequence[str]) -> str:
+    """One entry of a link's list of sends: the time, a tab, the addresses one per line."""
+    return f"{when}\t" + "\n".join(recipients)
+
+
+def _by_customer(found: t.Mapping[str, str]) -> dict[tuple[str, str], float]:
+    """A hash whose fields are ``account`` and a customer key joined by ``\\x1f`` (the
+    cut-offs, the reminder times), as a dict keyed by the pair."""
+    pairs: dict[tuple[str, str], float] = {}
+    for name, value in found.items():
+        account, _, customer = name.partition("\x1f")
+        pairs[(account, customer)] = float(value)
+    return pairs
+
+
+def _stored_link(data: t.Mapping[str, str]) -> StoredLink:
+    """A register entry's hash as :class:`StoredLink`."""
+
+    def num(name: str) -> float | None:
+        value = data.get(name) or ""
+        return float(value) if value else None
+
+    invoice = data.get("invoice") or ""
+    return StoredLink(
+        link_id=data["link_id"],
+        account=data["account"],
+        kind=data["kind"],
+        invoice=int(invoice) if invoice else None,
+        customer=data.get("customer") or None,
+        status=data.get("status") or "all",
+        minted_at=float(data["minted_at"]),
+        expires_at=num("expires_at"),
+        last_opened_at=num("last_opened_at"),
+        last_checked_at=num("last_checked_at"),
+        last_sent_at=num("last_sent_at"),
+        last_sent_to=tuple(data["last_sent_to"].split("\n")) if data.get("last_sent_to") else (),
+    )
+
+
+def _hash_values(link: StoredLink) -> dict[str, str]:
+    """The fields of a register entry's hash for *link* (as :meth:`RedisStore.register` writes
+    them, ``""`` for none)."""
+    values: dict[str, t.Any] = {
+        "link_id": link.link_id,
+        "account": link.account,
+        "kind": link.kind,
+        "invoice": link.invoice,
+        "customer": link.customer,
+        "customer_key": customer_key(link.customer) if link.customer else None,
+        "status": link.status,
+        "minted_at": link.minted_at,
+        "expires_at": link.expires_at,
+        "last_opened_at": link.last_opened_at,
+        "last_checked_at": link.last_checked_at,
+        "last_sent_at": link.last_sent_at,
+        "last_sent_to": "\n".join(link.last_sent_to),
+    }
+    return {k: ("" if v is None else str(v)) for k, v in values.items()}
 
 
 def _record_from_hash(data: t.Mapping[str, str], revoked_at: str | None) -> LinkRecord:

@@ -12,6 +12,7 @@ import time
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from ...cache import Reach
 from ...exceptions import StoreUnavailable
@@ -19,7 +20,11 @@ from ...kashflow.models import customer_key
 from ..claims import LinkClaims
 from .base import SCANNER_WINDOW
 from .base import LinkRecord
+from .base import Merged
 from .base import RevocationStore
+from .base import SentRecord
+from .base import StoreContents
+from .base import StoredLink
 from .base import dt
 from .base import is_revoked_by_cutoff
 from .base import record_values
@@ -115,6 +120,62 @@ _SQL_TOUCH = (
     "AND :when - last_sent_at < :window) THEN last_opened_at ELSE :when END "
     "WHERE link_id = :link_id"
 )
+# A copied register entry (store copy): a new one inserted; one already here keeps the earlier
+# mint time and its customer, and takes the later of each other time (with the addresses of
+# the later send). In an upsert every column name on the right reads the row as it was.
+_SQL_MERGE_LINK = (
+    "INSERT INTO links (link_id, account, kind, invoice, customer, customer_key, status, "
+    "minted_at, expires_at, last_opened_at, last_checked_at, last_sent_at, last_sent_to) "
+    "VALUES (:link_id, :account, :kind, :invoice, :customer, :customer_key, :status, "
+    ":minted_at, :expires_at, :last_opened_at, :last_checked_at, :last_sent_at, "
+    ":last_sent_to) ON CONFLICT (link_id) DO UPDATE SET "
+    "customer = COALESCE(customer, excluded.customer), "
+    "customer_key = COALESCE(customer_key, excluded.customer_key), "
+    "minted_at = MIN(minted_at, excluded.minted_at), "
+    "last_opened_at = MAX(COALESCE(last_opened_at, excluded.last_opened_at), "
+    "COALESCE(excluded.last_opened_at, last_opened_at)), "
+    "last_checked_at = MAX(COALESCE(last_checked_at, excluded.last_checked_at), "
+    "COALESCE(excluded.last_checked_at, last_checked_at)), "
+    "last_sent_to = CASE WHEN COALESCE(excluded.last_sent_at, -1) > COALESCE(last_sent_at, -1) "
+    "THEN excluded.last_sent_to ELSE last_sent_to END, "
+    "last_sent_at = MAX(COALESCE(last_sent_at, excluded.last_sent_at), "
+    "COALESCE(excluded.last_sent_at, last_sent_at))"
+)
+_SQL_LINK_ROW = "SELECT * FROM links WHERE link_id = ?"
+# A copied cut-off or reminder time only ever moves later (the WHERE makes an earlier one no
+# change at all, so the connection's change count says what moved).
+_SQL_MERGE_CUTOFF = (
+    "INSERT INTO revoked_customers (account, customer_key, revoked_before) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, customer_key) DO UPDATE SET revoked_before = excluded.revoked_before "
+    "WHERE excluded.revoked_before > revoked_before"
+)
+_SQL_MERGE_REMINDER = (
+    "INSERT INTO reminders (account, customer_key, reminded_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (account, customer_key) DO UPDATE SET reminded_at = excluded.reminded_at "
+    "WHERE excluded.reminded_at > reminded_at"
+)
+_SQL_MERGE_SEND = (
+    "INSERT INTO sends (link_id, sent_at, recipients) SELECT :link_id, :sent_at, :recipients "
+    "WHERE NOT EXISTS (SELECT 1 FROM sends WHERE link_id = :link_id AND sent_at = :sent_at "
+    "AND recipients = :recipients)"
+)
+#: The register's columns as :class:`StoredLink` has them (a file from an earlier version,
+#: read without upgrading it, may lack the later ones: read as NULL).
+_LINK_COLUMNS = (
+    "link_id",
+    "account",
+    "kind",
+    "invoice",
+    "customer",
+    "status",
+    "minted_at",
+    "expires_at",
+    "last_opened_at",
+    "last_checked_at",
+    "last_sent_at",
+    "last_sent_to",
+)
+
 # Live links in one statement: what active_links() filters, done by SQLite.
 _SQL_LIVE = (
     "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
@@ -201,12 +262,14 @@ class SQLiteStore(RevocationStore):
 
     Each thread (and each forked process) opens its own connection; WAL mode lets readers
     continue while a writer commits, and a busy timeout makes concurrent writers wait their turn.
-    The file and its folder are created on first use.
+    The file and its folder are created on first use, unless *read_only*: then the file must
+    exist and is only read, as it is (the source of a copy, or a store left behind).
     """
 
-    def __init__(self, path: str, *, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: str, *, busy_timeout: float = 5.0, read_only: bool = False) -> None:
         self.path = path
         self.location = f"sqlite:///{path}"
+        self.read_only = read_only
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._schema_ready = False
@@ -226,15 +289,17 @@ class SQLiteStore(RevocationStore):
         return ephemeral_reason(self.path, host or Host.this())
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
+    def from_url(cls, url: str, *, read_only: bool = False) -> SQLiteStore:
         """``sqlite:///relative/path`` or ``sqlite:////absolute/path``."""
-        return cls(url[len("sqlite:///") :])
+        return cls(url[len("sqlite:///") :], read_only=read_only)
 
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         # A connection must not cross a fork (gunicorn --preload): reopen in the child.
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             return conn
+        if self.read_only:
+            return self._connect_read_only()
         try:
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
@@ -250,6 +315,21 @@ class SQLiteStore(RevocationStore):
                         self._schema_ready = True
         except (sqlite3.Error, OSError) as e:
             raise StoreUnavailable(f"cannot open the link store {self.location}: {e}") from e
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that reads the file as it is: never creates it, its folder or its
+        tables, and never upgrades its schema."""
+        if not os.path.isfile(self.path):
+            raise StoreUnavailable(f"there is no link store at {self.location}")
+        uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=self._busy_timeout)
+            conn.execute("SELECT 1 FROM links LIMIT 1")
+        except sqlite3.Error as e:
+            raise StoreUnavailable(f"cannot read the link store {self.location}: {e}") from e
         self._local.conn = conn
         self._local.pid = os.getpid()
         return conn
@@ -293,7 +373,11 @@ class SQLiteStore(RevocationStore):
             raise StoreUnavailable(f"link store {self.location} failed: {e}") from e
 
     def ping(self) -> None:
-        """Check the store can be used, without creating the file (made on first use)."""
+        """Check the store can be used, without creating the file (made on first use; a
+        read-only store's must exist)."""
+        if self.read_only:
+            self._connect()
+            return
         if os.path.exists(self.path):
             self._run("SELECT 1")
             return
@@ -442,11 +526,135 @@ class SQLiteStore(RevocationStore):
         }
         return [_record_from_row(row) for row in self._run(_SQL_LIVE, params)]
 
+    def is_empty(self) -> bool:
+        rows = self._run(
+            "SELECT EXISTS (SELECT 1 FROM links) OR EXISTS (SELECT 1 FROM revoked_links) "
+            "OR EXISTS (SELECT 1 FROM revoked_customers)"
+        )
+        return not rows[0][0]
+
+    def contents(self) -> StoreContents:
+        # A file from an earlier version, read without upgrading it, may lack the later
+        # columns and tables: read as empty.
+        tables = {
+            row[0] for row in self._run("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        have = {row[1] for row in self._run("PRAGMA table_info(links)")}
+        # Column names from the constant above, never from a request or a file.
+        columns = ", ".join(c if c in have else f"NULL AS {c}" for c in _LINK_COLUMNS)
+        query = f"SELECT {columns} FROM links ORDER BY minted_at"  # noqa: S608  # nosec B608
+        links = self._run(query)
+
+        def rows(table: str, sql: str) -> list[t.Any]:
+            return self._run(sql) if table in tables else []
+
+        sends = rows("sends", "SELECT link_id, sent_at, recipients FROM sends ORDER BY sent_at")
+        reminders = rows("reminders", "SELECT account, customer_key, reminded_at FROM reminders")
+        cutoffs = self._run("SELECT account, customer_key, revoked_before FROM revoked_customers")
+        return StoreContents(
+            links=tuple(_stored_link(row) for row in links),
+            revoked=dict(self._run("SELECT link_id, revoked_at FROM revoked_links")),
+            cutoffs={(row[0], row[1]): row[2] for row in cutoffs},
+            sends=tuple(
+                SentRecord(row[0], row[1], tuple(row[2].split("\n")) if row[2] else ())
+                for row in sends
+            ),
+            reminders={(row[0], row[1]): row[2] for row in reminders},
+        )
+
+    def merge(self, contents: StoreContents) -> Merged:
+        merged = Merged()
+        # One transaction: the copy lands whole or not at all.
+        with self._transaction() as conn:
+            for link in contents.links:
+                before = conn.execute(_SQL_LINK_ROW, (link.link_id,)).fetchone()
+                conn.execute(_SQL_MERGE_LINK, _link_values(link))
+                merged.links += before != conn.execute(_SQL_LINK_ROW, (link.link_id,)).fetchone()
+            merged.revoked = _changes(
+                conn,
+                "INSERT OR IGNORE INTO revoked_links (link_id, revoked_at) VALUES (?, ?)",
+                list(contents.revoked.items()),
+            )
+            merged.cutoffs = _changes(
+                conn,
+                _SQL_MERGE_CUTOFF,
+                [
+                    (account, customer_key(key), when)
+                    for (account, key), when in contents.cutoffs.items()
+                ],
+            )
+            merged.sends = _changes(
+                conn,
+                _SQL_MERGE_SEND,
+                [
+                    {
+                        "link_id": s.link_id,
+                        "sent_at": s.sent_at,
+                        "recipients": "\n".join(s.recipients),
+                    }
+                    for s in contents.sends
+                ],
+            )
+            merged.reminders = _changes(
+                conn,
+                _SQL_MERGE_REMINDER,
+                [
+                    (account, customer_key(key), when)
+                    for (account, key), when in contents.reminders.items()
+                ],
+            )
+        return merged
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _changes(conn: sqlite3.Connection, sql: str, rows: t.Sequence[t.Any]) -> int:
+    """Run *sql* for each of *rows*; how many rows it inserted or changed."""
+    before = conn.total_changes
+    for row in rows:
+        conn.execute(sql, row)
+    return conn.total_changes - before
+
+
+def _stored_link(row: t.Sequence[t.Any]) -> StoredLink:
+    """A register row, in the order of :data:`_LINK_COLUMNS`."""
+    return StoredLink(
+        link_id=row[0],
+        account=row[1],
+        kind=row[2],
+        invoice=row[3],
+        customer=row[4],
+        status=row[5],
+        minted_at=row[6],
+        expires_at=row[7],
+        last_opened_at=row[8],
+        last_checked_at=row[9],
+        last_sent_at=row[10],
+        last_sent_to=tuple(row[11].split("\n")) if row[11] else (),
+    )
+
+
+def _link_values(link: StoredLink) -> dict[str, t.Any]:
+    """The named values of :data:`_SQL_MERGE_LINK` for *link*."""
+    return {
+        "link_id": link.link_id,
+        "account": link.account,
+        "kind": link.kind,
+        "invoice": link.invoice,
+        "customer": link.customer,
+        "customer_key": customer_key(link.customer) if link.customer else None,
+        "status": link.status,
+        "minted_at": link.minted_at,
+        "expires_at": link.expires_at,
+        "last_opened_at": link.last_opened_at,
+        "last_checked_at": link.last_checked_at,
+        "last_sent_at": link.last_sent_at,
+        "last_sent_to": "\n".join(link.last_sent_to) if link.last_sent_to else None,
+    }
 
 
 def _record_from_row(row: t.Sequence[t.Any]) -> LinkRecord:

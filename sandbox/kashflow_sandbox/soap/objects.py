@@ -8,7 +8,9 @@ clients derive them (gross = ``NetAmount`` + ``VATAmount``; ``Paid`` is 1 when f
 Choices where the sources are silent: ``AmountPaid`` is in the invoice's currency (the sum of
 its payment lines, like the REST Swagger shape); ``Paid`` is 1 exactly when the REST status is
 Paid or Overpaid (so 0 for a zero-value "NA" invoice); ``ChargeType`` is a made-up nominal id
-(17380000 + the nominal code); ``LineID`` is the invoice id times 100 plus the line number.
+(17380000 + the nominal code); ``LineID`` is the invoice id times 100 plus the line number. A
+line with a product name also carries ``ProductName`` after the WSDL's fields (the WSDL has
+none), so that a client reading it where KashFlow sends it can be tried.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ def _line_xml(invoice: JSONDict, line: JSONDict) -> str:
             ("LineID", int(invoice.get("Id") or 0) * 100 + number),
         )
     )
+    product = line.get("ProductName")
+    if product:
+        # Not in the WSDL's InvoiceLine: sent where the line has a product name, so that a
+        # client reading it where KashFlow sends it (as REST does) can be tried.
+        inner += element("ProductName", product)
     return wrap("anyType", inner, ' xsi:type="InvoiceLine"')
 
 
