@@ -67,17 +67,23 @@ class _QuietHandler(WSGIRequestHandler):
 class LiveServer:
     """A Flask app served by werkzeug's threaded server on a free port of 127.0.0.1."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask | None = None) -> None:
+        # The app may come later: a site whose configuration names its own URL (the public URL
+        # its emails carry) is made once the port is known.
         self.app = app
         # Port 0: the kernel picks a free port, with no window for another process to take it.
         self._server = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+            "127.0.0.1", 0, self._dispatch, threaded=True, request_handler=_QuietHandler
         )
         self.port: int = self._server.port
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"live-server-{self.port}", daemon=True
         )
+
+    def _dispatch(self, environ: t.Any, start_response: t.Any) -> t.Any:
+        assert self.app is not None, "give the LiveServer its app before starting it"
+        return self.app(environ, start_response)
 
     def start(self) -> LiveServer:
         self._thread.start()
@@ -90,8 +96,10 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[LiveServer]:
-    server = LiveServer(app).start()
+def live_server(app: Flask | LiveServer) -> Iterator[LiveServer]:
+    """Serve *app* (or start a server already bound and given its app) for the block."""
+    server = app if isinstance(app, LiveServer) else LiveServer(app)
+    server.start()
     try:
         yield server
     finally:

@@ -118,18 +118,19 @@ def site(
     tmp = tmp_path_factory.mktemp("browser")
     outbox: list[email.message.EmailMessage] = []
     links = KashFlowLinks()
+    main_server = LiveServer()  # bound first: the emailed fresh links carry its URL
     app = make_app(
         tmp,
         name="kfl_browser",
         SERVER_NAME=None,
-        # Emailed links must not take their host from a forgeable Host header.
-        TRUSTED_HOSTS=["127.0.0.1"],
         **portal_config(
             sandbox,
             brand=BRAND,
             mail=outbox.append,
+            public_url=main_server.url,
         ),
     )
+    main_server.app = app
     # KashFlow unreachable (nothing listens on the port: no data, nothing cached) and a low
     # bad-token limit. The 429 lives on this app so the main app's 404 pages are never throttled
     # (the throttle counts per client address, and every request here comes from 127.0.0.1).
@@ -144,7 +145,7 @@ def site(
             throttle_limit=THROTTLE_LIMIT,
         ),
     )
-    with live_server(app) as main, live_server(down_app) as down:
+    with live_server(main_server) as main, live_server(down_app) as down:
 
         def expired() -> str:
             # Minted an hour ago with ten minutes to live: expired now, and the fresh link it
