@@ -7,19 +7,28 @@ test_hardening.py, test_config_keys.py and test_key_spaces.py."""
 from __future__ import annotations
 
 import typing as t
+from datetime import datetime
+from datetime import timezone
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 from redis import Redis
 
 from flask_kashflow_links import Link
 from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
+from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import KashFlowVariant
+from .helpers import form_token
+from .helpers import in_the_past
 from .helpers import make_app
 from .helpers import mint
 from .helpers import path
+from .helpers import portal_config
+from .helpers import renew
 
 # -- 1. a password change withdraws embed-mode links on every view, route and worker -----------
 
@@ -130,3 +139,46 @@ def test_a_refusal_is_remembered_as_long_as_the_pause_whatever_the_stale_timeout
     (refusal,) = redis.keys("*:refused")
     (pause,) = redis.keys("*:password:cooldown")
     assert redis.ttl(refusal) >= redis.ttl(pause) - 1 >= EMBEDDED_PAUSE - 5
+
+
+# -- 3. the fresh-link budget of an address counts only requests that passed the checks ---------
+
+
+@pytest.fixture
+def mid_hour() -> t.Iterator[None]:
+    """Time running from the middle of an hour: the address's window (fixed, an hour) does not
+    end during the test."""
+    start = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0)
+    with freeze_time(start, tick=True):
+        yield
+
+
+@pytest.mark.usefixtures("mid_hour")
+def test_cross_site_posts_to_a_live_link_never_use_up_an_addresses_budget(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    """Eleven cross-site POSTs to a live link (a hostile page visited from an office) spent
+    the whole address's budget for an hour: the genuine renewal after them was 429."""
+    sent: list[EmailMessage] = []
+    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append))
+    client = app.test_client()
+    live = path(mint(app, "customer"))
+    with in_the_past():
+        expired = mint(app, "customer", expires_in=60)
+    hostile = {"Sec-Fetch-Site": "cross-site"}
+    for _ in range(RENEW_LIMIT_PER_ADDRESS + 1):
+        assert client.post(live + "/renew", headers=hostile).status_code == 303
+    # Nor do cross-site or forged POSTs for the expired link itself.
+    genuine = {"form_token": form_token(app, expired)}
+    for _ in range(RENEW_LIMIT_PER_ADDRESS + 1):
+        response = client.post(path(expired) + "/renew", data=genuine, headers=hostile)
+        assert response.status_code == 400
+        response = client.post(
+            path(expired) + "/renew",
+            data={"form_token": "forged"},
+            headers={"Sec-Fetch-Site": "same-origin"},
+        )
+        assert response.status_code == 400
+    assert sent == []
+    assert renew(app, expired).status_code == 200
+    assert len(sent) == 1
