@@ -10,6 +10,7 @@ import typing as t
 from datetime import datetime
 from datetime import timezone
 from email.message import EmailMessage
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
@@ -19,16 +20,22 @@ from redis import Redis
 from flask_kashflow_links import Link
 from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
+from flask_kashflow_links.redaction import redact
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import KashFlowVariant
 from .helpers import form_token
+from .helpers import gunicorn_config
 from .helpers import in_the_past
 from .helpers import make_app
 from .helpers import mint
 from .helpers import path
 from .helpers import portal_config
 from .helpers import renew
+from .services import Gunicorn
+
+#: A link token's shape (from docs/security.rst).
+TOKEN = "gAAAAABrAj3cEag2-q2hwXa1b2c3d4e5f6g7h8i9j0kLmNoPqRsTuVwXyZ_0.awI93A.GKvuDD-3Vu6-CJkyewHgl04VZ-M"
 
 # -- 1. a password change withdraws embed-mode links on every view, route and worker -----------
 
@@ -182,3 +189,58 @@ def test_cross_site_posts_to_a_live_link_never_use_up_an_addresses_budget(
     assert sent == []
     assert renew(app, expired).status_code == 200
     assert len(sent) == 1
+
+
+# -- 4. a percent-encoded link token is kept out of the access log ------------------------------
+
+
+def percent_encoded(token: str) -> str:
+    """*token* as a client or a proxy may spell it in a path: every other character and every
+    dot percent-encoded, in both cases of hex digit."""
+    spelt = []
+    for i, character in enumerate(token):
+        if character == "." or i % 2 == 0:
+            code = f"%{ord(character):02X}"
+            spelt.append(code if i % 4 else code.lower())
+        else:
+            spelt.append(character)
+    return "".join(spelt)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '127.0.0.1 - - "GET /invoices/{spelt} HTTP/1.1" 200',
+        '"GET /billing/invoices/{spelt}/1043/pdf HTTP/1.1" 200',
+        "Referer: https://shop.example/invoices/{spelt}?page=2",
+        "/login?next=%2Fbilling%2Finvoices%2F{spelt}",
+    ],
+)
+def test_a_percent_encoded_link_token_is_redacted(line: str) -> None:
+    """Flask decodes the path, so /invoices/%67AAAA... opens the link; the redaction pattern
+    knew only the plain spelling, and such a request line was logged whole."""
+    spelt = percent_encoded(TOKEN)
+    cleaned = redact(line.format(spelt=spelt))
+    assert "[link]" in cleaned
+    assert spelt[:30] not in cleaned and spelt[-30:] not in cleaned
+
+
+@pytest.mark.multiprocess
+def test_a_percent_encoded_link_token_opens_and_stays_out_of_gunicorns_access_log(
+    tmp_path: Path, sandbox: KashFlowSandbox
+) -> None:
+    """gunicorn logs the request line as the client sent it (werkzeug's server logs it
+    decoded, which was redacted already)."""
+    token = mint(make_app(tmp_path, **portal_config(sandbox))).token
+    spelt = percent_encoded(token)
+    with Gunicorn(gunicorn_config(sandbox), workers=1) as server:
+        connection = HTTPConnection("127.0.0.1", server.port, timeout=10)
+        connection.request("GET", f"/invoices/{spelt}")
+        response = connection.getresponse()
+        body = response.read().decode()
+        connection.close()
+        server.stop()  # the access log is written out
+        logged = Path(server.access_log).read_text()
+    assert response.status == 200 and "Invoice 1043" in body  # served
+    assert '"GET /invoices/[link] HTTP/1.1" 200' in logged
+    assert spelt[:30] not in logged and token[:30] not in logged
