@@ -71,6 +71,7 @@ from .links.store import RevocationStore
 from .links.store import in_memory_warning
 from .links.store import open_store
 from .links.store.base import LinkRecord
+from .links.store.base import StoreUnsafe
 from .portal import Portal
 from .portal.pages import protect_portal_paths
 from .sending import Reminder
@@ -511,6 +512,8 @@ def _open_store(settings: Settings) -> RevocationStore:
     try:
         store = open_store(settings.revocation_url)
         store.ping()
+    except StoreUnsafe as e:
+        raise ConfigurationError(PREFIX + "REVOCATION_URL", f"{e}.") from None
     except StoreUnavailable as e:
         raise ConfigurationError(
             PREFIX + "REVOCATION_URL",

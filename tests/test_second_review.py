@@ -6,7 +6,9 @@ test_hardening.py, test_config_keys.py and test_key_spaces.py."""
 
 from __future__ import annotations
 
+import logging
 import typing as t
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone
 from email.message import EmailMessage
@@ -17,6 +19,8 @@ import pytest
 from freezegun import freeze_time
 from redis import Redis
 
+from flask_kashflow_links import ConfigurationError
+from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
@@ -244,3 +248,65 @@ def test_a_percent_encoded_link_token_opens_and_stays_out_of_gunicorns_access_lo
     assert response.status == 200 and "Invoice 1043" in body  # served
     assert '"GET /invoices/[link] HTTP/1.1" 200' in logged
     assert spelt[:30] not in logged and token[:30] not in logged
+
+
+# -- 5. a Redis store that may evict its keys is refused ----------------------------------------
+
+
+@contextmanager
+def eviction_policy(redis_url: str, policy: str) -> t.Iterator[None]:
+    """The session's Redis server with *policy* for the block (server-wide, so set back)."""
+    redis = Redis.from_url(redis_url)
+    before = redis.config_get("maxmemory-policy")["maxmemory-policy"]
+    redis.config_set("maxmemory-policy", policy)
+    try:
+        yield
+    finally:
+        redis.config_set("maxmemory-policy", before)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random"])
+def test_a_redis_store_that_may_evict_any_key_is_refused_at_start_up(
+    tmp_path: Path, redis_url: str, policy: str
+) -> None:
+    """Under an allkeys-* policy Redis may evict the revocation hash when memory runs short,
+    and every withdrawn link opens again, silently."""
+    with eviction_policy(redis_url, policy), pytest.raises(ConfigurationError) as refused:
+        make_app(tmp_path, revocation_url=redis_url)
+    assert refused.value.key == "KASHFLOW_LINKS_REVOCATION_URL"
+    message = str(refused.value)
+    assert policy in message and "maxmemory-policy noeviction" in message
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("policy", ["noeviction", "volatile-lru", "volatile-ttl"])
+def test_a_redis_store_that_never_evicts_its_keys_is_accepted(
+    tmp_path: Path, redis_url: str, policy: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's keys never expire, so a volatile-* policy never evicts them."""
+    with eviction_policy(redis_url, policy):
+        app = make_app(tmp_path, revocation_url=redis_url)
+    with app.app_context():
+        link = KashFlowLinks().mint_invoice(1043)
+        KashFlowLinks().revoke(link.link_id)
+    assert "maxmemory-policy" not in caplog.text
+
+
+@pytest.mark.redis
+def test_a_redis_store_that_hides_its_settings_is_warned_about_loudly(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A managed Redis often refuses CONFIG: the policy cannot be read, so say what to check."""
+    redis = Redis.from_url(redis_url)
+    redis.acl_setuser(
+        "kfl-no-config", enabled=True, passwords=["+kfl-pw"], keys=["*"], channels=["*"],
+        commands=["+@all", "-config"],
+    )  # fmt: skip
+    try:
+        limited = redis_url.replace("redis://", "redis://kfl-no-config:kfl-pw@")
+        make_app(tmp_path, revocation_url=limited)
+    finally:
+        redis.acl_deluser("kfl-no-config")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("maxmemory-policy" in w and "noeviction" in w for w in warnings), warnings
