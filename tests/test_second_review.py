@@ -310,3 +310,32 @@ def test_a_redis_store_that_hides_its_settings_is_warned_about_loudly(
         redis.acl_deluser("kfl-no-config")
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("maxmemory-policy" in w and "noeviction" in w for w in warnings), warnings
+
+
+# -- 8. links with credentials only where embed mode is on, for the site's own accounts --------
+
+
+@pytest.mark.usefixtures("variant")
+@pytest.mark.parametrize(
+    "serving",
+    [
+        {"embed_credentials": False},
+        {"embed_credentials": True, "accounts": {"other": {}}, "default_account": "other"},
+    ],
+    ids=["embed mode off", "account not configured"],
+)
+def test_a_link_carrying_credentials_opens_only_where_embed_mode_serves_its_account(
+    tmp_path: Path, sandbox: KashFlowSandbox, kashflow: KashFlowVariant, serving: dict[str, t.Any]
+) -> None:
+    """A site that holds its own credentials, or does not have the link's account, opened an
+    embed-mode link with the credentials inside it (wearing the site's brand): a site proxied
+    any KashFlow login minted with its keys. Both are a link the site does not serve (404),
+    and KashFlow is not asked."""
+    minting = make_app(tmp_path, "minting", **kashflow.config(sandbox, embed_credentials=True))
+    link = mint(minting, credentials=kashflow.credentials(sandbox))
+    assert minting.test_client().get(path(link)).status_code == 200
+    other = make_app(tmp_path, "serving", **kashflow.config(sandbox, **serving))
+    sandbox.reset_counters()
+    for url in (path(link), path(link) + "/pdf"):
+        assert other.test_client().get(url).status_code == 404
+    assert sum(sandbox.calls.values()) == 0

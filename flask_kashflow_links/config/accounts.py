@@ -300,7 +300,17 @@ class AccountRegistry:
 
     def for_link(self, account_id: str | None, credentials: Credentials | None) -> Account:
         """The account a link reads from: *account_id*'s, logging in with the link's own
-        *credentials* when it carries them (embed mode); :class:`LookupError` if unknown."""
+        *credentials* when it carries them (embed mode).
+
+        :raises LookupError: the account is unknown here, or the link carries credentials and
+            this site holds its own (embed mode is off): a site signs in to KashFlow only as
+            its configuration says, never as whatever a link minted with its keys carries.
+        """
+        if credentials is not None and self._need_credentials:
+            raise LookupError(
+                "the link carries KashFlow credentials and this site holds its own "
+                "(KASHFLOW_LINKS_EMBED_CREDENTIALS is off)"
+            )
         account = self.get(account_id)
         return account if credentials is None else account.with_credentials(credentials)
 
