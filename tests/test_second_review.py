@@ -20,8 +20,13 @@ from freezegun import freeze_time
 from redis import Redis
 
 from flask_kashflow_links import ConfigurationError
+from flask_kashflow_links import Credentials
+from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
+from flask_kashflow_links.kashflow import Login
+from flask_kashflow_links.kashflow import SessionTokens
+from flask_kashflow_links.kashflow import SoapBackend
 from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.redaction import redact
@@ -339,3 +344,35 @@ def test_a_link_carrying_credentials_opens_only_where_embed_mode_serves_its_acco
     for url in (path(link), path(link) + "/pdf"):
         assert other.test_client().get(url).status_code == 404
     assert sum(sandbox.calls.values()) == 0
+
+
+# -- 8. a SOAP permalink must be a document path -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "{origin}/v2/invoices/1043",
+        "{origin}/v2/customers/ACME01",
+        "{soap_url}",
+        "{origin}/v2/documents",
+        "{origin}/v2/documents/",
+        "{origin}/v2/documentsX/invoice/x",
+    ],
+)
+def test_a_soap_permalink_is_fetched_only_from_a_document_path(
+    sandbox: KashFlowSandbox, link: str
+) -> None:
+    """A PermaLink was checked for its host only: any path on KashFlow's API hosts (the SOAP
+    service itself, the REST API's other resources) could be fetched as an invoice PDF."""
+    tokens = SessionTokens(None, lambda b: b, lambda b: b)
+    soap = SoapBackend(sandbox.soap_url, tokens=tokens, document_hosts=(sandbox.url,))
+    login = Login("ns", Credentials(sandbox.username, sandbox.password, api="soap"))
+    url = link.format(origin=sandbox.origin, soap_url=sandbox.soap_url)
+    with pytest.raises(KashFlowBadResponse, match="document"):
+        soap.get_document(login, url, max_bytes=10**7)
+    assert soap.stats.requests == 0
+    # A genuine permalink still downloads.
+    sandbox.set_public_documents(True)
+    invoice = soap.get_invoice(login, 1043)
+    assert soap.get_document(login, invoice.permalink, max_bytes=10**7).startswith(b"%PDF-")
