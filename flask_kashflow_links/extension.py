@@ -213,7 +213,8 @@ class KashFlowLinks:
 
         :param number: the KashFlow invoice number.
         :param account: the account id; default ``KASHFLOW_LINKS_DEFAULT_ACCOUNT``.
-        :param expires_in: optional lifetime (timedelta or seconds); permanent by default.
+        :param expires_in: optional lifetime (timedelta or seconds, at most a hundred years);
+            permanent by default.
         :param credentials: embed mode only: credentials to carry instead of the account's.
         :param customer: the invoice's customer code, if known, so the link is listed under the
             customer at once (otherwise it is learnt when the link is first opened).

@@ -10,12 +10,14 @@ import logging
 import typing as t
 from contextlib import contextmanager
 from datetime import datetime
+from datetime import timedelta
 from datetime import timezone
 from email.message import EmailMessage
 from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from freezegun import freeze_time
 from redis import Redis
 
@@ -24,10 +26,15 @@ from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
+from flask_kashflow_links.cli import parse_duration
 from flask_kashflow_links.kashflow import Login
 from flask_kashflow_links.kashflow import SessionTokens
 from flask_kashflow_links.kashflow import SoapBackend
 from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
+from flask_kashflow_links.links.claims import MAX_LIFETIME
+from flask_kashflow_links.links.claims import Scope
+from flask_kashflow_links.links.codec import pack_claims
+from flask_kashflow_links.links.codec import unpack_claims
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.redaction import redact
 from flask_kashflow_links.testing import KashFlowSandbox
@@ -376,3 +383,45 @@ def test_a_soap_permalink_is_fetched_only_from_a_document_path(
     sandbox.set_public_documents(True)
     invoice = soap.get_invoice(login, 1043)
     assert soap.get_document(login, invoice.permalink, max_bytes=10**7).startswith(b"%PDF-")
+
+
+# -- 8. a lifetime too long for a date is a clear error -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expires_in",
+    [10**12, timedelta.max, MAX_LIFETIME + timedelta(seconds=1)],
+    ids=["10**12 seconds", "timedelta.max", "a second over"],
+)
+def test_a_lifetime_past_the_longest_is_a_clear_error_and_mints_nothing(
+    app: Flask, expires_in: int | timedelta
+) -> None:
+    """expires_in=10**12 ended in OverflowError (its expiry is past the year 9999), after
+    the link token was made."""
+    links = KashFlowLinks()
+    with pytest.raises(ValueError, match="permanent link"):
+        links.mint_invoice(1043, expires_in=expires_in)
+    assert links.active_links() == []
+    link = links.mint_invoice(1043, expires_in=MAX_LIFETIME)  # the longest is accepted
+    assert link.expires_at is not None
+
+
+def test_a_cli_lifetime_past_the_longest_is_a_usage_error(app: Flask) -> None:
+    """``--expires-in 9999999999w`` ended in OverflowError and a traceback."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["kashflow-links", "mint", "invoice", "1043", "--expires-in",
+                                 "9999999999w"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--expires-in" in result.output and "permanent" in result.output
+    assert "Traceback" not in result.output and KashFlowLinks().active_links() == []
+    with pytest.raises(ValueError, match="permanent"):
+        parse_duration("5300w")  # just over a hundred years
+
+
+def test_a_link_whose_expiry_no_date_can_hold_is_invalid_not_a_server_error() -> None:
+    """Only a holder of the keys could mint one; it is refused as not genuine (ValueError,
+    which the codec turns into LinkInvalid), never an OverflowError."""
+    scope = Scope.for_invoice("acme", 1043)
+    packed = pack_claims(scope, "abcdefghjkmnp", timedelta(days=999_999_999), None)
+    with pytest.raises(ValueError, match="lifetime"):
+        unpack_claims(packed, datetime.now(timezone.utc))

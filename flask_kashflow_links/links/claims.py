@@ -29,6 +29,15 @@ TOKEN_VERSION = 1
 
 LINK_ID_BYTES = 8
 MAX_INVOICE_NUMBER = 2**63 - 1
+#: The longest lifetime a link is minted with: a hundred years. A longer one is permanent in
+#: all but name (leave the expiry out), and one far longer has no date to end on (Python's
+#: dates stop at the year 9999).
+MAX_LIFETIME = timedelta(days=36_500)
+#: What a lifetime past :data:`MAX_LIFETIME` is told.
+TOO_LONG = (
+    "a link lifetime is at most a hundred years (36500 days); for a permanent link leave the "
+    "expiry out"
+)
 _LINK_ID_SHAPE = re.compile(r"[a-z2-7]{13}")
 
 # A link token is three base64url segments: payload, timestamp, signature.
