@@ -27,6 +27,7 @@ from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
 from flask_kashflow_links.cli import parse_duration
+from flask_kashflow_links.config import Brand
 from flask_kashflow_links.kashflow import Login
 from flask_kashflow_links.kashflow import SessionTokens
 from flask_kashflow_links.kashflow import SoapBackend
@@ -35,6 +36,7 @@ from flask_kashflow_links.links.claims import MAX_LIFETIME
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import pack_claims
 from flask_kashflow_links.links.codec import unpack_claims
+from flask_kashflow_links.portal.pages import content_security_policy
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.redaction import redact
 from flask_kashflow_links.testing import KashFlowSandbox
@@ -425,3 +427,53 @@ def test_a_link_whose_expiry_no_date_can_hold_is_invalid_not_a_server_error() ->
     packed = pack_claims(scope, "abcdefghjkmnp", timedelta(days=999_999_999), None)
     with pytest.raises(ValueError, match="lifetime"):
         unpack_claims(packed, datetime.now(timezone.utc))
+
+
+# -- 8. a brand's URLs have a plain host: nothing to inject into the Content-Security-Policy ----
+
+#: Brand URLs whose "host" would write directives into the policy's img-src.
+INJECTING = [
+    "https://cdn.example; script-src *",
+    "https://cdn.example script-src 'unsafe-inline'",
+    "https://cdn.example:443;/logo.png",
+    "https://cdn.example,evil.example/logo.png",
+    "https://user@cdn.example/logo.png",
+    "https://cdn.example:99999/logo.png",
+]
+
+
+@pytest.mark.parametrize("logo_url", INJECTING)
+@pytest.mark.parametrize("where", ["site brand", "account brand"])
+def test_a_brand_url_without_a_plain_host_is_refused_at_start_up(
+    tmp_path: Path, logo_url: str, where: str
+) -> None:
+    """A logo_url's host went into the pages' Content-Security-Policy as written, so ";" or
+    a space in it added directives (a script-src, say)."""
+    brand = {"name": "Acme", "logo_url": logo_url}
+    if where == "site brand":
+        config: dict[str, t.Any] = {"brand": brand}
+    else:
+        config = {"accounts": {"acme": {"username": "u", "password": "pw-123456",
+                                        "memorable_word": "pineapple", "brand": brand}}}  # fmt: skip
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(tmp_path, **config)
+    key = "KASHFLOW_LINKS_BRAND" if where == "site brand" else "KASHFLOW_LINKS_ACCOUNTS"
+    assert refused.value.key == key and "plain host" in str(refused.value)
+
+
+@pytest.mark.parametrize("logo_url", INJECTING)
+def test_the_content_security_policy_names_only_a_plain_logo_host(logo_url: str) -> None:
+    """A Brand made in code (an account loader returning Account objects) is not validated
+    by the brand table: the policy itself takes only a plain origin."""
+    policy = content_security_policy(Brand(logo_url=logo_url))
+    directives = [d.strip().split()[0] for d in policy.split(";")]
+    assert "script-src" not in policy and len(directives) == len(set(directives)) == 7
+    assert "img-src 'self' data:;" in policy
+
+
+def test_a_plain_logo_host_with_a_port_is_named_in_the_policy(tmp_path: Path) -> None:
+    logo = "https://CDN.example.co.uk:8443/brand/logo%20big.png?v=2"
+    app = make_app(tmp_path, brand={"name": "Acme", "logo_url": logo})
+    page = app.test_client().get("/invoices/not-a-link")
+    policy = page.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://cdn.example.co.uk:8443;" in policy
