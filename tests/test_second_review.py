@@ -17,6 +17,7 @@ from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
+from cachelib import RedisCache
 from flask import Flask
 from freezegun import freeze_time
 from redis import Redis
@@ -36,6 +37,7 @@ from flask_kashflow_links.links.claims import MAX_LIFETIME
 from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import pack_claims
 from flask_kashflow_links.links.codec import unpack_claims
+from flask_kashflow_links.links.store import RedisStore
 from flask_kashflow_links.portal.pages import content_security_policy
 from flask_kashflow_links.portal.renew import RENEW_LIMIT_PER_ADDRESS
 from flask_kashflow_links.redaction import redact
@@ -477,3 +479,57 @@ def test_a_plain_logo_host_with_a_port_is_named_in_the_policy(tmp_path: Path) ->
     page = app.test_client().get("/invoices/not-a-link")
     policy = page.headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://cdn.example.co.uk:8443;" in policy
+
+
+# -- 2. every mailed URL comes from configuration (verified: fixed on main) ----------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"public_url": "https://billing.example.co.uk/pay", "url_prefix": "/pay"}, {}],
+    ids=["public url", "server name"],
+)
+def test_sent_links_and_reminders_take_nothing_from_the_request(
+    tmp_path: Path, sandbox: KashFlowSandbox, config: dict[str, t.Any]
+) -> None:
+    """Sent from a staff page reached at http://attacker.example.test:31337 (a '.domain' entry
+    of TRUSTED_HOSTS admits any name), a sent link and a reminder still point at the
+    configured site, although the minted Link's own URL follows the request."""
+    sent: list[EmailMessage] = []
+    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append, **config))
+    with app.test_request_context(base_url="http://attacker.example.test:31337"):
+        links = KashFlowLinks()
+        link = links.mint_customer("ACME01")
+        links.send(link)
+        reminded = links.remind(status="unpaid")
+    assert len(sent) == 1 + len(reminded.sent) >= 2
+    expected = config.get("public_url", "http://portal.example.test")
+    for message in sent:
+        body = message.get_body(("plain",)).get_content()
+        assert f"{expected}/invoices/" in body
+        assert "attacker" not in body and "31337" not in body
+
+
+# -- 7. a glob in a cache prefix (verified: fixed on main) ---------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("prefix", ["kf?:", "kfl*", "[k]fl:", "kfl\\:"])
+def test_a_glob_in_a_cache_prefix_would_clear_the_stores_keys_so_it_is_refused(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    """cachelib clears with ``KEYS <prefix>*``: a prefix that spells nothing like the store's
+    ``kfl:rev:`` still matches it as a pattern, and clearing the cache withdrew every
+    withdrawal. Start-up refuses such a prefix in the store's database."""
+    store = RedisStore(redis_url)
+    store.revoke("abcdefghjkmnp")
+    assert store.revoked_reason("abcdefghjkmnp", "acme", None, 0.0) == "link"
+    server = Redis.from_url(redis_url)
+    where = server.connection_pool.connection_kwargs
+    RedisCache(where["host"], where["port"], db=where["db"], key_prefix=prefix).clear()
+    assert server.keys(RedisStore.PREFIX + "*") == []  # what the refusal prevents
+    assert store.revoked_reason("abcdefghjkmnp", "acme", None, 0.0) is None
+    cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CACHE_KEY_PREFIX": prefix}
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(tmp_path, cache=cache, revocation_url=redis_url)
+    assert refused.value.key == "KASHFLOW_LINKS_CACHE"
