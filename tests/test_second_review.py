@@ -1,8 +1,10 @@
-"""Findings of the second adversarial review (issue #20), each with the test that shows it
-fixed: an embed-mode link withdrawn by a password change stays withdrawn (1), the fresh-link
-budget of an address (3), percent-encoded link tokens in logs (4), a Redis store that may
-evict (5), and the information findings (8). Points 2, 6 and 7 are tested in
-test_hardening.py, test_config_keys.py and test_key_spaces.py."""
+"""Findings of the second adversarial review (issue #20), each with the tests that show it
+fixed, by the finding's number: an embed-mode link withdrawn by a password change stays
+withdrawn (1), mailed URLs from configuration (2: sent links and reminders; the fresh-link
+email is in test_hardening.py), the fresh-link budget of an address (3), percent-encoded link
+tokens in logs (4), a Redis store that may evict (5), a glob in a cache prefix (7; the
+refusals are in test_key_spaces.py), and the information findings (8). Point 6, re-encoded
+and easy keys, is tested in test_config_keys.py."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from flask_kashflow_links import Credentials
 from flask_kashflow_links import KashFlowBadResponse
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import Link
+from flask_kashflow_links import Scope
 from flask_kashflow_links.cli import parse_duration
 from flask_kashflow_links.config import Brand
 from flask_kashflow_links.kashflow import Login
@@ -34,7 +37,6 @@ from flask_kashflow_links.kashflow import SessionTokens
 from flask_kashflow_links.kashflow import SoapBackend
 from flask_kashflow_links.kashflow.session import EMBEDDED_PAUSE
 from flask_kashflow_links.links.claims import MAX_LIFETIME
-from flask_kashflow_links.links.claims import Scope
 from flask_kashflow_links.links.codec import pack_claims
 from flask_kashflow_links.links.codec import unpack_claims
 from flask_kashflow_links.links.store import RedisStore
@@ -166,6 +168,35 @@ def test_a_refusal_is_remembered_as_long_as_the_pause_whatever_the_stale_timeout
     (refusal,) = redis.keys("*:refused")
     (pause,) = redis.keys("*:password:cooldown")
     assert redis.ttl(refusal) >= redis.ttl(pause) - 1 >= EMBEDDED_PAUSE - 5
+
+
+# -- 2. every mailed URL comes from configuration (verified: fixed on main) ----------------------
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"public_url": "https://billing.example.co.uk/pay", "url_prefix": "/pay"}, {}],
+    ids=["public url", "server name"],
+)
+def test_sent_links_and_reminders_take_nothing_from_the_request(
+    tmp_path: Path, sandbox: KashFlowSandbox, config: dict[str, t.Any]
+) -> None:
+    """Sent from a staff page reached at http://attacker.example.test:31337 (a '.domain' entry
+    of TRUSTED_HOSTS admits any name), a sent link and a reminder still point at the
+    configured site, although the minted Link's own URL follows the request."""
+    sent: list[EmailMessage] = []
+    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append, **config))
+    with app.test_request_context(base_url="http://attacker.example.test:31337"):
+        links = KashFlowLinks()
+        link = links.mint_customer("ACME01")
+        links.send(link)
+        reminded = links.remind(status="unpaid")
+    assert len(sent) == 1 + len(reminded.sent) >= 2
+    expected = config.get("public_url", "http://portal.example.test")
+    for message in sent:
+        body = message.get_body(("plain",)).get_content()
+        assert f"{expected}/invoices/" in body
+        assert "attacker" not in body and "31337" not in body
 
 
 # -- 3. the fresh-link budget of an address counts only requests that passed the checks ---------
@@ -328,6 +359,31 @@ def test_a_redis_store_that_hides_its_settings_is_warned_about_loudly(
     assert any("maxmemory-policy" in w and "noeviction" in w for w in warnings), warnings
 
 
+# -- 7. a glob in a cache prefix (verified: fixed on main) ---------------------------------------
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("prefix", ["kf?:", "kfl*", "[k]fl:", "kfl\\:"])
+def test_a_glob_in_a_cache_prefix_would_clear_the_stores_keys_so_it_is_refused(
+    tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    """cachelib clears with ``KEYS <prefix>*``: a prefix that spells nothing like the store's
+    ``kfl:rev:`` still matches it as a pattern, and clearing the cache withdrew every
+    withdrawal. Start-up refuses such a prefix in the store's database."""
+    store = RedisStore(redis_url)
+    store.revoke("abcdefghjkmnp")
+    assert store.revoked_reason("abcdefghjkmnp", "acme", None, 0.0) == "link"
+    server = Redis.from_url(redis_url)
+    where = server.connection_pool.connection_kwargs
+    RedisCache(where["host"], where["port"], db=where["db"], key_prefix=prefix).clear()
+    assert server.keys(RedisStore.PREFIX + "*") == []  # what the refusal prevents
+    assert store.revoked_reason("abcdefghjkmnp", "acme", None, 0.0) is None
+    cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CACHE_KEY_PREFIX": prefix}
+    with pytest.raises(ConfigurationError) as refused:
+        make_app(tmp_path, cache=cache, revocation_url=redis_url)
+    assert refused.value.key == "KASHFLOW_LINKS_CACHE"
+
+
 # -- 8. links with credentials only where embed mode is on, for the site's own accounts --------
 
 
@@ -479,57 +535,3 @@ def test_a_plain_logo_host_with_a_port_is_named_in_the_policy(tmp_path: Path) ->
     page = app.test_client().get("/invoices/not-a-link")
     policy = page.headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://cdn.example.co.uk:8443;" in policy
-
-
-# -- 2. every mailed URL comes from configuration (verified: fixed on main) ----------------------
-
-
-@pytest.mark.parametrize(
-    "config",
-    [{"public_url": "https://billing.example.co.uk/pay", "url_prefix": "/pay"}, {}],
-    ids=["public url", "server name"],
-)
-def test_sent_links_and_reminders_take_nothing_from_the_request(
-    tmp_path: Path, sandbox: KashFlowSandbox, config: dict[str, t.Any]
-) -> None:
-    """Sent from a staff page reached at http://attacker.example.test:31337 (a '.domain' entry
-    of TRUSTED_HOSTS admits any name), a sent link and a reminder still point at the
-    configured site, although the minted Link's own URL follows the request."""
-    sent: list[EmailMessage] = []
-    app = make_app(tmp_path, **portal_config(sandbox, mail=sent.append, **config))
-    with app.test_request_context(base_url="http://attacker.example.test:31337"):
-        links = KashFlowLinks()
-        link = links.mint_customer("ACME01")
-        links.send(link)
-        reminded = links.remind(status="unpaid")
-    assert len(sent) == 1 + len(reminded.sent) >= 2
-    expected = config.get("public_url", "http://portal.example.test")
-    for message in sent:
-        body = message.get_body(("plain",)).get_content()
-        assert f"{expected}/invoices/" in body
-        assert "attacker" not in body and "31337" not in body
-
-
-# -- 7. a glob in a cache prefix (verified: fixed on main) ---------------------------------------
-
-
-@pytest.mark.redis
-@pytest.mark.parametrize("prefix", ["kf?:", "kfl*", "[k]fl:", "kfl\\:"])
-def test_a_glob_in_a_cache_prefix_would_clear_the_stores_keys_so_it_is_refused(
-    tmp_path: Path, redis_url: str, prefix: str
-) -> None:
-    """cachelib clears with ``KEYS <prefix>*``: a prefix that spells nothing like the store's
-    ``kfl:rev:`` still matches it as a pattern, and clearing the cache withdrew every
-    withdrawal. Start-up refuses such a prefix in the store's database."""
-    store = RedisStore(redis_url)
-    store.revoke("abcdefghjkmnp")
-    assert store.revoked_reason("abcdefghjkmnp", "acme", None, 0.0) == "link"
-    server = Redis.from_url(redis_url)
-    where = server.connection_pool.connection_kwargs
-    RedisCache(where["host"], where["port"], db=where["db"], key_prefix=prefix).clear()
-    assert server.keys(RedisStore.PREFIX + "*") == []  # what the refusal prevents
-    assert store.revoked_reason("abcdefghjkmnp", "acme", None, 0.0) is None
-    cache = {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url, "CACHE_KEY_PREFIX": prefix}
-    with pytest.raises(ConfigurationError) as refused:
-        make_app(tmp_path, cache=cache, revocation_url=redis_url)
-    assert refused.value.key == "KASHFLOW_LINKS_CACHE"
