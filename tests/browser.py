@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from flask import Flask
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
@@ -24,7 +25,6 @@ from .helpers import ROOT
 from .services import require
 
 if t.TYPE_CHECKING:  # pragma: no cover
-    from flask import Flask
     from playwright.sync_api import Browser
     from playwright.sync_api import Page
 
@@ -65,16 +65,22 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class LiveServer:
-    """A Flask app served by werkzeug's threaded server on a free port of 127.0.0.1."""
+    """A Flask app served by werkzeug's threaded server on a free port of 127.0.0.1.
 
-    def __init__(self, app: Flask) -> None:
-        self.app = app
+    *app* is the app, or a function making it from the server's URL: an app that emails links
+    must be configured with its own address (``KASHFLOW_LINKS_PUBLIC_URL``), and the port is
+    known only once the server holds it.
+    """
+
+    def __init__(self, app: Flask | t.Callable[[str], Flask]) -> None:
         # Port 0: the kernel picks a free port, with no window for another process to take it.
         self._server = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+            "127.0.0.1", 0, Flask("starting"), threaded=True, request_handler=_QuietHandler
         )
         self.port: int = self._server.port
         self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app if isinstance(app, Flask) else app(self.url)
+        self._server.app = self.app  # before serving a request
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"live-server-{self.port}", daemon=True
         )
@@ -90,7 +96,7 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[LiveServer]:
+def live_server(app: Flask | t.Callable[[str], Flask]) -> Iterator[LiveServer]:
     server = LiveServer(app).start()
     try:
         yield server

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from dataclasses import field
 
 import pytest
+from flask import Flask
 
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.testing import KashFlowSandbox
@@ -118,18 +119,17 @@ def site(
     tmp = tmp_path_factory.mktemp("browser")
     outbox: list[email.message.EmailMessage] = []
     links = KashFlowLinks()
-    app = make_app(
-        tmp,
-        name="kfl_browser",
-        SERVER_NAME=None,
-        # Emailed links must not take their host from a forgeable Host header.
-        TRUSTED_HOSTS=["127.0.0.1"],
-        **portal_config(
-            sandbox,
-            brand=BRAND,
-            mail=outbox.append,
-        ),
-    )
+
+    def main_app(url: str) -> Flask:
+        # Emailed links come from configuration, never from a request: the server's own URL.
+        return make_app(
+            tmp,
+            name="kfl_browser",
+            SERVER_NAME=None,
+            TRUSTED_HOSTS=["127.0.0.1"],
+            **portal_config(sandbox, brand=BRAND, mail=outbox.append, public_url=url),
+        )
+
     # KashFlow unreachable (nothing listens on the port: no data, nothing cached) and a low
     # bad-token limit. The 429 lives on this app so the main app's 404 pages are never throttled
     # (the throttle counts per client address, and every request here comes from 127.0.0.1).
@@ -144,7 +144,8 @@ def site(
             throttle_limit=THROTTLE_LIMIT,
         ),
     )
-    with live_server(app) as main, live_server(down_app) as down:
+    with live_server(main_app) as main, live_server(down_app) as down:
+        app = main.app
 
         def expired() -> str:
             # Minted an hour ago with ten minutes to live: expired now, and the fresh link it
