@@ -255,8 +255,9 @@ class SessionTokens:
     def start_cooldown(self, namespace: str, seconds: float, *, refused: bool = False) -> float:
         """Pause logins for *seconds*, here and (through the shared store) everywhere.
 
-        With *refused*, KashFlow refused the credentials themselves (not a lock, an expired
-        password or this server's address): :meth:`refused` says so while the pause lasts.
+        With *refused*, the pause follows a refusal of the credentials themselves (a wrong
+        password, say), not a lock or an expired password: :meth:`refused` says so while the
+        pause lasts.
         """
         until = self._pause(namespace, seconds)
         if refused:
