@@ -56,7 +56,9 @@ from .kashflow.backend import Backend
 from .kashflow.backend import Connection
 from .kashflow.backend import Login
 from .kashflow.models import Currency
+from .links.claims import MAX_LIFETIME
 from .links.claims import STATUSES
+from .links.claims import TOO_LONG
 from .links.claims import InvoiceScope
 from .links.link import Link
 from .links.link import has_url_base
@@ -180,6 +182,8 @@ def parse_duration(text: str) -> timedelta:
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
     if seconds < 1:
         raise ValueError("a duration must be at least one second")
+    if seconds > MAX_LIFETIME.total_seconds():  # before timedelta() overflows
+        raise ValueError(f"{text!r} is too long: {TOO_LONG}")
     return timedelta(seconds=seconds)
 
 

@@ -73,6 +73,7 @@ from .links.store import in_memory_warning
 from .links.store import left_behind
 from .links.store import open_store
 from .links.store.base import LinkRecord
+from .links.store.base import StoreUnsafe
 from .portal import Portal
 from .portal.pages import protect_portal_paths
 from .sending import Reminder
@@ -214,7 +215,8 @@ class KashFlowLinks:
 
         :param number: the KashFlow invoice number.
         :param account: the account id; default ``KASHFLOW_LINKS_DEFAULT_ACCOUNT``.
-        :param expires_in: optional lifetime (timedelta or seconds); permanent by default.
+        :param expires_in: optional lifetime (timedelta or seconds, at most a hundred years);
+            permanent by default.
         :param credentials: embed mode only: credentials to carry instead of the account's.
         :param customer: the invoice's customer code, if known, so the link is listed under the
             customer at once (otherwise it is learnt when the link is first opened).
@@ -514,6 +516,8 @@ def _open_store(settings: Settings) -> RevocationStore:
     try:
         store = open_store(settings.revocation_url)
         store.ping()
+    except StoreUnsafe as e:
+        raise ConfigurationError(PREFIX + "REVOCATION_URL", f"{e}.") from None
     except StoreUnavailable as e:
         raise ConfigurationError(
             PREFIX + "REVOCATION_URL",

@@ -26,7 +26,9 @@ _TRACEBACKS = logging.Formatter()
 
 
 def redact(text: str) -> str:
-    """*text* with every link token replaced by ``[link]`` (linear in the length of *text*)."""
+    """*text* with every link token replaced by ``[link]``, spelt plainly or percent-encoded
+    (as a server logs a request line as the client sent it), in time linear in the length of
+    *text*."""
     return TOKEN_IN_TEXT.sub("[link]", text)
 
 

@@ -333,13 +333,9 @@ def test_embed_links_stop_when_the_password_changes_and_get_no_stale_data(
         body = response.get_data(as_text=True)
         assert "Invoice 1043" not in body and "no longer active" in body
         sandbox.reset_counters()
-        if kashflow.soap:
-            # KashFlow is not asked again (paused for a day), and the link stays withdrawn.
-            assert client.get(path(link)).status_code == 410
-            assert sum(sandbox.calls.values()) == 0
-        else:
-            assert client.get(path(link)).status_code in (410, 503)
-            assert sandbox.calls["sessiontoken.post"] == 0  # no login per visit: paused for a day
+        # KashFlow is not asked again (paused for a day), and the link stays withdrawn.
+        assert client.get(path(link)).status_code == 410
+        assert sum(sandbox.calls.values()) == 0
 
 
 def test_a_link_for_an_account_the_site_no_longer_has_is_404(

@@ -20,6 +20,9 @@ from ..kashflow.models import Customer
 from ..kashflow.parsing import EMAIL
 
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# DNS labels (an IPv4 address is four of them), then an optional port.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_HOST = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}(?::[0-9]{{1,5}})?")
 _SOAP_HAS_NO_WORD = (
     "account {id!r} uses KashFlow's SOAP API, which has no memorable word: remove "
     "memorable_word (or set api to 'rest' to sign in to the REST API with it)"
@@ -28,7 +31,8 @@ _SOAP_HAS_NO_WORD = (
 #: Brand fields and what they mean (the keys of ``KASHFLOW_LINKS_BRAND``).
 BRAND_FIELDS = {
     "name": "the business's name, shown in headings, page titles and emails",
-    "logo_url": "URL of the logo (https:// or a path on the site); empty for none",
+    "logo_url": "URL of the logo (https:// with a plain host, or a path on the site); empty for "
+    "none",
     "accent_colour": "accent colour for buttons and links, as #rgb or #rrggbb",
     "email": "contact email address shown on every page",
     "phone": "contact telephone number shown on every page",
@@ -88,7 +92,11 @@ def validate_brand(data: t.Mapping[str, t.Any]) -> dict[str, str]:
     for key in ("logo_url", "website", "pay_url"):
         url = clean.get(key)
         if url and not _safe_url(url):
-            raise ValueError(f"{key} must be an https:// URL or a path starting with /")
+            raise ValueError(
+                f"{key} must be an https:// URL with a plain host (letters, digits, dots and "
+                "hyphens, and an optional :port; no spaces) or a path starting with /, not "
+                f"{url!r}"
+            )
     email = clean.get("email")
     if email and not EMAIL.fullmatch(email):
         raise ValueError(f"email does not look like an email address: {email!r}")
@@ -98,8 +106,24 @@ def validate_brand(data: t.Mapping[str, t.Any]) -> dict[str, str]:
 def _safe_url(url: str) -> bool:
     if url.startswith("/") and not url.startswith("//"):
         return True
+    return plain_origin(url) is not None and all(c.isprintable() and not c.isspace() for c in url)
+
+
+def plain_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) *url* whose host is plain (DNS labels
+    or an IPv4 address, and an optional port), lower-cased; ``None`` for anything else.
+
+    The host of a brand's logo goes into the pages' Content-Security-Policy: a host with
+    ``;``, ``,`` or a space in it would write directives of its own there.
+    """
     parts = urlsplit(url)
-    return parts.scheme in ("https", "http") and bool(parts.netloc)
+    if parts.scheme not in ("https", "http") or not _PLAIN_HOST.fullmatch(parts.netloc):
+        return None
+    try:
+        parts.port  # noqa: B018 - raises ValueError past 65535
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 @dataclass(frozen=True)
@@ -308,7 +332,17 @@ class AccountRegistry:
 
     def for_link(self, account_id: str | None, credentials: Credentials | None) -> Account:
         """The account a link reads from: *account_id*'s, logging in with the link's own
-        *credentials* when it carries them (embed mode); :class:`LookupError` if unknown."""
+        *credentials* when it carries them (embed mode).
+
+        :raises LookupError: the account is unknown here, or the link carries credentials and
+            this site holds its own (embed mode is off): a site signs in to KashFlow only as
+            its configuration says, never as whatever a link minted with its keys carries.
+        """
+        if credentials is not None and self._need_credentials:
+            raise LookupError(
+                "the link carries KashFlow credentials and this site holds its own "
+                "(KASHFLOW_LINKS_EMBED_CREDENTIALS is off)"
+            )
         account = self.get(account_id)
         return account if credentials is None else account.with_credentials(credentials)
 

@@ -7,7 +7,9 @@
 * **Gone is gone.** When KashFlow says a resource does not exist, the cached copy is dropped
   and "not found" is remembered for :data:`NOT_FOUND_SECONDS`, so asking again costs nothing
   upstream. When KashFlow refuses an embed-mode link's credentials, that is remembered for the
-  whole stale window: such a link is never served stale data again, even in an outage.
+  whole stale window, and at least as long as the backends' pause on those credentials
+  (:data:`~.kashflow.session.EMBEDDED_PAUSE`): such a link is never served stale data again,
+  even in an outage.
 * **Single-flight.** Concurrent misses for one resource make one upstream call: threads of a
   process wait on the first one; processes wait on a :class:`~.kashflow.session.SharedLock`.
   A background refresh takes the same lock without waiting: when another process holds it,
@@ -63,6 +65,7 @@ from ..kashflow.backend import Login
 from ..kashflow.models import MODELS_VERSION
 from ..kashflow.models import Customer
 from ..kashflow.models import Invoice
+from ..kashflow.session import EMBEDDED_PAUSE
 from ..kashflow.session import SharedLock
 from ..stats import Counters
 from .background import BackgroundPool
@@ -560,14 +563,16 @@ class Fetcher:
 
     def _remember_failure(self, key: str, error: KashFlowError, *, embedded: bool) -> None:
         """After "not found": drop the cached copy and remember the answer briefly. After a
-        refusal of embed-mode credentials: remember it for as long as stale data is kept."""
+        refusal of embed-mode credentials: remember it for as long as stale data is kept, and
+        at least as long as the backends pause those credentials (whatever STALE_TIMEOUT is,
+        the refusal outlives the pause that answers for it)."""
         if isinstance(error, KashFlowNotFound):
             self.cache.set(f"{key}:gone", True, NOT_FOUND_SECONDS)
             self.cache.delete(key)
             with self._lru_lock:
                 self._lru.pop(key, None)
         elif embedded and refuses_credentials(error):
-            self.cache.set(_refusal_key(key), True, self.fresh + self.stale)
+            self.cache.set(_refusal_key(key), True, max(self.fresh + self.stale, EMBEDDED_PAUSE))
 
     def _credentials_refused(self, key: str, error: KashFlowError) -> bool:
         """Whether KashFlow refused the credentials of *key*'s namespace before (on any

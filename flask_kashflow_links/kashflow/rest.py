@@ -439,7 +439,7 @@ class RestBackend:
         """
         tokens, namespace = self.sessions.tokens, login.namespace
         if not force:
-            self.sessions.raise_if_paused(namespace)
+            self.sessions.raise_if_paused(login)
         try:
             result = self.sessions.login(login.credentials)
         except KashFlowAuthError:

@@ -48,6 +48,7 @@ from .parsing import as_mapping
 from .parsing import loads
 from .parsing import parse_int
 from .parsing import parse_text
+from .session import EMBEDDED_PAUSE
 from .session import SessionTokens
 
 log = logging.getLogger(__name__)
@@ -302,7 +303,8 @@ class RestSessions:
         *refused* one), one login at a time across threads and processes.
 
         :raises KashFlowAccountLocked: during a cool-down, or if KashFlow locked the user.
-        :raises KashFlowAuthError: if KashFlow refuses the credentials (starts a cool-down).
+        :raises KashFlowAuthError: if KashFlow refuses the credentials (starts a cool-down),
+            and during that cool-down for an embed-mode link's.
         """
         namespace = login.namespace
         token = self.tokens.current(namespace)
@@ -312,14 +314,14 @@ class RestSessions:
             token = self.tokens.current(namespace)
             if token and token != refused:
                 return token
-            self.raise_if_paused(namespace)
+            self.raise_if_paused(login)
             lock = self.tokens.login_lock(namespace)
 
             def ready() -> str | None:
                 found = self.tokens.current(namespace)
                 if found and found != refused:
                     return found
-                self.raise_if_paused(namespace)
+                self.raise_if_paused(login)
                 return None
 
             # The holder died without releasing if this outlasts two calls: its lock expires,
@@ -346,8 +348,8 @@ class RestSessions:
                 # Old links after a password change: the refusal is permanent, and each attempt
                 # counts towards locking the shared user out. Ask rarely (once a day per set of
                 # stale credentials).
-                pause = max(pause, 86400)
-            until = self.tokens.start_cooldown(namespace, pause)
+                pause = max(pause, EMBEDDED_PAUSE)
+            until = self.pause(login, e, pause)
             log.error(
                 "KashFlow login refused (%s); no login for %d s, pages served from the cache "
                 "meanwhile",
@@ -361,15 +363,39 @@ class RestSessions:
         self.tokens.clear_cooldown(namespace)
         return result.session_token
 
-    def raise_if_paused(self, namespace: str) -> None:
-        """Raise :class:`KashFlowLoginsPaused` while logins are paused for *namespace*."""
-        retry_at = self.tokens.paused_until(namespace)
-        if retry_at is not None:
-            raise KashFlowLoginsPaused(
-                "KashFlow logins are paused after a refused login or AccountLocked until "
+    def pause(self, login: Login, error: KashFlowAuthError, seconds: float) -> float:
+        """Pause *login*'s logins for *seconds* after *error*; when they may resume.
+
+        A refusal of the credentials themselves (not ``AccountLocked``, not
+        ``PasswordExpired``) is remembered as such for the whole pause: while it lasts an
+        embed-mode link with those credentials is answered as refused again
+        (:meth:`raise_if_paused`), on every process sharing the store, as at the first refusal.
+        """
+        refused = not isinstance(error, KashFlowAccountLocked | KashFlowPasswordExpired)
+        return self.tokens.start_cooldown(login.namespace, seconds, refused=refused)
+
+    def raise_if_paused(self, login: Login) -> None:
+        """Raise while logins are paused for *login*, without asking KashFlow.
+
+        :raises KashFlowAuthError: an embed-mode link whose credentials KashFlow refused
+            (they are withdrawn, as at the first refusal).
+        :raises KashFlowLoginsPaused: any other pause (a lock, an expired password, the
+            site's own account refused).
+        """
+        retry_at = self.tokens.paused_until(login.namespace)
+        if retry_at is None:
+            return
+        if login.embedded and self.tokens.refused(login.namespace):
+            raise KashFlowAuthError(
+                "KashFlow refused this link's credentials; not asked again before "
                 f"{retry_at:%H:%M:%S} UTC",
-                retry_at=retry_at,
+                step="password",
             )
+        raise KashFlowLoginsPaused(
+            "KashFlow logins are paused after a refused login or AccountLocked until "
+            f"{retry_at:%H:%M:%S} UTC",
+            retry_at=retry_at,
+        )
 
 
 class KfTokenAuth(AuthBase):
@@ -412,13 +438,14 @@ class KfTokenAuth(AuthBase):
         if self._renewed:
             # A token fresh from a successful login was refused: most likely an IP restriction.
             # Pause logins rather than log in on every page.
-            sessions.tokens.start_cooldown(namespace, sessions.login_cooldown)
-            raise KashFlowAuthError(
+            error = KashFlowAuthError(
                 f"KashFlow refused a session token straight after logging in ({code}); is "
                 "this server's IP address allowed in Apps > API Settings?",
                 request=redacted(response.request),
                 error_code=code,
             )
+            sessions.pause(self.login, error, sessions.login_cooldown)
+            raise error
         self._renewed = True
         # Consume and release the refused answer before sending again on the same pool.
         response.content  # noqa: B018

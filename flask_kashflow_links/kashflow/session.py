@@ -16,7 +16,9 @@ period, so :class:`SessionTokens` lets the portal log in as rarely as it can:
 * a new login happens only after KashFlow says the session is invalid, and only one login runs
   at a time per account (a lock in this process, and a :class:`SharedLock` across processes);
 * after a refused login or ``AccountLocked``, no login is tried for a cool-down period, during
-  which pages are served from the cache.
+  which pages are served from the cache. A pause after KashFlow refused the credentials
+  themselves says so (:meth:`SessionTokens.refused`) for as long as it lasts, so that every
+  worker answers an embed-mode link whose password changed as withdrawn, not as an outage.
 """
 
 from __future__ import annotations
@@ -41,6 +43,13 @@ SESSION_TTL = 12 * 3600
 #: SOAP call: repeated failed logins lock the KashFlow user, so the portal stops asking and
 #: serves what it has cached meanwhile. ``flask kashflow-links check --force`` asks anyway.
 LOGIN_COOLDOWN = 900
+#: Seconds without a login (or a SOAP call) after KashFlow refused the credentials an
+#: embed-mode link carries: a changed password does not come back, and each attempt counts
+#: towards locking the shared user out, so such credentials are asked about once a day.
+EMBEDDED_PAUSE = 86400
+# What a pause after a refusal of the credentials is kept under, beside the namespace's own
+# (the name SOAP's password pauses had: those already running carry on).
+_REFUSED = "password"
 #: Accounts remembered per process (embed mode has one per set of credentials in use).
 _MAX_ACCOUNTS = 10_000
 
@@ -243,21 +252,37 @@ class SessionTokens:
         until = self.cooldown_until(namespace)
         return None if until is None else datetime.fromtimestamp(until, tz=timezone.utc)
 
-    def start_cooldown(self, namespace: str, seconds: float) -> float:
-        """Pause logins for *seconds*, here and (through the shared store) everywhere."""
-        until = self._clock() + seconds
-        with self._guard:
-            self._cooldowns[namespace] = until
-        if self._store is not None:
-            self._store.set(f"{namespace}:cooldown", until, int(seconds) + 1)
+    def start_cooldown(self, namespace: str, seconds: float, *, refused: bool = False) -> float:
+        """Pause logins for *seconds*, here and (through the shared store) everywhere.
+
+        With *refused*, the pause follows a refusal of the credentials themselves (a wrong
+        password, say), not a lock or an expired password: :meth:`refused` says so while the
+        pause lasts.
+        """
+        until = self._pause(namespace, seconds)
+        if refused:
+            self._pause(f"{namespace}:{_REFUSED}", seconds)
         return until
+
+    def refused(self, namespace: str) -> bool:
+        """Whether logins are paused because KashFlow refused the credentials themselves."""
+        return self.cooldown_until(f"{namespace}:{_REFUSED}") is not None
 
     def clear_cooldown(self, namespace: str) -> None:
         """Allow logins again (after a successful one)."""
+        for name in (namespace, f"{namespace}:{_REFUSED}"):
+            with self._guard:
+                self._cooldowns.pop(name, None)
+            if self._store is not None:
+                self._store.delete(f"{name}:cooldown")
+
+    def _pause(self, name: str, seconds: float) -> float:
+        until = self._clock() + seconds
         with self._guard:
-            self._cooldowns.pop(namespace, None)
+            self._cooldowns[name] = until
         if self._store is not None:
-            self._store.delete(f"{namespace}:cooldown")
+            self._store.set(f"{name}:cooldown", until, int(seconds) + 1)
+        return until
 
     # -- one login at a time -------------------------------------------------------------------
 

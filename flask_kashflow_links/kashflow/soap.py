@@ -59,6 +59,7 @@ from .models import Customer
 from .models import Invoice
 from .models import customer_key
 from .models import same_customer
+from .session import EMBEDDED_PAUSE
 from .session import LOGIN_COOLDOWN
 from .session import SessionTokens
 from .soap_http import MAX_ANSWER_BYTES
@@ -81,9 +82,6 @@ log = logging.getLogger(__name__)
 
 #: KashFlow's SOAP service, as every published client calls it.
 DEFAULT_URL = "https://securedwebapp.com/api/service.asmx"
-#: How long a refused embed-mode password pauses its link's calls (a changed password does
-#: not come back).
-EMBEDDED_PAUSE = 86400
 #: The most calls one load makes (an invoice and its payments, a customer and its invoices).
 CALLS_PER_LOAD = 2
 #: A refusal of the credentials themselves (a wrong user, password or password mode). The
@@ -290,8 +288,7 @@ class SoapBackend:
             self.stats.add("failed_logins")
             if login.embedded:
                 pause = max(pause, EMBEDDED_PAUSE)
-            self.tokens.start_cooldown(f"{namespace}:password", pause)
-        self.tokens.start_cooldown(namespace, pause)
+        self.tokens.start_cooldown(namespace, pause, refused=kind == PASSWORD)
         log.log(
             logging.INFO if quiet else logging.ERROR,
             "KashFlow refused the SOAP call (%s); no SOAP call for %d s, pages served from the "
@@ -316,7 +313,7 @@ class SoapBackend:
         if retry_at is None:
             return
         when = f"{retry_at:%H:%M:%S} UTC"
-        if self.tokens.cooldown_until(f"{login.namespace}:password") is None:
+        if not self.tokens.refused(login.namespace):
             raise KashFlowUnavailable(
                 f"SOAP calls are paused until {when} after KashFlow refused this server "
                 "(IP access list, or SOAP not enabled)"
@@ -334,7 +331,6 @@ class SoapBackend:
     def _resume(self, login: Login) -> None:
         """Lift the account's pause (after a call that KashFlow accepted)."""
         self.tokens.clear_cooldown(login.namespace)
-        self.tokens.clear_cooldown(f"{login.namespace}:password")
 
     # -- the backend protocol ------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ which never leave a SOAP body. KashFlow describes the permalink as a permanent l
 that "can be shared"; whether KashFlow serves it without a REST session is unconfirmed, so an
 answer asking for one (401, 403, or a sign-in page) is reported as what it is, never as a
 refused password (which would revoke embed-mode links). A permalink is absolute
-(``https://api.kashflow.com/v2/documents/invoice/<guid>``) and is fetched only from the
-configured REST API's host or the SOAP service's host, including any redirect it answers with.
+(``https://api.kashflow.com/v2/documents/invoice/<guid>``) and is fetched only from a document
+path (``.../documents/...``) on the configured REST API's host or the SOAP service's host,
+including any redirect it answers with.
 """
 
 from __future__ import annotations
@@ -158,7 +159,11 @@ class Permalinks:
 
     def checked(self, link: str) -> str:
         """*link* if it may be fetched: an absolute http(s) URL on an allowed host, without
-        credentials or dot segments.
+        credentials or dot segments, whose path is a document's (a ``documents`` segment and
+        at least one after it, as in ``/v2/documents/invoice/<key>``).
+
+        The hosts serve more than documents (the SOAP service itself, the REST API's other
+        resources): a permalink is fetched as an invoice PDF only from where documents are.
 
         :raises KashFlowBadResponse: anything else.
         """
@@ -168,6 +173,9 @@ class Permalinks:
         segments = parts.path.split("/")
         if parts.username or parts.password or ".." in segments or "." in segments:
             raise KashFlowBadResponse("a document link is not a plain KashFlow document path")
+        after = segments[segments.index("documents") + 1 :] if "documents" in segments else []
+        if not any(after):
+            raise KashFlowBadResponse("a document link is not a KashFlow document path")
         return parts._replace(fragment="").geturl()
 
     def fetch(self, link: str, *, max_bytes: int) -> bytes:

@@ -29,19 +29,51 @@ TOKEN_VERSION = 1
 
 LINK_ID_BYTES = 8
 MAX_INVOICE_NUMBER = 2**63 - 1
+#: The longest lifetime a link is minted with: a hundred years. A longer one is permanent in
+#: all but name (leave the expiry out), and one far longer has no date to end on (Python's
+#: dates stop at the year 9999).
+MAX_LIFETIME = timedelta(days=36_500)
+#: What a lifetime past :data:`MAX_LIFETIME` is told.
+TOO_LONG = (
+    "a link lifetime is at most a hundred years (36500 days); for a permanent link leave the "
+    "expiry out"
+)
 _LINK_ID_SHAPE = re.compile(r"[a-z2-7]{13}")
 
 # A link token is three base64url segments: payload, timestamp, signature.
 _PAYLOAD_AND_TIME = r"[A-Za-z0-9_-]{40,}\.[A-Za-z0-9_-]{1,12}\."
 #: The shape of a link token (match it whole with ``fullmatch``).
 TOKEN_SHAPE = re.compile(_PAYLOAD_AND_TIME + r"[A-Za-z0-9_-]{20,64}")
-#: A link token inside free text, such as a log line. Scanning must stay linear in the text's
-#: length however long an attacker's User-Agent or Referer is, so a match may start only where
-#: a run of base64url characters starts (the lookbehind): an unanchored pattern retries every
-#: position of a long run, each scan running to the run's end. The signature takes the rest of
-#: its run, so whatever a token is glued to goes with it. Whatever the unanchored pattern would
-#: find, this finds too, from the start of the same run.
-TOKEN_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_-])" + _PAYLOAD_AND_TIME + r"[A-Za-z0-9_-]{20,}")
+# In a request line a token's characters may be percent-encoded (Flask decodes the path, so
+# /invoices/%67AAAA... opens the link): each is a base64url character or its %XX (either case),
+# and each dot a dot or %2E. Only the encodings of base64url characters count as token
+# characters, so that %2F (a slash) still ends a run, as "/" does.
+_HEX_OF_B64 = r"(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|5[Ff]|6[1-9A-Fa-f]|7[0-9Aa]|2[Dd])"
+_B64 = r"(?:[A-Za-z0-9_-]|%" + _HEX_OF_B64 + r")"
+_DOT = r"(?:\.|%2[Ee])"
+#: A link token inside free text, such as a log line, written plainly or percent-encoded.
+#: Scanning must stay linear in the text's length however long an attacker's User-Agent or
+#: Referer is, so a match may start only where a run of token characters starts: not after a
+#: base64url character (unless it ends a %2E, a dot), nor inside the %XX of a token character
+#: or of a dot (the lookarounds). An unanchored pattern retries every
+#: position of a long run, each scan running to the run's end. Each character is read one way
+#: only, so a failed match backtracks once over its run. The signature takes the rest of its
+#: run, so whatever a token is glued to goes with it. Whatever the unanchored pattern would
+#: find in the text with its token characters decoded, this finds too, from the start of the
+#: same run.
+TOKEN_IN_TEXT = re.compile(
+    r"(?:(?<![A-Za-z0-9_-])|(?<=%2[Ee]))(?!(?<=%)(?:"
+    + _HEX_OF_B64
+    + r"|2[Ee]))"
+    + _B64
+    + r"{40,}"
+    + _DOT
+    + _B64
+    + r"{1,12}"
+    + _DOT
+    + _B64
+    + r"{20,}"
+)
 
 
 def new_link_id() -> str:

@@ -39,9 +39,11 @@ from itsdangerous.encoding import base64_encode
 from ..cache import Memo
 from ..kashflow.backend import Credentials
 from .claims import LINK_ID_BYTES
+from .claims import MAX_LIFETIME
 from .claims import STATUSES
 from .claims import TOKEN_SHAPE
 from .claims import TOKEN_VERSION
+from .claims import TOO_LONG
 from .claims import AnyScope
 from .claims import InvoiceScope
 from .claims import LinkClaims
@@ -206,7 +208,11 @@ def unpack_claims(data: bytes, minted_at: datetime) -> LinkClaims:
         seconds = reader.uvarint()
         if seconds <= 0:
             raise ValueError("non-positive lifetime")
-        lifetime = timedelta(seconds=seconds)
+        try:
+            lifetime = timedelta(seconds=seconds)
+            minted_at + lifetime  # the expiry must be a date: past the year 9999 is none
+        except OverflowError:
+            raise ValueError("a lifetime that ends past any date") from None
     credentials = None
     if flags & _F_SOAP:
         credentials = Credentials(reader.text(), reader.text(), api="soap")
@@ -289,6 +295,8 @@ class TokenCodec:
             seconds = lifetime.total_seconds()
             if seconds < 1 or seconds != int(seconds):
                 raise ValueError("a link lifetime must be a whole number of seconds, at least 1")
+            if lifetime > MAX_LIFETIME:
+                raise ValueError(TOO_LONG)
         link_id = link_id or new_link_id()
         if not is_link_id(link_id):
             raise ValueError(f"malformed link id {link_id!r}")

@@ -20,6 +20,8 @@ from datetime import timezone
 
 from ..config import AccountRegistry
 from ..kashflow.backend import Credentials
+from .claims import MAX_LIFETIME
+from .claims import TOO_LONG
 from .claims import AnyScope
 from .claims import LinkClaims
 from .claims import is_link_id
@@ -35,14 +37,19 @@ log = logging.getLogger(__name__)
 
 
 def as_lifetime(expires_in: timedelta | int | None) -> timedelta | None:
-    """A link lifetime from a timedelta or a number of seconds (whole seconds, at least 1)."""
+    """A link lifetime from a timedelta or a number of seconds (whole seconds, at least 1, at
+    most :data:`~.claims.MAX_LIFETIME`)."""
     if expires_in is None:
         return None
     if isinstance(expires_in, bool) or not isinstance(expires_in, timedelta | int):
         raise TypeError("expires_in must be a timedelta or a number of seconds")
+    if isinstance(expires_in, int) and expires_in > MAX_LIFETIME.total_seconds():
+        raise ValueError(f"expires_in: {TOO_LONG}")  # before timedelta() overflows
     lifetime = expires_in if isinstance(expires_in, timedelta) else timedelta(seconds=expires_in)
     if lifetime.total_seconds() < 1:
         raise ValueError("expires_in must be at least one second")
+    if lifetime > MAX_LIFETIME:
+        raise ValueError(f"expires_in: {TOO_LONG}")
     # Expiry is to the second.
     return timedelta(seconds=int(lifetime.total_seconds()))
 

@@ -158,20 +158,20 @@ class Guard:
             abort(self.expired_page(token, e))
 
     def account_for(self, claims: LinkClaims) -> Account:
-        """The account a link reads from: the site's, or one carrying the link's credentials.
+        """The account a link reads from: the site's, or (embed mode) the site's account
+        logging in with the link's credentials.
 
-        :raises LinkInvalid: the link names an account this site does not know (and carries
-            no credentials of its own).
+        :raises LinkInvalid: the link names an account this site does not have, or carries
+            credentials where embed mode is off. Even with credentials inside it, a link for
+            another account is not served: the site would sign in to KashFlow as anyone a
+            holder of its keys chose.
         """
         account_id = claims.scope.account
         try:
             return self.accounts.for_link(account_id, claims.credentials)
-        except (LookupError, ValueError):
-            if claims.credentials is None:
-                log.warning("link %s names unknown account %r", claims.link_id, account_id)
-                raise LinkInvalid("unknown account", link_id=claims.link_id) from None
-            unknown = Account(id=account_id, brand=self.pages.site_brand)
-            return unknown.with_credentials(claims.credentials)
+        except (LookupError, ValueError) as e:
+            log.warning("link %s not served here: %s", claims.link_id, e)
+            raise LinkInvalid("account not served here", link_id=claims.link_id) from None
 
     # -- the data a page may show --------------------------------------------------------------
 

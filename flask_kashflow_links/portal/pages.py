@@ -40,7 +40,6 @@ from __future__ import annotations
 import logging
 import re
 import typing as t
-from urllib.parse import urlsplit
 
 from flask import Response
 from flask import current_app
@@ -53,6 +52,7 @@ from ..cache import Memo
 from ..config import DEFAULT_BASE_TEMPLATE
 from ..config import AccountRegistry
 from ..config import Brand
+from ..config.accounts import plain_origin
 from ..formatting import Formatter
 from ..formatting import hex_digits
 from ..formatting import readable_on
@@ -116,9 +116,11 @@ def content_security_policy(brand: Brand, custom: str | None = None) -> str:
     if custom is not None:
         return custom
     images = "'self' data:"
-    if brand.logo_url and "://" in brand.logo_url:
-        parts = urlsplit(brand.logo_url)
-        images += f" {parts.scheme}://{parts.netloc}"
+    # Only a plain host: a Brand made in code skips validate_brand, and a ";" or a space in
+    # the host would add directives to the policy.
+    logo = plain_origin(brand.logo_url) if "://" in brand.logo_url else None
+    if logo is not None:
+        images += f" {logo}"
     # No scripts at all; styles and fonts only from this site; forms only to this site.
     return (
         "default-src 'none'; "

@@ -91,11 +91,6 @@ class Renewal:
         """Email a fresh link with the same scope and lifetime to the customer's addresses on
         file. Only for an expired, not revoked link (*visit*, admitted with its expiry
         allowed)."""
-        # Counted only for genuine links: bogus POSTs from behind a shared address must not
-        # use up real clients' budget (the guard throttles bad tokens on its own).
-        address = request.remote_addr or "unknown"
-        if self.throttle.hit("renew-address", address, 3600) > RENEW_LIMIT_PER_ADDRESS:
-            abort(self.pages.throttled(self.throttle.retry_after(3600)))
         claims, account = visit.claims, visit.account
         expires_at = claims.expires_at
         if expires_at is None or time.time() < expires_at.timestamp():
@@ -105,6 +100,12 @@ class Renewal:
         form_token = request.form.get("form_token", "")
         if not same_site() or not self.links.form_token_is_valid(form_token, claims.link_id):
             return self.problem(brand, 400, "form")
+        # Counted only now, for a genuine expired link's own form posted from this site: bogus
+        # or cross-site POSTs from behind a shared address (an office, a carrier's NAT) must
+        # not use up the real clients' budget there (the guard throttles bad tokens itself).
+        address = request.remote_addr or "unknown"
+        if self.throttle.hit("renew-address", address, 3600) > RENEW_LIMIT_PER_ADDRESS:
+            abort(self.pages.throttled(self.throttle.retry_after(3600)))
         if self.mail is None:
             return self.problem(brand, 503, "mail")
         if self.throttle.hit("renew-link", claims.link_id, 86400) > RENEW_LIMIT_PER_LINK:

@@ -12,6 +12,7 @@ from datetime import datetime
 from datetime import timezone
 
 from ...cache import Reach
+from ...exceptions import StoreUnavailable
 from ...kashflow.models import customer_key
 from ..claims import INVOICE
 from ..claims import AnyScope
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 #: checker (Microsoft Safe Links, Mimecast, Proofpoint... fetch every link of a message within
 #: seconds of its delivery), not for the client opening it.
 SCANNER_WINDOW = 60.0
+
+
+class StoreUnsafe(StoreUnavailable):
+    """The store answers, but is set up so that it could lose revocations (a Redis that may
+    evict any key): refused, so that no link is checked against it."""
 
 
 def dt(value: float | None) -> datetime | None:

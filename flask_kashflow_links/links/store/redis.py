@@ -23,6 +23,7 @@ from .base import RevocationStore
 from .base import SentRecord
 from .base import StoreContents
 from .base import StoredLink
+from .base import StoreUnsafe
 from .base import dt
 from .base import is_live
 from .base import is_revoked_by_cutoff
@@ -216,21 +217,50 @@ class RedisStore(RevocationStore):
         return f"{account}\x1f{customer_key(customer)}"
 
     def ping(self) -> None:
-        self._call(lambda c: c.ping())
-        self._warn_without_persistence()
+        """Check the server answers and is set up to keep revocations.
 
-    def _warn_without_persistence(self) -> None:
-        """Revocations must outlive a Redis restart: warn if the server keeps nothing."""
+        :raises StoreUnsafe: Redis may evict any key when memory runs short (``allkeys-*``).
+        :raises StoreUnavailable: Redis cannot be reached.
+        """
+        self._call(lambda c: c.ping())
         try:
-            config = self._client.config_get("appendonly")
+            config = self._client.config_get("maxmemory-policy")
+            config.update(self._client.config_get("appendonly"))
             config.update(self._client.config_get("save"))
-        except self._redis_errors:  # CONFIG is often disabled on managed Redis: say nothing
+        except self._redis_errors:
+            # CONFIG is often disabled on managed Redis: what cannot be read must be checked
+            # by hand, and losing revocations silently is worth a loud word.
+            log.warning(
+                "could not read the settings of the link store %s (CONFIG is not allowed). "
+                "Check its maxmemory-policy by hand: it must be noeviction (or a volatile-* "
+                "policy; the store's keys never expire), because under an allkeys-* policy "
+                "one eviction of the revocation hash opens every withdrawn link again, "
+                "silently. Persistence (appendonly) cannot be checked either.",
+                self.location,
+            )
             return
+        self._refuse_eviction(str(config.get("maxmemory-policy", "")))
         if config.get("appendonly") != "yes" and not config.get("save"):
+            # Revocations must outlive a Redis restart.
             log.warning(
                 "the link store %s has no persistence (appendonly no, no save points): a Redis "
                 "restart would forget revocations. Turn on appendonly (or RDB saves).",
                 self.location,
+            )
+
+    def _refuse_eviction(self, policy: str) -> None:
+        """Refuse a server that may evict any key when its memory is full.
+
+        The store's keys have no expiry, so ``noeviction`` (writes fail, and the portal fails
+        closed) and the ``volatile-*`` policies (only keys with an expiry go) never lose them.
+        """
+        if policy.startswith("allkeys-"):
+            raise StoreUnsafe(
+                f"the link store {self.location} is a Redis with maxmemory-policy {policy}: "
+                "when its memory is full it may evict any key, and one eviction of the "
+                "revocation hash opens every withdrawn link again, silently. Set "
+                "maxmemory-policy noeviction on it (or a volatile-* policy: the store's keys "
+                "never expire), or give the store a Redis of its own"
             )
 
     def register(self, claims: LinkClaims, *, customer: str | None = None) -> None:
