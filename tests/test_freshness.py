@@ -139,12 +139,14 @@ def test_the_shared_cache_keeps_entries_for_the_longer_of_the_two_windows(
     with app.app_context():
         state = internals()
         assert state.fetcher.keep == state.fetcher.fresh + 7200
-        invoice_1043(state)
+        first = invoice_1043(state)
         clock.tick(state.fetcher.fresh + 3600)
         state.fetcher.forget()
         sandbox.reset_counters()
         served = invoice_1043(state)
-        assert served.refreshing and sandbox.calls["invoices.get"] == 0  # none on the way
+        # The first fetch's data, served at once; the refresh behind it may already be running
+        # (so the sandbox's count is only read once it is done).
+        assert served.refreshing and served.fetched_at == first.fetched_at
         assert wait_for_background()
         assert sandbox.calls["invoices.get"] == 1
 
