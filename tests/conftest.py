@@ -44,8 +44,10 @@ from .helpers import KashFlowVariant
 from .helpers import internals
 from .helpers import make_app
 from .helpers import restore_switches
+from .services import Inbox
 from .services import RedisServer
 from .services import redis_server
+from .services import smtp_server
 
 # pytest's own timings (--durations, timeouts) must keep reading the real clock.
 freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
@@ -190,6 +192,14 @@ def redis_session() -> Iterator[RedisServer]:
 def redis_url(redis_session: RedisServer) -> str:
     redis_session.flush()
     return redis_session.url
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) for this test, and what it received; point the portal at
+    it with ``mail=inbox.settings()``."""
+    with smtp_server() as server:
+        yield server
 
 
 # -- the REST client under ``responses`` (test_client, test_client_answers, test_concurrency) ------

@@ -114,12 +114,21 @@ def customer_invoices(
     ``Overdue`` whatever its label said.
 
     :raises ValueError: an unknown *status*.
+    :raises KashFlowNotFound: KashFlow has no customer *code*.
     """
     choice(status, STATUSES, "status")
+    # The server's filter is a hint: each invoice's own customer decides.
+    mine = [
+        invoice
+        for invoice in fetcher.customer_invoices(account, code).value
+        if same_customer(invoice.customer_code, code)
+    ]
+    if not mine:
+        # REST lists nothing for a code it does not know, where SOAP says there is no such
+        # customer: the customer record (cached) tells "no invoices" from "no customer".
+        fetcher.customer(account, code)
     found = []
-    for invoice in fetcher.customer_invoices(account, code).value:
-        if not same_customer(invoice.customer_code, code):
-            continue  # the server's filter is a hint: each invoice's own customer decides
+    for invoice in mine:
         if invoice.is_overdue(today) and invoice.status != OVERDUE:
             invoice = dataclasses.replace(invoice, status=OVERDUE)
         if _has_status(invoice, status, today):
