@@ -155,21 +155,33 @@ class Sender:
         :raises MailError: the mail server refused it or could not be reached (nothing is
             recorded).
         :raises KashFlowError: KashFlow could not say who the customer is or where they are.
-        :raises ValueError: a link id not in the register, revoked or expired.
+        :raises ValueError: a link (or link id) revoked, expired, or not in the register.
         """
         if isinstance(link, str):
             link = self.links.existing(link)
         claims = self.links.decode(link.token)
+        # A Link object may have been revoked (or have expired) since it was minted.
+        self.links.require_live(claims)
         account = self.accounts.for_link(claims.scope.account, claims.credentials)
         scope = claims.scope
         if isinstance(scope, CustomerScope):
             code, invoices = scope.customer, self._invoices_of(account, scope)
         else:
             invoice = self.fetcher.invoice(account, scope.invoice).value
-            code, invoices = link.customer or invoice.customer_code, [invoice]
+            # The invoice's own customer decides where its link goes, never the customer the
+            # link was registered under (a hint given when minting, unchecked without verify).
+            code, invoices = invoice.customer_code, [invoice]
+            if code:
+                self.links.require_live(claims, customer=code)  # withdrawn with its customer?
         customer = self._customer(account, code, needed=to is None)
         if to is not None:
-            recipients = _addresses(to)
+            # no_mail is who must never be mailed: an address typed here too.
+            recipients = [a for a in _addresses(to) if account.may_mail(code, a)]
+            if not recipients:
+                raise NothingToSend(
+                    f"the account's no_mail list holds {'the customer' if code else 'them'} "
+                    "or every address given; nothing sent"
+                )
         else:
             recipients = account.recipients(customer) if customer else []
         if not recipients:

@@ -306,7 +306,7 @@ class Received:
 def _part(message: EmailMessage, kind: str) -> str:
     part = message.get_body((kind,))
     assert part is not None, f"no {kind} part"
-    return str(part.ge_part())  # type: ignore[attr-defined]
+    return str(part.get_content())  # type: ignore[attr-defined]
 
 
 @dataclass
