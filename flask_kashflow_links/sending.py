@@ -135,14 +135,15 @@ class Sender:
         formatter: Formatter,
         *,
         mail: MailSettings | t.Callable[..., t.Any] | None,
-        clock: t.Callable[[], float] = time.time,
+        clock: t.Callable[[], float] | None = None,
     ) -> None:
         self.links = links
         self.fetcher = fetcher
         self.accounts = accounts
         self.formatter = formatter
         self.mail = mail
-        self.clock = clock
+        # Looked up on every call (not bound once), so that frozen test clocks apply.
+        self.clock = clock or (lambda: time.time())
 
     # -- one link ------------------------------------------------------------------------------
 
@@ -240,11 +241,14 @@ class Sender:
         today = self.formatter.today()
         owing = customer_summaries(self.fetcher, account, owing=status, today=today)
         result = Reminders(dry_run=dry_run)
-        wanted = {customer_key(code) for code in customers} if customers is not None else None
-        if wanted is not None:
+        if customers is not None:
+            # Each customer once, however often (or in whatever case) it was asked for.
+            wanted: dict[str, str] = {}
+            for code in customers:
+                wanted.setdefault(customer_key(code), code)
             listed = {customer_key(s.code) for s in owing}
-            for code in customers or ():
-                if customer_key(code) not in listed:
+            for key, code in wanted.items():
+                if key not in listed:
                     nothing = Reminder(code, code, (), Decimal(0), Decimal(0), "", 0)
                     self._done(result.skipped, nothing, f"owes nothing {status}", progress)
             owing = [s for s in owing if customer_key(s.code) in wanted]
@@ -303,7 +307,9 @@ class Sender:
             log.warning("reminder to customer %s not sent: %s", summary.code, e)
             self._done(result.failed, reminder, str(e), progress)
             return
-        self.links.record_sent(link.link_id, now, summary.emails)
+        # When the message was handed over (a slow mail server takes a while): a fetch by a
+        # mail scanner is told from the client's by the time since then.
+        self.links.record_sent(link.link_id, self.clock(), summary.emails)
         self._done(result.sent, reminder, "", progress)
 
     def _lasting_link(self, account: Account, code: str, status: str) -> LinkRecord | None:
@@ -334,7 +340,12 @@ class Sender:
         today: date,
     ) -> t.Any:
         money = self.formatter.money
-        currency = Currency(code=summary.currency)
+        # The totals read as the rows do: the invoices' own currency (its symbol and where
+        # KashFlow places it), not just its code.
+        currency = next(
+            (i.currency for i in summary.invoices if i.currency.code == summary.currency),
+            Currency(code=summary.currency),
+        )
         rows = [
             {
                 "number": i.number,
@@ -410,6 +421,8 @@ class Sender:
         hand_over(self.mail, message)
 
     def _ago(self, seconds: float) -> str:
+        # Another host's claim may be a moment younger than this run's "now".
+        seconds = max(seconds, 0.0)
         days = int(seconds // 86400)
         if days >= 1:
             return f"{self.formatter.days(days)} ago"
