@@ -235,11 +235,12 @@ class LinkService:
         )
         return count
 
-    def record_opened(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+    def record_opened(self, link_id: str, when: float, *, scanner: bool = False) -> bool | None:
         """Record in the register that the link was fetched at *when* (POSIX time): by a
         known link checker (*scanner*), or a fetch the store judges against the link's last
-        send (see :attr:`~.store.base.LinkRecord.opened_by_client`)."""
-        self.store.touch(link_id, when, scanner=scanner)
+        send (see :attr:`~.store.base.LinkRecord.opened_by_client`). Whether it was recorded
+        as the client's opening (``None``: the link is not in the register)."""
+        return self.store.touch(link_id, when, scanner=scanner)
 
     def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
         """Record in the register that the link was emailed to *recipients* at *when*."""

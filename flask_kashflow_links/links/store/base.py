@@ -141,10 +141,11 @@ class RevocationStore(abc.ABC):
         """Remember the customer of an invoice link once its invoice has been fetched."""
 
     @abc.abstractmethod
-    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> bool | None:
         """Record that the link was fetched at *when*: as a check when *scanner* (a known link
         checker) or within :data:`SCANNER_WINDOW` seconds of its last send, else as the
-        client's opening."""
+        client's opening. Returns whether it was the client's opening (``None``: the link is
+        not in the register, and nothing was recorded)."""
 
     @abc.abstractmethod
     def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
