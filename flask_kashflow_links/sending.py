@@ -295,15 +295,24 @@ class Sender:
         if stands is not None:
             self._done(result.skipped, reminder, f"reminded {self._ago(now - stands)}", progress)
             return
-        link, new = self._link_for(account, summary.code, status)
+        try:
+            link, new = self._link_for(account, summary.code, status)
+        except BaseException:
+            self.links.release_reminder(account.id, summary.code, previous=previous)
+            raise
         reminder = _with(reminder, link_id=link.link_id, new_link=new)
         try:
             message = self._reminder_message(account, summary, status, link, today)
             self._hand_over(message)
-        except (MailError, NothingToSend) as e:
+        except BaseException as e:
+            # Not sent: the claim goes back (a rerun mails this customer) and a new link is
+            # withdrawn (never a live link nobody received). A mail failure is this
+            # customer's; anything else (a broken template, say) ends the run.
             self.links.release_reminder(account.id, summary.code, previous=previous)
             if new:
-                self.links.revoke(link.link_id)  # never leave an undelivered link live
+                self.links.revoke(link.link_id)
+            if not isinstance(e, MailError | NothingToSend):
+                raise
             log.warning("reminder to customer %s not sent: %s", summary.code, e)
             self._done(result.failed, reminder, str(e), progress)
             return
@@ -447,7 +456,11 @@ def _with(reminder: Reminder, **changes: t.Any) -> Reminder:
 
 
 def _in_status(invoice: Invoice, status: str, today: date) -> bool:
-    return status != "overdue" or invoice.is_overdue(today)
+    """Whether a link of *status* shows the unpaid *invoice* (a paid-invoices link shows
+    none of what is owed)."""
+    if status == "overdue":
+        return invoice.is_overdue(today)
+    return status != "paid"
 
 
 def _subject(scope: InvoiceScope | CustomerScope, business: str) -> str:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
+import jinja2
 import pytest
 from flask import Flask
 
@@ -407,6 +408,37 @@ def test_the_send_is_recorded_when_the_mail_went(
     assert record.last_sent_at is not None
     assert record.last_sent_at - started >= timedelta(seconds=30)
     assert record.last_sent_at >= record.minted_at
+
+
+def test_a_broken_template_ends_the_run_and_leaves_nothing_behind(
+    sandbox: KashFlowSandbox, portal_on: t.Callable[..., Flask]
+) -> None:
+    """A reminder template that cannot render (a site's override gone wrong) stops the run:
+    the customer's claim is given back and the link minted for it withdrawn."""
+    mailbox = Mailbox()
+    app = portal_on(sandbox, mail=mailbox)
+    broken = jinja2.DictLoader({"kashflow_links/email/reminder.txt": "{{ brand.nope.deeper }}"})
+    app.jinja_env.loader = jinja2.ChoiceLoader([broken, t.cast(t.Any, app.jinja_env.loader)])
+    with pytest.raises(jinja2.UndefinedError):
+        KashFlowLinks().remind(customers=["ACME01"])
+    assert mailbox.messages == [] and KashFlowLinks().active_links() == []
+    assert last_reminded("ACME01") is None
+
+
+@pytest.mark.usefixtures("variant")
+def test_no_mail_customers_are_skipped(
+    sandbox: KashFlowSandbox, portal_on: t.Callable[..., Flask], kashflow: KashFlowVariant
+) -> None:
+    mailbox = Mailbox()
+    account = kashflow.account(sandbox, no_mail=["acme01", "tom.baker@bigco-holdings.test"])
+    portal_on(sandbox, mail=mailbox, accounts={"acme": account})
+    result = KashFlowLinks().remind(customers=["ACME01", "BIGCO01"])
+    assert [(r.customer, r.reason) for r in result.skipped] == [
+        ("ACME01", "no email address on file")
+    ]
+    (bigco,) = result.sent
+    assert bigco.emails == ("ap@bigco-holdings.test",)
+    assert [m["To"] for m in mailbox.messages] == ["ap@bigco-holdings.test"]
 
 
 # -- two hosts -------------------------------------------------------------------------------------

@@ -434,3 +434,47 @@ def test_every_send_is_recorded_in_the_store(
         with twin.app_context():
             (record,) = KashFlowLinks().active_links(customer="BIGCO01")
         assert record.last_sent_at == second.sent_at
+
+
+def test_a_paid_invoices_link_says_nothing_is_owed(
+    sandbox: KashFlowSandbox, portal_on: t.Callable[..., Flask], inbox: Inbox
+) -> None:
+    """The email says what the link opens: a link to the paid invoices shows nothing owed."""
+    app = portal_on(sandbox)
+    KashFlowLinks().send(mint(app, "customer", code="ACME01", status="paid"))
+    KashFlowLinks().send(mint(app, "customer", code="ACME01", status="overdue"))
+    paid, overdue = inbox.messages
+    assert "paid invoices" in paid.text and "Still to pay" not in paid.text + paid.html
+    expected = sum(
+        Decimal(i["DueAmount"])
+        for i in sandbox.invoices.values()
+        if i["CustomerCode"] == "ACME01" and i["Status"] == "Overdue"
+    )
+    assert f"Still to pay: £{expected:,.2f}." in overdue.text
+
+
+@pytest.mark.parametrize("site_holds_credentials", [True, False])
+def test_embed_mode_links_sent_by_id(
+    sandbox: KashFlowSandbox,
+    portal_on: t.Callable[..., Flask],
+    inbox: Inbox,
+    site_holds_credentials: bool,
+) -> None:
+    """The register keeps no credentials: in embed mode a link is written out again with the
+    site's own, or not at all (the Link object the mint returned can always be sent)."""
+    account = sandbox.account_config() if site_holds_credentials else {"brand": {"name": "Acme"}}
+    app = portal_on(sandbox, embed_credentials=True, accounts={"acme": account})
+    links = KashFlowLinks()
+    creds = KashFlowVariant("rest").credentials(sandbox)
+    link = mint(app, "customer", code="ACME01", credentials=creds)
+    links.send(link)
+    assert len(inbox.messages) == 1
+    if not site_holds_credentials:
+        with pytest.raises(ValueError, match="cannot be written out again"):
+            links.send(link.link_id)
+        assert len(inbox.messages) == 1
+        return
+    links.send(link.link_id)
+    (url,) = URL.findall(inbox.messages[-1].text)
+    assert links.verify(url.rsplit("/", 1)[1]).credentials == creds
+    assert app.test_client().get(path(url)).status_code == 200

@@ -256,6 +256,13 @@ class LinkService:
         creds = None
         if self.embed_credentials:
             creds = credentials or self.accounts.get(record.account).credentials
+            if creds is None:
+                # The register keeps no credentials: only the site's own can go in the copy.
+                raise ValueError(
+                    f"link {record.link_id} cannot be written out again: in embed mode it needs "
+                    f"account {record.account!r}'s credentials, which this site does not hold. "
+                    "Send the Link object the mint returned, or mint a new link."
+                )
         # A token's mint time is whole seconds, the register's a precise (and, with Redis, the
         # server's) time: the copy's lifetime is counted from its own mint time, so that it
         # expires exactly when the link does.
