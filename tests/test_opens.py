@@ -9,6 +9,7 @@ nothing. Both stores (SQLite and Redis) judge alike. Time is frozen and moved by
 
 from __future__ import annotations
 
+import re
 import typing as t
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,11 +27,13 @@ from flask_kashflow_links.portal.activity import is_link_checker
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import Clock
+from .helpers import in_the_past
 from .helpers import make_app
 from .helpers import mint
 from .helpers import path
 from .helpers import portal_config
 from .helpers import registered
+from .helpers import renew
 
 BROWSER = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
@@ -93,7 +96,9 @@ def portal(
     store = {}
     if request.param == "redis":
         store["revocation_url"] = request.getfixturevalue("redis_url")
-    app = make_app(tmp_path, **portal_config(sandbox, mail=[].append, **store))
+    outbox: list[t.Any] = []
+    app = make_app(tmp_path, **portal_config(sandbox, mail=outbox.append, **store))
+    app.outbox = outbox  # type: ignore[attr-defined]  # the messages mailed, for a test to read
     with app.app_context():
         yield app
 
@@ -199,3 +204,21 @@ def test_active_links_show_sent_checked_and_opened(portal: Flask, clock: Clock) 
     client = records[opened.link_id]
     assert client.opened_by_client and client.last_sent_at is not None
     assert client.last_opened_at > client.last_sent_at  # type: ignore[operator]
+
+
+def test_a_fresh_link_emailed_on_renewal_is_a_send(portal: Flask, clock: Clock) -> None:
+    """ "Email me a fresh link" sends a link like any other: recorded, and a fetch right after
+    its delivery is a check."""
+    with in_the_past():
+        old = mint(portal, "customer", code="ACME01", expires_in=60)
+    assert renew(portal, old).status_code == 200
+    (fresh,) = [r for r in KashFlowLinks().active_links() if r.link_id != old.link_id]
+    assert fresh.last_sent_to == ("accounts@acme-trading.test",)
+    assert fresh.last_sent_at is not None
+    (message,) = portal.outbox  # type: ignore[attr-defined]
+    url = re.search(r"http://portal\.example\.test/\S+", message.get_body(("plain",)).get_content())
+    assert url is not None
+    clock.tick(3)
+    portal.test_client().get(path(url[0]), headers={"User-Agent": BROWSER})
+    (record,) = [r for r in KashFlowLinks().active_links() if r.link_id == fresh.link_id]
+    assert record.last_checked_at is not None and not record.opened_by_client
