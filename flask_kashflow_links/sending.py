@@ -63,6 +63,7 @@ REMIND_STATUSES = ("overdue", "unpaid")
 class Sent:
     """A link emailed by :meth:`~flask_kashflow_links.KashFlowLinks.send`."""
 
+    #: The link's id (as :meth:`~flask_kashflow_links.KashFlowLinks.active_links` lists it).
     link_id: str
     #: The addresses it went to.
     to: tuple[str, ...]
@@ -78,15 +79,20 @@ class Reminder:
 
     #: The customer code.
     customer: str
+    #: The customer's name in KashFlow.
     name: str
+    #: The addresses the reminder goes to (:attr:`.CustomerSummary.emails`).
     emails: tuple[str, ...]
     #: What the customer owes, and the part of it overdue, in :attr:`currency`.
     owed: Decimal
     overdue: Decimal
+    #: The ISO code of the amounts' currency.
     currency: str
     #: How long the oldest overdue invoice is past its due date, in days (0: none is).
     days_overdue: int
-    #: The link the reminder carries (or would carry), when one was chosen.
+    #: The link the reminder carries (or would carry): the customer's lasting link, or the
+    #: one minted for it (withdrawn again when the reminder failed); ``None`` for a new link
+    #: in a dry run, or a customer skipped before one was chosen.
     link_id: str | None = None
     #: Whether that link is new (``False``: the customer's lasting link, sent again).
     new_link: bool = False

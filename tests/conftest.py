@@ -1,4 +1,5 @@
-"""Shared fixtures: apps, real services, the variants, and time that tests move.
+"""Shared fixtures: apps, real services (Redis: ``redis_url``; SMTP: ``inbox``, an aiosmtpd
+server and what it received), the variants, and time that tests move.
 
 Tests never wait for time to pass. A link that must be expired is minted
 :func:`~tests.helpers.in_the_past`; the :func:`clock` fixture is real time that

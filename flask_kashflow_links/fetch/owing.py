@@ -42,6 +42,7 @@ class CustomerSummary:
 
     #: The KashFlow customer code.
     code: str
+    #: The customer's name in KashFlow (its display name where it has one).
     name: str
     #: Where a link may be emailed: the addresses on file that accept email (REST contacts
     #: with ``ReceiveEmails`` not false, the primary one first; SOAP's ``Email`` split on
@@ -53,7 +54,9 @@ class CustomerSummary:
     overdue: Decimal
     #: The ISO code of the currency of the amounts (``""`` when KashFlow names none).
     currency: str
+    #: How many invoices are owed (unpaid, overdue included; credit notes never).
     unpaid_count: int
+    #: How many of them are past their due date.
     overdue_count: int
     #: The earliest due date among the invoices owed, or ``None``.
     oldest_due: date | None

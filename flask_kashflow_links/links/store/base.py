@@ -41,20 +41,24 @@ class LinkRecord:
     status: str
     minted_at: datetime
     expires_at: datetime | None
-    #: When the client last opened it: a fetch that was not a mail system's link checker.
+    #: When the client last opened it: a ``GET`` that was not a check (see
+    #: :attr:`opened_by_client`).
     last_opened_at: datetime | None
     revoked_at: datetime | None
-    #: When a mail system's link checker last fetched it (see :attr:`opened_by_client`).
+    #: When it was last checked: fetched by a mail system's link checker, or within a minute
+    #: of a send (see :attr:`opened_by_client`).
     last_checked_at: datetime | None = None
-    #: When it was last emailed by the portal, and to which addresses.
+    #: When it was last emailed by the portal (``send``, ``remind``)...
     last_sent_at: datetime | None = None
+    #: ... and to which addresses.
     last_sent_to: tuple[str, ...] = ()
 
     @property
     def opened_by_client(self) -> bool:
         """Whether the client has opened the link, rather than only a mail system's link
-        checker: a fetch by a known checker, or any fetch within a minute of the link being
-        sent, counts as a check; any other fetch as the client's opening."""
+        checker: a fetch whose user agent is a link checker's, or any fetch within
+        :data:`SCANNER_WINDOW` (a minute) of the link's last send, counts as a check; any
+        other ``GET`` as the client's opening (:ref:`opened-or-checked`)."""
         return self.last_opened_at is not None
 
     @property
