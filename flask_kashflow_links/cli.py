@@ -41,6 +41,7 @@ from .exceptions import ConfigurationError
 from .exceptions import KashFlowAccountLocked
 from .exceptions import KashFlowAuthError
 from .exceptions import KashFlowBadResponse
+from .exceptions import KashFlowError
 from .exceptions import KashFlowLinksError
 from .exceptions import KashFlowLoginsPaused
 from .exceptions import KashFlowNotFound
@@ -56,6 +57,7 @@ from .kashflow.backend import Backend
 from .kashflow.backend import Connection
 from .kashflow.backend import Login
 from .kashflow.models import Currency
+from .kashflow.models import customer_key
 from .links.claims import MAX_LIFETIME
 from .links.claims import STATUSES
 from .links.claims import TOO_LONG
@@ -77,6 +79,7 @@ from .sending import Reminders
 from .sending import Sent
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+T = t.TypeVar("T")
 
 
 class StaffAPI(t.Protocol):
@@ -487,7 +490,7 @@ def list_links(customer: str | None, account: str | None) -> None:
         return
     click.echo(
         f"{'LINK ID':<14} {'OPENS':<40} {'MINTED':<22} {'EXPIRES':<22} {'LAST SENT':<22} "
-        "LAST OPENED"
+        "OPENED BY THE CLIENT"
     )
     for record in records:
         scope = record.scope.describe()
@@ -502,7 +505,8 @@ def list_links(customer: str | None, account: str | None) -> None:
 
 
 def _opened(record: LinkRecord) -> str:
-    """When the client opened the link, or that only a mail scanner checked it."""
+    """When the client last opened the link, or that only a mail scanner checked it (see
+    :attr:`~.links.store.base.LinkRecord.opened_by_client`)."""
     if record.last_opened_at is not None:
         return _when(record.last_opened_at)
     if record.last_checked_at is not None:
@@ -551,7 +555,7 @@ def list_customers(owing: str | None, account: str | None) -> None:
         click.echo(
             f"{s.code[:12]:<12} {s.name[:28]:<28} {money(s.owed, currency):>14} "
             f"{money(s.overdue, currency):>14} {s.unpaid_count:>8} {oldest:<12} "
-            f"{s.emails[0] if s.emails else 'no address on file'}"
+            f"{', '.join(s.emails) if s.emails else 'no address on file'}"
         )
 
 
@@ -595,16 +599,18 @@ def remind(
     """
     links = _links()
     settings = _parts().settings
-    money = Formatter(settings.locale, settings.timezone).money
+    formatter = Formatter(settings.locale, settings.timezone)
     with contextlib.ExitStack() as stack:
         bar: t.Any = None
         if not dry_run and sys.stderr.isatty():
-            # A progress bar on a terminal: who owes is asked first (then cached) for its length.
-            owing = _guard(lambda: links.customers(owing=status, account=account))
+            # A progress bar on a terminal: who owes is asked first (then cached) for its length:
+            # one step per customer owing, or per customer asked for.
+            owing = _asking_kashflow(lambda: links.customers(owing=status, account=account))
+            length = len({customer_key(c) for c in customers}) if customers else len(owing)
             bar = stack.enter_context(
-                click.progressbar(length=len(owing), label="Reminding", file=sys.stderr)
+                click.progressbar(length=length, label="Reminding", file=sys.stderr)
             )
-        result = _guard(
+        result = _asking_kashflow(
             lambda: links.remind(
                 status=status,
                 every=every,
@@ -616,8 +622,10 @@ def remind(
         )
     verb = "would remind" if dry_run else "reminded"
     for reminder in result.sent:
-        amount = money(reminder.overdue or reminder.owed, Currency(code=reminder.currency))
-        late = f", {reminder.days_overdue} days overdue" if reminder.days_overdue else ""
+        amount = formatter.money(
+            reminder.overdue or reminder.owed, Currency(code=reminder.currency)
+        )
+        late = f", {formatter.days(reminder.days_overdue)} overdue" if reminder.days_overdue else ""
         link = "a new link" if reminder.new_link else f"link {reminder.link_id}"
         click.echo(
             f"{verb} {reminder.customer} ({reminder.name}): {amount}{late}, "
@@ -633,6 +641,20 @@ def remind(
     )
     if result.failed:
         raise SystemExit(1)
+
+
+def _asking_kashflow(action: t.Callable[[], T]) -> T:
+    """:func:`_guard` for a reminder run, which asks KashFlow who owes money before it mints
+    or sends anything: that failing is said plainly."""
+    try:
+        return action()
+    except KashFlowError as e:
+        raise click.ClickException(
+            f"could not ask KashFlow who owes money ({e}); nothing was minted or sent. Run it "
+            "again when KashFlow answers (`flask kashflow-links check` says what is wrong)."
+        ) from None
+    except (ValueError, TypeError, KashFlowLinksError) as e:
+        raise click.ClickException(str(e)) from None
 
 
 @cli_group.command("revoke")

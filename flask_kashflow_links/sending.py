@@ -63,6 +63,7 @@ REMIND_STATUSES = ("overdue", "unpaid")
 class Sent:
     """A link emailed by :meth:`~flask_kashflow_links.KashFlowLinks.send`."""
 
+    #: The link's id (as :meth:`~flask_kashflow_links.KashFlowLinks.active_links` lists it).
     link_id: str
     #: The addresses it went to.
     to: tuple[str, ...]
@@ -78,15 +79,20 @@ class Reminder:
 
     #: The customer code.
     customer: str
+    #: The customer's name in KashFlow.
     name: str
+    #: The addresses the reminder goes to (:attr:`.CustomerSummary.emails`).
     emails: tuple[str, ...]
     #: What the customer owes, and the part of it overdue, in :attr:`currency`.
     owed: Decimal
     overdue: Decimal
+    #: The ISO code of the amounts' currency.
     currency: str
     #: How long the oldest overdue invoice is past its due date, in days (0: none is).
     days_overdue: int
-    #: The link the reminder carries (or would carry), when one was chosen.
+    #: The link the reminder carries (or would carry): the customer's lasting link, or the
+    #: one minted for it (withdrawn again when the reminder failed); ``None`` for a new link
+    #: in a dry run, or a customer skipped before one was chosen.
     link_id: str | None = None
     #: Whether that link is new (``False``: the customer's lasting link, sent again).
     new_link: bool = False
@@ -135,14 +141,15 @@ class Sender:
         formatter: Formatter,
         *,
         mail: MailSettings | t.Callable[..., t.Any] | None,
-        clock: t.Callable[[], float] = time.time,
+        clock: t.Callable[[], float] | None = None,
     ) -> None:
         self.links = links
         self.fetcher = fetcher
         self.accounts = accounts
         self.formatter = formatter
         self.mail = mail
-        self.clock = clock
+        # Looked up on every call (not bound once), so that frozen test clocks apply.
+        self.clock = clock or (lambda: time.time())
 
     # -- one link ------------------------------------------------------------------------------
 
@@ -156,18 +163,24 @@ class Sender:
         :raises MailError: the mail server refused it or could not be reached (nothing is
             recorded).
         :raises KashFlowError: KashFlow could not say who the customer is or where they are.
-        :raises ValueError: a link id not in the register, revoked or expired.
+        :raises ValueError: a link (or link id) revoked, expired, or not in the register.
         """
         if isinstance(link, str):
             link = self.links.existing(link)
         claims = self.links.decode(link.token)
+        # A Link object may have been revoked (or have expired) since it was minted.
+        self.links.require_live(claims)
         account = self.accounts.for_link(claims.scope.account, claims.credentials)
         scope = claims.scope
         if isinstance(scope, CustomerScope):
             code, invoices = scope.customer, self._invoices_of(account, scope)
         else:
             invoice = self.fetcher.invoice(account, scope.invoice).value
-            code, invoices = link.customer or invoice.customer_code, [invoice]
+            # The invoice's own customer decides where its link goes, never the customer the
+            # link was registered under (a hint given when minting, unchecked without verify).
+            code, invoices = invoice.customer_code, [invoice]
+            if code:
+                self.links.require_live(claims, customer=code)  # withdrawn with its customer?
         customer = self._customer(account, code, needed=to is None)
         if to is not None:
             recipients = _addresses(to)
@@ -230,11 +243,14 @@ class Sender:
         today = self.formatter.today()
         owing = customer_summaries(self.fetcher, account, owing=status, today=today)
         result = Reminders(dry_run=dry_run)
-        wanted = {customer_key(code) for code in customers} if customers is not None else None
-        if wanted is not None:
+        if customers is not None:
+            # Each customer once, however often (or in whatever case) it was asked for.
+            wanted: dict[str, str] = {}
+            for code in customers:
+                wanted.setdefault(customer_key(code), code)
             listed = {customer_key(s.code) for s in owing}
-            for code in customers or ():
-                if customer_key(code) not in listed:
+            for key, code in wanted.items():
+                if key not in listed:
                     nothing = Reminder(code, code, (), Decimal(0), Decimal(0), "", 0)
                     self._done(result.skipped, nothing, f"owes nothing {status}", progress)
             owing = [s for s in owing if customer_key(s.code) in wanted]
@@ -286,19 +302,30 @@ class Sender:
         if stands is not None:
             self._done(result.skipped, reminder, f"reminded {self._ago(now - stands)}", progress)
             return
-        link, new = self._link_for(account, summary.code, status)
+        try:
+            link, new = self._link_for(account, summary.code, status)
+        except BaseException:
+            self.links.release_reminder(account.id, summary.code, previous=previous)
+            raise
         reminder = _with(reminder, link_id=link.link_id, new_link=new)
         try:
             message = self._reminder_message(account, summary, status, link, today)
             self._hand_over(message)
-        except (MailError, NothingToSend) as e:
+        except BaseException as e:
+            # Not sent: the claim goes back (a rerun mails this customer) and a new link is
+            # withdrawn (never a live link nobody received). A mail failure is this
+            # customer's; anything else (a broken template, say) ends the run.
             self.links.release_reminder(account.id, summary.code, previous=previous)
             if new:
-                self.links.revoke(link.link_id)  # never leave an undelivered link live
+                self.links.revoke(link.link_id)
+            if not isinstance(e, MailError | NothingToSend):
+                raise
             log.warning("reminder to customer %s not sent: %s", summary.code, e)
             self._done(result.failed, reminder, str(e), progress)
             return
-        self.links.record_sent(link.link_id, now, summary.emails)
+        # When the message was handed over (a slow mail server takes a while): a fetch by a
+        # mail scanner is told from the client's by the time since then.
+        self.links.record_sent(link.link_id, self.clock(), summary.emails)
         self._done(result.sent, reminder, "", progress)
 
     def _lasting_link(self, account: Account, code: str, status: str) -> LinkRecord | None:
@@ -329,7 +356,12 @@ class Sender:
         today: date,
     ) -> t.Any:
         money = self.formatter.money
-        currency = Currency(code=summary.currency)
+        # The totals read as the rows do: the invoices' own currency (its symbol and where
+        # KashFlow places it), not just its code.
+        currency = next(
+            (i.currency for i in summary.invoices if i.currency.code == summary.currency),
+            Currency(code=summary.currency),
+        )
         rows = [
             {
                 "number": i.number,
@@ -405,6 +437,8 @@ class Sender:
         hand_over(self.mail, message)
 
     def _ago(self, seconds: float) -> str:
+        # Another host's claim may be a moment younger than this run's "now".
+        seconds = max(seconds, 0.0)
         days = int(seconds // 86400)
         if days >= 1:
             return f"{self.formatter.days(days)} ago"
@@ -429,7 +463,11 @@ def _with(reminder: Reminder, **changes: t.Any) -> Reminder:
 
 
 def _in_status(invoice: Invoice, status: str, today: date) -> bool:
-    return status != "overdue" or invoice.is_overdue(today)
+    """Whether a link of *status* shows the unpaid *invoice* (a paid-invoices link shows
+    none of what is owed)."""
+    if status == "overdue":
+        return invoice.is_overdue(today)
+    return status != "paid"
 
 
 def _subject(scope: InvoiceScope | CustomerScope, business: str) -> str:

@@ -1,4 +1,5 @@
-"""Shared fixtures: apps, real services, the variants, and time that tests move.
+"""Shared fixtures: apps, real services (Redis: ``redis_url``; SMTP: ``inbox``, an aiosmtpd
+server and what it received), the variants, and time that tests move.
 
 Tests never wait for time to pass. A link that must be expired is minted
 :func:`~tests.helpers.in_the_past`; the :func:`clock` fixture is real time that
@@ -44,8 +45,10 @@ from .helpers import KashFlowVariant
 from .helpers import internals
 from .helpers import make_app
 from .helpers import restore_switches
+from .services import Inbox
 from .services import RedisServer
 from .services import redis_server
+from .services import smtp_server
 
 # pytest's own timings (--durations, timeouts) must keep reading the real clock.
 freezegun.configure(extend_ignore_list=["_pytest", "pytest_timeout"])
@@ -190,6 +193,14 @@ def redis_session() -> Iterator[RedisServer]:
 def redis_url(redis_session: RedisServer) -> str:
     redis_session.flush()
     return redis_session.url
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server (aiosmtpd) for this test, and what it received; point the portal at
+    it with ``mail=inbox.settings()``."""
+    with smtp_server() as server:
+        yield server
 
 
 # -- the REST client under ``responses`` (test_client, test_client_answers, test_concurrency) ------

@@ -1,4 +1,5 @@
-"""Real services for tests: a redis-server on a free port, and how to demand a missing one.
+"""Real services for tests: a redis-server on a free port, an SMTP server that keeps what it
+receives (:func:`smtp_server`), and how to demand a missing one.
 
 In CI (``CI=true``) a missing service fails the test loudly; on a developer's machine it skips
 with the command that installs it.
@@ -6,6 +7,8 @@ with the command that installs it.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import shutil
 import socket
@@ -13,11 +16,16 @@ import subprocess
 import tempfile
 import threading
 import time
+import typing as t
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from dataclasses import field
+from email.message import EmailMessage
 
 import pytest
+from aiosmtpd.controller import Controller
 
 
 def free_port() -> int:
@@ -272,3 +280,71 @@ class Gunicorn:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- SMTP ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    """A message an :class:`Inbox` accepted: the envelope's recipients and the message."""
+
+    recipients: list[str]
+    message: EmailMessage
+
+    @property
+    def text(self) -> str:
+        """The plain-text part."""
+        return _part(self.message, "plain")
+
+    @property
+    def html(self) -> str:
+        """The HTML part."""
+        return _part(self.message, "html")
+
+
+def _part(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None, f"no {kind} part"
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+@dataclass
+class Inbox:
+    """What a real SMTP server (aiosmtpd) on :attr:`port` received; it refuses (550) any
+    message to an address in :attr:`refuse`, as a mail server refusing a mailbox does."""
+
+    port: int = 0
+    messages: list[Received] = field(default_factory=list)
+    #: Addresses whose messages are refused at DATA (the whole message fails).
+    refuse: set[str] = field(default_factory=set)
+
+    def settings(
+        self, sender: str = "Acme Accounts <billing@acme.example.com>"
+    ) -> dict[str, t.Any]:
+        """``KASHFLOW_LINKS_MAIL`` for this server."""
+        return {"host": "127.0.0.1", "port": self.port, "sender": sender, "use_tls": False}
+
+    def to(self, address: str) -> list[Received]:
+        """The messages whose envelope included *address*."""
+        return [m for m in self.messages if address in m.recipients]
+
+    async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:
+        recipients = list(envelope.rcpt_tos)
+        if self.refuse & set(recipients):
+            return "550 5.1.1 mailbox unavailable"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(Received(recipients, t.cast(EmailMessage, message)))
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_server() -> Iterator[Inbox]:
+    """A real SMTP server on a free local port, for as long as the block runs."""
+    inbox = Inbox(port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -332,7 +332,7 @@ class Settings:
     )
     mail: Mail = option(
         "MAIL", None, _mail,
-        'How "Email me a fresh link" sends mail, from the page of an expired link.',
+        'How the portal sends mail: "Email me a fresh link", links sent by staff, reminders.',
     )
     public_url: str | None = option(
         "PUBLIC_URL", None,

@@ -42,6 +42,7 @@ class CustomerSummary:
 
     #: The KashFlow customer code.
     code: str
+    #: The customer's name in KashFlow (its display name where it has one).
     name: str
     #: Where a link may be emailed: the addresses on file that accept email (REST contacts
     #: with ``ReceiveEmails`` not false, the primary one first; SOAP's ``Email`` split on
@@ -53,7 +54,9 @@ class CustomerSummary:
     overdue: Decimal
     #: The ISO code of the currency of the amounts (``""`` when KashFlow names none).
     currency: str
+    #: How many invoices are owed (unpaid, overdue included; credit notes never).
     unpaid_count: int
+    #: How many of them are past their due date.
     overdue_count: int
     #: The earliest due date among the invoices owed, or ``None``.
     oldest_due: date | None
@@ -114,12 +117,21 @@ def customer_invoices(
     ``Overdue`` whatever its label said.
 
     :raises ValueError: an unknown *status*.
+    :raises KashFlowNotFound: KashFlow has no customer *code*.
     """
     choice(status, STATUSES, "status")
+    # The server's filter is a hint: each invoice's own customer decides.
+    mine = [
+        invoice
+        for invoice in fetcher.customer_invoices(account, code).value
+        if same_customer(invoice.customer_code, code)
+    ]
+    if not mine:
+        # REST lists nothing for a code it does not know, where SOAP says there is no such
+        # customer: the customer record (cached) tells "no invoices" from "no customer".
+        fetcher.customer(account, code)
     found = []
-    for invoice in fetcher.customer_invoices(account, code).value:
-        if not same_customer(invoice.customer_code, code):
-            continue  # the server's filter is a hint: each invoice's own customer decides
+    for invoice in mine:
         if invoice.is_overdue(today) and invoice.status != OVERDUE:
             invoice = dataclasses.replace(invoice, status=OVERDUE)
         if _has_status(invoice, status, today):

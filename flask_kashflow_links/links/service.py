@@ -27,6 +27,7 @@ from .claims import LinkClaims
 from .claims import is_link_id
 from .codec import TokenCodec
 from .errors import LinkError
+from .errors import LinkExpired
 from .errors import LinkRevoked
 from .link import Link
 from .link import mailed_url
@@ -241,11 +242,12 @@ class LinkService:
         )
         return count
 
-    def record_opened(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+    def record_opened(self, link_id: str, when: float, *, scanner: bool = False) -> bool | None:
         """Record in the register that the link was fetched at *when* (POSIX time): by a
         known link checker (*scanner*), or a fetch the store judges against the link's last
-        send (see :attr:`~.store.base.LinkRecord.opened_by_client`)."""
-        self.store.touch(link_id, when, scanner=scanner)
+        send (see :attr:`~.store.base.LinkRecord.opened_by_client`). Whether it was recorded
+        as the client's opening (``None``: the link is not in the register)."""
+        return self.store.touch(link_id, when, scanner=scanner)
 
     def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
         """Record in the register that the link was emailed to *recipients* at *when*."""
@@ -261,15 +263,29 @@ class LinkService:
         creds = None
         if self.embed_credentials:
             creds = credentials or self.accounts.get(record.account).credentials
+            if creds is None:
+                # The register keeps no credentials: only the site's own can go in the copy.
+                raise ValueError(
+                    f"link {record.link_id} cannot be written out again: in embed mode it needs "
+                    f"account {record.account!r}'s credentials, which this site does not hold. "
+                    "Send the Link object the mint returned, or mint a new link."
+                )
+        # A token's mint time is whole seconds, the register's a precise (and, with Redis, the
+        # server's) time: the copy's lifetime is counted from its own mint time, so that it
+        # expires exactly when the link does.
+        at = int(record.minted_at.timestamp())
         lifetime = None
         if record.expires_at is not None:
-            lifetime = record.expires_at - record.minted_at
+            seconds = int(record.expires_at.timestamp()) - at
+            if seconds < 1:
+                raise ValueError(f"link {record.link_id} has expired: mint a new one")
+            lifetime = timedelta(seconds=seconds)
         token, claims = self.codec.mint(
             record.scope,
-            lifetime=as_lifetime(lifetime),
+            lifetime=lifetime,
             credentials=creds,
             link_id=record.link_id,
-            at=int(record.minted_at.timestamp()),
+            at=at,
         )
         return Link.from_claims(token, claims, self.public_url, record.customer)
 
@@ -292,6 +308,21 @@ class LinkService:
         if not record.is_active(datetime.now(timezone.utc)):
             raise ValueError(f"link {link_id} has expired: mint a new one")
         return self.reissue(record)
+
+    def require_live(self, claims: LinkClaims, *, customer: str | None = None) -> None:
+        """Refuse to send a link that no longer opens: revoked (by id, or with its customer:
+        *customer*, an invoice link's once known) or expired.
+
+        :raises ValueError: saying which, with the fix.
+        :raises StoreUnavailable: the store could not be asked.
+        """
+        try:
+            self.raise_if_revoked(claims, customer=customer)
+            self.raise_if_expired(claims)
+        except LinkRevoked:
+            raise ValueError(f"link {claims.link_id} is revoked: mint a new one") from None
+        except LinkExpired:
+            raise ValueError(f"link {claims.link_id} has expired: mint a new one") from None
 
     def claim_reminder(
         self, account: str, customer: str, *, now: float, every: float

@@ -1,8 +1,10 @@
 """What clients do with their links: signals, and the register's "last opened" and customer.
 
 GET and HEAD change nothing a client can see: a GET may record "last opened" in the link
-register (at most once per interval per link, so a busy page does not write on every view),
-a HEAD records nothing and sends no signals (mail scanners and prefetchers send HEADs).
+register (at most once per interval per link, so a busy page does not write on every view;
+a browser's fetch the store took for a check is not counted in that interval, so the client's
+own opening just after is recorded), a HEAD records nothing and sends no signals (mail
+scanners and prefetchers send HEADs).
 
 **The client, or a mail system's link checker?** Microsoft Safe Links, Mimecast, Proofpoint and
 their like fetch every link in an email within seconds of its delivery. A fetch counts as a
@@ -41,7 +43,10 @@ LAST_OPENED_INTERVAL = 60
 #: security services, previews of chat and office software, command-line and library clients,
 #: and crawlers.
 LINK_CHECKERS = re.compile(
-    r"bot\b|bot/|crawl|spider|slurp|preview|scan|check|safe ?links|mimecast|proofpoint|"
+    # "bot" ends a crawler's name ("Googlebot/2.1", "Slackbot-LinkExpanding", "TwitterBot)"),
+    # not a phone's model ("CUBOT X30"); crawlers also name a page about them ("+https://...").
+    r"bot(?:[/\-;)]|$)|\+https?://|crawl|spider|slurp|preview|scan|check|safe ?links|"
+    r"mimecast|proofpoint|"
     r"barracuda|ironport|symantec|forcepoint|trend ?micro|sophos|fireeye|mcafee|"
     r"microsoft office|ms-office|outlook-|skypeuri|whatsapp|facebookexternalhit|"
     r"headless|phantomjs|python|curl|wget|libwww|go-http|java/|okhttp|axios|node-fetch|"
@@ -85,7 +90,11 @@ class LinkActivity:
         self.links = links
         self.interval = interval
         self._lock = threading.Lock()
-        self._opened: TTLCache[tuple[str, bool], float] = TTLCache(_REMEMBERED, ttl=interval)
+        # The clock is looked up on every call (not bound once), so that frozen test clocks
+        # apply.
+        self._opened: TTLCache[tuple[str, bool], float] = TTLCache(
+            _REMEMBERED, ttl=interval, timer=lambda: time.monotonic()
+        )
         self._learnt: LRUCache[str, bool] = LRUCache(_REMEMBERED)
 
     def record_open(self, claims: LinkClaims) -> None:
@@ -100,9 +109,15 @@ class LinkActivity:
                 return
             self._opened[seen] = 1.0
         try:
-            self.links.record_opened(claims.link_id, time.time(), scanner=scanner)
+            opened = self.links.record_opened(claims.link_id, time.time(), scanner=scanner)
         except StoreUnavailable:
             log.warning("could not record that link %s was opened", claims.link_id)
+            return
+        if opened is False and not scanner:
+            # A browser's fetch the store took for a check, coming so soon after a send: the
+            # next fetch, past that minute, may be the client's own, and must be recorded.
+            with self._lock:
+                self._opened.pop(seen, None)
 
     def learn_customer(self, claims: LinkClaims, customer: str) -> None:
         """Register an invoice link under its customer the first time it is opened (GET)."""

@@ -139,6 +139,9 @@ class Renewal:
             log.error("could not send a fresh link for link %s: %s", claims.link_id, e)
             self.links.revoke(fresh.link_id)  # never leave an undelivered link live
             return self.problem(brand, 503, "send")
+        # A send like any other: a mail scanner's fetch of the fresh link is told from the
+        # client's by the time since it.
+        self.links.record_sent(fresh.link_id, time.time(), recipients)
         log.info("sent a fresh link %s replacing expired link %s", fresh.link_id, claims.link_id)
         notify(
             signals.fresh_link_sent,

@@ -48,20 +48,24 @@ class LinkRecord:
     status: str
     minted_at: datetime
     expires_at: datetime | None
-    #: When the client last opened it: a fetch that was not a mail system's link checker.
+    #: When the client last opened it: a ``GET`` that was not a check (see
+    #: :attr:`opened_by_client`).
     last_opened_at: datetime | None
     revoked_at: datetime | None
-    #: When a mail system's link checker last fetched it (see :attr:`opened_by_client`).
+    #: When it was last checked: fetched by a mail system's link checker, or within a minute
+    #: of a send (see :attr:`opened_by_client`).
     last_checked_at: datetime | None = None
-    #: When it was last emailed by the portal, and to which addresses.
+    #: When it was last emailed by the portal (``send``, ``remind``)...
     last_sent_at: datetime | None = None
+    #: ... and to which addresses.
     last_sent_to: tuple[str, ...] = ()
 
     @property
     def opened_by_client(self) -> bool:
         """Whether the client has opened the link, rather than only a mail system's link
-        checker: a fetch by a known checker, or any fetch within a minute of the link being
-        sent, counts as a check; any other fetch as the client's opening."""
+        checker: a fetch whose user agent is a link checker's, or any fetch within
+        :data:`SCANNER_WINDOW` (a minute) of the link's last send, counts as a check; any
+        other ``GET`` as the client's opening (:ref:`opened-or-checked`)."""
         return self.last_opened_at is not None
 
     @property
@@ -232,10 +236,11 @@ class RevocationStore(abc.ABC):
         """Remember the customer of an invoice link once its invoice has been fetched."""
 
     @abc.abstractmethod
-    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> bool | None:
         """Record that the link was fetched at *when*: as a check when *scanner* (a known link
         checker) or within :data:`SCANNER_WINDOW` seconds of its last send, else as the
-        client's opening."""
+        client's opening. Returns whether it was the client's opening (``None``: the link is
+        not in the register, and nothing was recorded)."""
 
     @abc.abstractmethod
     def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:

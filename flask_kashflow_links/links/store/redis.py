@@ -36,14 +36,15 @@ _PAGE = 200
 #: A fetch of a link: a check (by a known scanner, or within a window after the link's last
 #: send) or the client's opening; registered links only.
 _TOUCH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return end
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local sent = tonumber(redis.call('HGET', KEYS[1], 'last_sent_at') or '')
 local when = tonumber(ARGV[1])
 if ARGV[2] ~= '' or (sent and when - sent < tonumber(ARGV[3])) then
   redis.call('HSET', KEYS[1], 'last_checked_at', ARGV[1])
-else
-  redis.call('HSET', KEYS[1], 'last_opened_at', ARGV[1])
+  return 0
 end
+redis.call('HSET', KEYS[1], 'last_opened_at', ARGV[1])
+return 1
 """
 #: Claim a customer's reminder: the time of a reminder within the last ARGV[3] seconds, or
 #: nothing (and the claim made).
@@ -365,10 +366,10 @@ class RedisStore(RevocationStore):
 
         self._call(run)
 
-    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> bool | None:
         # Only existing records (a touch must never create a half-empty register entry), and
         # a check or the client's opening judged against the link's last send, in one script.
-        self._call(
+        found = self._call(
             lambda c: c.eval(
                 _TOUCH,
                 1,
@@ -378,6 +379,7 @@ class RedisStore(RevocationStore):
                 str(SCANNER_WINDOW),
             )
         )
+        return None if found == -1 else found == 1
 
     def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
         to = "\n".join(recipients)

@@ -438,10 +438,14 @@ class SQLiteStore(RevocationStore):
             (customer, customer_key(customer), link_id),
         )
 
-    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> None:
+    def touch(self, link_id: str, when: float, *, scanner: bool = False) -> bool | None:
         # One statement: a check or the client's opening, judged against the link's last send.
         params = {"when": when, "link_id": link_id, "scanner": scanner, "window": SCANNER_WINDOW}
         self._run(_SQL_TOUCH, params)
+        # Which it was (a read: a concurrent fetch may have written since, which only costs
+        # the caller a debounced write).
+        rows = self._run("SELECT last_opened_at FROM links WHERE link_id = ?", (link_id,))
+        return rows[0][0] == when if rows else None
 
     def record_sent(self, link_id: str, when: float, recipients: t.Sequence[str]) -> None:
         to = "\n".join(recipients)
