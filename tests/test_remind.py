@@ -297,7 +297,7 @@ def test_unpaid_reminds_more_customers_with_links_of_their_own(
     )
     skipped = {r.customer: r.reason for r in unpaid.skipped}
     for code in no_address(kashflow):
-        assert skipped[code] == "no email address on file"
+        assert skipped[code] == "no email address on file that may be mailed"
     for reminder in unpaid.sent:
         assert reminder.owed == sum(Decimal(i["DueAmount"]) for i in expected[reminder.customer])
         assert reminder.overdue == 0
@@ -434,7 +434,7 @@ def test_no_mail_customers_are_skipped(
     portal_on(sandbox, mail=mailbox, accounts={"acme": account})
     result = KashFlowLinks().remind(customers=["ACME01", "BIGCO01"])
     assert [(r.customer, r.reason) for r in result.skipped] == [
-        ("ACME01", "no email address on file")
+        ("ACME01", "on the account's no_mail list")
     ]
     (bigco,) = result.sent
     assert bigco.emails == ("ap@bigco-holdings.test",)
