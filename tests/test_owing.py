@@ -29,6 +29,7 @@ from flask_kashflow_links import CustomerSummary
 from flask_kashflow_links import Invoice
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import KashFlowNotFound
+from flask_kashflow_links.kashflow.http import CALLS_AT_ONCE
 from flask_kashflow_links.testing import KashFlowSandbox
 
 from .helpers import REST_VARIANTS
@@ -305,6 +306,30 @@ def test_overdue_by_its_due_date_though_labelled_unpaid(
 # -- what it costs ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("variant", ["soap"], indirect=True, scope="module")
+def test_soap_asks_for_a_few_customers_one_by_one_and_for_many_in_one_list(
+    own: KashFlowSandbox, portal_on: t.Callable[..., Flask]
+) -> None:
+    # SOAP's customer list carries no balance, so who owes comes from the unpaid invoices:
+    # a few of their customers are asked for side by side, more than one round of that is
+    # one GetCustomers answer.
+    keep = {"ACME01", "BIGCO01"}
+    for invoice in list(own.invoices.values()):
+        if owed_now(invoice) and invoice["CustomerCode"] not in keep:
+            own.remove_invoice(invoice["Number"])
+    portal_on(own)
+    own.reset_counters()
+    assert set(summaries("unpaid")) == keep
+    assert calls_of(own) == {"soap.GetInvoices_Unpaid": 1, "soap.GetCustomer": len(keep)}
+
+    extra = own.add_extra_customers(CALLS_AT_ONCE)
+    portal_on(own)  # a new site: nothing cached
+    own.reset_counters()
+    assert set(summaries("unpaid")) == keep | {code.upper() for code in extra}
+    assert calls_of(own) == {"soap.GetInvoices_Unpaid": 1, "soap.GetCustomers": 1}
+
+
+
 @pytest.mark.parametrize("owing", [None, "unpaid", "overdue"])
 def test_customers_cold_and_warm(
     kf: KashFlowSandbox,
@@ -320,9 +345,10 @@ def test_customers_cold_and_warm(
     cold = calls_of(kf)
     if kashflow.soap:
         # The unpaid list (it holds the overdue invoices too), then the customers: all of them
-        # in one call, or one call for each customer listed.
+        # in one call, or, for no more than one round of calls side by side, one call for
+        # each customer owing.
         assert cold.pop("soap.GetInvoices_Unpaid") == 1
-        if owing is None:
+        if owing is None or len(listed) > CALLS_AT_ONCE:
             assert cold == {"soap.GetCustomers": 1}
         else:
             assert cold == {"soap.GetCustomer": len(listed)}
