@@ -65,13 +65,14 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class LiveServer:
-    """A Flask app served by werkzeug's threaded server on a free port of 127.0.0.1."""
+    """A Flask app served by werkzeug's threaded server on a free port of 127.0.0.1 (or on
+    *port*, for an app whose configuration names its own address)."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, port: int = 0) -> None:
         self.app = app
         # Port 0: the kernel picks a free port, with no window for another process to take it.
         self._server = make_server(
-            "127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler
+            "127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler
         )
         self.port: int = self._server.port
         self.url = f"http://127.0.0.1:{self.port}"
@@ -90,8 +91,8 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[LiveServer]:
-    server = LiveServer(app).start()
+def live_server(app: Flask, port: int = 0) -> Iterator[LiveServer]:
+    server = LiveServer(app, port).start()
     try:
         yield server
     finally:
