@@ -586,6 +586,26 @@ def test_with_kashflow_unreachable_nothing_changes_but_links_can_be_revoked(
         assert links.active_links() == []
 
 
+def test_links_of_a_customer_kashflow_no_longer_has_can_still_be_revoked(
+    staff: Flask, links: KashFlowLinks
+) -> None:
+    client = staff.test_client()
+    gone = links.mint_customer("GONE01")  # minted without asking KashFlow
+    page = client.get(f"{STAFF}/customers/GONE01")
+    assert page.status_code == 200
+    assert "KashFlow has no customer GONE01." in text(page) and gone.link_id in text(page)
+    minted = post(
+        client,
+        f"{STAFF}/customers/GONE01/mint",
+        {"kind": "customer", "status": "all", "expires": "never"},
+    )
+    assert minted.status_code == 404 and "No link minted." in text(minted)
+    done = post(client, f"{STAFF}/customers/GONE01/revoke-all", {})
+    assert done.status_code == 200
+    assert messages(done)[0].startswith("Revoked every link of GONE01 minted until now (1 live")
+    assert client.get(path(gone)).status_code == 410
+
+
 # -- what never leaks ------------------------------------------------------------------------------
 
 

@@ -23,15 +23,18 @@ from dataclasses import dataclass
 from dataclasses import field
 
 from flask import Blueprint
+from flask import Flask
 from flask import Response
 from flask import request
 from flask import url_for
+from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..exceptions import KashFlowError
 from ..exceptions import KashFlowNotFound
 from ..exceptions import StoreUnavailable
 from ..fetch.owing import CustomerSummary
+from ..kashflow.models import Invoice
 from ..kashflow.models import customer_key
 from ..links.claims import CustomerScope
 from ..links.link import Link
@@ -136,7 +139,8 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
     def mint(code: str) -> Response:
         view = CustomerPage.load(code)
         if view.summary is None:
-            return view.render(error="No link minted. " + view.missing(), status=view.status)
+            refused = 503 if view.down else 404
+            return view.render(error="No link minted. " + view.missing(), status=refused)
         try:
             kind = forms.choice(request.form.get("kind"), ("invoice", "customer"), "a link")
             expires_in = forms.expiry(request.form.get("expires"))
@@ -161,9 +165,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
         view = CustomerPage.load(code)
         link_id = view.live_link(request.form.get("link_id"))
         if link_id is None:
-            return view.render(
-                error="Nothing sent: that is not a live link of this customer.", status=400
-            )
+            return view.render(error=NOT_LIVE.format("sent"), status=400)
         try:
             sent = view.api.send(link_id)
         except MailError as e:
@@ -179,9 +181,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
         view = CustomerPage.load(code)
         link_id = view.live_link(request.form.get("link_id"))
         if link_id is None:
-            return view.render(
-                error="Nothing revoked: that is not a live link of this customer.", status=400
-            )
+            return view.render(error=NOT_LIVE.format("revoked"), status=400)
         view.api.revoke(link_id)
         return view.render(notice=f"Revoked link {link_id}: it stopped working at once.")
 
@@ -245,11 +245,11 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
     return blueprint
 
 
-def _check_app(state: t.Any) -> None:
+def _check_app(state: BlueprintSetupState) -> None:
     """At registration: the extension must be initialised on the app (its templates, static
     files and parts), and the app must have a secret key (the session holds the visitor's
     form token value)."""
-    app = state.app
+    app = t.cast(Flask, state.app)
     with app.app_context():
         parts()
     if not app.secret_key:
@@ -335,8 +335,8 @@ class CustomerPage:
     tab: str = "all"
     page: int = 1
     #: Invoices by tab, when KashFlow answered.
-    invoices: dict[str, list[t.Any]] = field(default_factory=dict)
-    #: Why KashFlow could not say (``None``: it answered).
+    invoices: dict[str, list[Invoice]] = field(default_factory=dict)
+    #: Whether KashFlow could not be asked.
     down: bool = False
 
     @classmethod
@@ -347,7 +347,7 @@ class CustomerPage:
         present = Presenter(formatter())
         summary = None
         down = False
-        found: dict[str, list[t.Any]] = {}
+        found: dict[str, list[Invoice]] = {}
         try:
             key = customer_key(code)
             summary = next((s for s in api.customers() if customer_key(s.code) == key), None)
@@ -367,12 +367,6 @@ class CustomerPage:
     def unknown(self) -> bool:
         """KashFlow says there is no such customer and the register has no link of theirs."""
         return self.summary is None and not self.down and not self.links
-
-    @property
-    def status(self) -> int:
-        if self.down:
-            return 503
-        return 404 if self.unknown else 200
 
     def missing(self) -> str:
         """Why the page shows no balance or invoices."""
@@ -398,7 +392,7 @@ class CustomerPage:
     ) -> Response:
         # An action may have changed the links: read them again.
         self.links = self.api.active_links(customer=self.code)
-        if self.unknown and error is None:
+        if self.unknown and not (minted or notice or error):
             return problem(404, "No such customer", self.missing())
         today = self.present.formatter.today()
         rows = self.invoices.get(self.tab, [])
