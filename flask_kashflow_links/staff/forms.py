@@ -27,6 +27,7 @@ from flask import session
 from itsdangerous import BadData
 from itsdangerous import URLSafeTimedSerializer
 
+from ..fetch import owing
 from ..links.claims import STATUSES
 from ..sending import REMIND_STATUSES
 
@@ -51,7 +52,7 @@ PERIODS: dict[str, timedelta] = {
     "30": timedelta(days=30),
 }
 #: What a customer list may be filtered by (``""``: every customer).
-OWING = ("", "unpaid", "overdue")
+OWING = ("", *owing.OWING)
 
 #: Invoice numbers are positive and fit the link format.
 _MAX_NUMBER = 2**31 - 1

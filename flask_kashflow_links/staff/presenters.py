@@ -102,9 +102,11 @@ class Presenter:
         self.formatter = formatter
 
     def when(self, value: datetime) -> str:
+        """A moment in the business's time zone: ``3 March 2026 at 14:05``."""
         return self.formatter.moment(value)
 
     def link(self, record: LinkRecord) -> LinkView:
+        """A live link and its history."""
         scope = record.scope
         if isinstance(scope, CustomerScope):
             opens = STATUS_WORDS[scope.status]
@@ -164,6 +166,7 @@ class Presenter:
         return CustomerView(code, code, (), "", "", "", tuple(self.link(r) for r in links))
 
     def invoice(self, invoice: Invoice, today: date) -> InvoiceRow:
+        """An invoice of the customer's page, its status worded as the portal words it."""
         money, cur = self.formatter.money, invoice.currency
         return InvoiceRow(
             number=invoice.number,
@@ -176,6 +179,7 @@ class Presenter:
         )
 
     def reminder(self, reminder: Reminder) -> ReminderView:
+        """A customer of a reminder run (or of its dry run)."""
         money = self.formatter.money
         currency = Currency(code=reminder.currency)
         if reminder.reason:

@@ -111,6 +111,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.errorhandler(KashFlowError)
     def kashflow_down(error: KashFlowError) -> Response:
+        """KashFlow failed where a page did not expect it: say so (nothing was changed)."""
         return problem(503, "KashFlow is not answering", "Nothing was changed. " + KASHFLOW_DOWN)
 
     @blueprint.errorhandler(StoreUnavailable)
@@ -124,10 +125,12 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/")
     def customers() -> Response:
+        """The customers, what each owes and their live links."""
         return _customers()
 
     @blueprint.route("/customers/<code>")
     def customer(code: str) -> Response:
+        """One customer: their invoices, live links and the forms."""
         tab = request.args.get("status", "all")
         page = request.args.get("page", "1")
         if tab not in TABS or not page.isdigit() or int(page) < 1:
@@ -137,6 +140,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/customers/<code>/mint", methods=["POST"])
     def mint(code: str) -> Response:
+        """Mint a link (KashFlow asked first) and show its URL, this once."""
         view = CustomerPage.load(code)
         if view.summary is None:
             refused = 503 if view.down else 404
@@ -162,6 +166,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/customers/<code>/send", methods=["POST"])
     def send(code: str) -> Response:
+        """Email one of the customer's live links to their addresses on file."""
         view = CustomerPage.load(code)
         link_id = view.live_link(request.form.get("link_id"))
         if link_id is None:
@@ -178,6 +183,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/customers/<code>/revoke", methods=["POST"])
     def revoke(code: str) -> Response:
+        """Revoke one of the customer's live links."""
         view = CustomerPage.load(code)
         link_id = view.live_link(request.form.get("link_id"))
         if link_id is None:
@@ -187,6 +193,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/customers/<code>/revoke-all")
     def confirm_revoke_all(code: str) -> Response:
+        """Ask before revoking every link of the customer (changes nothing)."""
         view = CustomerPage.load(code, invoices=False)
         if view.unknown:
             return view.render()
@@ -200,6 +207,7 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/customers/<code>/revoke-all", methods=["POST"])
     def revoke_all(code: str) -> Response:
+        """Revoke every link of the customer minted until now."""
         view = CustomerPage.load(code)
         if view.unknown:
             return view.render(error="Nothing revoked. " + view.missing(), status=404)
@@ -212,12 +220,14 @@ def make_blueprint(authorize: Authorize) -> Blueprint:
 
     @blueprint.route("/reminders")
     def reminders() -> Response:
+        """The reminders form; with ``?status=`` and ``?every=``, the dry run."""
         if "status" not in request.args:
             return _reminders_page(status="overdue", every="7")
         return _dry_run(request.args.get("status"), request.args.get("every"))
 
     @blueprint.route("/reminders", methods=["POST"])
     def send_reminders() -> Response:
+        """Remind exactly the customers the dry run showed (``customer`` fields)."""
         status, every = request.form.get("status"), request.form.get("every")
         try:
             codes = forms.customer_codes(request.form.getlist("customer"))
@@ -343,6 +353,8 @@ class CustomerPage:
     def load(
         cls, code: str, *, tab: str = "all", page: int = 1, invoices: bool = True
     ) -> CustomerPage:
+        """What KashFlow says of customer *code* (and, with *invoices*, their invoices by
+        tab), and their live links; a KashFlow failure is remembered, not raised."""
         api = parts().extension
         present = Presenter(formatter())
         summary = None
@@ -390,6 +402,8 @@ class CustomerPage:
         notice: str | None = None,
         error: str | None = None,
     ) -> Response:
+        """The customer's page, with what an action did (*notice*, *minted*) or why not
+        (*error*); a 404 page for a customer nobody knows."""
         # An action may have changed the links: read them again.
         self.links = self.api.active_links(customer=self.code)
         if self.unknown and not (minted or notice or error):
