@@ -66,7 +66,7 @@ from flask_kashflow_links.portal import guard as guard_module
 from flask_kashflow_links.portal import pages as pages_module
 from flask_kashflow_links.portal import routes as routes_module
 from flask_kashflow_links.portal import views as views_module
-from flask_kashflow_links.portal.pages import brand_colours
+from flask_kashflow_links.formatting import brand_colours
 from flask_kashflow_links.portal.presenters import listing
 
 ITERATIONS = 1000  # requests per page for each profiler and each breakdown round

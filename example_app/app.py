@@ -8,7 +8,8 @@
   (``KASHFLOW_API=soap make demo``) or on KashFlow (``KASHFLOW_USERNAME`` and
   ``KASHFLOW_PASSWORD``, the API password if the account has one; no memorable word).
 * The portal wears the site's own layout (``KASHFLOW_LINKS_BASE_TEMPLATE``) and brand.
-* ``/staff`` (demo login) mints, lists and withdraws links: the everyday workflow.
+* ``/staff`` (demo login) is the staff pages the portal ships: who owes what, minting,
+  sending and withdrawing links, reminders. Emails are printed to the terminal, not sent.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from flask import render_template
 
 from flask_kashflow_links import KashFlowLinks
 
-from .staff import staff
+from .staff import sign_in
+from .staff import staff_only
 
 #: The portal extension, shared by the site's views (acts on the current app).
 links = KashFlowLinks()
@@ -79,6 +81,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         KASHFLOW_LINKS_BASE_TEMPLATE="layout.html",
         KASHFLOW_LINKS_BRAND=BRAND,
         KASHFLOW_LINKS_LOCALE="en_GB",
+        # A demo sends no email: links and reminders are printed for the person running it.
+        KASHFLOW_LINKS_MAIL=print_email,
     )
     sandbox = None
     api = os.environ.get("KASHFLOW_API", "rest").strip().lower()
@@ -108,7 +112,8 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         public_host = urlsplit(app.config["KASHFLOW_LINKS_PUBLIC_URL"]).hostname
         app.config["TRUSTED_HOSTS"] = [public_host, "127.0.0.1", "localhost"]
     links.init_app(app)
-    app.register_blueprint(staff)
+    app.register_blueprint(sign_in)
+    app.register_blueprint(links.staff_blueprint(authorize=staff_only), url_prefix="/staff")
 
     @app.route("/")
     def home() -> str:
@@ -123,6 +128,16 @@ def create_app(config: dict[str, t.Any] | None = None) -> Flask:
         with app.app_context():
             print_demo_links(app)
     return app
+
+
+def print_email(message: t.Any) -> None:
+    """The demo's mailer: the email a client would get, on the terminal."""
+    body = message.get_body(("plain",))
+    print(
+        f"\n--- email to {message['To']}: {message['Subject']}\n"
+        f"{body.get_content() if body is not None else ''}---",
+        file=sys.stderr,
+    )
 
 
 def _start_sandbox(public_documents: bool = False) -> t.Any:

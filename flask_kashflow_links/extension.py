@@ -20,6 +20,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
+from flask import Blueprint
 from flask import Flask
 from flask import current_app
 from flask_caching import Cache
@@ -28,6 +29,7 @@ from jinja2 import TemplateNotFound
 
 from . import cli
 from . import redaction
+from . import staff
 from .cache import Reach
 from .cache import SafeCache
 from .cache import cache_reach
@@ -169,8 +171,9 @@ class KashFlowLinks:
         with app.app_context():  # flask-caching finds the cache's backend through the app
             state = _build(self, settings, cache)
         _refuse_overlapping_keys(cache_config, state.links.store)
-        parts: cli.Parts = state  # mypy holds the per-app object to what the CLI reads
-        app.extensions[EXTENSION_KEY] = parts
+        # mypy holds the per-app object to what the CLI and the staff pages read of it.
+        read_by: tuple[cli.Parts, staff.Parts] = (state, state)
+        app.extensions[EXTENSION_KEY] = read_by[0]
         app.register_blueprint(state.portal.blueprint(), url_prefix=settings.url_prefix)
         # Every response under the portal's paths, the host's own 404 and 405 pages included.
         app.after_request(protect_portal_paths(settings.url_prefix))
@@ -399,6 +402,37 @@ class KashFlowLinks:
             dry_run=dry_run,
             progress=progress,
         )
+
+    # -- the staff pages ------------------------------------------------------------------------
+
+    def staff_blueprint(self, *, authorize: t.Callable[[], t.Any]) -> Blueprint:
+        """The staff pages, as a blueprint to register behind your site's own login::
+
+            def staff_only():
+                if current_user.is_authenticated and current_user.is_staff:
+                    return True
+                return redirect(url_for("login", next=request.path))
+
+            app.register_blueprint(
+                links.staff_blueprint(authorize=staff_only), url_prefix="/staff"
+            )
+
+        Customers and what each owes, one customer's invoices and live links (minting, with
+        the link's URL shown once; sending; revoking one or all), and reminders with a dry
+        run first (:doc:`staff`). No JavaScript; every POST carries a form token bound to the
+        visitor's session and must come from this site; every response is ``no-store``.
+
+        Register it after :meth:`init_app`, on any app this object was initialised on (the
+        routes act on the current app). The app needs a ``SECRET_KEY``.
+
+        :param authorize: called with no arguments before anything else, on every route and
+            method: ``True`` lets the request through, ``False`` (or ``None``) answers 403,
+            and a response (a redirect to your login page) is returned as it is. Anything
+            else is a :class:`TypeError`: a truthy object is not a yes.
+        :raises TypeError: *authorize* missing or not callable: the staff pages are never
+            open to everyone.
+        """
+        return staff.make_blueprint(authorize)
 
     # -- operating -----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from babel.numbers import format_decimal
 from babel.numbers import get_currency_precision
 from babel.numbers import get_currency_symbol
 
+from .config import Brand
 from .kashflow.models import NA
 from .kashflow.models import OVERDUE
 from .kashflow.models import OVERPAID
@@ -192,6 +193,12 @@ class Formatter:
 
 
 # -- brand colours -------------------------------------------------------------------------------
+
+
+def brand_colours(brand: Brand) -> str:
+    """The brand stylesheet's name (the portal's ``brand_css`` route, which the portal and the
+    staff pages link to): accent and text-on-accent colours, e.g. ``1f5fa8-ffffff``."""
+    return f"{hex_digits(brand.accent_colour)}-{hex_digits(text_on(brand.accent_colour))}"
 
 
 def hex_digits(colour: str) -> str:

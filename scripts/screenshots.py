@@ -13,7 +13,8 @@ not used) to photograph:
 
 * the invoice page and a customer's list, at phone (390x844) and desktop (1280x900) sizes, in
   light and dark colour schemes;
-* the expired-link page and the staff page, at desktop size, light.
+* the expired-link page and the staff pages (the customers, and a customer with a link just
+  minted), at desktop size, light.
 
 Each PNG is one viewport high (not the full page), at a device scale factor of 1, which keeps
 it well under ``MAX_BYTES``, and lands in ``docs/_static/screenshots/``; the script says so if
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -82,10 +84,14 @@ def main() -> int:
         return 1
 
     workdir = tempfile.mkdtemp(prefix="kfl-screenshots-")
+    with socket.socket() as probe:  # a free port, for the links' configured address
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     try:
         app = create_app(
             {
                 "EXAMPLE_PRINT_DEMO_LINKS": False,
+                "KASHFLOW_LINKS_PUBLIC_URL": f"http://127.0.0.1:{port}/billing",
                 # A throw-away link register, so instance/ is untouched.
                 "KASHFLOW_LINKS_REVOCATION_URL": f"sqlite:///{workdir}/links.sqlite3",
                 # A mailer that drops messages: enough for the expired page to offer
@@ -93,7 +99,9 @@ def main() -> int:
                 "KASHFLOW_LINKS_MAIL": lambda message: None,
             }
         )
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_quiet_handler())
+        server = make_server(
+            "127.0.0.1", port, app, threaded=True, request_handler=_quiet_handler()
+        )
         base = f"http://127.0.0.1:{server.port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
@@ -157,15 +165,16 @@ def _take(
         raise RuntimeError(f"expired page answered {response and response.status}")
     save(page, "expired-desktop-light.png")
 
-    # The staff page: sign in with the demo password, make a link, see it listed.
+    # The staff pages: sign in with the demo password, see who owes what, make a link.
     page.goto(f"{base}/staff/login")
     page.fill("#password", app.config["STAFF_PASSWORD"])
     page.click("button[type=submit]")
     page.wait_for_url(f"{base}/staff/")
-    page.fill("#code", "ACME01")
-    page.select_option("#status", "unpaid")
-    page.click("form[action$='/staff/mint'] button[type=submit]")
-    page.wait_for_selector("#minted-url")
+    save(page, "staff-customers-desktop-light.png")
+    page.goto(f"{base}/staff/customers/ACME01")
+    page.select_option("#kfl-status", "unpaid")
+    page.click("form[action$='/mint'] button[type=submit] >> nth=0")
+    page.wait_for_selector("#kfl-minted-url")
     save(page, "staff-desktop-light.png")
     context.close()
     return shots

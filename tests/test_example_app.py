@@ -93,7 +93,12 @@ def test_make_demo_serves_the_site_with_working_demo_links(tmp_path: Path, api: 
 
 
 @pytest.fixture
-def site(tmp_path: Path, sandbox: KashFlowSandbox) -> Flask:
+def outbox() -> list[t.Any]:
+    return []
+
+
+@pytest.fixture
+def site(tmp_path: Path, sandbox: KashFlowSandbox, outbox: list[t.Any]) -> Flask:
     app = create_app(
         {
             "TESTING": True,
@@ -103,9 +108,13 @@ def site(tmp_path: Path, sandbox: KashFlowSandbox) -> Flask:
             "KASHFLOW_LINKS_API_BASE_URL": sandbox.url,
             "KASHFLOW_LINKS_PUBLIC_URL": "http://shop.example.test/billing",
             "KASHFLOW_LINKS_REVOCATION_URL": f"sqlite:///{tmp_path / 'links.sqlite3'}",
+            "KASHFLOW_LINKS_MAIL": outbox.append,
         }
     )
     return app
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 def csrf(html: str) -> str:
@@ -114,43 +123,89 @@ def csrf(html: str) -> str:
     return match.group(1)
 
 
-def test_staff_send_a_client_a_link_and_withdraw_it(site: Flask) -> None:
-    client = site.test_client()
-    assert client.get("/staff/").status_code == 302  # sign-in first
-    page = client.get("/staff/login").get_data(as_text=True)
-    wrong = client.post("/staff/login", data={"csrf": csrf(page), "password": "nope"})
-    assert "not right" in wrong.get_data(as_text=True)
-    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
+def form_token(html: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
 
-    page = client.get("/staff/").get_data(as_text=True)
+
+def signed_in(site: Flask) -> t.Any:
+    client = site.test_client()
+    page = client.get("/staff/login").get_data(as_text=True)
+    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
+    return client
+
+
+def test_staff_sign_in_guards_the_shipped_staff_pages(site: Flask) -> None:
+    client = site.test_client()
+    door = client.get("/staff/customers/ACME01")
+    assert door.status_code == 302  # sign-in first, then back here
+    assert door.location == "/staff/login?next=/staff/customers/ACME01"
+    page = client.get(door.location).get_data(as_text=True)
+    wrong = client.post(door.location, data={"csrf": csrf(page), "password": "nope"})
+    assert "not right" in wrong.get_data(as_text=True)
+    right = client.post(door.location, data={"csrf": csrf(page), "password": "demo-password"})
+    assert right.location == "/staff/customers/ACME01"
+    other = site.test_client()
+    login = other.get("/staff/login").get_data(as_text=True)
+    elsewhere = other.post(
+        "/staff/login?next=https://evil.example/",
+        data={"csrf": csrf(login), "password": "demo-password"},
+    )
+    assert elsewhere.location == "/staff/"  # never to an address from the query
+    staff = client.get("/staff/customers/ACME01")
+    assert staff.status_code == 200 and 'class="site-header' in staff.get_data(as_text=True)
+
+
+def test_staff_send_a_client_a_link_and_withdraw_it(site: Flask, outbox: list[t.Any]) -> None:
+    client = signed_in(site)
+    page = client.get("/staff/customers/ACME01").get_data(as_text=True)
     # "Send a client a link to all their unpaid invoices"
     page = client.post(
-        "/staff/mint",
-        data={"csrf": csrf(page), "kind": "customer", "code": "ACME01", "status": "unpaid"},
+        "/staff/customers/ACME01/mint",
+        data={
+            "form_token": form_token(page),
+            "kind": "customer",
+            "status": "unpaid",
+            "expires": "never",
+        },
+        headers=SAME_ORIGIN,
     ).get_data(as_text=True)
     url = re.search(r'value="(http://shop\.example\.test/billing/invoices/[^"]+)"', page).group(1)  # type: ignore[union-attr]
     with client.session_transaction() as session:  # the token is not kept in the cookie
         assert all(url.rsplit("/", 1)[1] not in str(value) for value in session.values())
-    assert "unpaid invoices of ACME01" in page
+    assert "New link: Unpaid invoices" in page
     opened = client.get(url)
     assert opened.status_code == 200 and "Outstanding balance" in opened.get_data(as_text=True)
+    link_id = re.search(r'name="link_id" value="([a-z2-7]{13})"', page).group(1)  # type: ignore[union-attr]
+    sent = client.post(
+        "/staff/customers/ACME01/send",
+        data={"form_token": form_token(page), "link_id": link_id},
+        headers=SAME_ORIGIN,
+    )
+    assert f"Sent link {link_id} to accounts@acme-trading.test." in sent.get_data(as_text=True)
+    assert [m["To"] for m in outbox] == ["accounts@acme-trading.test"]
 
     # "Withdraw a link sent to the wrong person"
-    page = client.get("/staff/?customer=ACME01").get_data(as_text=True)
-    link_id = re.search(r"<code>([a-z2-7]{13})</code>", page).group(1)  # type: ignore[union-attr]
+    page = client.get("/staff/customers/ACME01").get_data(as_text=True)
     assert url.split("/")[-1] not in page  # the list never shows tokens
-    client.post("/staff/revoke", data={"csrf": csrf(page), "link_id": link_id})
+    gone = client.post(
+        "/staff/customers/ACME01/revoke",
+        data={"form_token": form_token(page), "link_id": link_id},
+        headers=SAME_ORIGIN,
+    ).get_data(as_text=True)
+    assert f"Revoked link {link_id}" in gone
     assert client.get(url).status_code == 410
-    page = client.get("/staff/?customer=ACME01").get_data(as_text=True)
-    assert f"Link {link_id} withdrawn" in page
-    assert f"<code>{link_id}</code>" not in page  # gone from the live list
+    assert f'value="{link_id}"' not in gone  # gone from the live list
 
 
-def test_staff_forms_need_the_csrf_token(site: Flask) -> None:
-    client = site.test_client()
-    page = client.get("/staff/login").get_data(as_text=True)
-    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
-    response = client.post("/staff/mint", data={"kind": "invoice", "number": "1043"})
+def test_staff_forms_need_the_form_token(site: Flask) -> None:
+    client = signed_in(site)
+    response = client.post(
+        "/staff/customers/ACME01/mint",
+        data={"kind": "invoice", "number": "1043", "expires": "never"},
+        headers=SAME_ORIGIN,
+    )
     assert response.status_code == 400
 
 
@@ -164,12 +219,17 @@ def test_without_credentials_the_site_runs_on_the_sandbox(tmp_path: Path) -> Non
 
 
 def test_staff_pages_are_never_stored_and_answer_only_the_sites_hosts(site: Flask) -> None:
-    client = site.test_client()
-    page = client.get("/staff/login").get_data(as_text=True)
-    client.post("/staff/login", data={"csrf": csrf(page), "password": "demo-password"})
-    page = client.get("/staff/").get_data(as_text=True)
+    client = signed_in(site)
+    page = client.get("/staff/customers/ACME01").get_data(as_text=True)
     minted = client.post(
-        "/staff/mint", data={"csrf": csrf(page), "kind": "invoice", "number": "1043"}
+        "/staff/customers/ACME01/mint",
+        data={
+            "form_token": form_token(page),
+            "kind": "invoice",
+            "number": "1043",
+            "expires": "never",
+        },
+        headers=SAME_ORIGIN,
     )
     assert "/billing/invoices/" in minted.get_data(as_text=True)  # a live link on the page
     for response in (minted, client.get("/staff/"), client.get("/staff/login")):

@@ -54,9 +54,8 @@ from ..config import AccountRegistry
 from ..config import Brand
 from ..config.accounts import plain_origin
 from ..formatting import Formatter
-from ..formatting import hex_digits
+from ..formatting import brand_colours
 from ..formatting import readable_on
-from ..formatting import text_on
 from ..links.claims import LinkClaims
 from ..links.errors import LinkExpired
 
@@ -81,11 +80,6 @@ FRAGMENT_TEMPLATE = "kashflow_links/_fragment.html"
 
 #: The default bound of one process's rendered pages, in bytes (characters for fragments).
 PAGE_CACHE_BYTES = 16 * 1024 * 1024
-
-
-def brand_colours(brand: Brand) -> str:
-    """The brand stylesheet's name: accent and text-on-accent colours, e.g. ``1f5fa8-ffffff``."""
-    return f"{hex_digits(brand.accent_colour)}-{hex_digits(text_on(brand.accent_colour))}"
 
 
 #: The cards links sit on, in portal.css's light and dark schemes (--kfl-card).
