@@ -62,11 +62,11 @@ from bench._common import new_fernet_key
 from bench._common import write_results
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links.extension import _state as get_state
+from flask_kashflow_links.formatting import brand_colours
 from flask_kashflow_links.portal import guard as guard_module
 from flask_kashflow_links.portal import pages as pages_module
 from flask_kashflow_links.portal import routes as routes_module
 from flask_kashflow_links.portal import views as views_module
-from flask_kashflow_links.formatting import brand_colours
 from flask_kashflow_links.portal.presenters import listing
 
 ITERATIONS = 1000  # requests per page for each profiler and each breakdown round

@@ -329,7 +329,6 @@ def test_soap_asks_for_a_few_customers_one_by_one_and_for_many_in_one_list(
     assert calls_of(own) == {"soap.GetInvoices_Unpaid": 1, "soap.GetCustomers": 1}
 
 
-
 @pytest.mark.parametrize("owing", [None, "unpaid", "overdue"])
 def test_customers_cold_and_warm(
     kf: KashFlowSandbox,
