@@ -50,7 +50,6 @@ from .exceptions import KashFlowUnavailable
 from .exceptions import StoreUnavailable
 from .fetch import Fetcher
 from .fetch.owing import OWING
-from .fetch.owing import CustomerSummary
 from .fetch.prefetch import Prefetcher
 from .formatting import Formatter
 from .kashflow.backend import Backend
@@ -74,66 +73,11 @@ from .links.store import same_store
 from .links.store import url_problem
 from .links.store.base import LinkRecord
 from .sending import REMIND_STATUSES
-from .sending import Reminder
-from .sending import Reminders
 from .sending import Sent
+from .staff_api import StaffAPI
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 T = t.TypeVar("T")
-
-
-class StaffAPI(t.Protocol):
-    """What the commands call of the application's :class:`~flask_kashflow_links.KashFlowLinks`
-    (the same code path as the Python API)."""
-
-    def mint_invoice(
-        self,
-        number: int,
-        *,
-        account: str | None = None,
-        expires_in: timedelta | int | None = None,
-        customer: str | None = None,
-        verify: bool = False,
-        prefetch: bool | None = None,
-    ) -> Link: ...
-
-    def mint_customer(
-        self,
-        code: str,
-        *,
-        status: str = "all",
-        account: str | None = None,
-        expires_in: timedelta | int | None = None,
-        verify: bool = False,
-        prefetch: bool | None = None,
-    ) -> Link: ...
-
-    def link_id_of(self, token_or_link_id: str) -> str: ...
-
-    def revoke(self, token_or_link_id: str) -> bool: ...
-
-    def revoke_customer(self, code: str, *, account: str | None = None) -> int: ...
-
-    def active_links(
-        self, *, customer: str | None = None, account: str | None = None, limit: int | None = None
-    ) -> list[LinkRecord]: ...
-
-    def customers(
-        self, *, owing: str | None = None, account: str | None = None
-    ) -> list[CustomerSummary]: ...
-
-    def send(self, link: Link | str, *, to: t.Sequence[str] | None = None) -> Sent: ...
-
-    def remind(
-        self,
-        *,
-        status: str = "overdue",
-        every: timedelta = timedelta(days=7),
-        customers: t.Collection[str] | None = None,
-        account: str | None = None,
-        dry_run: bool = False,
-        progress: t.Callable[[Reminder], object] | None = None,
-    ) -> Reminders: ...
 
 
 class Parts(t.Protocol):

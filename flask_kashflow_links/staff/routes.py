@@ -40,6 +40,7 @@ from ..links.claims import CustomerScope
 from ..links.link import Link
 from ..links.store.base import LinkRecord
 from ..mail import MailError
+from ..staff_api import StaffAPI
 from . import forms
 from .pages import forbidden
 from .pages import form_refused
@@ -47,7 +48,6 @@ from .pages import formatter
 from .pages import problem
 from .pages import protect
 from .pages import render
-from .parts import StaffAPI
 from .parts import parts
 from .presenters import STATUS_WORDS
 from .presenters import LinkView
