@@ -79,6 +79,23 @@ def apps(tmp_path: t.Any, kashflow: KashFlowVariant) -> Iterator[t.Callable[...,
 
 
 @pytest.fixture
+def portal_on(apps: t.Callable[..., Flask]) -> Iterator[t.Callable[..., Flask]]:
+    """``portal_on(sandbox, **settings)``: an app reading from *sandbox* in the test's variant,
+    its app context pushed for the rest of the test (for the staff API's calls)."""
+    contexts: list[t.Any] = []
+
+    def make(sandbox: KashFlowSandbox, **settings: t.Any) -> Flask:
+        app = apps(sandbox, **settings)
+        contexts.append(app.app_context())
+        contexts[-1].push()
+        return app
+
+    yield make
+    for context in reversed(contexts):
+        context.pop()
+
+
+@pytest.fixture
 def held() -> HeldCalls:
     """A sandbox ``sleep`` holding delayed requests until ``held.release()`` (see held.py)."""
     return HeldCalls()

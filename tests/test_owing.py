@@ -165,23 +165,6 @@ def own() -> Iterator[KashFlowSandbox]:
         yield server
 
 
-@pytest.fixture
-def portal_on(apps: t.Callable[..., Flask]) -> Iterator[t.Callable[..., Flask]]:
-    """``portal_on(sandbox, **settings)``: an app reading from *sandbox* in the test's variant,
-    its context pushed."""
-    contexts: list[t.Any] = []
-
-    def make(sandbox: KashFlowSandbox, **settings: t.Any) -> Flask:
-        app = apps(sandbox, **settings)
-        contexts.append(app.app_context())
-        contexts[-1].push()
-        return app
-
-    yield make
-    for context in reversed(contexts):
-        context.pop()
-
-
 # -- customers(): membership and amounts -----------------------------------------------------------
 
 

@@ -12,7 +12,6 @@ import re
 import threading
 import typing as t
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -80,22 +79,6 @@ def live_links(status: str | None = None) -> dict[str, list[str]]:
 def last_reminded(code: str) -> float | None:
     """When *code* was last reminded, as the store says (private: no public way)."""
     return internals().links.last_reminded("acme", code)
-
-
-@pytest.fixture
-def portal_on(apps: t.Callable[..., Flask]) -> Iterator[t.Callable[..., Flask]]:
-    """``portal_on(sandbox, **settings)``: an app in the test's variant, its context pushed."""
-    contexts: list[t.Any] = []
-
-    def make(sandbox: KashFlowSandbox, **settings: t.Any) -> Flask:
-        app = apps(sandbox, **settings)
-        contexts.append(app.app_context())
-        contexts[-1].push()
-        return app
-
-    yield make
-    for context in reversed(contexts):
-        context.pop()
 
 
 class Mailbox:

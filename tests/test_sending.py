@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 import typing as t
-from collections.abc import Iterator
 from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
@@ -64,21 +63,14 @@ def on_file(kashflow: KashFlowVariant, code: str) -> tuple[str, ...]:
 
 
 @pytest.fixture
-def portal_on(apps: t.Callable[..., Flask], inbox: Inbox) -> Iterator[t.Callable[..., Flask]]:
-    """``portal_on(sandbox, **settings)``: an app in the test's variant mailing through the
-    test's SMTP server, its context pushed."""
-    contexts: list[t.Any] = []
+def portal_on(portal_on: t.Callable[..., Flask], inbox: Inbox) -> t.Callable[..., Flask]:
+    """The shared ``portal_on``, its apps mailing through the test's SMTP server."""
 
     def make(sandbox: KashFlowSandbox, **settings: t.Any) -> Flask:
         settings.setdefault("mail", inbox.settings())
-        app = apps(sandbox, **settings)
-        contexts.append(app.app_context())
-        contexts[-1].push()
-        return app
+        return portal_on(sandbox, **settings)
 
-    yield make
-    for context in reversed(contexts):
-        context.pop()
+    return make
 
 
 def owed_by(sandbox: KashFlowSandbox, code: str) -> Decimal:
