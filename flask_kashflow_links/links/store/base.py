@@ -98,6 +98,25 @@ class StoredLink:
     last_sent_at: float | None = None
     last_sent_to: tuple[str, ...] = ()
 
+    def fields(self) -> dict[str, t.Any]:
+        """The entry as the stores write it, by column or hash field: with the customer's
+        key, the addresses of the last send on one line each, ``None`` for what is not known."""
+        return {
+            "link_id": self.link_id,
+            "account": self.account,
+            "kind": self.kind,
+            "invoice": self.invoice,
+            "customer": self.customer,
+            "customer_key": customer_key(self.customer) if self.customer else None,
+            "status": self.status,
+            "minted_at": self.minted_at,
+            "expires_at": self.expires_at,
+            "last_opened_at": self.last_opened_at,
+            "last_checked_at": self.last_checked_at,
+            "last_sent_at": self.last_sent_at,
+            "last_sent_to": "\n".join(self.last_sent_to) or None,
+        }
+
 
 @dataclass(frozen=True)
 class SentRecord:

@@ -563,7 +563,7 @@ class RedisStore(RevocationStore):
             keys = [self._k("link", link.link_id), self._k("all")]
             if link.customer:
                 keys.append(self._k("customer", self._customer_field(link.account, link.customer)))
-            values = _hash_values(link)
+            values = {k: "" if v is None else str(v) for k, v in link.fields().items()}
             pairs = [part for name, value in values.items() for part in (name, value)]
             args = (link.link_id, values["last_sent_to"], *pairs)
             links.append(("eval", (_MERGE_LINK, len(keys), *keys, *args)))
@@ -652,27 +652,6 @@ def _stored_link(data: t.Mapping[str, str]) -> StoredLink:
         last_sent_at=num("last_sent_at"),
         last_sent_to=tuple(data["last_sent_to"].split("\n")) if data.get("last_sent_to") else (),
     )
-
-
-def _hash_values(link: StoredLink) -> dict[str, str]:
-    """The fields of a register entry's hash for *link* (as :meth:`RedisStore.register` writes
-    them, ``""`` for none)."""
-    values: dict[str, t.Any] = {
-        "link_id": link.link_id,
-        "account": link.account,
-        "kind": link.kind,
-        "invoice": link.invoice,
-        "customer": link.customer,
-        "customer_key": customer_key(link.customer) if link.customer else None,
-        "status": link.status,
-        "minted_at": link.minted_at,
-        "expires_at": link.expires_at,
-        "last_opened_at": link.last_opened_at,
-        "last_checked_at": link.last_checked_at,
-        "last_sent_at": link.last_sent_at,
-        "last_sent_to": "\n".join(link.last_sent_to),
-    }
-    return {k: ("" if v is None else str(v)) for k, v in values.items()}
 
 
 def _record_from_hash(data: t.Mapping[str, str], revoked_at: str | None) -> LinkRecord:

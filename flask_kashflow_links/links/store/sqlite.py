@@ -572,7 +572,7 @@ class SQLiteStore(RevocationStore):
         with self._transaction() as conn:
             for link in contents.links:
                 before = conn.execute(_SQL_LINK_ROW, (link.link_id,)).fetchone()
-                conn.execute(_SQL_MERGE_LINK, _link_values(link))
+                conn.execute(_SQL_MERGE_LINK, link.fields())
                 merged.links += before != conn.execute(_SQL_LINK_ROW, (link.link_id,)).fetchone()
             merged.revoked = _changes(
                 conn,
@@ -640,25 +640,6 @@ def _stored_link(row: t.Sequence[t.Any]) -> StoredLink:
         last_sent_at=row[10],
         last_sent_to=tuple(row[11].split("\n")) if row[11] else (),
     )
-
-
-def _link_values(link: StoredLink) -> dict[str, t.Any]:
-    """The named values of :data:`_SQL_MERGE_LINK` for *link*."""
-    return {
-        "link_id": link.link_id,
-        "account": link.account,
-        "kind": link.kind,
-        "invoice": link.invoice,
-        "customer": link.customer,
-        "customer_key": customer_key(link.customer) if link.customer else None,
-        "status": link.status,
-        "minted_at": link.minted_at,
-        "expires_at": link.expires_at,
-        "last_opened_at": link.last_opened_at,
-        "last_checked_at": link.last_checked_at,
-        "last_sent_at": link.last_sent_at,
-        "last_sent_to": "\n".join(link.last_sent_to) if link.last_sent_to else None,
-    }
 
 
 def _record_from_row(row: t.Sequence[t.Any]) -> LinkRecord:
