@@ -31,6 +31,7 @@ from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import KashFlowNotFound
 from flask_kashflow_links.kashflow.http import CALLS_AT_ONCE
 from flask_kashflow_links.testing import KashFlowSandbox
+from kashflow_sandbox.soap import api as sandbox_soap_api
 
 from .helpers import REST_VARIANTS
 from .helpers import KashFlowVariant
@@ -286,6 +287,30 @@ def test_overdue_by_its_due_date_though_labelled_unpaid(
     assert lagging["Number"] not in {i.number for i in paid}
 
 
+@pytest.mark.parametrize("variant", ["soap"], indirect=True, scope="module")
+def test_soap_finds_the_overdue_though_the_unpaid_list_leaves_them_out(
+    own: KashFlowSandbox, portal_on: t.Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether ``GetInvoices_Unpaid`` holds the overdue invoices is not documented. Where it
+    does not, and it holds an invoice past its due date that KashFlow has not moved yet, the
+    overdue invoices must still be found: both lists are always read."""
+    # This sandbox's unpaid list: only invoices labelled Unpaid (the other reading of the docs).
+    monkeypatch.setattr(sandbox_soap_api, "UNPAID_STATUSES", ("Unpaid",))
+    today = portal_today()
+    own.add_invoice(
+        {
+            "CustomerCode": "LONG01",
+            "Status": "Unpaid",  # past its due date, not yet labelled Overdue
+            "IssuedDate": (today - timedelta(days=35)).isoformat() + " 12:00:00",
+            "DueDate": (today - timedelta(days=5)).isoformat() + " 12:00:00",
+            "LineItems": [{"Description": "Fitting", "Rate": Decimal("100")}],
+        }
+    )
+    portal_on(own)
+    assert set(summaries("overdue")) == members(own, "overdue", today)
+    assert "BIGCO01" in members(own, "overdue", today)  # labelled Overdue: only in that list
+
+
 # -- what it costs ---------------------------------------------------------------------------------
 
 
@@ -303,13 +328,14 @@ def test_soap_asks_for_a_few_customers_one_by_one_and_for_many_in_one_list(
     portal_on(own)
     own.reset_counters()
     assert set(summaries("unpaid")) == keep
-    assert calls_of(own) == {"soap.GetInvoices_Unpaid": 1, "soap.GetCustomer": len(keep)}
+    lists = {"soap.GetInvoices_Unpaid": 1, "soap.GetInvoices_Overdue": 1}
+    assert calls_of(own) == {**lists, "soap.GetCustomer": len(keep)}
 
     extra = own.add_extra_customers(CALLS_AT_ONCE)
     portal_on(own)  # a new site: nothing cached
     own.reset_counters()
     assert set(summaries("unpaid")) == keep | {code.upper() for code in extra}
-    assert calls_of(own) == {"soap.GetInvoices_Unpaid": 1, "soap.GetCustomers": 1}
+    assert calls_of(own) == {**lists, "soap.GetCustomers": 1}
 
 
 @pytest.mark.parametrize("owing", [None, "unpaid", "overdue"])
@@ -326,10 +352,9 @@ def test_customers_cold_and_warm(
     summaries(owing)
     cold = calls_of(kf)
     if kashflow.soap:
-        # The unpaid list (it holds the overdue invoices too), then the customers: all of them
-        # in one call, or, for no more than one round of calls side by side, one call for
-        # each customer owing.
-        assert cold.pop("soap.GetInvoices_Unpaid") == 1
+        # The unpaid and the overdue lists, then the customers: all of them in one call, or,
+        # for no more than one round of calls side by side, one call for each customer owing.
+        assert cold.pop("soap.GetInvoices_Unpaid") == cold.pop("soap.GetInvoices_Overdue") == 1
         if owing is None or len(listed) > CALLS_AT_ONCE:
             assert cold == {"soap.GetCustomers": 1}
         else:
@@ -470,9 +495,10 @@ def test_filters_ignored_by_the_server(
         numbers = [i.number for i in KashFlowLinks().invoices("ACME01", status=status)]
         assert numbers == expected_invoices(kf, "ACME01", status, today)
     if kashflow.soap:
-        # The unpaid list held every invoice (overdue ones too): it is asked for once.
+        # Both lists, once each, whatever they hold (nothing in an answer says whether the
+        # unpaid list holds the overdue invoices).
         assert kf.calls["soap.GetInvoices_Unpaid"] == 1
-        assert kf.calls["soap.GetInvoices_Overdue"] == 0
+        assert kf.calls["soap.GetInvoices_Overdue"] == 1
     else:
         # The "unpaid" list held other statuses: the overdue list is not asked for.
         pages = -(-len(kf.invoices) // 100)

@@ -174,8 +174,8 @@ def _customers(
     backend = fetcher.backend_for(account)
     found: dict[str, Customer | None] = {}
     # More customers than one round of single lookups covers: the whole list, one answer, is
-    # quicker (SOAP's reminder over 500 customers at 100 ms a call: 507 calls and 15.5 s became
-    # 2 calls and 2.1 s, bench/bench_remind.py).
+    # quicker (SOAP's reminder over 500 customers at 100 ms a call: 15.5 s became 2.3 s,
+    # bench/bench_remind.py).
     many = len(owed) > CALLS_AT_ONCE
     if everyone or backend.customers_by_balance or many:
         owing_only = backend.customers_by_balance and not everyone
