@@ -101,18 +101,21 @@ def _starttls(mail: MailSettings, smtp: smtplib.SMTP) -> bool:
     return smtp.has_extn("starttls")
 
 
-def send(mail: MailSettings | t.Callable[[EmailMessage], t.Any], message: EmailMessage) -> None:
-    """Hand *message* to the configured mailer.
+def send(
+    mail: MailSettings | t.Callable[[EmailMessage], t.Any], message: EmailMessage
+) -> frozenset[str]:
+    """Hand *message* to the configured mailer; the recipients an SMTP server refused while
+    taking it for the others (empty from a mail callable).
 
-    :raises MailError: the SMTP server refused or could not be reached (logged without the
-        message body, which holds the link).
+    :raises MailError: the SMTP server refused the message (every recipient) or could not be
+        reached (logged without the message body, which holds the link).
     """
     if callable(mail) and not isinstance(mail, MailSettings):
         try:
             mail(message)
         except Exception as e:
             raise MailError(f"the mail callable failed: {type(e).__name__}") from e
-        return
+        return frozenset()
     try:
         if mail.use_ssl:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -125,6 +128,7 @@ def send(mail: MailSettings | t.Callable[[EmailMessage], t.Any], message: EmailM
                 smtp.starttls(context=ssl.create_default_context())
             if mail.username:
                 smtp.login(mail.username, mail.password)
-            smtp.send_message(message)
+            refused = smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as e:
         raise MailError(f"SMTP {mail.host}:{mail.port} failed: {type(e).__name__}") from e
+    return frozenset(refused)

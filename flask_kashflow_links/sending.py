@@ -205,13 +205,13 @@ class Sender:
             owed=self.formatter.balances(invoices),
             expires=self.formatter.until(link.expires_at) if link.expires_at else None,
         )
-        self._hand_over(message)
+        took = self._hand_over(message, recipients)
         now = self.clock()
-        self.links.record_sent(link.link_id, now, recipients)
-        log.info("sent link %s to %d address(es)", link.link_id, len(recipients))
+        self.links.record_sent(link.link_id, now, took)
+        log.info("sent link %s to %d address(es)", link.link_id, len(took))
         return Sent(
             link_id=link.link_id,
-            to=tuple(recipients),
+            to=took,
             sent_at=datetime.fromtimestamp(now, tz=timezone.utc),
             message_id=str(message["Message-ID"]),
         )
@@ -310,7 +310,7 @@ class Sender:
         reminder = _with(reminder, link_id=link.link_id, new_link=new)
         try:
             message = self._reminder_message(account, summary, status, link, today)
-            self._hand_over(message)
+            took = self._hand_over(message, summary.emails)
         except BaseException as e:
             # Not sent: the claim goes back (a rerun mails this customer) and a new link is
             # withdrawn (never a live link nobody received). A mail failure is this
@@ -325,8 +325,8 @@ class Sender:
             return
         # When the message was handed over (a slow mail server takes a while): a fetch by a
         # mail scanner is told from the client's by the time since then.
-        self.links.record_sent(link.link_id, self.clock(), summary.emails)
-        self._done(result.sent, reminder, "", progress)
+        self.links.record_sent(link.link_id, self.clock(), took)
+        self._done(result.sent, _with(reminder, emails=took), "", progress)
 
     def _lasting_link(self, account: Account, code: str, status: str) -> LinkRecord | None:
         """The customer's newest live link of *status* that never expires, if any."""
@@ -431,10 +431,15 @@ class Sender:
             )
         return sender_of(self.mail, account.brand, configured_host(self.links.public_url))
 
-    def _hand_over(self, message: t.Any) -> None:
+    def _hand_over(self, message: t.Any, recipients: t.Sequence[str]) -> tuple[str, ...]:
+        """Send *message*; the *recipients* the mail server took it for."""
         if self.mail is None:
             raise NothingToSend("no mail is configured: set KASHFLOW_LINKS_MAIL. Nothing sent.")
-        hand_over(self.mail, message)
+        refused = hand_over(self.mail, message)
+        if refused:
+            # smtplib raises only when every recipient is refused: the others got it.
+            log.warning("the mail server refused %d of the message's addresses", len(refused))
+        return tuple(a for a in recipients if a not in refused)
 
     def _ago(self, seconds: float) -> str:
         # Another host's claim may be a moment younger than this run's "now".

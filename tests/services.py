@@ -318,6 +318,8 @@ class Inbox:
     messages: list[Received] = field(default_factory=list)
     #: Addresses whose messages are refused at DATA (the whole message fails).
     refuse: set[str] = field(default_factory=set)
+    #: Mailboxes refused one by one (RCPT TO answered 550): the others still get the message.
+    unknown: set[str] = field(default_factory=set)
 
     def settings(
         self, sender: str = "Acme Accounts <billing@acme.example.com>"
@@ -328,6 +330,14 @@ class Inbox:
     def to(self, address: str) -> list[Received]:
         """The messages whose envelope included *address*."""
         return [m for m in self.messages if address in m.recipients]
+
+    async def handle_RCPT(
+        self, server: t.Any, session: t.Any, envelope: t.Any, address: str, options: t.Any
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: t.Any, session: t.Any, envelope: t.Any) -> str:
         recipients = list(envelope.rcpt_tos)

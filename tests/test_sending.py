@@ -385,6 +385,33 @@ def test_a_mail_server_refusing_records_nothing(
     assert registered(link).last_sent_at is not None  # type: ignore[union-attr]
 
 
+@pytest.mark.usefixtures("variant")
+def test_addresses_the_mail_server_refuses_are_not_recorded_as_sent(
+    sandbox: KashFlowSandbox,
+    portal_on: t.Callable[..., Flask],
+    inbox: Inbox,
+    kashflow: KashFlowVariant,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A server refusing one mailbox of two (RCPT TO 550) takes the message for the other:
+    # the send stands, for the address that got it.
+    *took, unknown = on_file(kashflow, "BIGCO01")
+    inbox.unknown.add(unknown)
+    app = portal_on(sandbox)
+    link = mint(app, "customer", code="BIGCO01")
+    sent = KashFlowLinks().send(link)
+    assert sent.to == tuple(took)
+    assert [m.recipients for m in inbox.messages] == [took]
+    assert registered(link).last_sent_to == tuple(took)  # type: ignore[union-attr]
+    assert "refused 1 of the message's addresses" in caplog.text
+    # Every address refused: not sent, nothing recorded.
+    inbox.unknown.update(took)
+    other = mint(app, "customer", code="BIGCO01", status="unpaid")
+    with pytest.raises(MailError, match="SMTP"):
+        KashFlowLinks().send(other)
+    assert registered(other).last_sent_at is None  # type: ignore[union-attr]
+
+
 def test_a_mail_server_that_cannot_be_reached(
     sandbox: KashFlowSandbox, portal_on: t.Callable[..., Flask]
 ) -> None:

@@ -134,11 +134,13 @@ class Renewal:
             expires=self.formatter.until(fresh.expires_at) if fresh.expires_at else None,
         )
         try:
-            send(self.mail, message)
+            refused = send(self.mail, message)
         except MailError as e:
             log.error("could not send a fresh link for link %s: %s", claims.link_id, e)
             self.links.revoke(fresh.link_id)  # never leave an undelivered link live
             return self.problem(brand, 503, "send")
+        # Only where the mail server took it (it may refuse some addresses, not all).
+        recipients = [r for r in recipients if r not in refused]
         # A send like any other: a mail scanner's fetch of the fresh link is told from the
         # client's by the time since it.
         self.links.record_sent(fresh.link_id, time.time(), recipients)
