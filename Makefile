@@ -53,6 +53,7 @@ bench: install system-deps
 	$(BIN)/python bench/bench_shapes.py
 	$(BIN)/python bench/profile_warm.py
 	$(BIN)/python bench/bench_redaction.py
+	$(BIN)/python bench/bench_remind.py
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .hypothesis
