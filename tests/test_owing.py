@@ -29,7 +29,6 @@ from flask_kashflow_links import CustomerSummary
 from flask_kashflow_links import Invoice
 from flask_kashflow_links import KashFlowLinks
 from flask_kashflow_links import KashFlowNotFound
-from flask_kashflow_links.kashflow.http import CALLS_AT_ONCE
 from flask_kashflow_links.testing import KashFlowSandbox
 from kashflow_sandbox.soap import api as sandbox_soap_api
 
@@ -315,12 +314,11 @@ def test_soap_finds_the_overdue_though_the_unpaid_list_leaves_them_out(
 
 
 @pytest.mark.parametrize("variant", ["soap"], indirect=True, scope="module")
-def test_soap_asks_for_a_few_customers_one_by_one_and_for_many_in_one_list(
+def test_soap_asks_for_each_customer_owing_and_no_other(
     own: KashFlowSandbox, portal_on: t.Callable[..., Flask]
 ) -> None:
-    # SOAP's customer list carries no balance, so who owes comes from the unpaid invoices:
-    # a few of their customers are asked for side by side, more than one round of that is
-    # one GetCustomers answer.
+    # SOAP's customer list carries no balance, so who owes comes from the invoice lists, and
+    # only the customers they name are asked for (GetCustomer), a few side by side.
     keep = {"ACME01", "BIGCO01"}
     for invoice in list(own.invoices.values()):
         if owed_now(invoice) and invoice["CustomerCode"] not in keep:
@@ -331,11 +329,11 @@ def test_soap_asks_for_a_few_customers_one_by_one_and_for_many_in_one_list(
     lists = {"soap.GetInvoices_Unpaid": 1, "soap.GetInvoices_Overdue": 1}
     assert calls_of(own) == {**lists, "soap.GetCustomer": len(keep)}
 
-    extra = own.add_extra_customers(CALLS_AT_ONCE)
+    extra = own.add_extra_customers(10)
     portal_on(own)  # a new site: nothing cached
     own.reset_counters()
     assert set(summaries("unpaid")) == keep | {code.upper() for code in extra}
-    assert calls_of(own) == {**lists, "soap.GetCustomers": 1}
+    assert calls_of(own) == {**lists, "soap.GetCustomer": len(keep) + len(extra)}
 
 
 @pytest.mark.parametrize("owing", [None, "unpaid", "overdue"])
@@ -352,10 +350,10 @@ def test_customers_cold_and_warm(
     summaries(owing)
     cold = calls_of(kf)
     if kashflow.soap:
-        # The unpaid and the overdue lists, then the customers: all of them in one call, or,
-        # for no more than one round of calls side by side, one call for each customer owing.
+        # The unpaid and the overdue lists, then the customers: all of them in one call, or
+        # one call for each customer owing.
         assert cold.pop("soap.GetInvoices_Unpaid") == cold.pop("soap.GetInvoices_Overdue") == 1
-        if owing is None or len(listed) > CALLS_AT_ONCE:
+        if owing is None:
             assert cold == {"soap.GetCustomers": 1}
         else:
             assert cold == {"soap.GetCustomer": len(listed)}

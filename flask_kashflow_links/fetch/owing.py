@@ -20,7 +20,6 @@ from functools import partial
 
 from ..config import Account
 from ..exceptions import KashFlowNotFound
-from ..kashflow.http import CALLS_AT_ONCE
 from ..kashflow.http import run_together
 from ..kashflow.models import OVERDUE
 from ..kashflow.models import Customer
@@ -173,13 +172,10 @@ def _customers(
     """The customer records wanted, by key (``None`` for one KashFlow no longer has)."""
     backend = fetcher.backend_for(account)
     found: dict[str, Customer | None] = {}
-    # More customers than one round of single lookups covers: the whole list, one answer, is
-    # quicker (SOAP's reminder over 500 customers at 100 ms a call: 15.5 s became 2.3 s,
-    # bench/bench_remind.py).
-    many = len(owed) > CALLS_AT_ONCE
-    if everyone or backend.customers_by_balance or many:
-        owing_only = backend.customers_by_balance and not everyone
-        for customer in fetcher.customer_list(account, owing_only=owing_only).value:
+    # SOAP's lists carry no balance, so who owes comes from the invoices, and each customer
+    # listed is read on its own (GetCustomer): never every customer of the account for a few.
+    if everyone or backend.customers_by_balance:
+        for customer in fetcher.customer_list(account, owing_only=not everyone).value:
             found.setdefault(customer_key(customer.code), customer)
     # What the list did not give (SOAP's lists carry no balance; a balance may lag): one
     # cached customer at a time, a few at once.
