@@ -117,6 +117,24 @@ class StoredLink:
             "last_sent_to": "\n".join(self.last_sent_to) or None,
         }
 
+    def record(self, revoked_at: float | None) -> LinkRecord:
+        """The entry as :class:`LinkRecord`, withdrawn at *revoked_at* (``None``: not)."""
+        return LinkRecord(
+            link_id=self.link_id,
+            account=self.account,
+            kind=self.kind,
+            invoice=self.invoice,
+            customer=self.customer,
+            status=self.status,
+            minted_at=t.cast(datetime, dt(self.minted_at)),
+            expires_at=dt(self.expires_at),
+            last_opened_at=dt(self.last_opened_at),
+            revoked_at=dt(revoked_at),
+            last_checked_at=dt(self.last_checked_at),
+            last_sent_at=dt(self.last_sent_at),
+            last_sent_to=self.last_sent_to,
+        )
+
 
 @dataclass(frozen=True)
 class SentRecord:

@@ -8,7 +8,6 @@ import os
 import threading
 import time
 import typing as t
-from datetime import datetime
 from functools import partial
 
 from ...cache import Reach
@@ -24,7 +23,6 @@ from .base import SentRecord
 from .base import StoreContents
 from .base import StoredLink
 from .base import StoreUnsafe
-from .base import dt
 from .base import is_live
 from .base import is_revoked_by_cutoff
 from .base import record_values
@@ -443,7 +441,7 @@ class RedisStore(RevocationStore):
         found = results[: len(link_ids)]
         revoked = results[len(link_ids)]
         records = [
-            _record_from_hash(data, revoked_at)
+            _stored_link(data).record(float(revoked_at) if revoked_at else None)
             for data, revoked_at in zip(found, revoked, strict=True)
             if data
         ]
@@ -650,28 +648,5 @@ def _stored_link(data: t.Mapping[str, str]) -> StoredLink:
         last_opened_at=num("last_opened_at"),
         last_checked_at=num("last_checked_at"),
         last_sent_at=num("last_sent_at"),
-        last_sent_to=tuple(data["last_sent_to"].split("\n")) if data.get("last_sent_to") else (),
-    )
-
-
-def _record_from_hash(data: t.Mapping[str, str], revoked_at: str | None) -> LinkRecord:
-    def num(name: str) -> float | None:
-        value = data.get(name) or ""
-        return float(value) if value else None
-
-    invoice = data.get("invoice") or ""
-    return LinkRecord(
-        link_id=data["link_id"],
-        account=data["account"],
-        kind=data["kind"],
-        invoice=int(invoice) if invoice else None,
-        customer=data.get("customer") or None,
-        status=data.get("status") or "all",
-        minted_at=t.cast(datetime, dt(num("minted_at"))),
-        expires_at=dt(num("expires_at")),
-        last_opened_at=dt(num("last_opened_at")),
-        revoked_at=dt(float(revoked_at)) if revoked_at else None,
-        last_checked_at=dt(num("last_checked_at")),
-        last_sent_at=dt(num("last_sent_at")),
         last_sent_to=tuple(data["last_sent_to"].split("\n")) if data.get("last_sent_to") else (),
     )

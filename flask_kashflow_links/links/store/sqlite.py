@@ -11,7 +11,6 @@ import threading
 import time
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime
 from urllib.parse import quote
 
 from ...cache import Reach
@@ -25,7 +24,6 @@ from .base import RevocationStore
 from .base import SentRecord
 from .base import StoreContents
 from .base import StoredLink
-from .base import dt
 from .base import is_revoked_by_cutoff
 from .base import record_values
 
@@ -102,8 +100,8 @@ _SQL_LIVE_FOR_CUSTOMER = (
 )
 _SQL_RECORDS = (
     "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
-    "l.expires_at, l.last_opened_at, r.revoked_at, l.last_checked_at, l.last_sent_at, "
-    "l.last_sent_to "
+    "l.expires_at, l.last_opened_at, l.last_checked_at, l.last_sent_at, l.last_sent_to, "
+    "r.revoked_at "
     "FROM links l LEFT JOIN revoked_links r ON r.link_id = l.link_id "
     "WHERE (:link_id IS NULL OR l.link_id = :link_id) "
     "AND (:customer_key IS NULL OR l.customer_key = :customer_key) "
@@ -179,7 +177,7 @@ _LINK_COLUMNS = (
 # Live links in one statement: what active_links() filters, done by SQLite.
 _SQL_LIVE = (
     "SELECT l.link_id, l.account, l.kind, l.invoice, l.customer, l.status, l.minted_at, "
-    "l.expires_at, l.last_opened_at, NULL, l.last_checked_at, l.last_sent_at, l.last_sent_to "
+    "l.expires_at, l.last_opened_at, l.last_checked_at, l.last_sent_at, l.last_sent_to, NULL "
     "FROM links l "
     "WHERE (:customer_key IS NULL OR l.customer_key = :customer_key) "
     "AND (:account IS NULL OR l.account = :account) "
@@ -643,18 +641,6 @@ def _stored_link(row: t.Sequence[t.Any]) -> StoredLink:
 
 
 def _record_from_row(row: t.Sequence[t.Any]) -> LinkRecord:
-    return LinkRecord(
-        link_id=row[0],
-        account=row[1],
-        kind=row[2],
-        invoice=row[3],
-        customer=row[4],
-        status=row[5],
-        minted_at=t.cast(datetime, dt(row[6])),
-        expires_at=dt(row[7]),
-        last_opened_at=dt(row[8]),
-        revoked_at=dt(row[9]),
-        last_checked_at=dt(row[10]),
-        last_sent_at=dt(row[11]),
-        last_sent_to=tuple(row[12].split("\n")) if row[12] else (),
-    )
+    """A row of :data:`_SQL_RECORDS` or :data:`_SQL_LIVE`: the register's columns, then when
+    the link was withdrawn."""
+    return _stored_link(row[:-1]).record(row[-1])
