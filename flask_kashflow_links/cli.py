@@ -242,7 +242,7 @@ def _print_link(link: Link) -> None:
     click.echo(f"  expires: {_when(link.expires_at)}", err=True)
 
 
-def _guard(action: t.Callable[[], t.Any]) -> t.Any:
+def _guard(action: t.Callable[[], T]) -> T:
     """Run *action*, turning expected errors into a clean message and exit status 1."""
     try:
         return action()
@@ -590,15 +590,18 @@ def remind(
 def _asking_kashflow(action: t.Callable[[], T]) -> T:
     """:func:`_guard` for a reminder run, which asks KashFlow who owes money before it mints
     or sends anything: that failing is said plainly."""
-    try:
-        return action()
-    except KashFlowError as e:
-        raise click.ClickException(
-            f"could not ask KashFlow who owes money ({e}); nothing was minted or sent. Run it "
-            "again when KashFlow answers (`flask kashflow-links check` says what is wrong)."
-        ) from None
-    except (ValueError, TypeError, KashFlowLinksError) as e:
-        raise click.ClickException(str(e)) from None
+
+    def ask() -> T:
+        try:
+            return action()
+        except KashFlowError as e:
+            raise click.ClickException(
+                f"could not ask KashFlow who owes money ({e}); nothing was minted or sent. Run "
+                "it again when KashFlow answers (`flask kashflow-links check` says what is "
+                "wrong)."
+            ) from None
+
+    return _guard(ask)
 
 
 @cli_group.command("revoke")
