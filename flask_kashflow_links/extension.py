@@ -510,11 +510,18 @@ def _build(extension: KashFlowLinks, settings: Settings, cache: Cache) -> _State
         public_url=settings.public_url,
         after_mint=_prefetch_for(accounts, prefetcher, enabled=settings.prefetch),
     )
-    portal = Portal.build(
-        settings, accounts, links, fetcher, shared, throttle_key=codec.derive_key("throttle")
-    )
     formatter = Formatter(settings.locale, settings.timezone)
     sender = Sender(links, fetcher, accounts, formatter, mail=settings.mail)
+    portal = Portal.build(
+        settings,
+        accounts,
+        links,
+        fetcher,
+        shared,
+        formatter,
+        sender,
+        throttle_key=codec.derive_key("throttle"),
+    )
     return _State(
         extension=extension,
         settings=settings,

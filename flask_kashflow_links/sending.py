@@ -24,9 +24,11 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 from decimal import Decimal
+from email.message import EmailMessage
 
 from .config import Account
 from .config import AccountRegistry
+from .config import Brand
 from .config import MailSettings
 from .exceptions import KashFlowError
 from .exceptions import KashFlowLinksError
@@ -197,7 +199,7 @@ class Sender:
             "link",
             subject=_subject(scope, account.brand.name),
             recipients=recipients,
-            sender=self._sender(account),
+            sender=self.from_address(account.brand),
             brand=account.brand,
             link_url=self._url(link),
             scope=scope,
@@ -205,12 +207,25 @@ class Sender:
             owed=self.formatter.balances(invoices),
             expires=self.formatter.until(link.expires_at) if link.expires_at else None,
         )
+        sent = self.deliver(message, recipients, link.link_id)
+        log.info("sent link %s to %d address(es)", link.link_id, len(sent.to))
+        return sent
+
+    def deliver(self, message: EmailMessage, recipients: t.Sequence[str], link_id: str) -> Sent:
+        """Send *message*, which carries link *link_id*, to *recipients*, and record the send
+        for those the mail server took it for.
+
+        :raises NothingToSend: no mail is configured.
+        :raises MailError: the mail server refused it or could not be reached (nothing is
+            recorded).
+        """
         took = self._hand_over(message, recipients)
+        # When the message was handed over (a slow mail server takes a while): a mail
+        # scanner's fetch is told from the client's by the time since then.
         now = self.clock()
-        self.links.record_sent(link.link_id, now, took)
-        log.info("sent link %s to %d address(es)", link.link_id, len(took))
+        self.links.record_sent(link_id, now, took)
         return Sent(
-            link_id=link.link_id,
+            link_id=link_id,
             to=took,
             sent_at=datetime.fromtimestamp(now, tz=timezone.utc),
             message_id=str(message["Message-ID"]),
@@ -383,7 +398,7 @@ class Sender:
                 else f"Invoices to pay from {account.brand.name}"
             ),
             recipients=summary.emails,
-            sender=self._sender(account),
+            sender=self.from_address(account.brand),
             brand=account.brand,
             link_url=self._url(link),
             scope=link.scope,
@@ -423,13 +438,17 @@ class Sender:
             )
         return url
 
-    def _sender(self, account: Account) -> str:
+    def from_address(self, brand: Brand) -> str:
+        """The From address of the emails of *brand* (from configuration, never a request).
+
+        :raises NothingToSend: no mail is configured.
+        """
         if self.mail is None:
             raise NothingToSend(
                 "no mail is configured: set KASHFLOW_LINKS_MAIL (SMTP settings or a callable). "
                 "Nothing sent."
             )
-        return sender_of(self.mail, account.brand, configured_host(self.links.public_url))
+        return sender_of(self.mail, brand, configured_host(self.links.public_url))
 
     def _hand_over(self, message: t.Any, recipients: t.Sequence[str]) -> tuple[str, ...]:
         """Send *message*; the *recipients* the mail server took it for."""

@@ -18,6 +18,7 @@ from ..config import Settings
 from ..fetch import Fetcher
 from ..formatting import Formatter
 from ..links.service import LinkService
+from ..sending import Sender
 from .activity import LinkActivity
 from .guard import Guard
 from .pages import Pages
@@ -44,6 +45,8 @@ class Portal:
         links: LinkService,
         fetcher: Fetcher,
         shared: SafeCache,
+        formatter: Formatter,
+        sender: Sender,
         *,
         throttle_key: bytes,
     ) -> Portal:
@@ -52,7 +55,6 @@ class Portal:
         :param throttle_key: the secret that hashes client addresses and link ids in the
             throttle's counters.
         """
-        formatter = Formatter(settings.locale, settings.timezone)
         pages = Pages(
             accounts,
             formatter,
@@ -75,7 +77,7 @@ class Portal:
             today=formatter.today,
         )
         views = Views(guard, pages, formatter, activity, page_size=settings.page_size)
-        renewal = Renewal(guard, links, pages, formatter, throttle, mail=settings.mail)
+        renewal = Renewal(guard, links, pages, formatter, throttle, sender)
         return cls(guard=guard, views=views, renewal=renewal, pages=pages)
 
     def blueprint(self) -> Blueprint:

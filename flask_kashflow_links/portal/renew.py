@@ -24,16 +24,13 @@ from flask import url_for
 
 from .. import signals
 from ..config import Brand
-from ..config import MailSettings
 from ..formatting import Formatter
 from ..links.claims import InvoiceScope
-from ..links.link import configured_host
 from ..links.service import LinkService
 from ..mail import MailError
 from ..mail import build_message
 from ..mail import mask_address
-from ..mail import send
-from ..mail import sender_of
+from ..sending import Sender
 from .activity import notify
 from .guard import Guard
 from .guard import Visit
@@ -41,8 +38,6 @@ from .pages import Pages
 from .throttle import Throttle
 
 log = logging.getLogger(__name__)
-
-Mailer = MailSettings | t.Callable[[t.Any], t.Any]
 
 #: Fresh-link emails sent per expired link per day, at most.
 RENEW_LIMIT_PER_LINK = 3
@@ -77,15 +72,14 @@ class Renewal:
         pages: Pages,
         formatter: Formatter,
         throttle: Throttle,
-        *,
-        mail: Mailer | None,
+        sender: Sender,
     ) -> None:
         self.guard = guard
         self.links = links
         self.pages = pages
         self.formatter = formatter
         self.throttle = throttle
-        self.mail = mail
+        self.sender = sender
 
     def handle(self, visit: Visit, token: str) -> Response:
         """Email a fresh link with the same scope and lifetime to the customer's addresses on
@@ -106,7 +100,7 @@ class Renewal:
         address = request.remote_addr or "unknown"
         if self.throttle.hit("renew-address", address, 3600) > RENEW_LIMIT_PER_ADDRESS:
             abort(self.pages.throttled(self.throttle.retry_after(3600)))
-        if self.mail is None:
+        if self.sender.mail is None:
             return self.problem(brand, 503, "mail")
         if self.throttle.hit("renew-link", claims.link_id, 86400) > RENEW_LIMIT_PER_LINK:
             return self.problem(brand, 429, "limit")
@@ -126,7 +120,7 @@ class Renewal:
             "fresh_link",
             subject=f"Your link to your invoices from {brand.name}",
             recipients=recipients,
-            sender=sender_of(self.mail, brand, configured_host(self.links.public_url)),
+            sender=self.sender.from_address(brand),
             brand=brand,
             link_url=fresh.url,
             scope=fresh.scope,
@@ -134,16 +128,12 @@ class Renewal:
             expires=self.formatter.until(fresh.expires_at) if fresh.expires_at else None,
         )
         try:
-            refused = send(self.mail, message)
+            # A send like any other, recorded for the addresses the mail server took.
+            recipients = list(self.sender.deliver(message, recipients, fresh.link_id).to)
         except MailError as e:
             log.error("could not send a fresh link for link %s: %s", claims.link_id, e)
             self.links.revoke(fresh.link_id)  # never leave an undelivered link live
             return self.problem(brand, 503, "send")
-        # Only where the mail server took it (it may refuse some addresses, not all).
-        recipients = [r for r in recipients if r not in refused]
-        # A send like any other: a mail scanner's fetch of the fresh link is told from the
-        # client's by the time since it.
-        self.links.record_sent(fresh.link_id, time.time(), recipients)
         log.info("sent a fresh link %s replacing expired link %s", fresh.link_id, claims.link_id)
         notify(
             signals.fresh_link_sent,
