@@ -427,7 +427,7 @@ class Sender:
     def _invoices_of(self, account: Account, scope: CustomerScope) -> list[Invoice]:
         today = self.formatter.today()
         found = self.fetcher.customer_invoices(account, scope.customer).value
-        return [i for i in found if i.is_unpaid and _in_status(i, scope.status, today)]
+        return [i for i in found if i.is_unpaid and i.has_status(scope.status, today)]
 
     def _url(self, link: Link) -> str:
         url = mailed_url(link.token, self.links.public_url)
@@ -484,14 +484,6 @@ class Sender:
 
 def _with(reminder: Reminder, **changes: t.Any) -> Reminder:
     return dataclass_replace(reminder, **changes)
-
-
-def _in_status(invoice: Invoice, status: str, today: date) -> bool:
-    """Whether a link of *status* shows the unpaid *invoice* (a paid-invoices link shows
-    none of what is owed)."""
-    if status == "overdue":
-        return invoice.is_overdue(today)
-    return status != "paid"
 
 
 def _subject(scope: InvoiceScope | CustomerScope, business: str) -> str:

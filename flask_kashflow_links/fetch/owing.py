@@ -134,7 +134,7 @@ def customer_invoices(
     for invoice in mine:
         if invoice.is_overdue(today) and invoice.status != OVERDUE:
             invoice = dataclasses.replace(invoice, status=OVERDUE)
-        if _has_status(invoice, status, today):
+        if invoice.has_status(status, today):
             found.append(invoice)
     found.sort(key=lambda i: (i.issued or date.min, i.number), reverse=True)
     return found
@@ -154,16 +154,6 @@ def _largest_first(
     overdue = sum((home(i) for i in invoices if i.is_overdue(today)), Decimal(0))
     owed = sum((home(i) for i in invoices), Decimal(0))
     return (-overdue, -owed, summary.code.casefold())
-
-
-def _has_status(invoice: Invoice, status: str, today: date) -> bool:
-    if status == "unpaid":
-        return invoice.is_unpaid
-    if status == "overdue":
-        return invoice.is_overdue(today)
-    if status == "paid":
-        return invoice.is_paid
-    return True
 
 
 def _customers(

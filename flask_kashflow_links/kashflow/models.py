@@ -333,6 +333,19 @@ class Invoice:
             return True
         return self.due is not None and self.due < today
 
+    def has_status(self, status: str, today: date) -> bool:
+        """Whether a status filter (``all``, ``unpaid``, ``overdue``, ``paid``) admits it,
+        judged from its own Status and due date (an unknown filter admits nothing)."""
+        if status == "all":
+            return True
+        if status == "unpaid":
+            return self.is_unpaid
+        if status == "overdue":
+            return self.is_overdue(today)
+        if status == "paid":
+            return self.is_paid
+        return False
+
     def days_overdue(self, today: date) -> int | None:
         """How many days past the due date, for an overdue invoice."""
         if not self.is_overdue(today):

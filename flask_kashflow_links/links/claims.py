@@ -214,20 +214,6 @@ class LinkClaims:
         return None if self.lifetime is None else self.minted_at + self.lifetime
 
 
-def status_allows(status: str, invoice: Invoice, today: date) -> bool:
-    """Whether a status filter (``all``, ``unpaid``, ``overdue``, ``paid``) admits *invoice*,
-    judged from the invoice's own Status and due date."""
-    if status == "all":
-        return True
-    if status == "unpaid":
-        return invoice.is_unpaid
-    if status == "overdue":
-        return invoice.is_overdue(today)
-    if status == "paid":
-        return invoice.is_paid
-    return False
-
-
 def in_scope(scope: AnyScope, invoice: Invoice, today: date) -> bool:
     """Whether a link with *scope* may show *invoice*, decided from the invoice's own data.
 
@@ -239,6 +225,6 @@ def in_scope(scope: AnyScope, invoice: Invoice, today: date) -> bool:
     """
     if isinstance(scope, InvoiceScope):
         return invoice.number == scope.invoice
-    return same_customer(invoice.customer_code, scope.customer) and status_allows(
-        scope.status, invoice, today
+    return same_customer(invoice.customer_code, scope.customer) and invoice.has_status(
+        scope.status, today
     )

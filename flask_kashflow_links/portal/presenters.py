@@ -20,7 +20,6 @@ from ..formatting import StatusView
 from ..kashflow.models import Invoice
 from ..links.claims import CustomerScope
 from ..links.claims import in_scope
-from ..links.claims import status_allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +178,7 @@ def listing(
     )
     return {
         "rows": {
-            key: [row for row, invoice in ordered if status_allows(key, invoice, today)]
+            key: [row for row, invoice in ordered if invoice.has_status(key, today)]
             for key, _ in TABS["all"]
         },
         "balances": formatter.balances(visible),
